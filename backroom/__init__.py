@@ -1,0 +1,1 @@
+"""Backroom: back-of-house operations for multi-store chains."""

@@ -1,0 +1,13 @@
+from django.contrib import admin
+from django.urls import include, path
+
+from backroom.config.api import api
+
+urlpatterns = [
+    path("api/", api.urls),
+    path("admin/", admin.site.urls),
+    path("i18n/", include("django.conf.urls.i18n")),
+    path("webhooks/", include("backroom.webhooks.urls")),
+    path("catalog/", include("backroom.catalog.urls")),
+    path("", include("backroom.web.urls")),
+]

@@ -1,0 +1,128 @@
+"""Publishing events and dispatching the outbox.
+
+`publish` runs in the caller's transaction: it writes the outbox row, runs in-process
+subscribers right there (their writes commit or roll back with the change), and asks for a
+dispatch after commit. On rollback the row and the dispatch request vanish together. Async
+subscribers run from the outbox in the worker, at least once; each records its consumption
+under a unique constraint, so a replay is skipped.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from backroom.events.catalogue import payload_class, payload_to_dict
+from backroom.events.models import EventConsumption, OutboxEvent
+
+logger = logging.getLogger(__name__)
+
+Handler = Callable[[OutboxEvent], None]
+
+
+@dataclass(frozen=True)
+class Subscriber:
+    name: str
+    event_type: str  # "*" for every event
+    handler: Handler
+    is_async: bool
+
+
+_subscribers: list[Subscriber] = []
+
+
+def subscribe(
+    event_type: str, *, is_async: bool = True, name: str | None = None
+) -> Callable[[Handler], Handler]:
+    """Register a handler for an event type ("*" for all). Async handlers run in the worker."""
+
+    def register(handler: Handler) -> Handler:
+        subscriber_name = name or f"{handler.__module__}.{handler.__qualname__}"
+        if not any(
+            s.name == subscriber_name and s.event_type == str(event_type) for s in _subscribers
+        ):
+            _subscribers.append(Subscriber(subscriber_name, str(event_type), handler, is_async))
+        return handler
+
+    return register
+
+
+def subscribers_for(event_type: str, *, is_async: bool) -> list[Subscriber]:
+    return [s for s in _subscribers if s.is_async == is_async and s.event_type in (event_type, "*")]
+
+
+def publish(payload: Any, *, org_node: Any = None) -> OutboxEvent:
+    """Record an event in the outbox in the current transaction."""
+    event_type = payload.event_type
+    if payload_class(event_type) is not type(payload):
+        raise TypeError(f"{type(payload).__name__} is not the payload of {event_type}")
+    outbox_event = OutboxEvent.objects.create(
+        event_type=event_type,
+        payload=payload_to_dict(payload),
+        org_node=org_node,
+        occurred_at=timezone.now(),
+    )
+    for subscriber in subscribers_for(event_type, is_async=False):
+        subscriber.handler(outbox_event)
+    if subscribers_for(event_type, is_async=True):
+        _request_dispatch_once()
+    else:
+        OutboxEvent.objects.filter(pk=outbox_event.pk).update(
+            dispatched_at=outbox_event.occurred_at
+        )
+    return outbox_event
+
+
+def _request_dispatch_once() -> None:
+    """Ask for one dispatch after the outermost commit, however many events the transaction has."""
+    connection = transaction.get_connection()
+    if not connection.in_atomic_block:
+        _request_dispatch()
+        return
+    if any(entry[1] is _request_dispatch for entry in connection.run_on_commit):
+        return
+    transaction.on_commit(_request_dispatch, robust=True)
+
+
+def _request_dispatch() -> None:
+    from backroom.events.jobs import dispatch_outbox_task
+
+    dispatch_outbox_task()
+
+
+def dispatch_event(outbox_event: OutboxEvent) -> bool:
+    """Run every async subscriber that has not yet consumed this event. True when all succeeded."""
+    all_ok = True
+    errors: list[str] = []
+    for subscriber in subscribers_for(outbox_event.event_type, is_async=True):
+        try:
+            with transaction.atomic():
+                EventConsumption.objects.create(event=outbox_event, subscriber=subscriber.name)
+                subscriber.handler(outbox_event)
+        except IntegrityError:
+            continue  # consumed before: at-least-once delivery de-duplicated here
+        except Exception as error:
+            all_ok = False
+            errors.append(f"{subscriber.name}: {error!r}")
+            logger.exception("subscriber %s failed on %s", subscriber.name, outbox_event.event_id)
+    OutboxEvent.objects.filter(pk=outbox_event.pk).update(
+        attempts=outbox_event.attempts + 1,
+        dispatched_at=timezone.now() if all_ok else None,
+        last_error="\n".join(errors)[:5000],
+    )
+    return all_ok
+
+
+def dispatch_outbox(limit: int = 500) -> int:
+    """Dispatch pending outbox events in order; returns how many were fully dispatched."""
+    done = 0
+    pending = OutboxEvent.objects.filter(dispatched_at__isnull=True).order_by("id")[:limit]
+    for outbox_event in pending:
+        if dispatch_event(outbox_event):
+            done += 1
+    return done

@@ -1,0 +1,147 @@
+from dataclasses import dataclass
+
+import pytest
+from django.db import transaction
+
+from backroom.events import services
+from backroom.events.catalogue import event, event_types
+from backroom.events.models import EventConsumption, OutboxEvent
+from backroom.events.services import dispatch_outbox, publish, subscribe
+
+
+@event("test.thing.happened")
+@dataclass(frozen=True)
+class ThingHappened:
+    thing_id: int
+    label: str
+
+
+@event("test.other.happened")
+@dataclass(frozen=True)
+class OtherHappened:
+    value: int
+
+
+received_in_process: list[int] = []
+received_async: list[int] = []
+failures_left = {"count": 0}
+
+
+@subscribe("test.thing.happened", is_async=False, name="test.in_process")
+def _in_process(outbox_event):
+    received_in_process.append(outbox_event.payload["thing_id"])
+
+
+@subscribe("test.thing.happened", name="test.async")
+def _async(outbox_event):
+    if failures_left["count"]:
+        failures_left["count"] -= 1
+        raise RuntimeError("subscriber down")
+    received_async.append(outbox_event.payload["thing_id"])
+
+
+@pytest.fixture(autouse=True)
+def _reset():
+    received_in_process.clear()
+    received_async.clear()
+    failures_left["count"] = 0
+
+
+def test_catalogue_lists_registered_types():
+    assert {"test.thing.happened", "org.node.created", "accounts.user.created"} <= set(
+        event_types()
+    )
+
+
+def test_publish_writes_outbox_and_runs_in_process_subscribers(
+    db, django_capture_on_commit_callbacks
+):
+    with django_capture_on_commit_callbacks() as callbacks:
+        row = publish(ThingHappened(thing_id=7, label="x"))
+    assert OutboxEvent.objects.get(pk=row.pk).payload == {"thing_id": 7, "label": "x"}
+    assert received_in_process == [7]
+    assert received_async == []  # async ones wait for the commit
+    assert len(callbacks) == 1  # a dispatch is requested after commit
+
+
+def test_event_without_async_subscribers_is_marked_dispatched(
+    db, django_capture_on_commit_callbacks, monkeypatch
+):
+    monkeypatch.setattr(
+        services, "_subscribers", [s for s in services._subscribers if s.event_type != "*"]
+    )
+    with django_capture_on_commit_callbacks() as callbacks:
+        row = publish(OtherHappened(value=1))
+    assert callbacks == []
+    assert OutboxEvent.objects.get(pk=row.pk).dispatched_at is not None
+
+
+def test_rollback_discards_the_event_and_its_dispatch(db, django_capture_on_commit_callbacks):
+    with django_capture_on_commit_callbacks(execute=True) as callbacks:
+        try:
+            with transaction.atomic():
+                publish(ThingHappened(thing_id=8, label="never"))
+                raise RuntimeError("the change failed")
+        except RuntimeError:
+            pass
+    assert callbacks == []
+    assert not OutboxEvent.objects.filter(event_type="test.thing.happened").exists()
+    assert received_async == []
+
+
+def test_after_commit_the_worker_runs_async_subscribers(db, django_capture_on_commit_callbacks):
+    with django_capture_on_commit_callbacks(execute=True):
+        row = publish(ThingHappened(thing_id=9, label="y"))
+    assert received_async == [9]  # Huey runs immediately in tests
+    row.refresh_from_db()
+    assert row.dispatched_at is not None
+    assert EventConsumption.objects.filter(event=row, subscriber="test.async").count() == 1
+
+
+def test_at_least_once_is_de_duplicated_per_subscriber(db):
+    row = publish(ThingHappened(thing_id=10, label="z"))
+    assert services.dispatch_event(row) is True
+    assert services.dispatch_event(row) is True  # a replay (e.g. after a crash) runs nothing twice
+    assert received_async == [10]
+
+
+def test_failed_subscriber_is_retried_until_it_succeeds(db):
+    failures_left["count"] = 1
+    row = publish(ThingHappened(thing_id=11, label="w"))
+    assert dispatch_outbox() == 0
+    row.refresh_from_db()
+    assert row.dispatched_at is None
+    assert row.attempts == 1
+    assert "subscriber down" in row.last_error
+    assert not EventConsumption.objects.filter(event=row, subscriber="test.async").exists()
+    assert dispatch_outbox() == 1
+    assert received_async == [11]
+    row.refresh_from_db()
+    assert row.attempts == 2
+    assert row.dispatched_at is not None
+
+
+def test_wrong_payload_type_is_refused(db):
+    payload = ThingHappened(thing_id=1, label="x")
+    object.__setattr__(payload, "event_type", "test.other.happened")
+    with pytest.raises(TypeError):
+        publish(payload)
+
+
+def test_one_dispatch_request_per_transaction(db, django_capture_on_commit_callbacks):
+    with django_capture_on_commit_callbacks() as callbacks:
+        with transaction.atomic():
+            publish(ThingHappened(thing_id=12, label="a"))
+            publish(ThingHappened(thing_id=13, label="b"))
+            try:
+                with transaction.atomic():
+                    publish(ThingHappened(thing_id=14, label="rolled back"))
+                    raise RuntimeError
+            except RuntimeError:
+                pass
+    assert len(callbacks) == 1
+    assert sorted(
+        OutboxEvent.objects.filter(event_type="test.thing.happened").values_list(
+            "payload__thing_id", flat=True
+        )
+    ) == [12, 13]

@@ -1,0 +1,186 @@
+"""Reads of the stock ledger, scoped to the actor (store A never sees store B's stock)."""
+
+from __future__ import annotations
+
+import datetime as dt
+from decimal import Decimal
+from typing import Any
+
+from django.db.models import Q, QuerySet, Sum
+from django.utils import timezone
+
+from backroom.catalog.models import Item
+from backroom.inventory.models import (
+    ItemValuation,
+    Location,
+    Reservation,
+    StockBalance,
+    StockMove,
+    StockPosting,
+)
+from backroom.inventory.permissions import INVENTORY_VIEW
+from backroom.inventory.services.reservations import active_reservations
+from backroom.kernel.exceptions import NotFound
+from backroom.org.models import Site
+
+ZERO = Decimal(0)
+
+
+def locations_for(
+    actor: Any, permission: str = INVENTORY_VIEW, *, site: Site | None = None
+) -> QuerySet[Location]:
+    """Locations at the sites where the actor holds `permission`."""
+    rows = Location.objects.restrict(actor, permission).select_related("site__node")
+    if site is not None:
+        rows = rows.filter(site=site)
+    return rows.order_by("site__node__path", "code")
+
+
+def get_location(actor: Any, location_id: int, permission: str = INVENTORY_VIEW) -> Location:
+    try:
+        return locations_for(actor, permission).get(pk=location_id)
+    except Location.DoesNotExist:
+        raise NotFound() from None
+
+
+def on_hand(
+    actor: Any,
+    *,
+    site: Site | None = None,
+    location: Location | None = None,
+    item: Item | None = None,
+    lot_id: int | None = None,
+    include_zero: bool = False,
+) -> QuerySet[StockBalance]:
+    """Balances (item × location × lot) the actor may see, with value and the lot's expiry."""
+    rows = StockBalance.objects.restrict(actor, INVENTORY_VIEW).select_related(
+        "item__base_unit", "location__site__node", "lot"
+    )
+    if site is not None:
+        rows = rows.filter(location__site=site)
+    if location is not None:
+        rows = rows.filter(location=location)
+    if item is not None:
+        rows = rows.filter(item=item)
+    if lot_id is not None:
+        rows = rows.filter(lot_id=lot_id)
+    if not include_zero:
+        rows = rows.exclude(quantity=0)
+    return rows.order_by(
+        "location__site__node__path", "location__code", "item__sku", "lot__expiry_date", "lot_id"
+    )
+
+
+def valuations(
+    actor: Any, *, site: Site | None = None, item: Item | None = None
+) -> QuerySet[ItemValuation]:
+    """Quantity, value and moving-average cost per item × location."""
+    rows = ItemValuation.objects.restrict(actor, INVENTORY_VIEW).select_related(
+        "item", "location__site__node"
+    )
+    if site is not None:
+        rows = rows.filter(location__site=site)
+    if item is not None:
+        rows = rows.filter(item=item)
+    return rows.order_by("location__site__node__path", "location__code", "item__sku")
+
+
+def average_cost(item: Item, site: Site) -> Decimal | None:
+    """Moving-average cost per base unit of `item` at `site`, or None when never received.
+
+    Across the site's locations weighted by quantity on hand; when nothing is on hand, the
+    mean of the locations' last averages. Unscoped: the catalog's cost card calls it for a site
+    the caller already may see.
+    """
+    rows = list(
+        ItemValuation.objects.filter(
+            item=item, location__site=site, average_cost__isnull=False
+        ).values_list("quantity", "value", "average_cost")
+    )
+    if not rows:
+        return None
+    positive = [(quantity, value) for quantity, value, _ in rows if quantity > 0]
+    if positive:
+        total_quantity = sum((quantity for quantity, _ in positive), ZERO)
+        total_value = sum((value for _, value in positive), ZERO)
+        return max(total_value / total_quantity, ZERO).quantize(Decimal("0.0000000001"))
+    costs = [cost for _, _, cost in rows]
+    return (sum(costs, ZERO) / len(costs)).quantize(Decimal("0.0000000001"))
+
+
+def movement_history(
+    actor: Any,
+    item: Item,
+    *,
+    site: Site | None = None,
+    location: Location | None = None,
+    since: dt.datetime | None = None,
+    until: dt.datetime | None = None,
+) -> QuerySet[StockMove]:
+    """Moves of an item, newest first, each naming its source document for drill-down."""
+    rows = StockMove.objects.restrict(actor, INVENTORY_VIEW).filter(item=item)
+    if site is not None:
+        rows = rows.filter(site=site)
+    if location is not None:
+        rows = rows.filter(location=location)
+    if since is not None:
+        rows = rows.filter(occurred_at__gte=since)
+    if until is not None:
+        rows = rows.filter(occurred_at__lt=until)
+    return rows.select_related("location", "lot", "posting").order_by("-occurred_at", "-id")
+
+
+def get_move(actor: Any, move_id: int) -> StockMove:
+    try:
+        return (
+            StockMove.objects.restrict(actor, INVENTORY_VIEW)
+            .select_related("location__site__node", "lot", "item")
+            .get(pk=move_id)
+        )
+    except StockMove.DoesNotExist:
+        raise NotFound() from None
+
+
+def expiring_soon(
+    actor: Any, *, within_days: int = 3, site: Site | None = None, on: dt.date | None = None
+) -> QuerySet[StockBalance]:
+    """Stock on hand in lots expiring within `within_days` (already expired ones included)."""
+    today = on or timezone.localdate()
+    rows = on_hand(actor, site=site).filter(
+        quantity__gt=0, lot__expiry_date__lte=today + dt.timedelta(days=within_days)
+    )
+    return rows.order_by("lot__expiry_date", "location__site__node__path", "item__sku")
+
+
+def reservations_for(
+    actor: Any, *, site: Site | None = None, active_only: bool = False
+) -> QuerySet[Reservation]:
+    rows = Reservation.objects.restrict(actor, INVENTORY_VIEW).select_related("site__node")
+    if site is not None:
+        rows = rows.filter(site=site)
+    if active_only:
+        rows = rows.filter(active_reservations())
+    return rows.order_by("-id")
+
+
+def get_reservation(actor: Any, reservation_id: int) -> Reservation:
+    try:
+        return reservations_for(actor).get(pk=reservation_id)
+    except Reservation.DoesNotExist:
+        raise NotFound() from None
+
+
+def available_to_promise(item: Item, site: Site, location: Location | None = None) -> Decimal:
+    """On hand at the site (or location) minus active, unexpired reservations."""
+    balances = ItemValuation.objects.filter(item=item, location__site=site)
+    reserved = Reservation.objects.filter(active_reservations(), item=item, site=site)
+    if location is not None:
+        balances = balances.filter(location=location)
+        reserved = reserved.filter(Q(location=location) | Q(location__isnull=True))
+    quantity = balances.aggregate(total=Sum("quantity"))["total"] or ZERO
+    return quantity - (reserved.aggregate(total=Sum("quantity"))["total"] or ZERO)
+
+
+def movement_postings(actor: Any) -> QuerySet[StockPosting]:
+    """Postings (documents of moves) at the sites the actor may see."""
+    return StockPosting.objects.restrict(actor, INVENTORY_VIEW)

@@ -1,0 +1,68 @@
+"""The stock ledger's one service API: every other app moves stock through these functions."""
+
+from backroom.inventory.services.common import PostingResult, Source
+from backroom.inventory.services.corrections import correct_receipt_cost, reverse_move
+from backroom.inventory.services.locations import (
+    create_location,
+    transit_location,
+    update_location,
+)
+from backroom.inventory.services.posting import (
+    ADJUST,
+    ISSUE,
+    RECEIVE,
+    MoveInput,
+    adjust,
+    consume,
+    post_moves,
+    receive,
+)
+from backroom.inventory.services.production import ComponentInput, produce
+from backroom.inventory.services.reservations import end_reservation, reserve
+from backroom.inventory.services.transfers import in_transit, receive_transfer, transfer
+
+__all__ = [
+    "ADJUST",
+    "ISSUE",
+    "RECEIVE",
+    "ComponentInput",
+    "MoveInput",
+    "PostingResult",
+    "Source",
+    "adjust",
+    "consume",
+    "correct_receipt_cost",
+    "create_location",
+    "end_reservation",
+    "in_transit",
+    "post_moves",
+    "produce",
+    "receive",
+    "receive_transfer",
+    "reserve",
+    "reverse_move",
+    "transfer",
+    "transit_location",
+    "update_location",
+]
+from backroom.inventory.services.counts import (
+    CountEntry,
+    LineCount,
+    cancel_count,
+    create_count,
+    post_count,
+    record_counts,
+    start_count,
+    submit_count,
+)
+
+__all__ += [
+    "CountEntry",
+    "LineCount",
+    "cancel_count",
+    "create_count",
+    "post_count",
+    "record_counts",
+    "start_count",
+    "submit_count",
+]

@@ -1,0 +1,83 @@
+"""Reads of the org tree, scoped to the actor."""
+
+from typing import Any
+
+from django.db.models import QuerySet
+
+from backroom.accounts.permissions import ORG_VIEW
+from backroom.kernel.exceptions import NotFound
+from backroom.org.choices import SITE_KINDS
+from backroom.org.models import Brand, LegalEntity, OrgNode, Site
+
+
+def nodes_for(actor: Any, permission: str = ORG_VIEW) -> QuerySet[OrgNode]:
+    """Org nodes the actor may see with `permission`, in tree order."""
+    return OrgNode.objects.restrict(actor, permission).order_by("path")
+
+
+def get_node(actor: Any, node_id: int, permission: str = ORG_VIEW) -> OrgNode:
+    try:
+        return nodes_for(actor, permission).get(pk=node_id)
+    except OrgNode.DoesNotExist:
+        raise NotFound() from None
+
+
+def get_node_by_code(actor: Any, code: str, permission: str = ORG_VIEW) -> OrgNode:
+    try:
+        return nodes_for(actor, permission).get(code=code)
+    except OrgNode.DoesNotExist:
+        raise NotFound() from None
+
+
+def sites_for(actor: Any, permission: str = ORG_VIEW) -> QuerySet[Site]:
+    """Stores, warehouses and kitchens the actor may see."""
+    return (
+        Site.objects.restrict(actor, permission)
+        .select_related("node", "node__parent", "legal_entity__node", "brand")
+        .order_by("node__path")
+    )
+
+
+def get_site(actor: Any, site_id: int, permission: str = ORG_VIEW) -> Site:
+    try:
+        return sites_for(actor, permission).get(pk=site_id)
+    except Site.DoesNotExist:
+        raise NotFound() from None
+
+
+def legal_entities_for(actor: Any, permission: str = ORG_VIEW) -> QuerySet[LegalEntity]:
+    return (
+        LegalEntity.objects.restrict(actor, permission)
+        .select_related("node")
+        .order_by("node__path")
+    )
+
+
+def legal_entity_of(node: OrgNode) -> LegalEntity | None:
+    """The legal entity a node belongs to: itself or its nearest entity ancestor."""
+    ids = node.ancestor_ids()
+    return LegalEntity.objects.filter(node_id__in=ids).order_by("-node__depth").first()
+
+
+def tree_rows(actor: Any) -> list[dict[str, Any]]:
+    """The visible tree as indented rows for pages, with each site's details attached."""
+    nodes = list(nodes_for(actor).select_related("site", "legal_entity"))
+    visible_depth = min((n.depth for n in nodes), default=0)
+    return [
+        {
+            "node": node,
+            "indent": node.depth - visible_depth,
+            "site": getattr(node, "site", None) if node.kind in SITE_KINDS else None,
+            "entity": getattr(node, "legal_entity", None),
+        }
+        for node in nodes
+    ]
+
+
+def brands_for(actor: Any) -> QuerySet[Brand]:
+    """Brands are a chain-wide dimension: every user who may see any part of the org sees them."""
+    if actor is None or not getattr(actor, "is_authenticated", False):
+        return Brand.objects.none()
+    if not actor.has_scoped_permission(ORG_VIEW):
+        return Brand.objects.none()
+    return Brand.objects.order_by("code")

@@ -1,0 +1,1 @@
+"""Pages, one module per area: shell (sign-in, home), org, users, audit, tokens."""

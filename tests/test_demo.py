@@ -1,0 +1,151 @@
+"""The demo chain (`seed_demo`, `backroom demo`): the contract the browser tests rely on."""
+
+import pytest
+from django.contrib.auth import authenticate
+from django.db import transaction
+
+from backroom.accounts.models import Membership, User
+from backroom.audit.models import AuditEntry
+from backroom.audit.services import verify_audit_chain
+from backroom.config.demo import DEMO_PASSWORD, DEMO_USERS, DemoLogin, demo_modules, seed_demo
+from backroom.config.ledger_checks import run_ledger_checks
+from backroom.events.models import OutboxEvent
+from backroom.org.models import Brand, LegalEntity, OrgNode, Site
+from backroom.org.selectors import sites_for
+
+EAST_SITES = {"SH001", "SH002", "SH003", "HZ001", "NJ001", "SZ001", "WH-SH", "CK-SH"}
+NORTH_SITES = {"BJ001", "BJ002", "TJ001", "QD001"}
+HK_SITES = {"HK001", "HK002"}
+
+EXPECTED_LOGINS = [
+    DemoLogin("admin", "HQ administrator", "Backroom Demo Group"),
+    DemoLogin("ops", "HQ operations", "Backroom Demo Group"),
+    DemoLogin("finance", "Finance", "Backroom Demo Group"),
+    DemoLogin("buyer", "Buyer", "Backroom Demo Group"),
+    DemoLogin("region.east", "Region manager", "华东 East China"),
+    DemoLogin("manager.sh001", "Store manager", "人民广场店 People's Square"),
+    DemoLogin("staff.sh001", "Store staff", "人民广场店 People's Square"),
+    DemoLogin("tech", "Technician", "华东 East China"),
+    DemoLogin("integration", "Integration engineer", "Backroom Demo Group"),
+]
+
+
+@pytest.fixture(scope="module")
+def _seeded_once(django_db_setup, django_db_blocker):
+    """Seed once for the module inside a transaction rolled back at its end; each test runs in
+    a savepoint inside it (the whole demo takes many seconds to seed)."""
+    with django_db_blocker.unblock():
+        outer = transaction.atomic()
+        outer.__enter__()
+        try:
+            yield seed_demo()
+        finally:
+            transaction.set_rollback(True)
+            outer.__exit__(None, None, None)
+
+
+@pytest.fixture
+def demo(_seeded_once, db):
+    return _seeded_once
+
+
+def _codes(queryset):
+    return set(queryset.values_list("node__code", flat=True))
+
+
+def test_seed_builds_the_tree_of_the_contract(demo):
+    assert demo.created is True
+    group = OrgNode.objects.get(kind="group")
+    assert (group.code, group.name) == ("GRP", "Backroom Demo Group")
+    entities = {
+        entity.node.code: (entity.node.name, entity.base_currency, entity.country)
+        for entity in LegalEntity.objects.select_related("node")
+    }
+    assert entities == {
+        "CN-SH": ("上海后厨餐饮管理有限公司", "CNY", "CN"),
+        "HK-01": ("Backroom Hong Kong Ltd", "HKD", "HK"),
+    }
+    regions = {
+        node.code: (node.name, node.parent.code)
+        for node in OrgNode.objects.filter(kind="region").select_related("parent")
+    }
+    assert regions == {
+        "EAST": ("华东 East China", "CN-SH"),
+        "NORTH": ("华北 North China", "CN-SH"),
+        "HK": ("香港 Hong Kong", "HK-01"),
+    }
+    assert _codes(Site.objects.filter(node__parent__code="EAST")) == EAST_SITES
+    assert _codes(Site.objects.filter(node__parent__code="NORTH")) == NORTH_SITES
+    assert _codes(Site.objects.filter(node__parent__code="HK")) == HK_SITES
+    assert Site.objects.filter(node__kind="store").count() == 12
+    assert Site.objects.get(node__code="WH-SH").node.kind == "warehouse"
+    assert Site.objects.get(node__code="CK-SH").node.kind == "kitchen"
+    assert OrgNode.objects.count() == 1 + 2 + 3 + 14
+
+
+def test_sites_have_clock_address_coordinates_and_brand(demo):
+    brand = Brand.objects.get()
+    assert (brand.code, brand.name) == ("NOODLE", "面馆 Noodle House")
+    sh001 = Site.objects.select_related("node", "legal_entity__node").get(node__code="SH001")
+    assert sh001.node.name == "人民广场店 People's Square"
+    assert sh001.city == "Shanghai"
+    assert sh001.legal_entity.node.code == "CN-SH"
+    for site in Site.objects.select_related("node", "brand"):
+        assert site.cutoff_hour == 4
+        assert site.address and site.city
+        assert site.latitude is not None and site.longitude is not None
+        assert site.opening_date is not None
+        expected_zone = "Asia/Hong_Kong" if site.node.code in HK_SITES else "Asia/Shanghai"
+        assert site.time_zone == expected_zone
+        assert (site.brand_id is not None) == (site.node.kind == "store")
+    hk = Site.objects.select_related("legal_entity__node").get(node__code="HK001")
+    assert hk.legal_entity.node.code == "HK-01"
+
+
+def test_demo_users_hold_their_roles_and_sign_in_with_the_demo_password(demo):
+    assert demo.logins == EXPECTED_LOGINS
+    for username, role_code, node_code in DEMO_USERS:
+        membership = Membership.objects.select_related("role", "node").get(user__username=username)
+        assert (membership.role.code, membership.node.code) == (role_code, node_code)
+        assert authenticate(username=username, password=DEMO_PASSWORD) is not None
+    manager = User.objects.get(username="manager.sh001")
+    assert manager.display_name == "王店长 Wang (SH001)"
+    assert manager.manager.username == "region.east"
+    assert User.objects.get(username="staff.sh001").manager_id == manager.pk
+    assert User.objects.count() == len(DEMO_USERS)
+
+
+def test_demo_users_see_their_own_part_of_the_chain(demo):
+    def visible(username):
+        return _codes(sites_for(User.objects.get(username=username)))
+
+    assert visible("manager.sh001") == {"SH001"}
+    assert visible("staff.sh001") == {"SH001"}
+    assert visible("region.east") == EAST_SITES
+    assert visible("tech") == EAST_SITES
+    assert visible("admin") == EAST_SITES | NORTH_SITES | HK_SITES
+    assert visible("ops") == EAST_SITES | NORTH_SITES | HK_SITES
+
+
+def test_seed_goes_through_the_services_with_audit_and_events(demo):
+    assert AuditEntry.objects.filter(action="org.node.create", actor_label="system").count() == 20
+    assert AuditEntry.objects.filter(action="org.brand.create").count() == 1
+    assert AuditEntry.objects.filter(action="accounts.user.create").count() == 9
+    assert AuditEntry.objects.filter(action="accounts.membership.grant").count() == 9
+    assert OutboxEvent.objects.filter(event_type="org.node.created").count() == 20
+    assert OutboxEvent.objects.filter(event_type="accounts.user.created").count() == 9
+    assert verify_audit_chain().is_valid
+    assert all(outcome.is_consistent for outcome in run_ledger_checks())
+
+
+def test_seeding_again_changes_nothing(demo):
+    counts = (OrgNode.objects.count(), User.objects.count(), AuditEntry.objects.count())
+    again = seed_demo(seed=7)
+    assert again.created is False
+    assert again.logins == EXPECTED_LOGINS
+    assert (OrgNode.objects.count(), User.objects.count(), AuditEntry.objects.count()) == counts
+
+
+def test_app_seeds_run_in_installed_apps_order():
+    modules = demo_modules()
+    assert modules.index("backroom.org.demo") < modules.index("backroom.accounts.demo")
