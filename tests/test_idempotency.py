@@ -124,3 +124,14 @@ def test_a_body_over_the_upload_limit_is_a_json_413(tree, settings, idempotency_
     assert response.json()["code"] == "request_too_large"
     assert not OrgNode.objects.filter(code="SHA012").exists()
     assert not IdempotencyRecord.objects.exists()
+
+
+def test_a_body_that_is_not_json_is_a_422_and_changes_nothing(tree):
+    admin = make_user("hq_admin", tree.group)
+    before = OrgNode.objects.count()
+    response = client_for(admin).post(
+        "/api/v1/org/nodes", b'{"kind": "store", "code": ', content_type="application/json"
+    )
+    assert response.status_code == 422
+    assert response.json()["code"] == "malformed_body"
+    assert OrgNode.objects.count() == before

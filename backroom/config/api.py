@@ -92,6 +92,9 @@ def request_too_big(request: HttpRequest, error: RequestDataTooBig) -> HttpRespo
 
 @api.exception_handler(HttpError)
 def http_error(request: HttpRequest, error: HttpError) -> HttpResponse:
+    if error.status_code == 400:
+        # Ninja's only 400: a body that does not parse. Invalid input, like any other: 422.
+        return _error(request, 422, "malformed_body", _("The request body is not valid JSON."))
     return _error(request, error.status_code, "http_error", str(error))
 
 
