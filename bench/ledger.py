@@ -142,7 +142,6 @@ def main() -> None:
     args = parser.parse_args()
     _setup(args.keep)
 
-    from django.conf import settings
     from django.test import Client
 
     from backroom.accounts import services as accounts
@@ -152,10 +151,6 @@ def main() -> None:
 
     items, locations, user, role, group = _seed(args.items)
     if args.via == "api":
-        from backroom.inventory.tests import urls as inventory_urls
-
-        if not inventory_urls.is_mounted():
-            settings.ROOT_URLCONF = "backroom.inventory.tests.urls"
         token = accounts.create_api_token(actor=user, name="bench", role=role, node=group)
         client = Client(SERVER_NAME="localhost", HTTP_AUTHORIZATION=f"Bearer {token.raw}")
 

@@ -169,6 +169,8 @@ USE_TZ = True
 
 STATIC_URL = "static/"
 STATIC_ROOT = PROJECT_DIR / "staticfiles"
+# Uploads (waste photos): never served publicly; views check access before streaming them.
+MEDIA_ROOT = Path(os.environ.get("MEDIA_ROOT", VAR_DIR / "media"))
 _NODE = PROJECT_DIR / "node_modules"
 STATICFILES_DIRS = [
     ("vendor/tabler", _NODE / "@tabler/core/dist"),

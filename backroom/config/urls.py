@@ -9,5 +9,6 @@ urlpatterns = [
     path("i18n/", include("django.conf.urls.i18n")),
     path("webhooks/", include("backroom.webhooks.urls")),
     path("catalog/", include("backroom.catalog.urls")),
+    path("stock/", include("backroom.inventory.urls")),
     path("", include("backroom.web.urls")),
 ]

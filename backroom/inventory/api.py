@@ -497,6 +497,9 @@ def list_counts(request: HttpRequest, filters: Query[CountFilter]) -> QuerySet[C
 def create_count(request: HttpRequest, payload: CountIn) -> Status:
     """Create a count (and by default start it: theoretical quantities frozen now)."""
     site = get_site(request.user, payload.site_id)
+    template = None
+    if payload.template_id is not None:
+        template = _template_of_site(request, payload.template_id, site.pk)
     sheet = services.create_count(
         site,
         actor=request.user,
@@ -504,6 +507,7 @@ def create_count(request: HttpRequest, payload: CountIn) -> Status:
         location_ids=payload.location_ids,
         item_ids=payload.item_ids,
         review_threshold=payload.review_threshold,
+        template=template,
     )
     if payload.start:
         sheet = services.start_count(sheet, actor=request.user)
@@ -572,3 +576,113 @@ def cancel_count(
     return services.cancel_count(
         _sheet(request, sheet_id), actor=request.user, reason=payload.reason
     )
+
+
+# --- count templates (盘点模板) -----------------------------------------------------------------
+# Reading needs inventory.view at the site; creating, changing and archiving inventory.manage.
+
+from backroom.inventory.counts import UnknownCountTemplate  # noqa: E402
+from backroom.inventory.models import CountTemplate  # noqa: E402
+from backroom.inventory.schemas import (  # noqa: E402
+    CountTemplateDetailOut,
+    CountTemplateFilter,
+    CountTemplateIn,
+    CountTemplateLineIn,
+    CountTemplateOut,
+    CountTemplatePatch,
+)
+
+
+def _template_lines(lines: list[CountTemplateLineIn]) -> list[services.TemplateLineInput]:
+    return [
+        services.TemplateLineInput(
+            location_id=line.location_id,
+            item_id=line.item_id,
+            shelf_order=line.shelf_order,
+            count_units=line.count_units,
+        )
+        for line in lines
+    ]
+
+
+def _template_of_site(request: HttpRequest, template_id: int, site_id: int) -> CountTemplate:
+    try:
+        template = count_reads.get_count_template(request.user, template_id)
+    except NotFound:
+        raise UnknownCountTemplate(template_id) from None
+    if template.site_id != site_id:
+        raise UnknownCountTemplate(template_id)
+    return template
+
+
+@router.get("/count-templates", response={200: list[CountTemplateOut], **errors(404)})
+@paginate(Pagination)
+def list_count_templates(
+    request: HttpRequest, filters: Query[CountTemplateFilter]
+) -> QuerySet[CountTemplate]:
+    """Count templates at the sites the caller may see (active ones unless asked)."""
+    return count_reads.count_templates_for(
+        request.user,
+        site=_site(request, filters.site_id),
+        include_archived=filters.include_archived,
+    )
+
+
+@router.post(
+    "/count-templates", response={201: CountTemplateDetailOut, **errors(400, 403, 404, 409)}
+)
+def create_count_template(request: HttpRequest, payload: CountTemplateIn) -> Status:
+    """Create a count template; every bad line is reported together and nothing is saved."""
+    site = get_site(request.user, payload.site_id)
+    template = services.create_count_template(
+        site,
+        actor=request.user,
+        name=payload.name,
+        kind=payload.kind,
+        lines=_template_lines(payload.lines),
+    )
+    return Status(201, count_reads.get_count_template(request.user, template.pk))
+
+
+@router.get("/count-templates/{template_id}", response={200: CountTemplateDetailOut, **errors(404)})
+def get_count_template(request: HttpRequest, template_id: Path[ObjectId]) -> CountTemplate:
+    """A count template with its lines in walk order."""
+    return count_reads.get_count_template(request.user, template_id)
+
+
+@router.patch(
+    "/count-templates/{template_id}",
+    response={200: CountTemplateDetailOut, **errors(400, 403, 404, 409)},
+)
+def update_count_template(
+    request: HttpRequest, template_id: Path[ObjectId], payload: CountTemplatePatch
+) -> CountTemplate:
+    """Rename a template, change its kind or replace its lines."""
+    template = services.update_count_template(
+        count_reads.get_count_template(request.user, template_id),
+        actor=request.user,
+        name=payload.name,
+        kind=payload.kind,
+        lines=_template_lines(payload.lines) if payload.lines is not None else None,
+    )
+    return count_reads.get_count_template(request.user, template.pk)
+
+
+@router.post(
+    "/count-templates/{template_id}/archive",
+    response={200: CountTemplateOut, **errors(400, 403, 404, 409)},
+)
+def archive_count_template(request: HttpRequest, template_id: Path[ObjectId]) -> CountTemplate:
+    """Archive a template: no new count starts from it."""
+    template = services.archive_count_template(
+        count_reads.get_count_template(request.user, template_id), actor=request.user
+    )
+    return count_reads.get_count_template(request.user, template.pk)
+
+
+# --- waste records and transfer orders: backroom/inventory/api_documents.py ------------------
+from backroom.inventory.api_documents import router as documents_router  # noqa: E402
+
+router.add_router("", documents_router)
+router.add_router("/reports", "backroom.inventory.api_reports.router")  # stock reports, AvT
+router.add_router("", "backroom.inventory.api_periods.router")  # closed stock periods

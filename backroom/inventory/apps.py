@@ -8,4 +8,23 @@ class InventoryConfig(AppConfig):
     verbose_name = _("Inventory")
 
     def ready(self) -> None:
-        from backroom.inventory import events, permissions  # noqa: F401  (registration)
+        from backroom.inventory import events, periods, permissions  # noqa: F401  (registration)
+        from backroom.web.navigation import NavItem, register_nav_item
+
+        for item in [
+            NavItem(_("Stock"), "inventory:on_hand", "ti-box", permissions.INVENTORY_VIEW),
+            NavItem(
+                _("Counts"), "inventory:counts", "ti-clipboard-check", permissions.INVENTORY_COUNT
+            ),
+            NavItem(_("Waste"), "inventory:waste_list", "ti-trash", permissions.INVENTORY_VIEW),
+            NavItem(
+                _("Transfers"), "inventory:transfer_list", "ti-truck", permissions.INVENTORY_VIEW
+            ),
+            NavItem(
+                _("Actual vs theoretical"),
+                "inventory:avt",
+                "ti-chart-bar",
+                permissions.INVENTORY_VIEW,
+            ),
+        ]:
+            register_nav_item(item, before="web:audit")

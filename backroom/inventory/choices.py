@@ -25,6 +25,7 @@ class MoveReason(models.TextChoices):
     REVALUATION = "revaluation", _("Revaluation")
     PRICE_VARIANCE = "price_variance", _("Price variance")
     REVERSAL = "reversal", _("Reversal")
+    TRANSFER_DISCREPANCY = "transfer_discrepancy", _("Transfer discrepancy")
 
 
 # Moves that carry value only (no quantity): revaluations and price variances.
@@ -56,3 +57,39 @@ class PostingOperation(models.TextChoices):
     REVERSE = "reverse", _("Reverse")
     CORRECT_COST = "correct_cost", _("Receipt cost correction")
     BATCH = "batch", _("Batch")
+    WASTE = "waste", _("Waste")
+    TRANSFER_DISCREPANCY = "transfer_discrepancy", _("Transfer discrepancy")
+
+
+class WasteReason(models.TextChoices):
+    """Why stock was thrown away (报损)."""
+
+    EXPIRED = "expired", _("Expired")
+    SPOILED = "spoiled", _("Spoiled")
+    DROPPED = "dropped", _("Dropped")
+    OVER_PRODUCTION = "over_production", _("Over-production")
+    RETURNED = "returned", _("Returned")
+
+
+class WasteStatus(models.TextChoices):
+    DRAFT = "draft", _("Draft")
+    PENDING_APPROVAL = "pending_approval", _("Waiting for approval")
+    POSTED = "posted", _("Posted")
+    REJECTED = "rejected", _("Rejected")
+    CANCELLED = "cancelled", _("Cancelled")
+
+
+class TransferStatus(models.TextChoices):
+    DRAFT = "draft", _("Draft")
+    DISPATCHED = "dispatched", _("Dispatched")
+    PARTIALLY_RECEIVED = "partially_received", _("Partially received")
+    RECEIVED = "received", _("Received")
+    CANCELLED = "cancelled", _("Cancelled")
+
+
+class DiscrepancyReason(models.TextChoices):
+    """Why a transfer line arrived with a different quantity than was dispatched."""
+
+    SHORT = "short", _("Short")
+    DAMAGED = "damaged", _("Damaged")
+    OVER = "over", _("Over")

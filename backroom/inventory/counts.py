@@ -10,11 +10,11 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
 
-from django.db.models import QuerySet
+from django.db.models import Count, Q, QuerySet
 from django.utils.translation import gettext_lazy as _
 
 from backroom.events.catalogue import event
-from backroom.inventory.models import CountLine, CountSheet
+from backroom.inventory.models import CountLine, CountSheet, CountTemplate
 from backroom.inventory.permissions import INVENTORY_VIEW
 from backroom.kernel.exceptions import Conflict, NotFound, ValidationFailed
 from backroom.org.models import Site
@@ -121,6 +121,25 @@ class CountReviewRequired(Conflict):
     default_message = _("Some variances are above the review threshold; approve before posting.")
 
 
+class UnknownCountTemplate(ValidationFailed):
+    """A template id that is not a template of this site."""
+
+    code = "unknown_count_template"
+    default_message = _("There is no such count template at this site.")
+
+    def __init__(self, template_id: int | None = None) -> None:
+        text = str(self.default_message)
+        super().__init__({"template_id": [text]}, message=text)
+        self.details["template_id"] = template_id
+
+
+class CountTemplateArchived(Conflict):
+    """The template is archived: counts cannot start from it and it cannot be changed."""
+
+    code = "count_template_archived"
+    default_message = _("This count template is archived.")
+
+
 # --- reads ---------------------------------------------------------------------------------
 
 
@@ -145,9 +164,87 @@ def get_count_sheet(actor: Any, sheet_id: int) -> CountSheet:
 
 
 def count_lines(sheet: CountSheet) -> QuerySet[CountLine]:
-    """The sheet's lines in shelf order, with item, unit, location and lot."""
+    """The sheet's lines in shelf order, with item, units, location and lot."""
     return (
         CountLine.objects.filter(sheet=sheet)
         .select_related("item__base_unit", "location", "lot")
+        .prefetch_related("item__units")
         .order_by("shelf_order")
     )
+
+
+def count_templates_for(
+    actor: Any,
+    *,
+    site: Site | None = None,
+    include_archived: bool = False,
+    permission: str = INVENTORY_VIEW,
+) -> QuerySet[CountTemplate]:
+    """Count templates at the sites where the actor holds `permission`, by site and name, with
+    `line_count` (lines on the template)."""
+    rows = (
+        CountTemplate.objects.restrict(actor, permission)
+        .select_related("site__node")
+        .annotate(line_count=Count("lines"))
+    )
+    if site is not None:
+        rows = rows.filter(site=site)
+    if not include_archived:
+        rows = rows.filter(is_active=True)
+    return rows.order_by("site__node__path", "name", "id")
+
+
+def get_count_template(actor: Any, template_id: int) -> CountTemplate:
+    """One count template the actor may see, archived or not (404 for another store's)."""
+    try:
+        return count_templates_for(actor, include_archived=True).get(pk=template_id)
+    except CountTemplate.DoesNotExist:
+        raise NotFound() from None
+
+
+def template_lines(template: CountTemplate) -> QuerySet[Any]:
+    """A template's lines in shelf order, with item, base unit and location."""
+    return template.lines.select_related("item__base_unit", "location").order_by("shelf_order")
+
+
+def with_progress(sheets: QuerySet[CountSheet]) -> QuerySet[CountSheet]:
+    """Annotate `line_total` and `line_counted` (lines with a counted quantity)."""
+    return sheets.annotate(
+        line_total=Count("lines"),
+        line_counted=Count("lines", filter=Q(lines__counted_quantity__isnull=False)),
+    )
+
+
+def count_progress(sheet: CountSheet) -> tuple[int, int]:
+    """(counted lines, all lines) of a sheet."""
+    totals = CountLine.objects.filter(sheet=sheet).aggregate(
+        total=Count("id"), counted=Count("id", filter=Q(counted_quantity__isnull=False))
+    )
+    return totals["counted"], totals["total"]
+
+
+def location_progress(sheet: CountSheet, location_ids: list[int]) -> dict[int, tuple[int, int]]:
+    """(counted lines, all lines) of the sheet per location."""
+    rows = (
+        CountLine.objects.filter(sheet=sheet, location_id__in=location_ids)
+        .values("location_id")
+        .annotate(total=Count("id"), counted=Count("id", filter=Q(counted_quantity__isnull=False)))
+        .order_by()
+    )
+    return {row["location_id"]: (row["counted"], row["total"]) for row in rows}
+
+
+def offered_units(line: CountLine) -> list[str]:
+    """The units a counter is offered on a line, largest first: the template's count units,
+    else the item's count units followed by its base unit (3 case + 4 bag + 1.5 kg)."""
+    chosen = list(getattr(line, "count_units", None) or [])
+    if chosen:
+        return chosen
+    item = line.item
+    units = sorted(
+        (unit for unit in item.units.all() if unit.is_count), key=lambda unit: -unit.factor
+    )
+    codes = [unit.code for unit in units]
+    if item.base_unit.code not in codes:
+        codes.append(item.base_unit.code)
+    return codes

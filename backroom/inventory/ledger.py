@@ -23,7 +23,14 @@ from backroom.catalog.choices import NegativeStockPolicy
 from backroom.catalog.models import Item
 from backroom.inventory.choices import MoveReason
 from backroom.inventory.exceptions import InsufficientStock
-from backroom.inventory.locks import LockedRow, lock_balances, lock_valuations
+from backroom.inventory.locks import (
+    BalanceDemand,
+    LockedRow,
+    LotInfo,
+    fefo_order,
+    lock_balances,
+    lock_valuations,
+)
 from backroom.inventory.models import (
     ItemValuation,
     Location,
@@ -36,15 +43,23 @@ from backroom.inventory.valuation import ZERO, Valuation, cost
 from backroom.kernel.dates import business_date
 
 Pair = tuple[int, int]
+LotLike = Lot | LotInfo
 
 
-@dataclass
+@dataclass(slots=True)
 class _Balance:
+    """One balance (item × location × lot) as the session sees it; `pk` None until written."""
+
     lot_id: int | None
     quantity: Decimal
     value: Decimal
-    row: LockedRow | None = None
+    pk: int | None
+    expiry: dt.date | None  # of its lot
+    received: dt.datetime | None  # its lot's receipt time
     is_dirty: bool = False
+
+    def fefo(self) -> tuple[int, dt.date, dt.datetime, int]:
+        return fefo_order(self.lot_id, self.expiry, self.received)
 
 
 MOVE_FIELDS = (
@@ -130,20 +145,11 @@ def site_today(location: Location, now: dt.datetime | None = None) -> dt.date:
     )
 
 
-def _is_expired(lot: Lot | None, today: dt.date) -> bool:
-    return lot is not None and lot.expiry_date is not None and lot.expiry_date < today
-
-
-def fefo_key(lot: Lot | None) -> tuple[int, dt.date, dt.datetime, int]:
+def fefo_key(lot: LotLike | None) -> tuple[int, dt.date, dt.datetime, int]:
     """First expired, first out: by expiry (none last), then receipt time, then id; no lot last."""
     if lot is None:
-        return (2, dt.date.max, dt.datetime.max.replace(tzinfo=dt.UTC), 0)
-    return (
-        0 if lot.expiry_date is not None else 1,
-        lot.expiry_date or dt.date.max,
-        lot.received_at,
-        lot.pk,
-    )
+        return fefo_order(None, None, None)
+    return fefo_order(lot.pk, lot.expiry_date, lot.received_at)
 
 
 class LedgerSession:
@@ -156,7 +162,8 @@ class LedgerSession:
         locations: dict[int, Location],
         pairs: Iterable[Pair],
         actor_id: int | None,
-        lots: dict[int, Lot] | None = None,
+        lots: dict[int, Lot] | dict[int, LotInfo] | None = None,
+        demand: BalanceDemand | None = None,
     ) -> None:
         self.items = items
         self.locations = locations
@@ -173,22 +180,28 @@ class LedgerSession:
             pair: Valuation(row.quantity, row.value, row.average_cost)
             for pair, row in self._valuation_rows.items()
         }
+        self.lots: dict[int, LotLike] = dict(lots or {})
         self.balances: dict[Pair, dict[int | None, _Balance]] = {}
-        for pair, rows in lock_balances(pairs).items():
-            self.balances[pair] = {
-                row.lot_id: _Balance(row.lot_id, row.quantity, row.value, row) for row in rows
-            }
-        self.lots: dict[int, Lot] = dict(lots or {})
-        missing = {
-            lot_id
-            for balances in self.balances.values()
-            for lot_id in balances
-            if lot_id is not None and lot_id not in self.lots
-        }
-        if missing:
-            self.lots.update(Lot.objects.in_bulk(missing))
+        self._dirty: list[tuple[Pair, _Balance]] = []  # balances changed, in first-change order
+        # Per item × location: its balances in FEFO order (None: sort again, a lot was added).
+        self._fefo: dict[Pair, list[_Balance] | None] = {}
+        for pair, rows in lock_balances(pairs, demand).items():
+            ordered = [
+                _Balance(lot, quantity, value, pk, expiry, received)
+                for pk, _, _, lot, quantity, value, expiry, received in rows
+            ]
+            self.balances[pair] = {balance.lot_id: balance for balance in ordered}
+            self._fefo[pair] = ordered
 
     # --- helpers ---------------------------------------------------------------------------
+    def _load_lots(self, ids: Iterable[int]) -> None:
+        self.lots.update(
+            (pk, LotInfo(pk, expiry, received))
+            for pk, expiry, received in Lot.objects.filter(pk__in=set(ids)).values_list(
+                "id", "expiry_date", "received_at"
+            )
+        )
+
     def today(self, location: Location, at: dt.datetime | None = None) -> dt.date:
         """The site's business date at `at` (a back-dated move is judged on its own date)."""
         moment = at or self.recorded_at
@@ -199,9 +212,23 @@ class LedgerSession:
 
     def _balance(self, pair: Pair, lot_id: int | None) -> _Balance:
         by_lot = self.balances.setdefault(pair, {})
-        if lot_id not in by_lot:
-            by_lot[lot_id] = _Balance(lot_id, ZERO, ZERO)
-        return by_lot[lot_id]
+        balance = by_lot.get(lot_id)
+        if balance is None:
+            lot = None
+            if lot_id is not None:
+                if lot_id not in self.lots:
+                    self._load_lots([lot_id])
+                lot = self.lots.get(lot_id)
+            balance = by_lot[lot_id] = _Balance(
+                lot_id,
+                ZERO,
+                ZERO,
+                None,
+                lot.expiry_date if lot else None,
+                lot.received_at if lot else None,
+            )
+            self._fefo[pair] = None
+        return balance
 
     def _line(self, key: str) -> int:
         line = self._lines.get(key, 0)
@@ -221,30 +248,36 @@ class LedgerSession:
         meta: MoveMeta,
         reverses_id: int | None = None,
     ) -> MoveRow:
-        balance = self._balance((item.pk, location.pk), lot_id)
+        pair = (item.pk, location.pk)
+        balance = self._balance(pair, lot_id)
         balance.quantity += quantity
         balance.value += value
-        balance.is_dirty = True
+        if not balance.is_dirty:
+            balance.is_dirty = True
+            self._dirty.append((pair, balance))
+        key = meta.key
+        key_line = self._lines.get(key, 0)
+        self._lines[key] = key_line + 1
         move = MoveRow(
-            id=None,
-            posting_id=None,
-            item_id=item.pk,
-            site_id=location.site_id,
-            location_id=location.pk,
-            lot_id=lot_id,
-            quantity=quantity,
-            unit_cost=unit_cost,
-            value=value,
-            reason=reason,
-            source_type=meta.source_type,
-            source_id=meta.source_id,
-            source_number=meta.source_number,
-            idempotency_key=meta.key,
-            key_line=self._line(meta.key),
-            occurred_at=meta.occurred_at,
-            recorded_at=self.recorded_at,
-            actor_id=self.actor_id,
-            reverses_id=reverses_id,
+            None,
+            None,
+            item.pk,
+            location.site_id,
+            location.pk,
+            lot_id,
+            quantity,
+            unit_cost,
+            value,
+            reason,
+            meta.source_type,
+            meta.source_id,
+            meta.source_number,
+            key,
+            key_line,
+            meta.occurred_at,
+            self.recorded_at,
+            self.actor_id,
+            reverses_id,
         )
         self.moves.append(move)
         return move
@@ -334,14 +367,17 @@ class LedgerSession:
             short = max(quantity - available, ZERO)
             return [(lot_id, quantity)], short
         today = self.today(location, at)
+        pair = (item.pk, location.pk)
+        ordered = self._fefo.get(pair)
+        if ordered is None:
+            ordered = self._fefo[pair] = sorted(by_lot.values(), key=_Balance.fefo)
         candidates = [
             balance
-            for balance in by_lot.values()
+            for balance in ordered
             if balance.quantity > 0
             and (only_lots is None or balance.lot_id in only_lots)
-            and (allow_expired or not _is_expired(self.lots.get(balance.lot_id or 0), today))
+            and (allow_expired or balance.expiry is None or balance.expiry >= today)
         ]
-        candidates.sort(key=lambda b: fefo_key(self.lots.get(b.lot_id or 0)))
         parts: list[tuple[int | None, Decimal]] = []
         remaining = quantity
         for balance in candidates:
@@ -470,7 +506,7 @@ class LedgerSession:
 
     # --- writing ---------------------------------------------------------------------------
     def _reuse_empty_rows(
-        self, new_rows: list[StockBalance], changed_rows: list[LockedRow]
+        self, new_rows: list[StockBalance], changed_rows: list[Any]
     ) -> list[StockBalance]:
         """Balances not loaded may exist as empty rows: update those instead of inserting."""
         lots = {row.lot_id for row in new_rows}
@@ -502,30 +538,31 @@ class LedgerSession:
         for move in self.moves:
             move.posting_id = posting.pk
         insert_moves(self.moves)
-        new_rows: list[StockBalance] = []
-        changed_rows: list[LockedRow] = []
-        for (item_id, location_id), by_lot in self.balances.items():
-            for balance in by_lot.values():
-                if not balance.is_dirty:
-                    continue
-                if balance.row is None:
-                    new_rows.append(
-                        StockBalance(
-                            item_id=item_id,
-                            location_id=location_id,
-                            lot_id=balance.lot_id,
-                            quantity=balance.quantity,
-                            value=balance.value,
-                        )
-                    )
-                else:
-                    balance.row.quantity = balance.quantity
-                    balance.row.value = balance.value
-                    changed_rows.append(balance.row)
-        if new_rows:
-            new_rows = self._reuse_empty_rows(new_rows, changed_rows)
-        if new_rows:
-            StockBalance.objects.bulk_create(new_rows, batch_size=2000)
+        new_rows: list[tuple[int, int, int | None, Decimal, Decimal]] = []
+        changed_rows: list[Any] = []
+        for (item_id, location_id), balance in self._dirty:
+            if balance.pk is None:
+                new_rows.append(
+                    (item_id, location_id, balance.lot_id, balance.quantity, balance.value)
+                )
+            else:
+                changed_rows.append(balance)
+        if new_rows and connection.vendor == "postgresql":
+            _upsert_empty_balances(new_rows)
+        elif new_rows:
+            models = [
+                StockBalance(
+                    item_id=item_id,
+                    location_id=location_id,
+                    lot_id=lot_id,
+                    quantity=quantity,
+                    value=value,
+                )
+                for item_id, location_id, lot_id, quantity, value in new_rows
+            ]
+            models = self._reuse_empty_rows(models, changed_rows)
+            if models:
+                StockBalance.objects.bulk_create(models, batch_size=2000)
         _write(StockBalance, changed_rows, ["quantity", "value"])
         touched = {(move.item_id, move.location_id) for move in self.moves}
         valuation_rows = []
@@ -542,34 +579,41 @@ class LedgerSession:
         return self.moves
 
 
-_COPY_ESCAPES = str.maketrans({"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r"})
+def _upsert_empty_balances(rows: list[tuple[int, int, int | None, Decimal, Decimal]]) -> None:
+    """Insert balances the session did not load; an empty row (0 / 0) of the same key is
+    overwritten. Only empty rows can be there: `lock_balances` loaded every other one of the
+    locked pairs, so anything else is a bug and fails loudly (the transaction rolls back)."""
+    table = StockBalance._meta.db_table
+    for with_lot in (True, False):
+        chosen = [row for row in rows if (row[2] is not None) == with_lot]
+        if not chosen:
+            continue
+        target = (
+            "(item_id, location_id, lot_id) WHERE lot_id IS NOT NULL"
+            if with_lot
+            else "(item_id, location_id) WHERE lot_id IS NULL"
+        )
+        sql = (
+            f"INSERT INTO {table} AS t (item_id, location_id, lot_id, quantity, value) "  # noqa: S608
+            "SELECT * FROM unnest(%s::bigint[], %s::bigint[], %s::bigint[], %s::numeric[], "
+            f"%s::numeric[]) ON CONFLICT {target} DO UPDATE "
+            "SET quantity = EXCLUDED.quantity, value = EXCLUDED.value "
+            "WHERE t.quantity = 0 AND t.value = 0"
+        )
+        params = [[row[n] for row in chosen] for n in range(5)]
+        with connection.cursor() as cursor:
+            cursor.execute(sql, params)
+            if cursor.rowcount != len(chosen):
+                raise RuntimeError("A balance not read by this posting is not empty.")
 
 
-def _null(value: int | None) -> str:
-    return "\\N" if value is None else str(value)
-
-
-def _copy_lines(rows: list[MoveRow]) -> str:
-    """The moves in COPY's text format, in MOVE_FIELDS order (text fields escaped)."""
-    times: dict[dt.datetime, str] = {}
-
-    def when(value: dt.datetime) -> str:
-        text = times.get(value)
-        if text is None:
-            text = times[value] = value.isoformat()
-        return text
-
-    return "".join(
-        f"{row.id}\t{row.posting_id}\t{row.item_id}\t{row.site_id}\t{row.location_id}\t"
-        f"{_null(row.lot_id)}\t{row.quantity}\t{row.unit_cost}\t{row.value}\t"
-        f"{row.reason.translate(_COPY_ESCAPES)}\t{row.source_type.translate(_COPY_ESCAPES)}\t"
-        f"{row.source_id.translate(_COPY_ESCAPES)}\t"
-        f"{row.source_number.translate(_COPY_ESCAPES)}\t"
-        f"{row.idempotency_key.translate(_COPY_ESCAPES)}\t{row.key_line}\t"
-        f"{when(row.occurred_at)}\t{when(row.recorded_at)}\t{_null(row.actor_id)}\t"
-        f"{_null(row.reverses_id)}\n"
-        for row in rows
-    )
+# PostgreSQL types of MOVE_FIELDS, for a binary COPY (no text formatting or parsing per row).
+_COPY_TYPES = (
+    ["int8"] * 6
+    + ["numeric"] * 3
+    + ["text"] * 5
+    + ["int4", "timestamptz", "timestamptz", "int8", "int8"]
+)
 
 
 def insert_moves(rows: list[MoveRow]) -> None:
@@ -585,11 +629,37 @@ def insert_moves(rows: list[MoveRow]) -> None:
             )
             for row, (new_id,) in zip(rows, cursor.fetchall(), strict=True):
                 row.id = new_id
-            text = _copy_lines(rows)
             columns = ", ".join(MOVE_FIELDS)
             with connection.wrap_database_errors:
-                with cursor.cursor.copy(f"COPY {table} ({columns}) FROM STDIN") as copy:
-                    copy.write(text.encode())
+                with cursor.cursor.copy(
+                    f"COPY {table} ({columns}) FROM STDIN (FORMAT BINARY)"
+                ) as copy:
+                    copy.set_types(_COPY_TYPES)
+                    write = copy.write_row
+                    for row in rows:
+                        write(
+                            (
+                                row.id,
+                                row.posting_id,
+                                row.item_id,
+                                row.site_id,
+                                row.location_id,
+                                row.lot_id,
+                                row.quantity,
+                                row.unit_cost,
+                                row.value,
+                                row.reason,
+                                row.source_type,
+                                row.source_id,
+                                row.source_number,
+                                row.idempotency_key,
+                                row.key_line,
+                                row.occurred_at,
+                                row.recorded_at,
+                                row.actor_id,
+                                row.reverses_id,
+                            )
+                        )
         return
     # SQLite: the transaction holds the database's write lock (IMMEDIATE), so the next ids
     # are known; one executemany is far cheaper than Django's multi-row INSERTs.

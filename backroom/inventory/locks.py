@@ -1,16 +1,34 @@
 """Row locks for the ledger, always taken in one order: valuations by (item, location), then
 balances by (item, location, lot). Every write to a balance happens under its item × location
-valuation lock, so two postings touching the same stock run one after the other."""
+valuation lock, so two postings touching the same stock run one after the other.
+
+On PostgreSQL each step is one statement over `unnest` arrays of the wanted pairs (no
+model instances, no cross product of items × locations); SQLite serialises writers with its
+`IMMEDIATE` transactions, so there the plain queries suffice.
+"""
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Iterable
 from dataclasses import dataclass
 from decimal import Decimal
+from typing import Any
 
-from backroom.inventory.models import ItemValuation, StockBalance
+from django.db import connection
+
+from backroom.inventory.models import ItemValuation, Lot, StockBalance
 
 Pair = tuple[int, int]
+
+
+@dataclass(slots=True, frozen=True)
+class LotInfo:
+    """What the ledger needs of a lot (FEFO order and expiry), with Lot's attribute names."""
+
+    pk: int
+    expiry_date: dt.date | None
+    received_at: dt.datetime
 
 
 @dataclass(slots=True)
@@ -26,11 +44,18 @@ class LockedRow:
     average_cost: Decimal | None = None
 
 
+def _pair_arrays(pairs: Iterable[Pair]) -> tuple[list[int], list[int]]:
+    ordered = sorted(pairs)
+    return [item for item, _ in ordered], [location for _, location in ordered]
+
+
 def lock_valuations(pairs: Iterable[Pair]) -> dict[Pair, LockedRow]:
     """Create missing valuation rows, then lock every row of `pairs` in (item, location) order."""
     wanted = set(pairs)
     if not wanted:
         return {}
+    if connection.vendor == "postgresql":
+        return _lock_valuations_pg(wanted)
     items = {item for item, _ in wanted}
     locations = {location for _, location in wanted}
     present = set(
@@ -56,27 +81,179 @@ def lock_valuations(pairs: Iterable[Pair]) -> dict[Pair, LockedRow]:
     }
 
 
-def lock_balances(pairs: Iterable[Pair]) -> dict[Pair, list[LockedRow]]:
-    """Lock the non-empty balances of `pairs` in (item, location, lot) order.
+def _lock_valuations_pg(wanted: set[Pair]) -> dict[Pair, LockedRow]:
+    table = ItemValuation._meta.db_table
+    arrays = _pair_arrays(wanted)
+    with connection.cursor() as cursor:
+        # Existing rows are skipped by the index pre-check (no write); new ones are inserted in
+        # key order, before any row lock is taken, as the ORM path does.
+        cursor.execute(
+            f"INSERT INTO {table} (item_id, location_id, quantity, value) "  # noqa: S608
+            "SELECT w.item_id, w.location_id, 0, 0 "
+            "FROM unnest(%s::bigint[], %s::bigint[]) AS w(item_id, location_id) "
+            "ORDER BY 1, 2 ON CONFLICT DO NOTHING",
+            arrays,
+        )
+        cursor.execute(
+            "SELECT v.id, v.item_id, v.location_id, v.quantity, v.value, v.average_cost "  # noqa: S608
+            f"FROM {table} v "
+            "JOIN unnest(%s::bigint[], %s::bigint[]) AS w(item_id, location_id) "
+            "ON v.item_id = w.item_id AND v.location_id = w.location_id "
+            "ORDER BY v.item_id, v.location_id FOR UPDATE OF v",
+            arrays,
+        )
+        rows = cursor.fetchall()
+    return {
+        (item, location): LockedRow(pk, item, location, None, quantity, value, average)
+        for pk, item, location, quantity, value, average in rows
+    }
+
+
+BalanceRow = tuple[
+    int, int, int, int | None, Decimal, Decimal, "dt.date | None", "dt.datetime | None"
+]
+
+
+@dataclass(slots=True)
+class BalanceDemand:
+    """What a posting can touch, so that only those balances are read (PostgreSQL).
+
+    `fefo`: per item × location, the quantity its lines take first-expiring-first (0: none).
+    `lots`: (item, location, lot) triples the lines name. `usable_from`: a date on or before
+    which no line's business date falls later (lots expiring on or after it are usable by
+    every line). The no-lot balance of each pair is always read.
+    """
+
+    fefo: dict[Pair, Decimal]
+    lots: set[tuple[int, int, int]]
+    usable_from: dt.date
+
+
+def lock_balances(
+    pairs: Iterable[Pair], demand: BalanceDemand | None = None
+) -> dict[Pair, list[BalanceRow]]:
+    """Read the non-empty balances of `pairs`; call it holding their valuation locks.
+
+    Rows are (id, item, location, lot, quantity, value, lot expiry, lot received at), per pair
+    in FEFO order: lots by expiry (none last), receipt time and id, then the no-lot balance.
+
+    Every write to a balance happens in `LedgerSession.flush`, under the item × location
+    valuation lock taken first by `lock_valuations`; so once those are held no other
+    transaction can change these rows, and a plain read (a new snapshot in READ COMMITTED)
+    sees the last committed state. The rows are not locked again: `FOR UPDATE` on every lot
+    balance of a busy item would write each tuple once more per posting for nothing.
+
+    With a `demand` (PostgreSQL), a pair's lot balances are read only as far as its lines can
+    reach: the lots they name, and in FEFO order the lots up to and including the one where
+    stock usable by every line first covers the pair's FEFO quantity. Lots further down the
+    order are never allocated by these lines (what they take is covered before them, and
+    receipts only add stock), so they need neither reading nor writing; a busy item keeps
+    dozens of lots per location. The flush refuses to overwrite a non-empty row it did not
+    read, so a wrong demand fails instead of corrupting a balance.
 
     Empty rows (a lot used up: quantity and value 0) are left out: a long-lived item collects
     one per lot, and they hold nothing to allocate. A posting that puts stock back into such a
-    lot finds the row when it writes (`LedgerSession.flush`), still under the valuation lock.
+    lot overwrites the row when it writes (`LedgerSession.flush`), still under the valuation lock.
     """
     wanted = set(pairs)
-    result: dict[Pair, list[LockedRow]] = {pair: [] for pair in wanted}
+    result: dict[Pair, list[BalanceRow]] = {pair: [] for pair in wanted}
     if not wanted:
         return result
-    items = {item for item, _ in wanted}
-    locations = {location for _, location in wanted}
-    rows = (
-        StockBalance.objects.select_for_update()
-        .filter(item_id__in=items, location_id__in=locations)
-        .exclude(quantity=0, value=0)
-        .order_by("item_id", "location_id", "lot_id")
-        .values_list("id", "item_id", "location_id", "lot_id", "quantity", "value")
-    )
-    for pk, item, location, lot, quantity, value in rows:
-        if (item, location) in result:
-            result[(item, location)].append(LockedRow(pk, item, location, lot, quantity, value))
+    if connection.vendor == "postgresql" and demand is not None:
+        rows = _read_demanded_balances_pg(wanted, demand)
+    elif connection.vendor == "postgresql":
+        sql = (
+            "SELECT b.id, b.item_id, b.location_id, b.lot_id, b.quantity, b.value, "  # noqa: S608
+            "l.expiry_date, l.received_at "
+            f"FROM {StockBalance._meta.db_table} b "
+            "JOIN unnest(%s::bigint[], %s::bigint[]) AS w(item_id, location_id) "
+            "ON b.item_id = w.item_id AND b.location_id = w.location_id "
+            f"LEFT JOIN {Lot._meta.db_table} l ON l.id = b.lot_id "
+            "WHERE NOT (b.quantity = 0 AND b.value = 0) "
+            "ORDER BY b.item_id, b.location_id, b.lot_id IS NULL, l.expiry_date IS NULL, "
+            "l.expiry_date, l.received_at, b.lot_id"
+        )
+        with connection.cursor() as cursor:
+            cursor.execute(sql, _pair_arrays(wanted))
+            rows = cursor.fetchall()
+    else:
+        items = {item for item, _ in wanted}
+        locations = {location for _, location in wanted}
+        rows = sorted(
+            StockBalance.objects.filter(item_id__in=items, location_id__in=locations)
+            .exclude(quantity=0, value=0)
+            .values_list(
+                "id",
+                "item_id",
+                "location_id",
+                "lot_id",
+                "quantity",
+                "value",
+                "lot__expiry_date",
+                "lot__received_at",
+            ),
+            key=lambda row: (row[1], row[2], *fefo_order(row[3], row[6], row[7])),
+        )
+    for row in rows:
+        found = result.get((row[1], row[2]))
+        if found is not None:
+            found.append(row)
     return result
+
+
+_FEFO_SQL = "b.lot_id IS NULL, l.expiry_date IS NULL, l.expiry_date, l.received_at, b.lot_id"
+
+
+def _read_demanded_balances_pg(wanted: set[Pair], demand: BalanceDemand) -> list[BalanceRow]:
+    ordered = sorted(wanted)
+    named = sorted(demand.lots)
+    sql = (
+        "WITH w AS (SELECT * FROM unnest(%s::bigint[], %s::bigint[], %s::numeric[]) "  # noqa: S608
+        "AS w(item_id, location_id, needed)), "
+        "r AS (SELECT b.id, b.item_id, b.location_id, b.lot_id, b.quantity, b.value, "
+        "l.expiry_date, l.received_at, w.needed, "
+        "COALESCE(SUM(CASE WHEN b.quantity > 0 AND b.lot_id IS NOT NULL "
+        "AND (l.expiry_date IS NULL OR l.expiry_date >= %s) THEN b.quantity END) "
+        f"OVER (PARTITION BY b.item_id, b.location_id ORDER BY {_FEFO_SQL} "
+        "ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING), 0) AS covered "
+        f"FROM {StockBalance._meta.db_table} b "
+        "JOIN w ON b.item_id = w.item_id AND b.location_id = w.location_id "
+        f"LEFT JOIN {Lot._meta.db_table} l ON l.id = b.lot_id "
+        "WHERE NOT (b.quantity = 0 AND b.value = 0)) "
+        "SELECT b.id, b.item_id, b.location_id, b.lot_id, b.quantity, b.value, "
+        "b.expiry_date, b.received_at FROM r b "
+        "WHERE b.lot_id IS NULL OR b.covered < b.needed OR (b.item_id, b.location_id, b.lot_id) "
+        "IN (SELECT * FROM unnest(%s::bigint[], %s::bigint[], %s::bigint[])) "
+        "ORDER BY b.item_id, b.location_id, b.lot_id IS NULL, b.expiry_date IS NULL, "
+        "b.expiry_date, b.received_at, b.lot_id"
+    )
+    params: list[Any] = [
+        [item for item, _ in ordered],
+        [location for _, location in ordered],
+        [demand.fefo.get(pair, Decimal(0)) for pair in ordered],
+        demand.usable_from,
+        [item for item, _, _ in named],
+        [location for _, location, _ in named],
+        [lot for _, _, lot in named],
+    ]
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        return cursor.fetchall()
+
+
+NO_DATE = dt.date.max
+NO_TIME = dt.datetime.max.replace(tzinfo=dt.UTC)
+
+
+def fefo_order(
+    lot_id: int | None, expiry: dt.date | None, received: dt.datetime | None
+) -> tuple[int, dt.date, dt.datetime, int]:
+    """First expired, first out: by expiry (none last), then receipt time, then id; no lot last."""
+    if lot_id is None:
+        return (2, NO_DATE, NO_TIME, 0)
+    return (
+        0 if expiry is not None else 1,
+        expiry or NO_DATE,
+        received or NO_TIME,
+        lot_id,
+    )

@@ -10,15 +10,21 @@ the valuation rules.
 from typing import Any
 
 from django.conf import settings
+from django.core.files.storage import FileSystemStorage
 from django.db import models
 from django.utils import timezone
+from django.utils.functional import cached_property
 from django.utils.translation import gettext_lazy as _
 
 from backroom.inventory.choices import (
+    DiscrepancyReason,
     LocationKind,
     MoveReason,
     PostingOperation,
     ReservationStatus,
+    TransferStatus,
+    WasteReason,
+    WasteStatus,
 )
 from backroom.kernel.models import TimestampedModel
 from backroom.kernel.money import MoneyField, QuantityField
@@ -127,11 +133,22 @@ class StockMove(models.Model):
 
     scope_field = "site__node"
 
-    posting = models.ForeignKey(StockPosting, on_delete=models.PROTECT, related_name="moves")
+    # No database foreign keys on this table: each would be checked once per inserted move at
+    # commit (docs/decisions/0005-ledger-moves-without-foreign-keys.md). The posting is created
+    # in the same transaction; item, location and lot are checked by the service and held by the
+    # balance and valuation rows written with the moves, which keep their constraints. PROTECT
+    # still guards deletes made through Django.
+    posting = models.ForeignKey(
+        StockPosting, on_delete=models.PROTECT, related_name="moves", db_constraint=False
+    )
     # No single-column indexes where a composite index below leads with the column: every index
     # is paid on each insert, and the ledger is the hottest table.
     item = models.ForeignKey(
-        "catalog.Item", on_delete=models.PROTECT, related_name="+", db_index=False
+        "catalog.Item",
+        on_delete=models.PROTECT,
+        related_name="+",
+        db_index=False,
+        db_constraint=False,
     )
     # Denormalised from the location (which is constrained) for scoping: no database
     # constraint, as for `actor` below, saving two foreign-key checks per inserted move.
@@ -143,9 +160,22 @@ class StockMove(models.Model):
         db_constraint=False,
     )
     location = models.ForeignKey(
-        Location, on_delete=models.PROTECT, related_name="moves", db_index=False
+        Location,
+        on_delete=models.PROTECT,
+        related_name="moves",
+        db_index=False,
+        db_constraint=False,
     )
-    lot = models.ForeignKey(Lot, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
+    # Indexed only where set (a partial index below): most moves have no lot.
+    lot = models.ForeignKey(
+        Lot,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
+        db_index=False,
+        db_constraint=False,
+    )
     quantity = QuantityField(verbose_name=_("quantity (base unit)"))
     unit_cost = CostField(verbose_name=_("unit cost"))
     value = MoneyField(verbose_name=_("value"))
@@ -166,8 +196,16 @@ class StockMove(models.Model):
         db_index=False,
         db_constraint=False,
     )
-    reverses = models.OneToOneField(
-        "self", null=True, blank=True, on_delete=models.PROTECT, related_name="reversed_by"
+    # At most one reversal per move: a partial unique index (below) that holds only reversals,
+    # instead of a one-to-one column index with an entry for every move.
+    reverses = models.ForeignKey(
+        "self",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="reversed_by",
+        db_index=False,
+        db_constraint=False,
     )
 
     objects = StockMoveQuerySet.as_manager()
@@ -179,6 +217,11 @@ class StockMove(models.Model):
         constraints = [
             models.UniqueConstraint(
                 fields=["idempotency_key", "key_line"], name="inventory_move_idempotent"
+            ),
+            models.UniqueConstraint(
+                fields=["reverses"],
+                condition=models.Q(reverses__isnull=False),
+                name="inventory_move_reversed_once",
             ),
             models.CheckConstraint(
                 condition=~models.Q(quantity=0)
@@ -205,6 +248,11 @@ class StockMove(models.Model):
             ),
             models.Index(fields=["site", "occurred_at"], name="inventory_move_site_idx"),
             models.Index(fields=["source_type", "source_id"], name="inventory_move_source_idx"),
+            models.Index(
+                fields=["lot"],
+                condition=models.Q(lot__isnull=False),
+                name="inventory_move_lot_idx",
+            ),
         ]
 
     def __str__(self) -> str:
@@ -373,6 +421,14 @@ class CountSheet(TimestampedModel):
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
     )
+    template = models.ForeignKey(
+        "CountTemplate",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="sheets",
+        verbose_name=_("template"),
+    )
 
     objects = OrgScopedQuerySet.as_manager()
 
@@ -407,6 +463,8 @@ class CountLine(models.Model):
     theoretical_quantity = QuantityField(verbose_name=_("theoretical (frozen)"))
     counted_quantity = QuantityField(verbose_name=_("counted"), null=True, blank=True)
     entries = models.JSONField(_("counted entries"), default=list, blank=True)
+    # The units offered to the counter, largest first (from the template); empty: the item's.
+    count_units = models.JSONField(_("count units"), default=list, blank=True)
     counted_at = models.DateTimeField(_("counted at"), null=True, blank=True)
     variance_quantity = QuantityField(verbose_name=_("variance"), null=True, blank=True)
     variance_value = MoneyField(verbose_name=_("variance value"), null=True, blank=True)
@@ -435,3 +493,320 @@ class CountLine(models.Model):
 
     def __str__(self) -> str:
         return f"{self.sheet_id}/{self.shelf_order}: item {self.item_id}"
+
+
+# --- waste (报损) and transfer orders (调拨) ----------------------------------------------------
+
+
+class _PrivateMediaStorage(FileSystemStorage):
+    """Files under MEDIA_ROOT, or `<var dir>/media` when MEDIA_ROOT is not set; no public URL."""
+
+    @cached_property
+    def base_location(self) -> Any:
+        return getattr(settings, "MEDIA_ROOT", "") or str(settings.VAR_DIR / "media")
+
+
+_photo_storage = _PrivateMediaStorage(base_url=None)
+
+
+def waste_photo_storage() -> Any:
+    """Where waste photos are kept (see `_PrivateMediaStorage`). Photos are never served from a
+    public URL, only by the views of the document, to those who may see it."""
+    return _photo_storage
+
+
+class WasteDocument(TimestampedModel):
+    """A waste record (报损) at a site: draft → posted, or → waiting for approval → posted /
+    rejected (or cancelled before posting).
+
+    Its value is the lines' quantity at the moving-average cost. Above the approval threshold
+    it waits for someone with inventory.manage (not the submitter) before it reaches the
+    ledger; the ledger key of each line is `waste:<document id>:<line no>`.
+    """
+
+    scope_field = "site__node"
+
+    site = models.ForeignKey("org.Site", on_delete=models.PROTECT, related_name="+")
+    number = models.CharField(_("number"), max_length=40, unique=True)
+    status = models.CharField(
+        _("status"), max_length=20, choices=WasteStatus.choices, default=WasteStatus.DRAFT
+    )
+    note = models.CharField(_("note"), max_length=500, blank=True)
+    occurred_at = models.DateTimeField(_("occurred at"), default=timezone.now)
+    currency = models.CharField(_("currency"), max_length=3)
+    total_value = MoneyField(verbose_name=_("value"), default=0)
+    approval_threshold = MoneyField(verbose_name=_("approval above value"), null=True, blank=True)
+    requires_approval = models.BooleanField(_("requires approval"), default=False)
+    photo = models.FileField(
+        _("photo"), upload_to="waste/%Y/%m/", storage=waste_photo_storage, blank=True
+    )
+    photo_content_type = models.CharField(max_length=50, blank=True)
+    submitted_at = models.DateTimeField(_("submitted at"), null=True, blank=True)
+    submitted_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    decided_at = models.DateTimeField(_("decided at"), null=True, blank=True)
+    decided_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    decision_reason = models.CharField(_("decision reason"), max_length=500, blank=True)
+    posted_at = models.DateTimeField(_("posted at"), null=True, blank=True)
+    posting = models.ForeignKey(
+        StockPosting, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+
+    objects = OrgScopedQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-id"]
+        verbose_name = _("waste record")
+        verbose_name_plural = _("waste records")
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(total_value__gte=0), name="inventory_waste_value_not_negative"
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["site", "status", "occurred_at"], name="inventory_waste_site_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return self.number
+
+
+class WasteLine(models.Model):
+    """One item thrown away: quantity in the unit typed (and in the base unit), reason, value."""
+
+    document = models.ForeignKey(WasteDocument, on_delete=models.CASCADE, related_name="lines")
+    line_no = models.PositiveIntegerField(_("line"))
+    item = models.ForeignKey("catalog.Item", on_delete=models.PROTECT, related_name="+")
+    location = models.ForeignKey(Location, on_delete=models.PROTECT, related_name="+")
+    lot = models.ForeignKey(Lot, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
+    quantity = QuantityField(verbose_name=_("quantity"))
+    unit = models.CharField(_("unit"), max_length=20)
+    base_quantity = QuantityField(verbose_name=_("quantity (base unit)"))
+    reason = models.CharField(_("reason"), max_length=20, choices=WasteReason.choices)
+    note = models.CharField(_("note"), max_length=300, blank=True)
+    unit_cost = CostField(verbose_name=_("unit cost"), null=True, blank=True)
+    value = MoneyField(verbose_name=_("value"), default=0)
+
+    class Meta:
+        ordering = ["document", "line_no"]
+        verbose_name = _("waste line")
+        verbose_name_plural = _("waste lines")
+        constraints = [
+            models.UniqueConstraint(
+                fields=["document", "line_no"], name="inventory_wasteline_unique"
+            ),
+            models.CheckConstraint(
+                condition=models.Q(quantity__gt=0) & models.Q(base_quantity__gt=0),
+                name="inventory_wasteline_positive",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.document_id}/{self.line_no}: item {self.item_id}"
+
+
+class TransferOrder(TimestampedModel):
+    """A transfer order (调拨单) from a location of one site to a location of another:
+    draft → dispatched → (partially received →) received, or cancelled while a draft.
+
+    Each line moves through the ledger under its own transfer key
+    `transfer-order:<order id>:<line id>`: dispatch puts it in the sending site's in-transit
+    location, receipts take it out; a closing receipt writes off what did not arrive (or books
+    what arrived over) as `transfer_discrepancy`, so nothing of the order stays in transit.
+    """
+
+    scope_field = "from_site__node"
+
+    number = models.CharField(_("number"), max_length=40, unique=True)
+    status = models.CharField(
+        _("status"), max_length=20, choices=TransferStatus.choices, default=TransferStatus.DRAFT
+    )
+    from_site = models.ForeignKey("org.Site", on_delete=models.PROTECT, related_name="+")
+    from_location = models.ForeignKey(Location, on_delete=models.PROTECT, related_name="+")
+    to_site = models.ForeignKey("org.Site", on_delete=models.PROTECT, related_name="+")
+    to_location = models.ForeignKey(Location, on_delete=models.PROTECT, related_name="+")
+    note = models.CharField(_("note"), max_length=500, blank=True)
+    expected_date = models.DateField(_("expected on"), null=True, blank=True)
+    receipt_count = models.PositiveIntegerField(default=0)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    dispatched_at = models.DateTimeField(_("dispatched at"), null=True, blank=True)
+    dispatched_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    received_at = models.DateTimeField(_("received at"), null=True, blank=True)
+    received_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    cancelled_at = models.DateTimeField(_("cancelled at"), null=True, blank=True)
+    cancel_reason = models.CharField(_("reason"), max_length=500, blank=True)
+
+    objects = OrgScopedQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-id"]
+        verbose_name = _("transfer order")
+        verbose_name_plural = _("transfer orders")
+        constraints = [
+            models.CheckConstraint(
+                condition=~models.Q(from_site=models.F("to_site")),
+                name="inventory_transfer_two_sites",
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["from_site", "status"], name="inventory_transfer_from_idx"),
+            models.Index(fields=["to_site", "status"], name="inventory_transfer_to_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return self.number
+
+
+class TransferOrderLine(models.Model):
+    """One item of a transfer order: requested, dispatched and received (base unit) and, when
+    they differ at the closing receipt, the discrepancy with its reason and value."""
+
+    order = models.ForeignKey(TransferOrder, on_delete=models.CASCADE, related_name="lines")
+    line_no = models.PositiveIntegerField(_("line"))
+    item = models.ForeignKey("catalog.Item", on_delete=models.PROTECT, related_name="+")
+    lot = models.ForeignKey(Lot, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
+    requested_quantity = QuantityField(verbose_name=_("requested"))
+    unit = models.CharField(_("unit"), max_length=20)
+    requested_base = QuantityField(verbose_name=_("requested (base unit)"))
+    dispatched_quantity = QuantityField(verbose_name=_("dispatched"), null=True, blank=True)
+    dispatched_value = MoneyField(verbose_name=_("dispatched value"), null=True, blank=True)
+    received_quantity = QuantityField(verbose_name=_("received"), default=0)
+    discrepancy_quantity = QuantityField(verbose_name=_("discrepancy"), null=True, blank=True)
+    discrepancy_reason = models.CharField(
+        _("discrepancy reason"), max_length=10, choices=DiscrepancyReason.choices, blank=True
+    )
+    discrepancy_value = MoneyField(verbose_name=_("discrepancy value"), null=True, blank=True)
+    note = models.CharField(_("note"), max_length=300, blank=True)
+
+    class Meta:
+        ordering = ["order", "line_no"]
+        verbose_name = _("transfer order line")
+        verbose_name_plural = _("transfer order lines")
+        constraints = [
+            models.UniqueConstraint(
+                fields=["order", "line_no"], name="inventory_transferline_unique"
+            ),
+            models.CheckConstraint(
+                condition=models.Q(requested_quantity__gt=0) & models.Q(requested_base__gt=0),
+                name="inventory_transferline_positive",
+            ),
+            models.CheckConstraint(
+                condition=models.Q(dispatched_quantity__isnull=True)
+                | models.Q(dispatched_quantity__gte=0),
+                name="inventory_transferline_dispatched_not_negative",
+            ),
+            models.CheckConstraint(
+                condition=models.Q(received_quantity__gte=0),
+                name="inventory_transferline_received_not_negative",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.order_id}/{self.line_no}: item {self.item_id}"
+
+
+# --- count templates (盘点模板) -----------------------------------------------------------------
+
+
+class CountTemplate(TimestampedModel):
+    """A reusable count at a site (盘点模板): which items to count at which locations, in the
+    order of the shelves and in which units. A count started from it follows it; archived
+    templates (`is_active` false) are kept for the counts that used them."""
+
+    scope_field = "site__node"
+
+    site = models.ForeignKey("org.Site", on_delete=models.PROTECT, related_name="+")
+    name = models.CharField(_("name"), max_length=100)
+    kind = models.CharField(
+        _("kind"), max_length=10, choices=CountKind.choices, default=CountKind.FULL
+    )
+    is_active = models.BooleanField(_("active"), default=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+
+    objects = OrgScopedQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["site", "name"]
+        verbose_name = _("count template")
+        verbose_name_plural = _("count templates")
+        constraints = [
+            models.UniqueConstraint(
+                fields=["site", "name"],
+                condition=models.Q(is_active=True),
+                name="inventory_counttemplate_unique_name",
+            ),
+            models.CheckConstraint(
+                condition=~models.Q(name=""), name="inventory_counttemplate_name_required"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class CountTemplateLine(models.Model):
+    """An item at a location of a template, at its place in the walk (`shelf_order`, unique in
+    the template), with the units to count it in, largest first (["case", "bag"])."""
+
+    template = models.ForeignKey(CountTemplate, on_delete=models.CASCADE, related_name="lines")
+    location = models.ForeignKey(Location, on_delete=models.PROTECT, related_name="+")
+    item = models.ForeignKey("catalog.Item", on_delete=models.PROTECT, related_name="+")
+    shelf_order = models.PositiveIntegerField(_("shelf order"))
+    count_units = models.JSONField(_("count units"), default=list, blank=True)
+
+    class Meta:
+        ordering = ["template", "shelf_order"]
+        verbose_name = _("count template line")
+        verbose_name_plural = _("count template lines")
+        constraints = [
+            models.UniqueConstraint(
+                fields=["template", "location", "item"],
+                name="inventory_counttemplateline_unique",
+            ),
+            models.UniqueConstraint(
+                fields=["template", "shelf_order"],
+                name="inventory_counttemplateline_order_unique",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.template_id}/{self.shelf_order}: item {self.item_id}"
+
+
+class StockPeriodClose(models.Model):
+    """A change of the date a store's stock is closed through; the latest row per site wins
+    (see `backroom.inventory.periods`). Rows are never changed: reopening adds a row."""
+
+    site = models.ForeignKey("org.Site", on_delete=models.PROTECT, related_name="+")
+    closed_through = models.DateField(_("closed through"), null=True, blank=True)
+    reason = models.CharField(_("reason"), max_length=500, blank=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+    )
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("stock period close")
+        verbose_name_plural = _("stock period closes")
+        indexes = [models.Index(fields=["site", "id"], name="inventory_period_site_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.site_id} closed through {self.closed_through}"

@@ -297,10 +297,14 @@ def balance_row(balance: Any, today: dt.date) -> dict[str, Any]:
 
 
 class CountIn(Schema):
-    """A count of the site's locations (all open ones when `location_ids` is empty)."""
+    """A count of the site's locations (all open ones when `location_ids` is empty), or of a
+    template (`template_id`: its locations, items, shelf order and count units)."""
 
     site_id: ObjectId
-    kind: str = Field("full", pattern=r"^(full|cycle)$")
+    template_id: ObjectId | None = Field(None, description="Count from this template")
+    kind: str | None = Field(
+        None, pattern=r"^(full|cycle)$", description="full by default; the template's kind"
+    )
     location_ids: list[ObjectId] = Field(default_factory=list, max_length=200)
     item_ids: list[ObjectId] = Field(
         default_factory=list, max_length=5000, description="Cycle counts only"
@@ -326,6 +330,7 @@ class CountSheetOut(Schema):
     posted_at: dt.datetime | None
     posting_id: int | None
     approved_by_id: int | None
+    template_id: int | None
     created_at: dt.datetime
 
     @staticmethod
@@ -356,6 +361,7 @@ class CountLineOut(Schema):
     lot: str | None
     theoretical_quantity: Decimal
     counted_quantity: Decimal | None
+    count_units: list[str] = Field(..., description="Units offered to the counter, largest first")
     entries: list[CountEntryOut]
     variance_quantity: Decimal | None
     variance_value: Decimal | None
@@ -380,6 +386,12 @@ class CountLineOut(Schema):
     def resolve_lot(obj: Any) -> str | None:
         return obj.lot.code if obj.lot is not None else None
 
+    @staticmethod
+    def resolve_count_units(obj: Any) -> list[str]:
+        from backroom.inventory.counts import offered_units
+
+        return offered_units(obj)
+
 
 class CountSheetDetailOut(CountSheetOut):
     """A count sheet with its lines in shelf order."""
@@ -389,7 +401,9 @@ class CountSheetDetailOut(CountSheetOut):
     @staticmethod
     def resolve_lines(obj: Any) -> list[Any]:
         return list(
-            obj.lines.select_related("item__base_unit", "location", "lot").order_by("shelf_order")
+            obj.lines.select_related("item__base_unit", "location", "lot")
+            .prefetch_related("item__units")
+            .order_by("shelf_order")
         )
 
 
@@ -415,3 +429,471 @@ class CountCancelIn(Schema):
 class CountFilter(Schema):
     site_id: ObjectId | None = None
     status: str | None = Field(None, pattern=r"^(draft|counting|submitted|posted|cancelled)$")
+
+
+# --- count templates (盘点模板) -----------------------------------------------------------------
+
+UnitCode = Annotated[str, Field(min_length=1, max_length=20, pattern=r"^[^\x00]*$")]
+
+
+class CountTemplateLineIn(Schema):
+    location_id: ObjectId
+    item_id: ObjectId
+    shelf_order: int | None = Field(
+        None, ge=1, le=999999, description="Place in the walk; the list order when omitted"
+    )
+    count_units: list[UnitCode] = Field(
+        default_factory=list,
+        max_length=4,
+        description="Units offered to the counter, largest first (the item's when empty)",
+    )
+
+
+class CountTemplateIn(Schema):
+    """A count template: its lines in walk order (locations in the order they first appear)."""
+
+    site_id: ObjectId
+    name: str = text(min_length=1, max_length=100)
+    kind: str = Field("full", pattern=r"^(full|cycle)$")
+    lines: list[CountTemplateLineIn] = Field(..., min_length=1, max_length=MAX_BATCH)
+
+
+class CountTemplatePatch(Schema):
+    """Rename, change the kind, or replace every line (when `lines` is given)."""
+
+    name: str | None = text(min_length=1, max_length=100, default=None)
+    kind: str | None = Field(None, pattern=r"^(full|cycle)$")
+    lines: list[CountTemplateLineIn] | None = Field(None, min_length=1, max_length=MAX_BATCH)
+
+
+class CountTemplateLineOut(Schema):
+    id: int
+    shelf_order: int
+    location_id: int
+    location: str
+    item_id: int
+    sku: str
+    item: str
+    unit: str
+    count_units: list[str]
+
+    @staticmethod
+    def resolve_location(obj: Any) -> str:
+        return str(obj.location.code)
+
+    @staticmethod
+    def resolve_sku(obj: Any) -> str:
+        return str(obj.item.sku)
+
+    @staticmethod
+    def resolve_item(obj: Any) -> str:
+        return str(obj.item.name)
+
+    @staticmethod
+    def resolve_unit(obj: Any) -> str:
+        return str(obj.item.base_unit.code)
+
+
+class CountTemplateOut(Schema):
+    id: int
+    site_id: int
+    name: str
+    kind: str
+    is_active: bool
+    line_count: int
+    created_at: dt.datetime
+    updated_at: dt.datetime
+
+    @staticmethod
+    def resolve_line_count(obj: Any) -> int:
+        count = getattr(obj, "line_count", None)
+        return int(count) if count is not None else obj.lines.count()
+
+
+class CountTemplateDetailOut(CountTemplateOut):
+    lines: list[CountTemplateLineOut]
+
+    @staticmethod
+    def resolve_lines(obj: Any) -> list[Any]:
+        return list(obj.lines.select_related("item__base_unit", "location").order_by("shelf_order"))
+
+
+class CountTemplateFilter(Schema):
+    site_id: ObjectId | None = None
+    include_archived: bool = False
+
+
+# --- waste (报损) ---------------------------------------------------------------------------
+
+WASTE_STATUSES = r"^(draft|pending_approval|posted|rejected|cancelled)$"
+TRANSFER_STATUSES = r"^(draft|dispatched|partially_received|received|cancelled)$"
+PositiveQuantity = Annotated[Decimal, Field(gt=0, max_digits=18, decimal_places=6)]
+CountedQuantity = Annotated[Decimal, Field(ge=0, max_digits=18, decimal_places=6)]
+
+
+class WasteLineIn(Schema):
+    item_id: ObjectId
+    location_id: ObjectId
+    quantity: Quantity = Field(..., description="In `unit` (the item's base unit when omitted)")
+    unit: str | None = text(max_length=20, default=None)
+    lot_code: str | None = text(max_length=60, default=None)
+    reason: str = Field(..., pattern=r"^(expired|spoiled|dropped|over_production|returned)$")
+    note: str = text(max_length=300, default="")
+
+
+class WasteIn(Schema):
+    """A waste record; submitted at once unless `submit` is false (then it stays a draft)."""
+
+    site_id: ObjectId
+    lines: list[WasteLineIn] = Field(..., min_length=1, max_length=200)
+    note: str = text(max_length=500, default="")
+    occurred_at: Instant | None = None
+    submit: bool = True
+
+
+class WasteLineOut(Schema):
+    id: int
+    line_no: int
+    item_id: int
+    sku: str
+    item: str
+    location_id: int
+    location: str
+    lot_id: int | None
+    lot: str | None
+    quantity: Decimal
+    unit: str
+    base_quantity: Decimal
+    base_unit: str
+    reason: str
+    note: str
+    unit_cost: Decimal | None
+    value: Decimal
+
+    @staticmethod
+    def resolve_sku(obj: Any) -> str:
+        return str(obj.item.sku)
+
+    @staticmethod
+    def resolve_item(obj: Any) -> str:
+        return str(obj.item.name)
+
+    @staticmethod
+    def resolve_base_unit(obj: Any) -> str:
+        return str(obj.item.base_unit.code)
+
+    @staticmethod
+    def resolve_location(obj: Any) -> str:
+        return str(obj.location.code)
+
+    @staticmethod
+    def resolve_lot(obj: Any) -> str | None:
+        return obj.lot.code if obj.lot is not None else None
+
+
+class WasteOut(Schema):
+    id: int
+    number: str
+    site_id: int
+    site_code: str
+    status: str
+    note: str
+    occurred_at: dt.datetime
+    currency: str
+    total_value: Decimal
+    approval_threshold: Decimal | None
+    requires_approval: bool
+    has_photo: bool
+    submitted_at: dt.datetime | None
+    submitted_by_id: int | None
+    decided_at: dt.datetime | None
+    decided_by_id: int | None
+    decision_reason: str
+    posted_at: dt.datetime | None
+    posting_id: int | None
+    created_at: dt.datetime
+
+    @staticmethod
+    def resolve_site_code(obj: Any) -> str:
+        return str(obj.site.node.code)
+
+    @staticmethod
+    def resolve_has_photo(obj: Any) -> bool:
+        return bool(obj.photo)
+
+
+class WasteDetailOut(WasteOut):
+    """A waste record with its lines."""
+
+    lines: list[WasteLineOut]
+
+    @staticmethod
+    def resolve_lines(obj: Any) -> list[Any]:
+        return list(
+            obj.lines.select_related("item__base_unit", "location", "lot").order_by("line_no")
+        )
+
+
+class WasteDecisionIn(Schema):
+    reason: str = text(max_length=500, default="")
+
+
+class WasteFilter(Schema):
+    site_id: ObjectId | None = None
+    status: str | None = Field(None, pattern=WASTE_STATUSES)
+
+
+# --- transfer orders (调拨) ------------------------------------------------------------------
+
+
+class TransferOrderLineIn(Schema):
+    item_id: ObjectId
+    quantity: PositiveQuantity = Field(..., description="In `unit` (the item's base unit)")
+    unit: str | None = text(max_length=20, default=None)
+    lot_code: str | None = text(max_length=60, default=None)
+    note: str = text(max_length=300, default="")
+
+
+class TransferOrderIn(Schema):
+    from_location_id: ObjectId
+    to_location_id: ObjectId
+    lines: list[TransferOrderLineIn] = Field(..., min_length=1, max_length=500)
+    note: str = text(max_length=500, default="")
+    expected_date: dt.date | None = None
+
+
+class TransferOrderLineOut(Schema):
+    id: int
+    line_no: int
+    item_id: int
+    sku: str
+    item: str
+    lot_id: int | None
+    lot: str | None
+    unit: str
+    requested_quantity: Decimal
+    dispatched_quantity: Decimal | None
+    dispatched_value: Decimal | None
+    received_quantity: Decimal
+    discrepancy_quantity: Decimal | None
+    discrepancy_reason: str
+    discrepancy_value: Decimal | None
+    note: str
+
+    @staticmethod
+    def resolve_sku(obj: Any) -> str:
+        return str(obj.item.sku)
+
+    @staticmethod
+    def resolve_item(obj: Any) -> str:
+        return str(obj.item.name)
+
+    @staticmethod
+    def resolve_lot(obj: Any) -> str | None:
+        return obj.lot.code if obj.lot is not None else None
+
+
+class TransferOrderOut(Schema):
+    id: int
+    number: str
+    status: str
+    from_site_id: int
+    from_site_code: str
+    from_location_id: int
+    to_site_id: int
+    to_site_code: str
+    to_location_id: int
+    note: str
+    expected_date: dt.date | None
+    dispatched_at: dt.datetime | None
+    received_at: dt.datetime | None
+    cancelled_at: dt.datetime | None
+    cancel_reason: str
+    created_at: dt.datetime
+
+    @staticmethod
+    def resolve_from_site_code(obj: Any) -> str:
+        return str(obj.from_site.node.code)
+
+    @staticmethod
+    def resolve_to_site_code(obj: Any) -> str:
+        return str(obj.to_site.node.code)
+
+
+class TransferOrderDetailOut(TransferOrderOut):
+    """A transfer order with its lines."""
+
+    lines: list[TransferOrderLineOut]
+
+    @staticmethod
+    def resolve_lines(obj: Any) -> list[Any]:
+        return list(obj.lines.select_related("item", "lot").order_by("line_no"))
+
+
+class DispatchLineIn(Schema):
+    line_id: ObjectId
+    quantity: CountedQuantity = Field(..., description="In the line's unit; 0 sends none")
+
+
+class DispatchIn(Schema):
+    """Dispatched quantity per line; omit `lines` to send every line as requested."""
+
+    lines: list[DispatchLineIn] | None = Field(None, max_length=500)
+
+
+class ReceiptLineIn(Schema):
+    line_id: ObjectId
+    quantity: CountedQuantity = Field(..., description="Arrived now, in the line's unit")
+    discrepancy_reason: str = Field("", pattern=r"^(|short|damaged|over)$")
+    note: str = text(max_length=300, default="")
+
+
+class ReceiptIn(Schema):
+    """What arrived; omit `lines` to receive everything still in transit as sent.
+
+    With `close` (default) lines that differ from what was dispatched need a discrepancy
+    reason and are settled; without it the order stays partially received."""
+
+    lines: list[ReceiptLineIn] | None = Field(None, max_length=500)
+    close: bool = True
+
+
+class TransferCancelIn(Schema):
+    reason: str = text(max_length=500, default="")
+
+
+class TransferOrderFilter(Schema):
+    site_id: ObjectId | None = None
+    direction: str | None = Field(None, pattern=r"^(in|out)$")
+    status: str | None = Field(None, pattern=TRANSFER_STATUSES)
+
+
+# --- reports (on hand, expiring, AvT) --------------------------------------------------------
+
+
+class ReportOnHandFilter(Schema):
+    site_id: ObjectId | None = None
+    location_id: ObjectId | None = None
+    item_id: ObjectId | None = None
+    category_id: ObjectId | None = None
+
+
+class ReportOnHandRowOut(BalanceOut):
+    category: str
+    average_cost: Decimal | None
+
+
+class ReportOnHandOut(Schema):
+    """On hand rows (up to 500; `truncated` when there are more) and totals over all of them."""
+
+    count: int
+    truncated: bool
+    total_value: Decimal
+    total_quantity_by_unit: dict[str, Decimal]
+    rows: list[ReportOnHandRowOut]
+
+
+class ReportExpiringFilter(Schema):
+    site_id: ObjectId | None = None
+    category_id: ObjectId | None = None
+    within_days: int = Field(3, ge=0, le=365)
+
+
+class ReportMovementFilter(Schema):
+    site_id: ObjectId | None = None
+    location_id: ObjectId | None = None
+    since: Instant | None = None
+    until: Instant | None = None
+
+
+class ReportMovementOut(MoveOut):
+    location: str
+    lot: str | None
+    posting_operation: str
+    source_url: str | None
+
+
+class AvtFilter(Schema):
+    node_id: ObjectId
+    date_from: dt.date
+    date_to: dt.date
+    category_id: ObjectId | None = None
+    by_site: bool = False
+
+
+class AvtExportFilter(AvtFilter):
+    format: str = Field("csv", pattern=r"^csv$")
+
+
+class AvtRowOut(Schema):
+    item_id: int
+    sku: str
+    name: str
+    unit: str
+    category_id: int | None
+    category: str
+    site_id: int | None = None
+    opening: Decimal
+    receipts: Decimal
+    transfers_in: Decimal
+    transfers_out: Decimal
+    waste: Decimal
+    produced: Decimal
+    production_used: Decimal
+    sales: Decimal
+    closing: Decimal
+    actual: Decimal
+    theoretical: Decimal
+    variance_quantity: Decimal
+    unit_cost: Decimal | None
+    actual_value: Decimal
+    theoretical_value: Decimal
+    variance_value: Decimal
+    waste_value: Decimal
+    variance_percent_of_sales: Decimal | None
+
+
+class AvtCategoryOut(Schema):
+    category_id: int | None
+    name: str
+    item_count: int
+    actual_value: Decimal
+    theoretical_value: Decimal
+    variance_value: Decimal
+    waste_value: Decimal
+    variance_percent_of_sales: Decimal | None
+
+
+class AvtCountOut(Schema):
+    sheet_id: int
+    number: str
+    posted_at: dt.datetime
+
+
+class AvtSiteOut(Schema):
+    site_id: int
+    code: str
+    start: dt.datetime
+    end: dt.datetime
+    opening_count: AvtCountOut | None
+    closing_count: AvtCountOut | None
+    sales_revenue: Decimal
+
+
+class AvtOut(Schema):
+    """Actual vs theoretical usage; quantities in base units, values in `currency`."""
+
+    node_id: int
+    date_from: dt.date
+    date_to: dt.date
+    currency: str
+    sales_revenue: Decimal
+    actual_value: Decimal
+    theoretical_value: Decimal
+    variance_value: Decimal
+    waste_value: Decimal
+    variance_percent_of_sales: Decimal | None
+    notes: list[str]
+    sites: list[AvtSiteOut]
+    categories: list[AvtCategoryOut]
+    rows: list[AvtRowOut]

@@ -20,14 +20,16 @@ from __future__ import annotations
 from dataclasses import dataclass
 from decimal import ROUND_HALF_EVEN, Decimal
 
-from backroom.kernel.money import quantize_money
+from backroom.kernel.money import MONEY_PLACES
 
 ZERO = Decimal(0)
 COST_STEP = Decimal(1).scaleb(-10)
+MONEY_STEP = Decimal(1).scaleb(-MONEY_PLACES)
 
 
 def money(amount: Decimal) -> Decimal:
-    return quantize_money(amount, storage=True)
+    """Storage precision, half-even (as `quantize_money(amount, storage=True)`)."""
+    return amount.quantize(MONEY_STEP, rounding=ROUND_HALF_EVEN)
 
 
 def cost(amount: Decimal) -> Decimal:

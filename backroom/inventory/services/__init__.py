@@ -48,21 +48,65 @@ __all__ = [
 from backroom.inventory.services.counts import (
     CountEntry,
     LineCount,
+    TemplateLineInput,
+    archive_count_template,
     cancel_count,
     create_count,
+    create_count_from_template,
+    create_count_template,
     post_count,
     record_counts,
     start_count,
     submit_count,
+    update_count_template,
 )
 
 __all__ += [
     "CountEntry",
     "LineCount",
+    "TemplateLineInput",
+    "archive_count_template",
     "cancel_count",
     "create_count",
+    "create_count_from_template",
+    "create_count_template",
     "post_count",
     "record_counts",
     "start_count",
     "submit_count",
+    "update_count_template",
+]
+
+from backroom.inventory.services.transfer_orders import (  # noqa: E402
+    DispatchLine,
+    ReceiptLine,
+    TransferLineInput,
+    cancel_transfer_order,
+    create_transfer_order,
+    dispatch_transfer_order,
+    receive_transfer_order,
+)
+from backroom.inventory.services.waste import (  # noqa: E402
+    WasteLineInput,
+    approve_waste,
+    cancel_waste,
+    create_waste,
+    reject_waste,
+    submit_waste,
+)
+
+__all__ += [
+    "DispatchLine",
+    "ReceiptLine",
+    "TransferLineInput",
+    "WasteLineInput",
+    "approve_waste",
+    "cancel_transfer_order",
+    "cancel_waste",
+    "create_transfer_order",
+    "create_waste",
+    "dispatch_transfer_order",
+    "receive_transfer_order",
+    "reject_waste",
+    "submit_waste",
 ]

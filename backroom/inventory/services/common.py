@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from decimal import Decimal
+from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
 from django.contrib.auth import get_user_model
@@ -21,8 +21,9 @@ from backroom.inventory.events import NegativeStock, StockPosted
 from backroom.inventory.exceptions import BatchRejected, ItemNotStocked, UnknownLocation
 from backroom.inventory.ledger import LedgerSession, LineProblem, as_moves
 from backroom.inventory.models import Location, StockMove, StockPosting
+from backroom.inventory.periods import DatedMove, check_open
 from backroom.kernel.exceptions import DomainError, ValidationFailed
-from backroom.kernel.money import quantize_quantity, to_decimal
+from backroom.kernel.money import QUANTITY_PLACES, quantize_quantity, to_decimal
 
 
 @dataclass(frozen=True)
@@ -121,7 +122,12 @@ def location_problem(
     return None
 
 
+_QUANTITY_STEP = Decimal(1).scaleb(-QUANTITY_PLACES)
+
+
 def parse_quantity(value: Any, field_name: str = "quantity") -> Decimal:
+    if type(value) is Decimal and value.is_finite():  # the common case, without the checks
+        return value.quantize(_QUANTITY_STEP, rounding=ROUND_HALF_UP)
     return quantize_quantity(to_decimal(value, field=field_name))
 
 
@@ -185,6 +191,18 @@ def replay_result(moves: list[StockMove]) -> PostingResult:
     return PostingResult(posting=posting, rows=moves, replayed=True)
 
 
+def _check_periods(session: LedgerSession) -> None:
+    """One dated entry per line (its key), in line order, for the closed-period check."""
+    sites = {location.site_id: location.site for location in session.locations.values()}
+    dated: dict[str, DatedMove] = {}
+    for move in session.moves:
+        if move.idempotency_key not in dated:
+            dated[move.idempotency_key] = DatedMove(
+                site=sites[move.site_id], occurred_at=move.occurred_at, line=len(dated)
+            )
+    check_open(dated.values())
+
+
 def finish_posting(
     session: LedgerSession,
     *,
@@ -193,7 +211,11 @@ def finish_posting(
     reason: str = "",
     extra: dict[str, Any] | None = None,
 ) -> PostingResult:
-    """Write the session's moves under a new posting; audit and publish once for the document."""
+    """Write the session's moves under a new posting; audit and publish once for the document.
+
+    Refuses (PeriodClosed, nothing written) moves dated into a store's closed stock period.
+    """
+    _check_periods(session)
     sites = {move.site_id for move in session.moves}
     site_id = next(iter(sites)) if len(sites) == 1 else None
     posting = StockPosting.objects.create(

@@ -27,9 +27,10 @@ from django.utils.translation import gettext as _
 
 from backroom.accounts.authorization import require_permission
 from backroom.audit.services import record_audit
+from backroom.catalog.choices import STOCKED_KINDS
 from backroom.catalog.exceptions import MissingConversion, UnknownUnit
 from backroom.catalog.models import Item
-from backroom.catalog.units import to_base
+from backroom.catalog.units import resolve_unit, to_base
 from backroom.events.services import publish
 from backroom.inventory.choices import LocationKind, MoveReason, PostingOperation
 from backroom.inventory.counts import (
@@ -42,9 +43,16 @@ from backroom.inventory.counts import (
     CountStarted,
     CountStateError,
     CountSubmitted,
+    CountTemplateArchived,
     UnknownCountLine,
+    UnknownCountTemplate,
 )
-from backroom.inventory.exceptions import NegativeQuantity, UnknownLocation
+from backroom.inventory.exceptions import (
+    BatchRejected,
+    ItemNotStocked,
+    NegativeQuantity,
+    UnknownLocation,
+)
 from backroom.inventory.ledger import LedgerSession, LineProblem, MoveMeta
 from backroom.inventory.locks import lock_valuations
 from backroom.inventory.models import (
@@ -52,6 +60,8 @@ from backroom.inventory.models import (
     CountLine,
     CountSheet,
     CountStatus,
+    CountTemplate,
+    CountTemplateLine,
     ItemValuation,
     Location,
     StockBalance,
@@ -75,10 +85,11 @@ DEFAULT_REVIEW_THRESHOLD = Decimal("500")  # variance value per line; settings m
 
 @dataclass(frozen=True)
 class CountEntry:
-    """A counted quantity in one unit: 3 cases, 4 bags, 0.5 kg."""
+    """A counted quantity in one unit: 3 cases, 4 bags, 0.5 kg. The quantity may be the text
+    as typed ("2.5"); `record_counts` parses and checks it with the line's other problems."""
 
     unit: str
-    quantity: Decimal
+    quantity: Decimal | str
 
 
 @dataclass(frozen=True)
@@ -124,17 +135,44 @@ def create_count(
     site: Site,
     *,
     actor: Any,
-    kind: str = CountKind.FULL,
+    kind: str | None = None,
     location_ids: Sequence[int] = (),
     item_ids: Sequence[int] = (),
     review_threshold: Decimal | None = None,
+    template: CountTemplate | None = None,
 ) -> CountSheet:
     """A draft count of the chosen locations (all open stock locations when none are given).
 
     A cycle count may name the items it covers; a full count covers every item. A closed
     location is refused (`location_inactive`), as is one of another site (`unknown_location`).
+
+    From a `template` the count takes the template's kind (unless `kind` is given), its
+    locations and, for a cycle count, its items; starting it lays the lines out in the
+    template's shelf order with its count units. An archived template is refused
+    (`count_template_archived`), as is another site's (`unknown_count_template`).
     """
     require_permission(actor, INVENTORY_COUNT, site.node)
+    template_items: list[int] = []
+    if template is not None:
+        template = CountTemplate.objects.get(pk=template.pk)  # archived since it was read?
+        if template.site_id != site.pk:
+            raise UnknownCountTemplate(template.pk)
+        if not template.is_active:
+            raise CountTemplateArchived(details={"template_id": template.pk, "name": template.name})
+        if location_ids or item_ids:
+            raise ValidationFailed(
+                {"template_id": [_("A template names its own locations and items.")]}
+            )
+        kind = kind or template.kind
+        template_pairs = list(
+            template.lines.order_by("shelf_order").values_list("location_id", "item_id")
+        )
+        location_ids = list(dict.fromkeys(location for location, _item in template_pairs))
+        if kind == CountKind.CYCLE:
+            template_items = sorted({item for _location, item in template_pairs})
+        if not location_ids:
+            raise ValidationFailed({"template_id": [_("The template has no lines.")]})
+    kind = kind or CountKind.FULL
     errors = ErrorCollector()
     if kind not in CountKind.values:
         errors.add("kind", _("Use full or cycle."))
@@ -149,8 +187,8 @@ def create_count(
                 errors.add("review_threshold", _("The threshold cannot be negative."))
         except ValidationFailed as error:
             errors.errors.update(error.errors)
-    items = set(item_ids)
-    if items and Item.objects.filter(pk__in=items).count() != len(items):
+    items = set(item_ids) | set(template_items)
+    if item_ids and Item.objects.filter(pk__in=set(item_ids)).count() != len(set(item_ids)):
         errors.add("item_ids", _("Some of these items do not exist."))
     errors.raise_if_any()
     if location_ids:
@@ -181,6 +219,7 @@ def create_count(
             item_ids=sorted(items),
             review_threshold=review_threshold,
             created_by_id=actor_id(actor),
+            template=template,
         )
         sheet.locations.set(locations)
         _audit(
@@ -191,6 +230,7 @@ def create_count(
             locations=[location.pk for location in locations],
             item_ids=sorted(items),
             review_threshold=review_threshold,
+            template=template.pk if template is not None else None,
         )
         publish(
             CountCreated(sheet_id=sheet.pk, number=sheet.number, site_id=site.pk, kind=kind),
@@ -205,6 +245,11 @@ def start_count(sheet: CountSheet, *, actor: Any) -> CountSheet:
     Lines are ordered by location code, then item SKU, then lot expiry (the shelf order). Empty
     lot balances are left out; a balance without a lot is listed even at zero, so an item kept
     at the location can be counted when the books say there is none.
+
+    From a template, the lines follow the template's shelf order and offer its count units; an
+    item of the template with nothing on the books gets a line at zero. A full count then adds
+    the other balances of its locations at the end (nothing on the shelves is missed); a cycle
+    count covers the template's lines only.
     """
     require_permission(actor, INVENTORY_COUNT, sheet.site.node)
     with transaction.atomic():
@@ -219,27 +264,41 @@ def start_count(sheet: CountSheet, *, actor: Any) -> CountSheet:
         )
         if sheet.item_ids:
             balances = balances.filter(item_id__in=sheet.item_ids)
+        planned = _template_plan(sheet)
         pairs = set(balances.values_list("item_id", "location_id"))
+        cycle_pairs: set[tuple[int, int]] | None = None
+        if planned is not None:
+            planned_pairs = {(plan.item_id, plan.location_id) for plan in planned}
+            if sheet.kind == CountKind.CYCLE:
+                # A cycle count from a template counts the template's item × location pairs.
+                cycle_pairs = planned_pairs
+                pairs &= planned_pairs
+            pairs |= planned_pairs
         # Every posting to these pairs either committed before these locks or waits for them,
         # so the balances read now and the last move id agree.
         lock_valuations(pairs)
-        rows = list(
-            balances.filter(item__is_active=True)
+        rows = [
+            row
+            for row in balances.filter(item__is_active=True)
             .select_related("location", "item", "lot")
             .order_by("location__code", "item__sku", "lot__expiry_date", "lot_id")
-        )
+            if cycle_pairs is None or (row.item_id, row.location_id) in cycle_pairs
+        ]
         sheet.start_move_id = StockMove.objects.aggregate(last=Max("id"))["last"] or 0
         CountLine.objects.bulk_create(
             [
                 CountLine(
                     sheet=sheet,
-                    item_id=row.item_id,
-                    location_id=row.location_id,
-                    lot_id=row.lot_id,
+                    item_id=item_id,
+                    location_id=location_id,
+                    lot_id=lot_id,
                     shelf_order=order,
-                    theoretical_quantity=row.quantity,
+                    theoretical_quantity=quantity,
+                    count_units=list(units),
                 )
-                for order, row in enumerate(rows, start=1)
+                for order, (item_id, location_id, lot_id, quantity, units) in enumerate(
+                    _laid_out(rows, planned), start=1
+                )
             ],
             batch_size=1000,
         )
@@ -254,6 +313,48 @@ def start_count(sheet: CountSheet, *, actor: Any) -> CountSheet:
             org_node=sheet.site.node,
         )
     return sheet
+
+
+@dataclass(frozen=True)
+class _Planned:
+    item_id: int
+    location_id: int
+    count_units: list[str]
+
+
+def _template_plan(sheet: CountSheet) -> list[_Planned] | None:
+    """The template's active lines in shelf order (None for a count without a template)."""
+    if sheet.template_id is None:
+        return None
+    return [
+        _Planned(item_id, location_id, list(units or []))
+        for item_id, location_id, units in CountTemplateLine.objects.filter(
+            template_id=sheet.template_id, item__is_active=True
+        )
+        .order_by("shelf_order")
+        .values_list("item_id", "location_id", "count_units")
+    ]
+
+
+def _laid_out(
+    rows: list[StockBalance], planned: list[_Planned] | None
+) -> list[tuple[int, int, int | None, Decimal, list[str]]]:
+    """(item, location, lot, theoretical, count units) of each line, in shelf order."""
+    if planned is None:
+        return [(row.item_id, row.location_id, row.lot_id, row.quantity, []) for row in rows]
+    by_pair: dict[tuple[int, int], list[StockBalance]] = {}
+    for row in rows:
+        by_pair.setdefault((row.item_id, row.location_id), []).append(row)
+    laid: list[tuple[int, int, int | None, Decimal, list[str]]] = []
+    for plan in planned:
+        found = by_pair.pop((plan.item_id, plan.location_id), [])
+        if not found:
+            laid.append((plan.item_id, plan.location_id, None, ZERO, plan.count_units))
+        for row in found:
+            laid.append((row.item_id, row.location_id, row.lot_id, row.quantity, plan.count_units))
+    for rest in by_pair.values():  # still in location, SKU, expiry order
+        laid.extend((row.item_id, row.location_id, row.lot_id, row.quantity, []) for row in rest)
+    return laid
 
 
 def _line_problem(index: int, error: DomainError) -> LineProblem:
@@ -582,3 +683,277 @@ def cancel_count(sheet: CountSheet, *, actor: Any, reason: str = "") -> CountShe
         )
         publish(CountCancelled(sheet_id=sheet.pk, number=sheet.number), org_node=sheet.site.node)
     return sheet
+
+
+# --- count templates (盘点模板) -----------------------------------------------------------------
+
+MAX_TEMPLATE_UNITS = 4
+
+
+@dataclass(frozen=True)
+class TemplateLineInput:
+    """An item to count at a location, its place in the walk and the units to offer (largest
+    first). Without `shelf_order` the line keeps its place in the list."""
+
+    location_id: int
+    item_id: int
+    shelf_order: int | None = None
+    count_units: Sequence[str] = ()
+
+
+def _template_fields(
+    site: Site, name: str | None, kind: str | None, errors: ErrorCollector, *, exclude: int | None
+) -> None:
+    if name is not None:
+        if not name.strip():
+            errors.add("name", _("Give the template a name."))
+        elif len(name) > 100:
+            errors.add("name", _("At most 100 characters."))
+        elif (
+            CountTemplate.objects.filter(site=site, name=name.strip(), is_active=True)
+            .exclude(pk=exclude or 0)
+            .exists()
+        ):
+            errors.add("name", _("This store already has a template with this name."))
+    if kind is not None and kind not in CountKind.values:
+        errors.add("kind", _("Use full or cycle."))
+
+
+def _template_lines(
+    site: Site, lines: Sequence[TemplateLineInput], errors: ErrorCollector
+) -> tuple[list[CountTemplateLine], list[LineProblem]]:
+    """Check every line (every problem of every line at once) and lay them out in walk order:
+    locations in the order they first appear, then by shelf order, then as listed."""
+    if not lines:
+        errors.add("lines", _("Add at least one item to count."))
+        return [], []
+    locations = Location.objects.select_related("site__node").in_bulk(
+        {line.location_id for line in lines}
+    )
+    items = (
+        Item.objects.select_related("base_unit")
+        .prefetch_related("units")
+        .in_bulk({line.item_id for line in lines})
+    )
+    problems: list[LineProblem] = []
+    seen: dict[tuple[int, int], int] = {}
+    rank: dict[int, int] = {}
+    keyed: list[tuple[tuple[int, int, int], CountTemplateLine]] = []
+    for index, line in enumerate(lines):
+        before = len(problems)
+        location = locations.get(line.location_id)
+        if location is not None and location.site_id != site.pk:
+            location = None
+        problem = location_problem(location, line.location_id)
+        if problem is None and location is not None and location.kind == LocationKind.IN_TRANSIT:
+            problem = UnknownLocation(
+                _("Stock in transit is not counted on the shelves."),
+                field="location_id",
+                location_id=line.location_id,
+            )
+        if problem is not None:
+            problems.append(LineProblem(index, problem))
+        item = items.get(line.item_id)
+        if item is None or not item.is_active:
+            problems.append(
+                LineProblem(
+                    index,
+                    ValidationFailed({"item_id": [_("There is no such active item.")]}),
+                )
+            )
+        elif item.kind not in STOCKED_KINDS:
+            problems.append(LineProblem(index, ItemNotStocked(field="item_id", item=item.sku)))
+        pair = (line.item_id, line.location_id)
+        if pair in seen:
+            problems.append(
+                LineProblem(
+                    index,
+                    ValidationFailed(
+                        {
+                            "item_id": [
+                                _("The item is already listed at this location (line %(index)s).")
+                                % {"index": seen[pair]}
+                            ]
+                        }
+                    ),
+                )
+            )
+        seen.setdefault(pair, index)
+        if line.shelf_order is not None and not 0 < line.shelf_order < 1_000_000:
+            problems.append(
+                LineProblem(
+                    index,
+                    ValidationFailed({"shelf_order": [_("Use a number from 1 to 999999.")]}),
+                )
+            )
+        units = list(dict.fromkeys(code.strip() for code in line.count_units))
+        if len(units) > MAX_TEMPLATE_UNITS:
+            problems.append(
+                LineProblem(
+                    index,
+                    ValidationFailed(
+                        {
+                            "count_units": [
+                                _("Offer at most %(count)s units.") % {"count": MAX_TEMPLATE_UNITS}
+                            ]
+                        }
+                    ),
+                )
+            )
+        if item is not None:
+            for code in units:
+                try:
+                    resolve_unit(item, code, field="count_units")
+                except (UnknownUnit, MissingConversion) as error:
+                    problems.append(LineProblem(index, error))
+        if len(problems) > before:
+            continue
+        rank.setdefault(line.location_id, len(rank))
+        keyed.append(
+            (
+                (rank[line.location_id], line.shelf_order or index + 1, index),
+                CountTemplateLine(
+                    location_id=line.location_id, item_id=line.item_id, count_units=units
+                ),
+            )
+        )
+    laid = [row for _key, row in sorted(keyed, key=lambda pair: pair[0])]
+    for order, row in enumerate(laid, start=1):
+        row.shelf_order = order
+    return laid, problems
+
+
+def _raise_template_errors(errors: ErrorCollector, problems: list[LineProblem]) -> None:
+    """Field errors and line problems together: BatchRejected with `details.fields` too."""
+    if problems:
+        try:
+            raise_problems(problems, single=False)
+        except BatchRejected as error:
+            error.details["fields"] = errors.errors
+            error.errors = errors.errors
+            raise
+    errors.raise_if_any()
+
+
+def _template_audit(template: CountTemplate, action: str, actor: Any, **after: Any) -> None:
+    record_audit(
+        actor=actor,
+        action=f"inventory.count_template.{action}",
+        target=template,
+        after={"name": template.name, "kind": template.kind, **after},
+        org_node=template.site.node,
+    )
+
+
+def _line_summary(lines: Sequence[CountTemplateLine]) -> list[dict[str, Any]]:
+    return [
+        {
+            "location_id": line.location_id,
+            "item_id": line.item_id,
+            "shelf_order": line.shelf_order,
+            "count_units": line.count_units,
+        }
+        for line in lines[:200]
+    ]
+
+
+def create_count_template(
+    site: Site,
+    *,
+    actor: Any,
+    name: str,
+    kind: str = CountKind.FULL,
+    lines: Sequence[TemplateLineInput],
+) -> CountTemplate:
+    """A count template at a site (inventory.manage there): its items at their locations, in
+    walk order, with the units to count them in. Every problem is reported at once."""
+    require_permission(actor, INVENTORY_MANAGE, site.node)
+    errors = ErrorCollector()
+    _template_fields(site, name, kind, errors, exclude=None)
+    laid, problems = _template_lines(site, lines, errors)
+    _raise_template_errors(errors, problems)
+    with transaction.atomic():
+        template = CountTemplate.objects.create(
+            site=site, name=name.strip(), kind=kind, created_by_id=actor_id(actor)
+        )
+        for row in laid:
+            row.template = template
+        CountTemplateLine.objects.bulk_create(laid, batch_size=1000)
+        _template_audit(template, "create", actor, line_count=len(laid), lines=_line_summary(laid))
+    return template
+
+
+def update_count_template(
+    template: CountTemplate,
+    *,
+    actor: Any,
+    name: str | None = None,
+    kind: str | None = None,
+    lines: Sequence[TemplateLineInput] | None = None,
+) -> CountTemplate:
+    """Rename a template, change its kind or replace its lines (given ones only). Counts
+    already started from it keep their lines; an archived template cannot change."""
+    require_permission(actor, INVENTORY_MANAGE, template.site.node)
+    errors = ErrorCollector()
+    with transaction.atomic():
+        template = (
+            CountTemplate.objects.select_for_update()
+            .select_related("site__node")
+            .get(pk=template.pk)
+        )
+        if not template.is_active:
+            raise CountTemplateArchived(details={"template_id": template.pk})
+        _template_fields(template.site, name, kind, errors, exclude=template.pk)
+        laid: list[CountTemplateLine] = []
+        problems: list[LineProblem] = []
+        if lines is not None:
+            laid, problems = _template_lines(template.site, lines, errors)
+        _raise_template_errors(errors, problems)
+        before = {"name": template.name, "kind": template.kind}
+        if name is not None:
+            template.name = name.strip()
+        if kind is not None:
+            template.kind = kind
+        template.save(update_fields=["name", "kind", "updated_at"])
+        after: dict[str, Any] = {}
+        if lines is not None:
+            template.lines.all().delete()
+            for row in laid:
+                row.template = template
+            CountTemplateLine.objects.bulk_create(laid, batch_size=1000)
+            after = {"line_count": len(laid), "lines": _line_summary(laid)}
+        record_audit(
+            actor=actor,
+            action="inventory.count_template.update",
+            target=template,
+            before=before,
+            after={"name": template.name, "kind": template.kind, **after},
+            org_node=template.site.node,
+        )
+    return template
+
+
+def archive_count_template(template: CountTemplate, *, actor: Any) -> CountTemplate:
+    """Archive a template: no new count starts from it; the counts that used it keep it.
+    Archiving an archived template changes nothing."""
+    require_permission(actor, INVENTORY_MANAGE, template.site.node)
+    with transaction.atomic():
+        template = (
+            CountTemplate.objects.select_for_update()
+            .select_related("site__node")
+            .get(pk=template.pk)
+        )
+        if not template.is_active:
+            return template
+        template.is_active = False
+        template.save(update_fields=["is_active", "updated_at"])
+        _template_audit(template, "archive", actor, is_active=False)
+    return template
+
+
+def create_count_from_template(
+    template: CountTemplate, *, actor: Any, start: bool = True
+) -> CountSheet:
+    """A count from a template at the template's site, started at once unless `start=False`."""
+    sheet = create_count(template.site, actor=actor, template=template)
+    return start_count(sheet, actor=actor) if start else sheet

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 from django.utils.translation import gettext as _
 
 from backroom.catalog.exceptions import MissingConversion, UnknownUnit
@@ -22,6 +22,7 @@ from backroom.inventory.choices import (
 )
 from backroom.inventory.exceptions import ExpiredLot, NegativeQuantity, UnknownLot
 from backroom.inventory.ledger import LedgerSession, LineProblem, MoveMeta, site_today
+from backroom.inventory.locks import BalanceDemand, LotInfo
 from backroom.inventory.models import Location, Lot
 from backroom.inventory.permissions import INVENTORY_MOVE
 from backroom.inventory.services.common import (
@@ -41,7 +42,7 @@ from backroom.inventory.services.common import (
     replay_result,
     require_at_sites,
 )
-from backroom.inventory.valuation import cost
+from backroom.inventory.valuation import ZERO, cost
 from backroom.kernel.exceptions import DomainError, ValidationFailed
 
 RECEIVE, ISSUE, ADJUST = "receive", "issue", "adjust"
@@ -87,6 +88,19 @@ class _Line:
     meta: MoveMeta
 
 
+_DEFAULT_REASONS = {
+    RECEIVE: MoveReason.RECEIPT,
+    ISSUE: MoveReason.CONSUMPTION,
+    ADJUST: MoveReason.ADJUSTMENT,
+}
+_ALLOWED_REASONS = {
+    RECEIVE: frozenset({MoveReason.RECEIPT}),
+    ISSUE: frozenset(ISSUE_REASONS),
+    ADJUST: frozenset(ADJUST_REASONS),
+}
+_NO_SOURCE = Source()
+
+
 def _base_quantity(item: Item, quantity: Decimal, unit: str | None) -> Decimal:
     if unit is None or unit == item.base_unit.code:
         return quantity
@@ -97,8 +111,9 @@ def _prepare(
     indexed: Sequence[tuple[int, MoveInput]],
     items: dict[int, Item],
     locations: dict[int, Location],
-) -> tuple[list[_Line], list[LineProblem]]:
-    """Check every line without writing; returns the lines in base units and every problem."""
+) -> tuple[list[_Line], list[LineProblem], dict[int, LotInfo]]:
+    """Check every line without writing; returns the lines in base units, every problem and
+    the lots the lines name."""
     problems: list[LineProblem] = []
     lines: list[_Line] = []
     lot_codes = {
@@ -106,48 +121,29 @@ def _prepare(
         for _, line in indexed
         if line.lot_code and line.lot_code.strip()
     }
-    lots: dict[tuple[int, str], Lot] = {}
-    if lot_codes:
-        for lot in Lot.objects.filter(
-            item_id__in={item for item, _ in lot_codes}, code__in={code for _, code in lot_codes}
-        ):
-            lots[(lot.item_id, lot.code)] = lot
+    lots = _find_lots(lot_codes)
     now = moment(None)
     item_problems: dict[int, DomainError | None] = {}
     location_problems: dict[int, DomainError | None] = {}
     for index, line in indexed:
         errors: list[DomainError] = []
-
-        def add(error: DomainError | None, errors: list[DomainError] = errors) -> None:
-            if error is not None:
-                errors.append(error)
-
+        add = errors.append
         item = items.get(line.item_id)
         location = locations.get(line.location_id)
         if line.item_id not in item_problems:
             item_problems[line.item_id] = item_problem(item)
         if line.location_id not in location_problems:
             location_problems[line.location_id] = location_problem(location, line.location_id)
-        add(item_problems[line.item_id])
-        add(location_problems[line.location_id])
+        if (problem := item_problems[line.item_id]) is not None:
+            add(problem)
+        if (problem := location_problems[line.location_id]) is not None:
+            add(problem)
         if line.action not in ACTIONS:
             add(ValidationFailed({"action": [_("Use receive, issue or adjust.")]}))
             problems.extend(LineProblem(index, error) for error in errors)
             continue
-        reason = (
-            line.reason
-            or {
-                RECEIVE: MoveReason.RECEIPT,
-                ISSUE: MoveReason.CONSUMPTION,
-                ADJUST: MoveReason.ADJUSTMENT,
-            }[line.action]
-        )
-        allowed = {
-            RECEIVE: {MoveReason.RECEIPT},
-            ISSUE: ISSUE_REASONS,
-            ADJUST: ADJUST_REASONS,
-        }[line.action]
-        if reason not in allowed:
+        reason = line.reason or _DEFAULT_REASONS[line.action]
+        if reason not in _ALLOWED_REASONS[line.action]:
             add(
                 ValidationFailed(
                     {"reason": [_("“%(reason)s” is not a reason here.") % {"reason": reason}]}
@@ -211,7 +207,7 @@ def _prepare(
             problems.extend(LineProblem(index, error) for error in errors)
             continue
         assert item is not None and location is not None
-        source = line.source or Source()
+        source = line.source or _NO_SOURCE
         lines.append(
             _Line(
                 index=index,
@@ -233,10 +229,39 @@ def _prepare(
                 ),
             )
         )
-    return lines, problems
+    return lines, problems, {lot.pk: lot for lot in lots.values()}
 
 
-def _ensure_lots(lines: list[_Line]) -> dict[int, Lot]:
+def _find_lots(pairs: set[tuple[int, str]]) -> dict[tuple[int, str], LotInfo]:
+    """The lots named by (item id, code), as light rows; only the pairs asked for."""
+    if not pairs:
+        return {}
+    if connection.vendor == "postgresql":
+        ordered = sorted(pairs)
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT l.id, l.item_id, l.code, l.expiry_date, l.received_at "  # noqa: S608
+                f"FROM {Lot._meta.db_table} l "
+                "JOIN unnest(%s::bigint[], %s::text[]) AS w(item_id, code) "
+                "ON l.item_id = w.item_id AND l.code = w.code",
+                [[item for item, _ in ordered], [code for _, code in ordered]],
+            )
+            rows = cursor.fetchall()
+    else:
+        rows = [
+            row
+            for row in Lot.objects.filter(
+                item_id__in={item for item, _ in pairs}, code__in={code for _, code in pairs}
+            ).values_list("id", "item_id", "code", "expiry_date", "received_at")
+            if (row[1], row[2]) in pairs
+        ]
+    return {
+        (item_id, code): LotInfo(pk, expiry, received)
+        for pk, item_id, code, expiry, received in rows
+    }
+
+
+def _ensure_lots(lines: list[_Line]) -> dict[int, LotInfo]:
     """Create the lots new receipts name (ignoring ones a concurrent posting just made)."""
     wanted = {
         (line.item.pk, line.lot_code): line
@@ -248,20 +273,32 @@ def _ensure_lots(lines: list[_Line]) -> dict[int, Lot]:
     Lot.objects.bulk_create(
         [
             Lot(item_id=item_id, code=code, expiry_date=line.expiry_date)
-            for (item_id, code), line in wanted.items()
+            for (item_id, code), line in sorted(wanted.items())
         ],
         ignore_conflicts=True,
     )
-    found = {
-        (lot.item_id, lot.code): lot
-        for lot in Lot.objects.filter(
-            item_id__in={item for item, _ in wanted}, code__in={code for _, code in wanted}
-        )
-    }
+    found = _find_lots(set(wanted))
     for line in lines:
         if line.lot_code is not None and line.lot_id is None:
             line.lot_id = found[(line.item.pk, line.lot_code)].pk
     return {lot.pk: lot for lot in found.values()}
+
+
+def _demand(lines: list[_Line]) -> BalanceDemand:
+    """The balances the lines can touch: named lots, and per pair the quantity taken FEFO."""
+    fefo: dict[tuple[int, int], Decimal] = {}
+    named: set[tuple[int, int, int]] = set()
+    for line in lines:
+        pair = (line.item.pk, line.location.pk)
+        if line.lot_id is not None:
+            named.add((pair[0], pair[1], line.lot_id))
+        outbound = line.action == ISSUE or (line.action == ADJUST and line.quantity < 0)
+        if outbound and line.lot_code is None:
+            fefo[pair] = fefo.get(pair, ZERO) + abs(line.quantity)
+    # A business date is at most a day ahead of the UTC date (time zones reach UTC+14): lots
+    # expiring two days after the latest line are usable by every line.
+    latest = max(line.meta.occurred_at for line in lines).astimezone(dt.UTC).date()
+    return BalanceDemand(fefo=fefo, lots=named, usable_from=latest + dt.timedelta(days=2))
 
 
 def _apply(session: LedgerSession, line: _Line) -> None:
@@ -327,45 +364,62 @@ def post_moves(
             seen[line.key] = index
     raise_problems(problems, single=single)
     keys = [line.key for line in batch]
-    done = existing_moves(keys)
-    fresh = [(index, line) for index, line in enumerate(batch) if line.key not in done]
-    if not fresh:
-        return replay_result([move for key in keys for move in done[key]])
+    post = {"actor": actor, "operation": operation, "reason": reason, "single": single}
+    # Most batches are new: post them without looking their keys up first (the unique
+    # (key, key_line) index is probed by the insert anyway). If any line was posted before, the
+    # insert fails and the savepoint rolls back; so does any error, which may come from a
+    # replayed line (now short of stock, say) that must return its first result instead.
+    # Either way the careful path below looks the keys up and decides.
+    try:
+        return _post_fresh(list(enumerate(batch)), **post)
+    except (DomainError, IntegrityError):
+        pass
+    for attempt in (1, 2):
+        done = existing_moves(keys)
+        fresh = [(index, line) for index, line in enumerate(batch) if line.key not in done]
+        if not fresh:
+            return replay_result([move for key in keys for move in done[key]])
+        try:
+            result = _post_fresh(fresh, **post)
+        except IntegrityError:
+            # Posted meanwhile by a concurrent request: look again (once), post what is left.
+            if attempt == 2:
+                raise
+            continue
+        earlier = [move for key in keys if key in done for move in done[key]]
+        if earlier:
+            by_key = {key: [] for key in keys}  # type: dict[str, list[Any]]
+            for move in earlier + result.rows:
+                by_key[move.idempotency_key].append(move)
+            result.moves = [move for key in keys for move in by_key[key]]
+        return result
+    raise AssertionError("unreachable")  # pragma: no cover
+
+
+def _post_fresh(
+    fresh: list[tuple[int, MoveInput]], *, actor: Any, operation: str, reason: str, single: bool
+) -> PostingResult:
+    """Check, lock, apply and write lines whose keys were not posted (IntegrityError if one
+    was, after all: the savepoint is rolled back and nothing is written)."""
     items = load_items(line.item_id for _, line in fresh)
     locations = load_locations(line.location_id for _, line in fresh)
     require_at_sites(actor, INVENTORY_MOVE, locations.values())
-    lines, problems = _prepare(fresh, items, locations)
+    lines, problems, lots = _prepare(fresh, items, locations)
     raise_problems(problems, single=single)
-    try:
-        with transaction.atomic():
-            lots = _ensure_lots(lines)
-            session = LedgerSession(
-                items=items,
-                locations=locations,
-                pairs={(line.item.pk, line.location.pk) for line in lines},
-                actor_id=actor_id(actor),
-                lots=lots,
-            )
-            again = existing_moves(prepared.meta.key for prepared in lines)
-            for prepared in lines:
-                if prepared.meta.key not in again:
-                    _apply(session, prepared)
-            raise_problems(session.problems, single=single)
-            if not session.moves:
-                return replay_result([move for key in keys for move in again[key]])
-            result = finish_posting(session, operation=operation, actor=actor, reason=reason)
-    except IntegrityError:
-        done = existing_moves(keys)
-        if all(key in done for key in keys):
-            return replay_result([move for key in keys for move in done[key]])
-        raise
-    earlier = [move for key in keys if key in done for move in done[key]]
-    if earlier:
-        by_key = {key: [] for key in keys}  # type: dict[str, list[Any]]
-        for move in earlier + result.rows:
-            by_key[move.idempotency_key].append(move)
-        result.moves = [move for key in keys for move in by_key[key]]
-    return result
+    with transaction.atomic():
+        lots.update(_ensure_lots(lines))
+        session = LedgerSession(
+            items=items,
+            locations=locations,
+            pairs={(line.item.pk, line.location.pk) for line in lines},
+            actor_id=actor_id(actor),
+            lots=lots,
+            demand=_demand(lines),
+        )
+        for prepared in lines:
+            _apply(session, prepared)
+        raise_problems(session.problems, single=single)
+        return finish_posting(session, operation=operation, actor=actor, reason=reason)
 
 
 def _item_id(item: Item | int) -> int:

@@ -1,0 +1,542 @@
+"""Waste records (报损): record → submit → (approve | reject) → posted to the ledger.
+
+A waste record lists what a site threw away: item, location, optional lot, quantity in any
+unit of the item, reason (expired, spoiled, dropped, over-production, returned) and a note,
+with an optional photo. Its value is each line's base quantity at the location's
+moving-average cost. When submitted, a record worth more than the approval threshold
+(`INVENTORY_WASTE_APPROVAL_THRESHOLD`, default 200.00 in the site's currency) waits for someone
+with inventory.manage at the site who is not the submitter; otherwise it posts at once.
+
+Posting goes through the ledger's `post_moves` (issue, reason `waste`, expired lots allowed),
+one line per move key `waste:<document id>:<line no>`, so a retried approval posts nothing
+twice. The posted value (the ledger's, at the average cost when it posts) replaces the
+estimate on the lines.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Sequence
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Any
+
+from django.conf import settings
+from django.core.files.uploadedfile import UploadedFile
+from django.db import transaction
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from backroom.accounts.authorization import require_permission
+from backroom.audit.services import record_audit
+from backroom.catalog.exceptions import MissingConversion, UnknownUnit
+from backroom.events.services import publish
+from backroom.inventory.choices import (
+    LocationKind,
+    MoveReason,
+    PostingOperation,
+    WasteReason,
+    WasteStatus,
+)
+from backroom.inventory.documents import (
+    WASTE_SOURCE,
+    SelfApproval,
+    WasteCancelled,
+    WastePosted,
+    WasteRejected,
+    WasteStateError,
+    WasteSubmitted,
+)
+from backroom.inventory.exceptions import NegativeQuantity, UnknownLot
+from backroom.inventory.ledger import LineProblem
+from backroom.inventory.models import ItemValuation, Lot, WasteDocument, WasteLine
+from backroom.inventory.permissions import INVENTORY_MANAGE, INVENTORY_MOVE
+from backroom.inventory.services.common import (
+    Source,
+    actor_id,
+    item_problem,
+    load_items,
+    load_locations,
+    location_problem,
+    moment,
+    parse_quantity,
+    raise_problems,
+)
+from backroom.inventory.services.posting import ISSUE, MoveInput, _base_quantity, post_moves
+from backroom.inventory.valuation import cost
+from backroom.kernel.exceptions import DomainError, ErrorCollector, ValidationFailed
+from backroom.kernel.money import quantize_money
+from backroom.kernel.numbering import next_document_number
+from backroom.org.models import Site
+
+ZERO = Decimal(0)
+DEFAULT_APPROVAL_THRESHOLD = Decimal("200.00")
+DEFAULT_PHOTO_MAX_BYTES = 10 * 1024 * 1024
+MAX_LINES = 200
+# The photo's type is read from its first bytes, never trusted from the upload's header.
+PHOTO_TYPES = {"image/jpeg": "jpg", "image/png": "png", "image/webp": "webp", "image/heic": "heic"}
+
+
+@dataclass(frozen=True)
+class WasteLineInput:
+    """One item thrown away: `quantity` in `unit` (the item's base unit when None)."""
+
+    item_id: int
+    location_id: int
+    quantity: Decimal
+    reason: str
+    unit: str | None = None
+    lot_code: str | None = None
+    note: str = ""
+
+
+def approval_threshold() -> Decimal:
+    """The value above which a waste record needs approval (the site's currency)."""
+    return quantize_money(
+        Decimal(
+            str(getattr(settings, "INVENTORY_WASTE_APPROVAL_THRESHOLD", DEFAULT_APPROVAL_THRESHOLD))
+        ),
+        storage=True,
+    )
+
+
+def photo_type(head: bytes) -> str | None:
+    """The image type named by a file's first bytes (JPEG, PNG, WebP, HEIC), else None."""
+    if head.startswith(b"\xff\xd8\xff"):
+        return "image/jpeg"
+    if head.startswith(b"\x89PNG\r\n\x1a\n"):
+        return "image/png"
+    if head[:4] == b"RIFF" and head[8:12] == b"WEBP":
+        return "image/webp"
+    if head[4:8] == b"ftyp" and head[8:12] in {b"heic", b"heix", b"mif1", b"msf1", b"hevc"}:
+        return "image/heic"
+    return None
+
+
+def _check_photo(photo: UploadedFile, errors: ErrorCollector) -> str | None:
+    limit = int(getattr(settings, "INVENTORY_WASTE_PHOTO_MAX_BYTES", DEFAULT_PHOTO_MAX_BYTES))
+    size = photo.size or 0
+    if size > limit:
+        errors.add(
+            "photo",
+            _("The photo is too large (at most %(size)s MB).") % {"size": limit // (1024 * 1024)},
+        )
+        return None
+    if size == 0:
+        errors.add("photo", _("The photo is empty."))
+        return None
+    photo.seek(0)
+    head = photo.read(16)
+    photo.seek(0)
+    kind = photo_type(head)
+    if kind is None:
+        errors.add("photo", _("Upload a JPEG, PNG, WebP or HEIC image."))
+    return kind
+
+
+def _audit(
+    document: WasteDocument, action: str, actor: Any, reason: str = "", **after: Any
+) -> None:
+    record_audit(
+        actor=actor,
+        action=f"inventory.waste.{action}",
+        target=document,
+        after={"number": document.number, "status": document.status, **after},
+        reason=reason,
+        org_node=document.site.node,
+    )
+
+
+def _locked(document: WasteDocument, *expected: str) -> WasteDocument:
+    """The record locked for this step; WasteStateError unless it is in one of `expected`."""
+    locked = (
+        WasteDocument.objects.select_for_update()
+        .select_related("site__node", "site__legal_entity")
+        .get(pk=document.pk)
+    )
+    if locked.status not in expected:
+        raise WasteStateError(
+            _("Waste record %(number)s is %(status)s.")
+            % {"number": locked.number, "status": locked.get_status_display()},
+            details={"status": locked.status, "expected": list(expected)},
+        )
+    return locked
+
+
+def _prepare_lines(site: Site, lines: Sequence[WasteLineInput]) -> list[WasteLine]:
+    """Check every line without writing; every problem of every line at once."""
+    if not lines:
+        raise ValidationFailed({"lines": [_("Record at least one line.")]})
+    if len(lines) > MAX_LINES:
+        raise ValidationFailed(
+            {"lines": [_("At most %(count)s lines per record.") % {"count": MAX_LINES}]}
+        )
+    items = load_items(line.item_id for line in lines)
+    locations = load_locations(line.location_id for line in lines)
+    lots = {
+        (lot.item_id, lot.code): lot
+        for lot in Lot.objects.filter(
+            item_id__in={line.item_id for line in lines},
+            code__in={line.lot_code.strip() for line in lines if line.lot_code},
+        )
+    }
+    problems: list[LineProblem] = []
+    prepared: list[WasteLine] = []
+    for index, line in enumerate(lines):
+        errors: list[DomainError] = []
+        item = items.get(line.item_id)
+        problem = item_problem(item)
+        if problem is not None:
+            errors.append(problem)
+        location = locations.get(line.location_id)
+        if location is not None and (
+            location.site_id != site.pk or location.kind == LocationKind.IN_TRANSIT
+        ):
+            location = None
+        problem = location_problem(location, line.location_id)
+        if problem is not None:
+            errors.append(problem)
+        if line.reason not in WasteReason.values:
+            errors.append(
+                ValidationFailed(
+                    {"reason": [_("“%(reason)s” is not a waste reason.") % {"reason": line.reason}]}
+                )
+            )
+        if len(line.note) > 300:
+            errors.append(ValidationFailed({"note": [_("At most 300 characters.")]}))
+        quantity = ZERO
+        base = ZERO
+        try:
+            quantity = parse_quantity(line.quantity)
+            if quantity <= 0:
+                errors.append(NegativeQuantity(field="quantity"))
+            elif item is not None:
+                base = _base_quantity(item, quantity, line.unit)
+                if base <= 0:
+                    errors.append(
+                        NegativeQuantity(_("The quantity rounds to zero."), field="quantity")
+                    )
+        except (UnknownUnit, MissingConversion, ValidationFailed) as error:
+            errors.append(error)
+        lot = None
+        lot_code = (line.lot_code or "").strip()
+        if lot_code and item is not None:
+            lot = lots.get((item.pk, lot_code))
+            if lot is None:
+                errors.append(UnknownLot(field="lot_code", lot=lot_code))
+        if errors:
+            problems.extend(LineProblem(index, error) for error in errors)
+            continue
+        assert item is not None and location is not None
+        prepared.append(
+            WasteLine(
+                line_no=index + 1,
+                item=item,
+                location=location,
+                lot=lot,
+                quantity=quantity,
+                unit=line.unit or item.base_unit.code,
+                base_quantity=base,
+                reason=line.reason,
+                note=line.note,
+            )
+        )
+    raise_problems(problems, single=False)
+    return prepared
+
+
+def _estimate(lines: Sequence[WasteLine]) -> Decimal:
+    """Value each line at its location's moving-average cost now; returns the total."""
+    averages = {
+        (row.item_id, row.location_id): row.average_cost
+        for row in ItemValuation.objects.filter(
+            item_id__in={line.item_id for line in lines},
+            location_id__in={line.location_id for line in lines},
+        )
+    }
+    total = ZERO
+    for line in lines:
+        average = averages.get((line.item_id, line.location_id))
+        line.unit_cost = cost(average) if average is not None else ZERO
+        line.value = quantize_money(line.base_quantity * line.unit_cost, storage=True)
+        total += line.value
+    return total
+
+
+def create_waste(
+    site: Site,
+    lines: Sequence[WasteLineInput],
+    *,
+    actor: Any,
+    note: str = "",
+    occurred_at: dt.datetime | None = None,
+    photo: UploadedFile | None = None,
+    submit: bool = True,
+) -> WasteDocument:
+    """Record waste at a site (inventory.move) and, by default, submit it at once.
+
+    Every problem of the header, the photo and each line is reported together
+    (`batch_rejected` with `details.lines[]` for lines; `invalid` for the rest) and nothing
+    is saved — not even the photo. See `submit_waste` for what submitting does.
+    """
+    require_permission(actor, INVENTORY_MOVE, site.node)
+    header = ErrorCollector()
+    if len(note) > 500:
+        header.add("note", _("At most 500 characters."))
+    when = timezone.now()
+    if occurred_at is not None:
+        try:
+            when = moment(occurred_at)
+        except ValidationFailed as error:
+            header.errors.update(error.errors)
+        else:
+            if when > timezone.now() + dt.timedelta(minutes=5):
+                header.add("occurred_at", _("Waste cannot be recorded in the future."))
+    kind = _check_photo(photo, header) if photo is not None else None
+    header.raise_if_any()
+    prepared = _prepare_lines(site, lines)
+    saved_photo = ""
+    try:
+        with transaction.atomic():
+            document = WasteDocument(
+                site=site,
+                number=next_document_number("WST", site.node.code),
+                note=note,
+                occurred_at=when,
+                currency=site.legal_entity.base_currency,
+                created_by_id=actor_id(actor),
+            )
+            if photo is not None and kind is not None:
+                document.photo_content_type = kind
+                document.photo.save(f"{document.number}.{PHOTO_TYPES[kind]}", photo, save=False)
+                saved_photo = document.photo.name or ""
+            document.total_value = _estimate(prepared)
+            document.save()
+            for line in prepared:
+                line.document = document
+            WasteLine.objects.bulk_create(prepared)
+            _audit(
+                document,
+                "create",
+                actor,
+                lines=[
+                    {
+                        "item_id": line.item_id,
+                        "location_id": line.location_id,
+                        "lot_id": line.lot_id,
+                        "quantity": line.quantity,
+                        "unit": line.unit,
+                        "reason": line.reason,
+                    }
+                    for line in prepared[:50]
+                ],
+                value=document.total_value,
+                photo=bool(saved_photo),
+            )
+            if submit:
+                document = submit_waste(document, actor=actor)
+    except BaseException:
+        if saved_photo:
+            document.photo.storage.delete(saved_photo)
+        raise
+    return document
+
+
+def _post(document: WasteDocument, *, actor: Any) -> None:
+    """Post the record's lines to the ledger and keep the posted values on the lines."""
+    lines = list(
+        WasteLine.objects.filter(document=document).select_related("lot").order_by("line_no")
+    )
+    source = Source(WASTE_SOURCE, str(document.pk), document.number)
+    result = post_moves(
+        [
+            MoveInput(
+                action=ISSUE,
+                item_id=line.item_id,
+                location_id=line.location_id,
+                quantity=line.base_quantity,
+                key=f"waste:{document.pk}:{line.line_no}",
+                lot_code=line.lot.code if line.lot is not None else None,
+                reason=MoveReason.WASTE,
+                source=source,
+                occurred_at=document.occurred_at,
+            )
+            for line in lines
+        ],
+        actor=actor,
+        operation=PostingOperation.WASTE,
+        reason=_("Waste %(number)s") % {"number": document.number},
+    )
+    by_key: dict[str, Decimal] = {}
+    for move in result.rows:
+        by_key[move.idempotency_key] = by_key.get(move.idempotency_key, ZERO) - move.value
+    total = ZERO
+    for line in lines:
+        line.value = quantize_money(
+            by_key.get(f"waste:{document.pk}:{line.line_no}", ZERO), storage=True
+        )
+        line.unit_cost = cost(line.value / line.base_quantity)
+        total += line.value
+    WasteLine.objects.bulk_update(lines, ["value", "unit_cost"])
+    document.total_value = total
+    document.posting = result.posting
+    document.status = WasteStatus.POSTED
+    document.posted_at = timezone.now()
+
+
+def submit_waste(document: WasteDocument, *, actor: Any) -> WasteDocument:
+    """Submit a draft: value it at the average cost now; above the threshold it waits for
+    approval, otherwise it posts (insufficient stock under a "forbid" policy fails here, and
+    nothing changes)."""
+    require_permission(actor, INVENTORY_MOVE, document.site.node)
+    with transaction.atomic():
+        document = _locked(document, WasteStatus.DRAFT)
+        lines = list(WasteLine.objects.filter(document=document).order_by("line_no"))
+        document.total_value = _estimate(lines)
+        WasteLine.objects.bulk_update(lines, ["value", "unit_cost"])
+        threshold = approval_threshold()
+        document.approval_threshold = threshold
+        document.requires_approval = document.total_value > threshold
+        document.submitted_at = timezone.now()
+        document.submitted_by_id = actor_id(actor)
+        document.status = WasteStatus.PENDING_APPROVAL
+        if not document.requires_approval:
+            _post(document, actor=actor)
+        document.save()
+        _audit(
+            document,
+            "submit",
+            actor,
+            value=document.total_value,
+            threshold=threshold,
+            requires_approval=document.requires_approval,
+            posting_id=document.posting_id,
+        )
+        publish(
+            WasteSubmitted(
+                document_id=document.pk,
+                number=document.number,
+                site_id=document.site_id,
+                value=str(document.total_value),
+                currency=document.currency,
+                requires_approval=document.requires_approval,
+            ),
+            org_node=document.site.node,
+        )
+        if document.status == WasteStatus.POSTED:
+            _published(document, approved_by=None)
+    return document
+
+
+def _published(document: WasteDocument, *, approved_by: Any) -> None:
+    assert document.posting_id is not None
+    publish(
+        WastePosted(
+            document_id=document.pk,
+            number=document.number,
+            site_id=document.site_id,
+            posting_id=document.posting_id,
+            value=str(document.total_value),
+            currency=document.currency,
+            approved_by_id=actor_id(approved_by),
+        ),
+        org_node=document.site.node,
+    )
+
+
+def _decider(document: WasteDocument, actor: Any) -> None:
+    if document.submitted_by_id is not None and document.submitted_by_id == actor_id(actor):
+        raise SelfApproval(details={"number": document.number})
+
+
+def approve_waste(document: WasteDocument, *, actor: Any, reason: str = "") -> WasteDocument:
+    """Approve a record waiting for approval and post it (inventory.manage, not the submitter;
+    the ledger posting also needs inventory.move at the site).
+
+    The lines are posted at the average cost at this moment. Two approvers at once: the first
+    posts, the second gets `waste_state` (the record is locked while deciding).
+    """
+    require_permission(actor, INVENTORY_MANAGE, document.site.node)
+    if len(reason) > 500:
+        raise ValidationFailed({"reason": [_("At most 500 characters.")]})
+    with transaction.atomic():
+        document = _locked(document, WasteStatus.PENDING_APPROVAL)
+        _decider(document, actor)
+        _post(document, actor=actor)
+        document.decided_at = timezone.now()
+        document.decided_by_id = actor_id(actor)
+        document.decision_reason = reason
+        document.save()
+        _audit(
+            document,
+            "approve",
+            actor,
+            reason=reason,
+            value=document.total_value,
+            posting_id=document.posting_id,
+        )
+        _published(document, approved_by=actor)
+    return document
+
+
+def reject_waste(document: WasteDocument, *, actor: Any, reason: str) -> WasteDocument:
+    """Reject a record waiting for approval (inventory.manage, not the submitter); a reason is
+    required. Nothing reaches the ledger."""
+    require_permission(actor, INVENTORY_MANAGE, document.site.node)
+    reason = (reason or "").strip()
+    if not reason:
+        raise ValidationFailed({"reason": [_("Say why the record is rejected.")]})
+    if len(reason) > 500:
+        raise ValidationFailed({"reason": [_("At most 500 characters.")]})
+    with transaction.atomic():
+        document = _locked(document, WasteStatus.PENDING_APPROVAL)
+        _decider(document, actor)
+        document.status = WasteStatus.REJECTED
+        document.decided_at = timezone.now()
+        document.decided_by_id = actor_id(actor)
+        document.decision_reason = reason
+        document.save(
+            update_fields=["status", "decided_at", "decided_by", "decision_reason", "updated_at"]
+        )
+        _audit(document, "reject", actor, reason=reason)
+        publish(
+            WasteRejected(
+                document_id=document.pk,
+                number=document.number,
+                site_id=document.site_id,
+                reason=reason,
+            ),
+            org_node=document.site.node,
+        )
+    return document
+
+
+def cancel_waste(document: WasteDocument, *, actor: Any, reason: str = "") -> WasteDocument:
+    """Withdraw a draft or a record waiting for approval (inventory.move at the site)."""
+    require_permission(actor, INVENTORY_MOVE, document.site.node)
+    if len(reason) > 500:
+        raise ValidationFailed({"reason": [_("At most 500 characters.")]})
+    with transaction.atomic():
+        document = _locked(document, WasteStatus.DRAFT, WasteStatus.PENDING_APPROVAL)
+        document.status = WasteStatus.CANCELLED
+        document.decision_reason = reason
+        document.save(update_fields=["status", "decision_reason", "updated_at"])
+        _audit(document, "cancel", actor, reason=reason)
+        publish(
+            WasteCancelled(
+                document_id=document.pk, number=document.number, site_id=document.site_id
+            ),
+            org_node=document.site.node,
+        )
+    return document
+
+
+__all__ = [
+    "WasteLineInput",
+    "approval_threshold",
+    "approve_waste",
+    "cancel_waste",
+    "create_waste",
+    "reject_waste",
+    "submit_waste",
+]

@@ -1,0 +1,267 @@
+"""Stock report pages: on hand, expiring, an item's movements, and actual vs theoretical."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from django.http import HttpRequest, HttpResponse
+from django.urls import path
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from backroom.catalog.models import Category, Item
+from backroom.inventory import reports, selectors
+from backroom.inventory.permissions import INVENTORY_VIEW
+from backroom.kernel.exceptions import NotFound, ValidationFailed
+from backroom.org.models import Site
+from backroom.web.errors import page
+from backroom.web.rendering import render_page
+
+SORTS = {
+    "variance_value": lambda row: -abs(row.variance_value),
+    "variance_quantity": lambda row: -abs(row.variance_quantity),
+    "actual": lambda row: -row.actual_value,
+    "sku": lambda row: row.sku,
+    "category": lambda row: (row.category, row.sku),
+}
+
+
+def _int(value: str | None) -> int | None:
+    try:
+        number = int(value or "")
+    except ValueError:
+        return None
+    return number if 0 < number < 2**53 else None
+
+
+def _date(value: str | None) -> dt.date | None:
+    try:
+        return dt.date.fromisoformat(value or "")
+    except ValueError:
+        return None
+
+
+def _visible_site(request: HttpRequest) -> Site | None:
+    site_id = _int(request.GET.get("site"))
+    if site_id is None:
+        return None
+    site = reports.visible_sites(request.user).filter(pk=site_id).first()
+    if site is None:
+        raise NotFound()
+    return site
+
+
+def _categories() -> list[Category]:
+    return list(Category.objects.order_by("code"))
+
+
+@page(INVENTORY_VIEW)
+def on_hand(request: HttpRequest) -> HttpResponse:
+    """On hand by store, location and lot with value and days to expiry; filters and totals."""
+    site = _visible_site(request)
+    category_id = _int(request.GET.get("category"))
+    search = request.GET.get("q", "").strip()[:100]
+    item = None
+    if search:
+        item = Item.objects.filter(sku__iexact=search).first()
+    report = reports.on_hand_report(
+        request.user,
+        site=site,
+        item=item,
+        category=category_id,
+    )
+    return render_page(
+        request,
+        "inventory/report_on_hand.html",
+        {
+            "title": _("Stock on hand"),
+            "report": report,
+            "sites": reports.visible_sites(request.user),
+            "site": site,
+            "categories": _categories(),
+            "category_id": category_id,
+            "search": search,
+        },
+        partial="results",
+    )
+
+
+@page(INVENTORY_VIEW)
+def expiring(request: HttpRequest) -> HttpResponse:
+    """Lots expiring within N days, and expired ones still on hand."""
+    site = _visible_site(request)
+    days = _int(request.GET.get("days")) or 3
+    days = min(days, 365)
+    rows = reports.expiring_rows(request.user, within_days=days, site=site)
+    return render_page(
+        request,
+        "inventory/report_expiring.html",
+        {
+            "title": _("Expiring stock"),
+            "rows": rows,
+            "days": days,
+            "sites": reports.visible_sites(request.user),
+            "site": site,
+        },
+        partial="results",
+    )
+
+
+@page(INVENTORY_VIEW)
+def item_movements(request: HttpRequest, item_id: int) -> HttpResponse:
+    """An item's latest moves at the stores the user may see, each linked to its document."""
+    item = Item.objects.select_related("base_unit").filter(pk=item_id).first()
+    if item is None:
+        raise NotFound()
+    site = _visible_site(request)
+    sites = list(reports.visible_sites(request.user))
+    if not sites:
+        raise NotFound()
+    # The location's store code is shown on every row: one join, not two queries per row.
+    history = selectors.movement_history(request.user, item, site=site)
+    moves = list(history.select_related("location__site__node")[:300])
+    return render_page(
+        request,
+        "inventory/report_movements.html",
+        {
+            "title": _("Movements of %(item)s") % {"item": item.name},
+            "item": item,
+            "rows": reports.movement_rows(moves),
+            "sites": sites,
+            "site": site,
+        },
+    )
+
+
+def _avt_params(request: HttpRequest) -> dict[str, Any]:
+    """Node and period from the query; defaults: the user's first node, the last 4 weeks."""
+    nodes = reports.report_nodes(request.user)
+    node_id = _int(request.GET.get("node_id"))
+    if node_id is not None:
+        node = reports.get_report_node(request.user, node_id)
+    elif nodes:
+        # The narrowest node that still holds every visible store: a store manager's store,
+        # a region manager's region; HQ gets its first region.
+        stores = [node for node in nodes if node.kind == "store"]
+        node = (
+            stores[0]
+            if len(stores) == 1
+            else next((node for node in nodes if node.kind == "region"), nodes[0])
+        )
+    else:
+        raise NotFound()
+    yesterday = timezone.localdate() - dt.timedelta(days=1)
+    date_to = _date(request.GET.get("date_to")) or yesterday
+    date_from = _date(request.GET.get("date_from")) or date_to - dt.timedelta(days=27)
+    return {
+        "nodes": nodes,
+        "node": node,
+        "date_from": date_from,
+        "date_to": date_to,
+        "category_id": _int(request.GET.get("category")),
+    }
+
+
+@page(INVENTORY_VIEW)
+def avt(request: HttpRequest) -> HttpResponse:
+    """Actual vs theoretical usage for a store or region and a period; chart of the largest
+    variances, sortable table, drill-down per item, CSV export."""
+    params = _avt_params(request)
+    sort = request.GET.get("sort", "variance_value")
+    if sort not in SORTS:
+        sort = "variance_value"
+    report = None
+    error = None
+    try:
+        report = reports.avt(
+            request.user,
+            node=params["node"],
+            date_from=params["date_from"],
+            date_to=params["date_to"],
+            category=params["category_id"],
+        )
+        report.rows.sort(key=SORTS[sort])
+    except ValidationFailed as failure:
+        error = failure.message
+    query = (
+        f"node_id={params['node'].pk}&date_from={params['date_from']}"
+        f"&date_to={params['date_to']}"
+        + (f"&category={params['category_id']}" if params["category_id"] else "")
+    )
+    chart = []
+    if report is not None:
+        top = sorted(
+            (row for row in report.rows if row.variance_value),
+            key=lambda row: -abs(row.variance_value),
+        )[:12]
+        chart = [{"name": row.name, "value": str(row.variance_value)} for row in top]
+    return render_page(
+        request,
+        "inventory/avt.html",
+        {
+            "title": _("Actual vs theoretical"),
+            "report": report,
+            "error": error,
+            "sort": sort,
+            "query": query,
+            "chart": chart,
+            "categories": _categories(),
+            **params,
+        },
+        status=422 if error else 200,
+    )
+
+
+@page(INVENTORY_VIEW)
+def avt_item(request: HttpRequest, item_id: int) -> HttpResponse:
+    """Drill-down (HTMX fragment): an item's moves in the AvT period at the node's stores."""
+    params = _avt_params(request)
+    item = Item.objects.select_related("base_unit").filter(pk=item_id).first()
+    if item is None:
+        raise NotFound()
+    rows = reports.avt_moves(
+        request.user,
+        node=params["node"],
+        date_from=params["date_from"],
+        date_to=params["date_to"],
+        item=item,
+    )
+    return render_page(
+        request,
+        "inventory/avt_moves.html",
+        {"title": item.name, "item": item, "rows": rows, **params},
+        partial="moves",
+    )
+
+
+@page(INVENTORY_VIEW)
+def avt_export(request: HttpRequest) -> HttpResponse:
+    """The AvT report as CSV (UTF-8 with BOM)."""
+    params = _avt_params(request)
+    try:
+        report = reports.avt(
+            request.user,
+            node=params["node"],
+            date_from=params["date_from"],
+            date_to=params["date_to"],
+            category=params["category_id"],
+        )
+    except ValidationFailed as failure:
+        return HttpResponse(failure.message, status=422, content_type="text/plain")
+    response = HttpResponse(
+        reports.to_csv(reports.avt_csv_rows(report)), content_type="text/csv; charset=utf-8"
+    )
+    response["Content-Disposition"] = f'attachment; filename="{reports.avt_filename(report)}"'
+    return response
+
+
+urlpatterns = [
+    path("", on_hand, name="stock_home"),
+    path("on-hand/", on_hand, name="on_hand"),
+    path("expiring/", expiring, name="expiring"),
+    path("items/<int:item_id>/movements/", item_movements, name="item_movements"),
+    path("avt/", avt, name="avt"),
+    path("avt/export.csv", avt_export, name="avt_export"),
+    path("avt/items/<int:item_id>/", avt_item, name="avt_item"),
+]
