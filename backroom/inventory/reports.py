@@ -139,16 +139,15 @@ class OnHandReport:
     truncated: bool
 
 
-def on_hand_rows(
-    actor: Any,
+def _narrowed(
+    rows: QuerySet[Any],
     *,
-    site: Site | None = None,
-    location: Location | None = None,
-    item: Item | None = None,
-    category: Category | int | None = None,
-) -> QuerySet[StockBalance]:
-    """Balances (item × location × lot) on hand, filtered, in site/location/item/expiry order."""
-    rows = StockBalance.objects.restrict(actor, INVENTORY_VIEW).exclude(quantity=0)
+    site: Site | None,
+    location: Location | None,
+    item: Item | None,
+    category: Category | int | None,
+) -> QuerySet[Any]:
+    """Balances or valuations (both keyed by item × location) narrowed by the report's filters."""
     if site is not None:
         rows = rows.filter(location__site=site)
     if location is not None:
@@ -158,6 +157,25 @@ def on_hand_rows(
     ids = category_ids(category)
     if ids is not None:
         rows = rows.filter(item__category_id__in=ids)
+    return rows
+
+
+def on_hand_rows(
+    actor: Any,
+    *,
+    site: Site | None = None,
+    location: Location | None = None,
+    item: Item | None = None,
+    category: Category | int | None = None,
+) -> QuerySet[StockBalance]:
+    """Balances (item × location × lot) on hand, filtered, in site/location/item/expiry order."""
+    rows = _narrowed(
+        StockBalance.objects.restrict(actor, INVENTORY_VIEW).exclude(quantity=0),
+        site=site,
+        location=location,
+        item=item,
+        category=category,
+    )
     return rows.select_related("item__base_unit", "item__category", "location__site__node", "lot")
 
 
@@ -217,16 +235,13 @@ def on_hand_report(
         row["item__base_unit__code"]: quantize_quantity(Decimal(row["total"])) for row in totals
     }
     # Σ over the item × location valuations equals Σ quantity × average cost of the lots.
-    value_rows = ItemValuation.objects.restrict(actor, INVENTORY_VIEW)
-    if site is not None:
-        value_rows = value_rows.filter(location__site=site)
-    if location is not None:
-        value_rows = value_rows.filter(location=location)
-    if item is not None:
-        value_rows = value_rows.filter(item=item)
-    ids = category_ids(category)
-    if ids is not None:
-        value_rows = value_rows.filter(item__category_id__in=ids)
+    value_rows = _narrowed(
+        ItemValuation.objects.restrict(actor, INVENTORY_VIEW),
+        site=site,
+        location=location,
+        item=item,
+        category=category,
+    )
     total_value = quantize_money(
         Decimal(value_rows.aggregate(total=Sum("value"))["total"] or ZERO), storage=True
     )

@@ -343,28 +343,12 @@ class CountEntryIn(Schema):
     quantity: Annotated[Decimal, Field(max_digits=18, decimal_places=6)]
 
 
-class CountEntryOut(Schema):
-    unit: str
-    quantity: Decimal
+class _ItemLine(Schema):
+    """The item of a document line, with its SKU and name."""
 
-
-class CountLineOut(Schema):
-    id: int
-    shelf_order: int
     item_id: int
     sku: str
     item: str
-    unit: str
-    location_id: int
-    location: str
-    lot_id: int | None
-    lot: str | None
-    theoretical_quantity: Decimal
-    counted_quantity: Decimal | None
-    count_units: list[str] = Field(..., description="Units offered to the counter, largest first")
-    entries: list[CountEntryOut]
-    variance_quantity: Decimal | None
-    variance_value: Decimal | None
 
     @staticmethod
     def resolve_sku(obj: Any) -> str:
@@ -374,17 +358,44 @@ class CountLineOut(Schema):
     def resolve_item(obj: Any) -> str:
         return str(obj.item.name)
 
-    @staticmethod
-    def resolve_unit(obj: Any) -> str:
-        return str(obj.item.base_unit.code)
+
+class _LocationLine(Schema):
+    location_id: int
+    location: str
 
     @staticmethod
     def resolve_location(obj: Any) -> str:
         return str(obj.location.code)
 
+
+class _LotLine(Schema):
+    lot_id: int | None
+    lot: str | None
+
     @staticmethod
     def resolve_lot(obj: Any) -> str | None:
         return obj.lot.code if obj.lot is not None else None
+
+
+class CountEntryOut(Schema):
+    unit: str
+    quantity: Decimal
+
+
+class CountLineOut(_ItemLine, _LocationLine, _LotLine):
+    id: int
+    shelf_order: int
+    unit: str
+    theoretical_quantity: Decimal
+    counted_quantity: Decimal | None
+    count_units: list[str] = Field(..., description="Units offered to the counter, largest first")
+    entries: list[CountEntryOut]
+    variance_quantity: Decimal | None
+    variance_value: Decimal | None
+
+    @staticmethod
+    def resolve_unit(obj: Any) -> str:
+        return str(obj.item.base_unit.code)
 
     @staticmethod
     def resolve_count_units(obj: Any) -> list[str]:
@@ -466,28 +477,11 @@ class CountTemplatePatch(Schema):
     lines: list[CountTemplateLineIn] | None = Field(None, min_length=1, max_length=MAX_BATCH)
 
 
-class CountTemplateLineOut(Schema):
+class CountTemplateLineOut(_ItemLine, _LocationLine):
     id: int
     shelf_order: int
-    location_id: int
-    location: str
-    item_id: int
-    sku: str
-    item: str
     unit: str
     count_units: list[str]
-
-    @staticmethod
-    def resolve_location(obj: Any) -> str:
-        return str(obj.location.code)
-
-    @staticmethod
-    def resolve_sku(obj: Any) -> str:
-        return str(obj.item.sku)
-
-    @staticmethod
-    def resolve_item(obj: Any) -> str:
-        return str(obj.item.name)
 
     @staticmethod
     def resolve_unit(obj: Any) -> str:
@@ -551,16 +545,9 @@ class WasteIn(Schema):
     submit: bool = True
 
 
-class WasteLineOut(Schema):
+class WasteLineOut(_ItemLine, _LocationLine, _LotLine):
     id: int
     line_no: int
-    item_id: int
-    sku: str
-    item: str
-    location_id: int
-    location: str
-    lot_id: int | None
-    lot: str | None
     quantity: Decimal
     unit: str
     base_quantity: Decimal
@@ -571,24 +558,8 @@ class WasteLineOut(Schema):
     value: Decimal
 
     @staticmethod
-    def resolve_sku(obj: Any) -> str:
-        return str(obj.item.sku)
-
-    @staticmethod
-    def resolve_item(obj: Any) -> str:
-        return str(obj.item.name)
-
-    @staticmethod
     def resolve_base_unit(obj: Any) -> str:
         return str(obj.item.base_unit.code)
-
-    @staticmethod
-    def resolve_location(obj: Any) -> str:
-        return str(obj.location.code)
-
-    @staticmethod
-    def resolve_lot(obj: Any) -> str | None:
-        return obj.lot.code if obj.lot is not None else None
 
 
 class WasteOut(Schema):
@@ -662,14 +633,9 @@ class TransferOrderIn(Schema):
     expected_date: dt.date | None = None
 
 
-class TransferOrderLineOut(Schema):
+class TransferOrderLineOut(_ItemLine, _LotLine):
     id: int
     line_no: int
-    item_id: int
-    sku: str
-    item: str
-    lot_id: int | None
-    lot: str | None
     unit: str
     requested_quantity: Decimal
     dispatched_quantity: Decimal | None
@@ -679,18 +645,6 @@ class TransferOrderLineOut(Schema):
     discrepancy_reason: str
     discrepancy_value: Decimal | None
     note: str
-
-    @staticmethod
-    def resolve_sku(obj: Any) -> str:
-        return str(obj.item.sku)
-
-    @staticmethod
-    def resolve_item(obj: Any) -> str:
-        return str(obj.item.name)
-
-    @staticmethod
-    def resolve_lot(obj: Any) -> str | None:
-        return obj.lot.code if obj.lot is not None else None
 
 
 class TransferOrderOut(Schema):

@@ -107,6 +107,50 @@ def _base_quantity(item: Item, quantity: Decimal, unit: str | None) -> Decimal:
     return to_base(item, quantity, unit)
 
 
+def find_lots(lines: Sequence[Any]) -> dict[tuple[int, str], Lot]:
+    """The lots a stock document's lines name, by (item id, code)."""
+    return {
+        (lot.item_id, lot.code): lot
+        for lot in Lot.objects.filter(
+            item_id__in={line.item_id for line in lines},
+            code__in={line.lot_code.strip() for line in lines if line.lot_code},
+        )
+    }
+
+
+def check_document_line(
+    item: Item | None,
+    line: Any,
+    lots: dict[tuple[int, str], Lot],
+    errors: list[DomainError],
+) -> tuple[Decimal, Decimal, Lot | None]:
+    """What every line of a stock document (waste record, transfer order) must be: a note of at
+    most 300 characters, a positive quantity in a unit the item converts, a lot it knows.
+
+    Appends every problem to `errors`; returns (quantity, quantity in the base unit, lot).
+    """
+    if len(line.note) > 300:
+        errors.append(ValidationFailed({"note": [_("At most 300 characters.")]}))
+    quantity = base = Decimal(0)
+    try:
+        quantity = parse_quantity(line.quantity)
+        if quantity <= 0:
+            errors.append(NegativeQuantity(field="quantity"))
+        elif item is not None:
+            base = _base_quantity(item, quantity, line.unit)
+            if base <= 0:
+                errors.append(NegativeQuantity(_("The quantity rounds to zero."), field="quantity"))
+    except (UnknownUnit, MissingConversion, ValidationFailed) as error:
+        errors.append(error)
+    lot = None
+    lot_code = (line.lot_code or "").strip()
+    if lot_code and item is not None:
+        lot = lots.get((item.pk, lot_code))
+        if lot is None:
+            errors.append(UnknownLot(field="lot_code", lot=lot_code))
+    return quantity, base, lot
+
+
 def _prepare(
     indexed: Sequence[tuple[int, MoveInput]],
     items: dict[int, Item],

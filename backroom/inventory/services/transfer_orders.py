@@ -51,9 +51,9 @@ from backroom.inventory.documents import (
     TransferOrderReceived,
     TransferOrderStateError,
 )
-from backroom.inventory.exceptions import NegativeQuantity, TransferToSelf, UnknownLot
+from backroom.inventory.exceptions import NegativeQuantity, TransferToSelf
 from backroom.inventory.ledger import LedgerSession, LineProblem, MoveMeta
-from backroom.inventory.models import Location, Lot, TransferOrder, TransferOrderLine
+from backroom.inventory.models import Location, TransferOrder, TransferOrderLine
 from backroom.inventory.permissions import INVENTORY_MOVE
 from backroom.inventory.services.common import (
     Source,
@@ -67,7 +67,7 @@ from backroom.inventory.services.common import (
     raise_problems,
 )
 from backroom.inventory.services.locations import transit_location
-from backroom.inventory.services.posting import _base_quantity
+from backroom.inventory.services.posting import _base_quantity, check_document_line, find_lots
 from backroom.inventory.services.transfers import (
     TRANSFER_SOURCE,
     in_transit,
@@ -261,13 +261,7 @@ def create_transfer_order(
 
 def _prepare_lines(lines: Sequence[TransferLineInput]) -> list[TransferOrderLine]:
     items = load_items(line.item_id for line in lines)
-    lots = {
-        (lot.item_id, lot.code): lot
-        for lot in Lot.objects.filter(
-            item_id__in={line.item_id for line in lines},
-            code__in={line.lot_code.strip() for line in lines if line.lot_code},
-        )
-    }
+    lots = find_lots(lines)
     problems: list[LineProblem] = []
     prepared: list[TransferOrderLine] = []
     for index, line in enumerate(lines):
@@ -276,27 +270,7 @@ def _prepare_lines(lines: Sequence[TransferLineInput]) -> list[TransferOrderLine
         problem = item_problem(item)
         if problem is not None:
             errors.append(problem)
-        if len(line.note) > 300:
-            errors.append(ValidationFailed({"note": [_("At most 300 characters.")]}))
-        quantity = base = ZERO
-        try:
-            quantity = parse_quantity(line.quantity)
-            if quantity <= 0:
-                errors.append(NegativeQuantity(field="quantity"))
-            elif item is not None:
-                base = _base_quantity(item, quantity, line.unit)
-                if base <= 0:
-                    errors.append(
-                        NegativeQuantity(_("The quantity rounds to zero."), field="quantity")
-                    )
-        except (UnknownUnit, MissingConversion, ValidationFailed) as error:
-            errors.append(error)
-        lot = None
-        lot_code = (line.lot_code or "").strip()
-        if lot_code and item is not None:
-            lot = lots.get((item.pk, lot_code))
-            if lot is None:
-                errors.append(UnknownLot(field="lot_code", lot=lot_code))
+        quantity, base, lot = check_document_line(item, line, lots, errors)
         if errors:
             problems.extend(LineProblem(index, error) for error in errors)
             continue

@@ -29,7 +29,6 @@ from django.utils.translation import gettext as _
 
 from backroom.accounts.authorization import require_permission
 from backroom.audit.services import record_audit
-from backroom.catalog.exceptions import MissingConversion, UnknownUnit
 from backroom.events.services import publish
 from backroom.inventory.choices import (
     LocationKind,
@@ -47,9 +46,8 @@ from backroom.inventory.documents import (
     WasteStateError,
     WasteSubmitted,
 )
-from backroom.inventory.exceptions import NegativeQuantity, UnknownLot
 from backroom.inventory.ledger import LineProblem
-from backroom.inventory.models import ItemValuation, Lot, WasteDocument, WasteLine
+from backroom.inventory.models import ItemValuation, WasteDocument, WasteLine
 from backroom.inventory.permissions import INVENTORY_MANAGE, INVENTORY_MOVE
 from backroom.inventory.services.common import (
     Source,
@@ -59,10 +57,15 @@ from backroom.inventory.services.common import (
     load_locations,
     location_problem,
     moment,
-    parse_quantity,
     raise_problems,
 )
-from backroom.inventory.services.posting import ISSUE, MoveInput, _base_quantity, post_moves
+from backroom.inventory.services.posting import (
+    ISSUE,
+    MoveInput,
+    check_document_line,
+    find_lots,
+    post_moves,
+)
 from backroom.inventory.valuation import cost
 from backroom.kernel.exceptions import DomainError, ErrorCollector, ValidationFailed
 from backroom.kernel.money import quantize_money
@@ -173,13 +176,7 @@ def _prepare_lines(site: Site, lines: Sequence[WasteLineInput]) -> list[WasteLin
         )
     items = load_items(line.item_id for line in lines)
     locations = load_locations(line.location_id for line in lines)
-    lots = {
-        (lot.item_id, lot.code): lot
-        for lot in Lot.objects.filter(
-            item_id__in={line.item_id for line in lines},
-            code__in={line.lot_code.strip() for line in lines if line.lot_code},
-        )
-    }
+    lots = find_lots(lines)
     problems: list[LineProblem] = []
     prepared: list[WasteLine] = []
     for index, line in enumerate(lines):
@@ -202,28 +199,7 @@ def _prepare_lines(site: Site, lines: Sequence[WasteLineInput]) -> list[WasteLin
                     {"reason": [_("“%(reason)s” is not a waste reason.") % {"reason": line.reason}]}
                 )
             )
-        if len(line.note) > 300:
-            errors.append(ValidationFailed({"note": [_("At most 300 characters.")]}))
-        quantity = ZERO
-        base = ZERO
-        try:
-            quantity = parse_quantity(line.quantity)
-            if quantity <= 0:
-                errors.append(NegativeQuantity(field="quantity"))
-            elif item is not None:
-                base = _base_quantity(item, quantity, line.unit)
-                if base <= 0:
-                    errors.append(
-                        NegativeQuantity(_("The quantity rounds to zero."), field="quantity")
-                    )
-        except (UnknownUnit, MissingConversion, ValidationFailed) as error:
-            errors.append(error)
-        lot = None
-        lot_code = (line.lot_code or "").strip()
-        if lot_code and item is not None:
-            lot = lots.get((item.pk, lot_code))
-            if lot is None:
-                errors.append(UnknownLot(field="lot_code", lot=lot_code))
+        quantity, base, lot = check_document_line(item, line, lots, errors)
         if errors:
             problems.extend(LineProblem(index, error) for error in errors)
             continue
