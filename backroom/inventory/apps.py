@@ -21,6 +21,12 @@ class InventoryConfig(AppConfig):
                 _("Transfers"), "inventory:transfer_list", "ti-truck", permissions.INVENTORY_VIEW
             ),
             NavItem(
+                _("Production"),
+                "inventory:production_list",
+                "ti-chef-hat",
+                permissions.INVENTORY_VIEW,
+            ),
+            NavItem(
                 _("Actual vs theoretical"),
                 "inventory:avt",
                 "ti-chart-bar",

@@ -1,4 +1,5 @@
-"""Stock pages: on hand, expiring, movements and AvT (reports); counts; waste and transfers."""
+"""Stock pages: on hand, expiring, movements and AvT (reports); counts; waste, transfers and
+production."""
 
 from django.urls import include, path
 
@@ -7,4 +8,5 @@ urlpatterns = [
     path("", include("backroom.inventory.views.reports")),
     path("counts/", include("backroom.inventory.views.counts")),
     path("", include("backroom.inventory.views.documents")),
+    path("", include("backroom.inventory.views.production")),
 ]

@@ -636,3 +636,22 @@ def test_openapi_lists_the_document_endpoints(db):
         "/api/v1/inventory/transfers",
     ):
         assert name in paths, name
+
+
+def test_page_create_errors_keep_what_was_typed(stock, people):
+    response = client_for(people["sender"]).post(
+        f"{PAGES}/new/",
+        {
+            "from_location_id": stock.walk_in.pk,
+            "to_location_id": stock.walk_in.pk,
+            "note": "",
+            "item_id": [stock.flour.pk],
+            "quantity": ["7"],
+            "unit": ["kg"],
+        },
+    )
+    assert response.status_code == 422
+    page = response.content.decode()
+    assert TransferOrder.objects.count() == 0
+    assert f'<option value="{stock.flour.pk}" selected>' in page
+    assert 'value="7"' in page

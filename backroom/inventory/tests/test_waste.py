@@ -739,8 +739,13 @@ def test_page_new_waste_shows_errors(stock, people):
         },
     )
     assert response.status_code == 422
-    assert "short by 5" in response.content.decode()
+    page = response.content.decode()
+    assert "short by 5" in page
     assert WasteDocument.objects.count() == 0
+    # What was typed is kept, so the manager fixes the line instead of typing it again.
+    assert f'<option value="{stock.flour.pk}" selected>' in page
+    assert 'name="quantity" inputmode="decimal" autocomplete="off" value="5"' in page
+    assert '<option value="dropped" selected>' in page
 
 
 def test_page_approve_and_reject(stock, people):
