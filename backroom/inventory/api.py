@@ -22,6 +22,8 @@ from backroom.inventory.models import Location, Reservation, StockMove
 from backroom.inventory.permissions import INVENTORY_VIEW
 from backroom.inventory.schemas import (
     AdjustIn,
+    AvailabilityFilter,
+    AvailabilityOut,
     BalanceOut,
     BatchIn,
     BatchOut,
@@ -46,6 +48,7 @@ from backroom.inventory.schemas import (
     SourceIn,
     TransferIn,
     TransferReceiptIn,
+    availability_row,
     balance_row,
 )
 from backroom.kernel.exceptions import NotFound
@@ -439,6 +442,24 @@ def end_reservation(
     return services.end_reservation(
         reservation, actor=request.user, status=payload.status, reason=payload.reason
     )
+
+
+@router.get("/available", response={200: list[AvailabilityOut], **errors(403, 404)})
+@paginate(Pagination)
+def list_available(
+    request: HttpRequest, filters: Query[AvailabilityFilter]
+) -> list[dict[str, Any]]:
+    """Available-to-promise per item at a site (inventory.view there), by SKU: on hand in the
+    site's locations (in transit left out) − active, unexpired reservations, never clipped at
+    zero. With `location_id`: that location's stock, less its own and the site-wide
+    reservations. Repeat `item_id` for several items; without it, every item with stock or
+    reservations at the site."""
+    site = get_site(request.user, filters.site_id)
+    location = _location(request, filters.location_id) if filters.location_id else None
+    rows = selectors.available_stock(
+        request.user, site, item_ids=filters.item_id or None, location=location
+    )
+    return [availability_row(row) for row in rows]
 
 
 class _LazyRows:

@@ -30,7 +30,7 @@ import csv
 import datetime as dt
 import io
 from collections import defaultdict
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Collection, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
@@ -55,6 +55,7 @@ from backroom.inventory.models import (
     StockMove,
 )
 from backroom.inventory.permissions import INVENTORY_VIEW
+from backroom.inventory.selectors import AvailableStock, available_stock
 from backroom.kernel.dates import business_date, business_day_bounds
 from backroom.kernel.exceptions import NotFound, ValidationFailed
 from backroom.kernel.money import quantize_money, quantize_quantity
@@ -146,14 +147,18 @@ def _narrowed(
     location: Location | None,
     item: Item | None,
     category: Category | int | None,
+    item_ids: Collection[int] | None = None,
 ) -> QuerySet[Any]:
-    """Balances or valuations (both keyed by item × location) narrowed by the report's filters."""
+    """Balances or valuations (both keyed by item × location) narrowed by the report's filters
+    (`item_ids`: only these items, none when empty, as when a search matches nothing)."""
     if site is not None:
         rows = rows.filter(location__site=site)
     if location is not None:
         rows = rows.filter(location=location)
     if item is not None:
         rows = rows.filter(item=item)
+    if item_ids is not None:
+        rows = rows.filter(item_id__in=list(item_ids))
     ids = category_ids(category)
     if ids is not None:
         rows = rows.filter(item__category_id__in=ids)
@@ -167,6 +172,7 @@ def on_hand_rows(
     location: Location | None = None,
     item: Item | None = None,
     category: Category | int | None = None,
+    item_ids: Collection[int] | None = None,
 ) -> QuerySet[StockBalance]:
     """Balances (item × location × lot) on hand, filtered, in site/location/item/expiry order."""
     rows = _narrowed(
@@ -175,6 +181,7 @@ def on_hand_rows(
         location=location,
         item=item,
         category=category,
+        item_ids=item_ids,
     )
     return rows.select_related("item__base_unit", "item__category", "location__site__node", "lot")
 
@@ -201,12 +208,15 @@ def on_hand_report(
     location: Location | None = None,
     item: Item | None = None,
     category: Category | int | None = None,
+    item_ids: Collection[int] | None = None,
     today: dt.date | None = None,
     limit: int | None = 500,
 ) -> OnHandReport:
     """On hand by site, location and lot: quantity, value at the moving-average cost of the
     item at the location, days to expiry; totals over every matching row (not just the page)."""
-    rows = on_hand_rows(actor, site=site, location=location, item=item, category=category)
+    rows = on_hand_rows(
+        actor, site=site, location=location, item=item, category=category, item_ids=item_ids
+    )
     ordered = rows.order_by(
         "location__site__node__path", "location__code", "item__sku", "lot__expiry_date", "lot_id"
     )
@@ -241,6 +251,7 @@ def on_hand_report(
         location=location,
         item=item,
         category=category,
+        item_ids=item_ids,
     )
     total_value = quantize_money(
         Decimal(value_rows.aggregate(total=Sum("value"))["total"] or ZERO), storage=True
@@ -251,6 +262,24 @@ def on_hand_report(
         total_value=total_value,
         count=rows.count(),
         truncated=truncated,
+    )
+
+
+def reserved_stock(
+    actor: Any,
+    site: Site,
+    *,
+    item_ids: Collection[int] | None = None,
+    category: Category | int | None = None,
+) -> list[AvailableStock]:
+    """Items with active reservations at a store, by SKU, each with on hand, reserved and
+    available-to-promise (`selectors.available_stock`: at most three queries)."""
+    return available_stock(
+        actor,
+        site,
+        item_ids=item_ids,
+        category_ids=category_ids(category),
+        reserved_only=True,
     )
 
 

@@ -276,6 +276,42 @@ class ReservationFilter(Schema):
     active: bool | None = None
 
 
+class AvailabilityFilter(Schema):
+    site_id: ObjectId
+    item_id: list[ObjectId] = Field(
+        default_factory=list,
+        max_length=500,
+        description="Repeat for several items; omit for every item with stock or reservations",
+    )
+    location_id: ObjectId | None = Field(None, description="One of the site's own locations")
+
+
+class AvailabilityOut(Schema):
+    """Available-to-promise of an item in its base unit: on hand (in-transit stock left out)
+    minus active, unexpired reservations; negative when more is promised than is on hand."""
+
+    item_id: int
+    sku: str
+    item: str
+    unit: str
+    on_hand: Decimal
+    reserved: Decimal
+    available: Decimal
+
+
+def availability_row(row: Any) -> dict[str, Any]:
+    """An `AvailabilityOut` body from a `selectors.AvailableStock`."""
+    return {
+        "item_id": row.item.pk,
+        "sku": row.item.sku,
+        "item": row.item.name,
+        "unit": row.item.base_unit.code,
+        "on_hand": row.on_hand,
+        "reserved": row.reserved,
+        "available": row.available,
+    }
+
+
 def balance_row(balance: Any, today: dt.date) -> dict[str, Any]:
     lot = balance.lot
     expiry = lot.expiry_date if lot is not None else None

@@ -14,7 +14,10 @@ from typing import Any
 
 import pytest
 
+from backroom.catalog.models import Item
 from backroom.catalog.selectors import site_today
+from backroom.inventory import selectors, services
+from backroom.kernel.actors import SYSTEM
 from backroom.org.models import OrgNode
 from tests.browser.conftest import ARTIFACTS, PHONE, screenshot
 from tests.browser.test_shell import sign_in
@@ -142,6 +145,19 @@ def test_store_manager_checks_stock_on_a_phone(demo, live_server, page_at, viewp
         arg=sku,
     )
     _fits(page, PHONE["width"])
+
+    # With the store chosen, a reserved item shows what is left to promise, stacked.
+    store = OrgNode.objects.get(code="SH001").site
+    reserved = Item.objects.get(sku=sku)
+    half = selectors.available_to_promise(reserved, store) / 2
+    services.reserve(item=reserved, site=store, quantity=half, key="phone-atp", actor=SYSTEM)
+    page.goto(f"{live_server.url}/stock/?site={store.pk}")
+    atp = page.locator(f"[data-testid=atp-row][data-sku='{sku}']")
+    atp.wait_for()
+    assert "Reserved" in atp.inner_text() and "Available" in atp.inner_text()
+    _fits(page, PHONE["width"])
+    page.locator("[data-testid=atp]").scroll_into_view_if_needed()
+    page.screenshot(path=str(ARTIFACTS / "stock-on-hand-atp-en-phone-screen.png"))
 
     page.click("[data-testid=report-nav] a[href='/stock/expiring/']")
     page.wait_for_selector("[data-testid=expiring-table]")

@@ -1,14 +1,23 @@
 """Reservations: stock promised to orders not yet fulfilled. Available-to-promise (ATP) is
-on hand at the site minus active, unexpired reservations."""
+on hand at the site minus active, unexpired reservations.
+
+On hand for ATP counts the site's locations except its in-transit one (stock on its way to
+another store cannot be promised here). At one location, the reservations against it are its
+own and the site-wide ones (any location may have to fill those), so a location's ATP never
+promises what the site has already promised. `availability` is the one computation: the
+reservation check, the selectors, the API and the on-hand page all use it.
+"""
 
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Iterable
+from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
 from django.db import IntegrityError, transaction
-from django.db.models import Q, Sum
+from django.db.models import Q, QuerySet, Sum
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -17,7 +26,7 @@ from backroom.audit.services import record_audit, snapshot
 from backroom.catalog.choices import NegativeStockPolicy
 from backroom.catalog.models import Item
 from backroom.events.services import publish
-from backroom.inventory.choices import ReservationStatus
+from backroom.inventory.choices import LocationKind, ReservationStatus
 from backroom.inventory.events import ReservationCreated, ReservationEnded
 from backroom.inventory.exceptions import InsufficientStock, NegativeQuantity
 from backroom.inventory.locks import lock_valuations
@@ -34,6 +43,7 @@ from backroom.inventory.services.common import (
 )
 from backroom.inventory.services.posting import _base_quantity
 from backroom.kernel.exceptions import Conflict, ValidationFailed
+from backroom.kernel.money import quantize_quantity
 from backroom.org.models import Site
 
 ZERO = Decimal(0)
@@ -45,11 +55,84 @@ def active_reservations(at: dt.datetime | None = None) -> Q:
     return Q(status=ReservationStatus.ACTIVE) & (Q(expires_at__isnull=True) | Q(expires_at__gt=now))
 
 
-def reserved_quantity(item_id: int, site_id: int, location_id: int | None = None) -> Decimal:
-    rows = Reservation.objects.filter(active_reservations(), item_id=item_id, site_id=site_id)
+@dataclass(frozen=True, slots=True)
+class Availability:
+    """An item's on hand, reserved and available-to-promise quantities, in its base unit."""
+
+    item_id: int
+    on_hand: Decimal
+    reserved: Decimal
+
+    @property
+    def available(self) -> Decimal:
+        """On hand − reserved; negative when more is promised (or issued) than is on hand."""
+        return self.on_hand - self.reserved
+
+
+def availability(
+    site_id: int,
+    item_ids: Iterable[int] | None = None,
+    *,
+    location_id: int | None = None,
+    reserved_only: bool = False,
+    at: dt.datetime | None = None,
+) -> dict[int, Availability]:
+    """ATP per item at a site (or one of its locations), in two grouped queries at most.
+
+    With `item_ids`, one entry per id (zeros for an item with nothing there); without, every
+    item with a non-zero balance or an active reservation there; with `reserved_only`, only the items
+    with an active reservation (one query when there are none). Unscoped: callers check access.
+    """
+    wanted = None if item_ids is None else sorted(set(item_ids))
+    if wanted == []:
+        return {}
+    reservations = Reservation.objects.filter(active_reservations(at), site_id=site_id)
+    balances = (
+        ItemValuation.objects.filter(location__site_id=site_id)
+        .exclude(location__kind=LocationKind.IN_TRANSIT)
+        .exclude(quantity=0)
+    )
     if location_id is not None:
-        rows = rows.filter(location_id=location_id)
-    return rows.aggregate(total=Sum("quantity"))["total"] or ZERO
+        reservations = reservations.filter(Q(location_id=location_id) | Q(location__isnull=True))
+        balances = balances.filter(location_id=location_id)
+    if wanted is not None:
+        reservations = reservations.filter(item_id__in=wanted)
+        balances = balances.filter(item_id__in=wanted)
+    reserved = _totals(reservations)
+    if reserved_only:
+        if not reserved:
+            return {}
+        balances = balances.filter(item_id__in=sorted(reserved))
+    on_hand = _totals(balances)
+    if wanted is None:
+        wanted = sorted(reserved.keys() if reserved_only else on_hand.keys() | reserved.keys())
+    elif reserved_only:
+        wanted = [item_id for item_id in wanted if item_id in reserved]
+    none = quantize_quantity(ZERO)
+    return {
+        item_id: Availability(item_id, on_hand.get(item_id, none), reserved.get(item_id, none))
+        for item_id in wanted
+    }
+
+
+def _totals(rows: QuerySet[Any]) -> dict[int, Decimal]:
+    """Σ quantity per item; quantised, since SQLite's sums lose the scale."""
+    grouped = rows.values("item_id").annotate(total=Sum("quantity")).order_by()
+    return {row["item_id"]: quantize_quantity(Decimal(row["total"] or ZERO)) for row in grouped}
+
+
+def check_promise_location(location: Location, site_id: int) -> None:
+    """ATP at a location needs one of the site's own, not its in-transit one."""
+    if location.site_id != site_id:
+        raise ValidationFailed({"location_id": [_("The location is not at this site.")]})
+    if location.kind == LocationKind.IN_TRANSIT:
+        raise ValidationFailed({"location_id": [_("Stock in transit cannot be promised.")]})
+
+
+def reserved_quantity(item_id: int, site_id: int, location_id: int | None = None) -> Decimal:
+    """Active, unexpired reservations of an item at a site (at a location: its own and the
+    site-wide ones), as counted by `availability`."""
+    return availability(site_id, [item_id], location_id=location_id)[item_id].reserved
 
 
 def reserve(
@@ -88,8 +171,7 @@ def reserve(
         problem = location_problem(location, location.pk)
         if problem is not None:
             raise problem
-        if location.site_id != site.pk:
-            raise ValidationFailed({"location_id": [_("The location is not at this site.")]})
+        check_promise_location(location, site.pk)
     base = parse_quantity(quantity)
     if base <= 0:
         raise NegativeQuantity(field="quantity")
@@ -99,20 +181,15 @@ def reserve(
     src = source or Source()
     try:
         with transaction.atomic():
-            locations = Location.objects.filter(site=site)
+            # The valuations ATP reads are locked, so two reservations run one after the other.
+            locations = Location.objects.filter(site=site).exclude(kind=LocationKind.IN_TRANSIT)
             if location is not None:
                 locations = locations.filter(pk=location.pk)
             location_ids = list(locations.values_list("pk", flat=True))
             lock_valuations({(item_id, location_id) for location_id in location_ids})
-            on_hand = (
-                ItemValuation.objects.filter(
-                    item_id=item_id, location_id__in=location_ids
-                ).aggregate(total=Sum("quantity"))["total"]
-                or ZERO
-            )
-            available = on_hand - reserved_quantity(
-                item_id, site.pk, location.pk if location else None
-            )
+            available = availability(
+                site.pk, [item_id], location_id=location.pk if location else None
+            )[item_id].available
             policy = the_item.item_class.negative_stock_policy
             if base > available and policy == NegativeStockPolicy.FORBID:
                 raise InsufficientStock(the_item, location or site, base - max(available, ZERO))

@@ -458,6 +458,14 @@ def test_on_hand_page_filters_and_fragment(shelf):
     html = response.content.decode()
     assert "<html" not in html
     assert html.count('data-testid="on-hand-row"') == 2
+    # A search by part of the name finds the same rows; one matching nothing shows nothing
+    # (not every row) and totals nothing.
+    name_part = shelf.flour.name[1:4].lower()  # "lou"
+    html = client.get(f"/stock/on-hand/?q={name_part}").content.decode()
+    assert html.count('data-testid="on-hand-row"') == 2
+    html = client.get("/stock/on-hand/?q=no-such-thing").content.decode()
+    assert 'data-testid="on-hand-row"' not in html
+    assert 'data-testid="on-hand-value">0.00<' in html
 
 
 def test_expiring_page_matrix(shelf):

@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
+from django.db.models import Q
 from django.http import HttpRequest, HttpResponse
 from django.urls import path
 from django.utils import timezone
@@ -58,18 +59,30 @@ def _categories() -> list[Category]:
 
 @page(INVENTORY_VIEW)
 def on_hand(request: HttpRequest) -> HttpResponse:
-    """On hand by store, location and lot with value and days to expiry; filters and totals."""
+    """On hand by store, location and lot with value and days to expiry; filters and totals;
+    for a chosen store, what is reserved of each item and what is still available to promise."""
     site = _visible_site(request)
     category_id = _int(request.GET.get("category"))
     search = request.GET.get("q", "").strip()[:100]
-    item = None
-    if search:
-        item = Item.objects.filter(sku__iexact=search).first()
+    # The items whose SKU is the search or whose name contains it; none at all when nothing
+    # matches (an empty list, not "no filter").
+    item_ids = (
+        list(
+            Item.objects.filter(Q(sku__iexact=search) | Q(name__icontains=search)).values_list(
+                "pk", flat=True
+            )[:500]
+        )
+        if search
+        else None
+    )
     report = reports.on_hand_report(
-        request.user,
-        site=site,
-        item=item,
-        category=category_id,
+        request.user, site=site, category=category_id, item_ids=item_ids
+    )
+    # Available-to-promise is per store: shown once one is chosen, for the reserved items.
+    reserved = (
+        reports.reserved_stock(request.user, site, item_ids=item_ids, category=category_id)
+        if site is not None and item_ids != []
+        else []
     )
     return render_page(
         request,
@@ -77,6 +90,7 @@ def on_hand(request: HttpRequest) -> HttpResponse:
         {
             "title": _("Stock on hand"),
             "report": report,
+            "reserved": reserved,
             "sites": reports.visible_sites(request.user),
             "site": site,
             "categories": _categories(),
