@@ -27,6 +27,12 @@ class InventoryConfig(AppConfig):
                 permissions.INVENTORY_VIEW,
             ),
             NavItem(
+                _("Stock periods"),
+                "inventory:periods",
+                "ti-calendar-check",
+                permissions.INVENTORY_VIEW,
+            ),
+            NavItem(
                 _("Actual vs theoretical"),
                 "inventory:avt",
                 "ti-chart-bar",

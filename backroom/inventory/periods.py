@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from django.db import transaction
-from django.db.models import Max
+from django.db.models import Max, QuerySet
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
@@ -58,6 +58,23 @@ def closed_through(site_ids: Iterable[int]) -> dict[int, dt.date]:
     )
     rows = StockPeriodClose.objects.filter(id__in=list(latest))
     return {row.site_id: row.closed_through for row in rows if row.closed_through is not None}
+
+
+def latest_changes(site_ids: Iterable[int]) -> dict[int, StockPeriodClose]:
+    """Each store's latest change (who made it, when), even a reopening; never closed: absent."""
+    latest = (
+        StockPeriodClose.objects.filter(site_id__in=set(site_ids))
+        .values("site_id")
+        .annotate(last=Max("id"))
+        .values("last")
+    )
+    rows = StockPeriodClose.objects.filter(id__in=latest).select_related("created_by")
+    return {row.site_id: row for row in rows}
+
+
+def changes(site: Site) -> QuerySet[StockPeriodClose]:
+    """Every change of the store's closed date, newest first (scope the site first)."""
+    return StockPeriodClose.objects.filter(site=site).select_related("created_by").order_by("-id")
 
 
 @dataclass(frozen=True)

@@ -1,5 +1,5 @@
 """Stock pages: on hand, expiring, movements and AvT (reports); counts; waste, transfers and
-production."""
+production; closed stock periods."""
 
 from django.urls import include, path
 
@@ -9,4 +9,5 @@ urlpatterns = [
     path("counts/", include("backroom.inventory.views.counts")),
     path("", include("backroom.inventory.views.documents")),
     path("", include("backroom.inventory.views.production")),
+    path("", include("backroom.inventory.views.periods")),
 ]
