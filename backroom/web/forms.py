@@ -26,6 +26,16 @@ class RoleChoiceField(forms.ModelChoiceField):
         return gettext(obj.name)
 
 
+def posted_id(value: str | None) -> int | None:
+    """An object id as a form or query string carries it; None when it is not one (blank,
+    not a number, zero or beyond what a JavaScript client can hold)."""
+    try:
+        number = int(value or "")
+    except ValueError:
+        return None
+    return number if 0 < number < 2**53 else None
+
+
 def _blank(choices: Any) -> list[tuple[str, Any]]:
     return [("", "—"), *choices]
 

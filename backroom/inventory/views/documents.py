@@ -42,6 +42,7 @@ from backroom.kernel.exceptions import DomainError
 from backroom.org.models import Site
 from backroom.org.selectors import get_site, sites_for
 from backroom.web.errors import page
+from backroom.web.forms import posted_id
 from backroom.web.rendering import render_page
 
 RECENT = 30
@@ -120,10 +121,6 @@ def _form_lines(data: Any, names: list[str], *, add: bool) -> list[FormLine]:
     return lines
 
 
-def _int(value: str) -> int:
-    return int(value) if value.isdigit() and len(value) < 16 else 0
-
-
 # --- waste (报损) ---------------------------------------------------------------------------
 
 
@@ -164,7 +161,7 @@ def waste_new(request: HttpRequest) -> HttpResponse:
     site = None
     site_id = data.get("site_id", "")
     if site_id.isdigit():
-        site = get_site(request.user, _int(site_id), INVENTORY_MOVE)
+        site = get_site(request.user, posted_id(site_id) or 0, INVENTORY_MOVE)
     elif len(sites) == 1:
         site = sites[0]
     adding = "add_line" in data
@@ -177,8 +174,8 @@ def waste_new(request: HttpRequest) -> HttpResponse:
         else:
             inputs = [
                 services.WasteLineInput(
-                    item_id=_int(line.get("item_id")),
-                    location_id=_int(line.get("location_id")),
+                    item_id=posted_id(line.get("item_id")) or 0,
+                    location_id=posted_id(line.get("location_id")) or 0,
                     quantity=_typed(line.get("quantity")) or "0",  # type: ignore[arg-type]
                     reason=line.get("reason"),
                     unit=line.get("unit") or None,
@@ -401,11 +398,11 @@ def transfer_new(request: HttpRequest) -> HttpResponse:
     if request.method == "POST" and not adding:
         try:
             order = services.create_transfer_order(
-                from_location_id=_int(data.get("from_location_id", "")),
-                to_location_id=_int(data.get("to_location_id", "")),
+                from_location_id=posted_id(data.get("from_location_id", "")) or 0,
+                to_location_id=posted_id(data.get("to_location_id", "")) or 0,
                 lines=[
                     services.TransferLineInput(
-                        item_id=_int(line.get("item_id")),
+                        item_id=posted_id(line.get("item_id")) or 0,
                         quantity=_typed(line.get("quantity")) or "0",  # type: ignore[arg-type]
                         unit=line.get("unit") or None,
                         lot_code=line.get("lot_code") or None,
@@ -434,8 +431,8 @@ def transfer_new(request: HttpRequest) -> HttpResponse:
             "title": _("New transfer"),
             "sources": sources,
             "destinations": _destinations(request, sources),
-            "from_location_id": _int(data.get("from_location_id", "")),
-            "to_location_id": _int(data.get("to_location_id", "")),
+            "from_location_id": posted_id(data.get("from_location_id", "")) or 0,
+            "to_location_id": posted_id(data.get("to_location_id", "")) or 0,
             "items": _items(request),
             "lines": lines,
             "note": data.get("note", ""),

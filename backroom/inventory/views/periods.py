@@ -33,17 +33,10 @@ from backroom.org.choices import SITE_KINDS
 from backroom.org.models import OrgNode, Site
 from backroom.org.selectors import get_site, sites_for
 from backroom.web.errors import page
+from backroom.web.forms import posted_id
 from backroom.web.rendering import render_page
 
 REASON_LENGTH = 500  # StockPeriodClose.reason
-
-
-def _int(value: str | None) -> int | None:
-    try:
-        number = int(value or "")
-    except ValueError:
-        return None
-    return number if 0 < number < 2**53 else None
 
 
 def suggested_through(today: dt.date, closed: dt.date | None) -> dt.date | None:
@@ -157,7 +150,7 @@ def _may_close(request: HttpRequest, site: Site) -> bool:
 @page(INVENTORY_VIEW)
 def period_list(request: HttpRequest) -> HttpResponse:
     """The stores the user may see, each with the date it is closed through and a form."""
-    return _list_page(request, _int(request.GET.get("node")))
+    return _list_page(request, posted_id(request.GET.get("node")))
 
 
 def _read(request: HttpRequest, row: PeriodRow) -> tuple[dt.date | None, bool]:
@@ -187,7 +180,7 @@ def _read(request: HttpRequest, row: PeriodRow) -> tuple[dt.date | None, bool]:
 def period_close(request: HttpRequest, site_id: int) -> HttpResponse:
     """Close the store's stock period through the typed date, or reopen it (with a reason)."""
     site = get_site(request.user, site_id, INVENTORY_VIEW)
-    node_id = _int(request.POST.get("node"))
+    node_id = posted_id(request.POST.get("node"))
     row = PeriodRow(
         site=site,
         latest=periods.latest_changes([site.pk]).get(site.pk),

@@ -45,6 +45,7 @@ from backroom.inventory.permissions import INVENTORY_MOVE, INVENTORY_VIEW
 from backroom.kernel.exceptions import DomainError
 from backroom.kernel.money import QUANTITY_PLACES, to_decimal
 from backroom.web.errors import page
+from backroom.web.forms import posted_id
 from backroom.web.rendering import render_page
 
 PAGE_SIZE = 30
@@ -68,10 +69,6 @@ def _typed(raw: str) -> str:
     if value.count(",") == 1 and "." not in value:
         value = value.replace(",", ".")
     return value
-
-
-def _int(value: str) -> int:
-    return int(value) if value.isdigit() and len(value) < 16 else 0
 
 
 def _shown(quantity: Decimal) -> str:
@@ -238,7 +235,7 @@ def _prepared_items(request: HttpRequest, on: dt.date) -> list[Item]:
 
 
 def _choose_location(request: HttpRequest, raw: str, locations: list[Location]) -> Location | None:
-    location_id = _int(raw)
+    location_id = posted_id(raw) or 0
     if not location_id:
         return None
     found = next((location for location in locations if location.pk == location_id), None)
@@ -265,7 +262,7 @@ def _read(
         form.errors.append(_("Choose an open stock location."))
     elif form.location is None and strict:
         form.errors.append(_("Choose a location."))
-    item_id = _int(form.get("item_id"))
+    item_id = posted_id(form.get("item_id")) or 0
     if item_id:
         form.item = next((item for item in items if item.pk == item_id), None)
         if form.item is None:

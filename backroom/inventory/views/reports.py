@@ -17,6 +17,7 @@ from backroom.inventory.permissions import INVENTORY_VIEW
 from backroom.kernel.exceptions import NotFound, ValidationFailed
 from backroom.org.models import Site
 from backroom.web.errors import page
+from backroom.web.forms import posted_id
 from backroom.web.rendering import render_page
 
 SORTS = {
@@ -28,14 +29,6 @@ SORTS = {
 }
 
 
-def _int(value: str | None) -> int | None:
-    try:
-        number = int(value or "")
-    except ValueError:
-        return None
-    return number if 0 < number < 2**53 else None
-
-
 def _date(value: str | None) -> dt.date | None:
     try:
         return dt.date.fromisoformat(value or "")
@@ -44,7 +37,7 @@ def _date(value: str | None) -> dt.date | None:
 
 
 def _visible_site(request: HttpRequest) -> Site | None:
-    site_id = _int(request.GET.get("site"))
+    site_id = posted_id(request.GET.get("site"))
     if site_id is None:
         return None
     site = reports.visible_sites(request.user).filter(pk=site_id).first()
@@ -62,7 +55,7 @@ def on_hand(request: HttpRequest) -> HttpResponse:
     """On hand by store, location and lot with value and days to expiry; filters and totals;
     for a chosen store, what is reserved of each item and what is still available to promise."""
     site = _visible_site(request)
-    category_id = _int(request.GET.get("category"))
+    category_id = posted_id(request.GET.get("category"))
     search = request.GET.get("q", "").strip()[:100]
     # The items whose SKU is the search or whose name contains it; none at all when nothing
     # matches (an empty list, not "no filter").
@@ -105,7 +98,7 @@ def on_hand(request: HttpRequest) -> HttpResponse:
 def expiring(request: HttpRequest) -> HttpResponse:
     """Lots expiring within N days, and expired ones still on hand."""
     site = _visible_site(request)
-    days = _int(request.GET.get("days")) or 3
+    days = posted_id(request.GET.get("days")) or 3
     days = min(days, 365)
     rows = reports.expiring_rows(request.user, within_days=days, site=site)
     return render_page(
@@ -151,7 +144,7 @@ def item_movements(request: HttpRequest, item_id: int) -> HttpResponse:
 def _avt_params(request: HttpRequest) -> dict[str, Any]:
     """Node and period from the query; defaults: the user's first node, the last 4 weeks."""
     nodes = reports.report_nodes(request.user)
-    node_id = _int(request.GET.get("node_id"))
+    node_id = posted_id(request.GET.get("node_id"))
     if node_id is not None:
         node = reports.get_report_node(request.user, node_id)
     elif nodes:
@@ -173,7 +166,7 @@ def _avt_params(request: HttpRequest) -> dict[str, Any]:
         "node": node,
         "date_from": date_from,
         "date_to": date_to,
-        "category_id": _int(request.GET.get("category")),
+        "category_id": posted_id(request.GET.get("category")),
     }
 
 
