@@ -26,13 +26,9 @@ from __future__ import annotations
 
 import datetime as dt
 from collections import defaultdict
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from decimal import ROUND_UP, Decimal
-from types import SimpleNamespace
 from typing import TYPE_CHECKING, Any
-from unittest import mock
 from zoneinfo import ZoneInfo
 
 from django.utils import timezone
@@ -47,6 +43,7 @@ from backroom.inventory.demo_counts import seed_count_templates
 from backroom.inventory.demo_documents import seed_documents
 from backroom.inventory.models import CountLine, Location
 from backroom.inventory.reports import SALES_SOURCE
+from backroom.kernel import clock
 from backroom.kernel.actors import SYSTEM
 from backroom.org.choices import SITE_KINDS, NodeKind
 from backroom.org.models import OrgNode, Site
@@ -80,19 +77,6 @@ def _location_code(item: Item, is_store: bool) -> str:
     if item.kind == ItemKind.RETAIL:
         return "BAR" if is_store else "DRY"
     return {"chilled": "WALKIN", "frozen": "FREEZER"}.get(item.storage, "DRY")
-
-
-@contextmanager
-def backdated_counts(when: dt.datetime) -> Iterator[None]:
-    """Run the count services as if it were `when` (the demo's and tests' history).
-
-    The count services stamp their steps and their variance moves with the current time; a
-    history needs counts in the past, so their clock is set for the duration.
-    """
-    from backroom.inventory.services import counts as count_services
-
-    with mock.patch.object(count_services, "timezone", SimpleNamespace(now=lambda: when)):
-        yield
 
 
 def seed(ctx: DemoContext) -> None:
@@ -591,7 +575,7 @@ class _StoreHistory:
 
     def _count(self, code: str, site: Site, day: dt.date, *, losses: dict[int, Decimal]) -> None:
         """A full count at 23:30, posted (approved): the books less the unexplained losses."""
-        with backdated_counts(self.at(site, day, 23, 30)):
+        with clock.at(self.at(site, day, 23, 30)):  # the count's steps, at closing time
             sheet = services.create_count(site, actor=SYSTEM)
             sheet = services.start_count(sheet, actor=SYSTEM)
             lines = list(

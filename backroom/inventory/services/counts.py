@@ -22,7 +22,6 @@ from typing import Any
 from django.conf import settings
 from django.db import transaction
 from django.db.models import Max, Q, Sum
-from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from backroom.accounts.authorization import require_permission
@@ -74,6 +73,7 @@ from backroom.inventory.services.common import (
     location_problem,
     raise_problems,
 )
+from backroom.kernel import clock
 from backroom.kernel.exceptions import DomainError, ErrorCollector, ValidationFailed
 from backroom.kernel.money import quantize_money, quantize_quantity, to_decimal
 from backroom.kernel.numbering import next_document_number
@@ -303,7 +303,7 @@ def start_count(sheet: CountSheet, *, actor: Any) -> CountSheet:
             batch_size=1000,
         )
         sheet.status = CountStatus.COUNTING
-        sheet.started_at = timezone.now()
+        sheet.started_at = clock.now()
         sheet.save(update_fields=["status", "started_at", "start_move_id", "updated_at"])
         _audit(sheet, "start", actor, line_count=len(rows), start_move_id=sheet.start_move_id)
         publish(
@@ -383,7 +383,7 @@ def record_counts(sheet: CountSheet, counts: Sequence[LineCount], *, actor: Any)
         )
         problems: list[LineProblem] = []
         seen: dict[int, int] = {}
-        now = timezone.now()
+        now = clock.now()
         changed: list[CountLine] = []
         for index, count in enumerate(counts):
             line = lines.get(count.line_id)
@@ -531,7 +531,7 @@ def submit_count(sheet: CountSheet, *, actor: Any) -> CountSheet:
         )
         sheet.requires_review = largest > review_threshold(sheet)
         sheet.status = CountStatus.SUBMITTED
-        sheet.submitted_at = timezone.now()
+        sheet.submitted_at = clock.now()
         sheet.save(update_fields=["status", "submitted_at", "requires_review", "updated_at"])
         _audit(sheet, "submit", actor, requires_review=sheet.requires_review, largest=largest)
         publish(
@@ -582,7 +582,7 @@ def post_count(sheet: CountSheet, *, actor: Any, approved: bool = False) -> Coun
             )
         meta = MoveMeta(
             key=key,
-            occurred_at=timezone.now(),
+            occurred_at=clock.now(),
             source_type=SOURCE_TYPE,
             source_id=str(sheet.pk),
             source_number=sheet.number,
@@ -628,7 +628,7 @@ def post_count(sheet: CountSheet, *, actor: Any, approved: bool = False) -> Coun
         variance_lines = sum(1 for line in lines if line.variance_quantity)
         total_value = sum((line.variance_value or ZERO for line in lines), ZERO)
         sheet.status = CountStatus.POSTED
-        sheet.posted_at = timezone.now()
+        sheet.posted_at = clock.now()
         sheet.posting = posting
         sheet.requires_review = largest > review_threshold(sheet)
         sheet.approved_by_id = actor_id(actor) if approved else None

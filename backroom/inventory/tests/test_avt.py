@@ -15,11 +15,11 @@ from backroom.catalog import services as catalog_services
 from backroom.catalog.models import Item
 from backroom.inventory import reports, services
 from backroom.inventory.choices import MoveReason
-from backroom.inventory.demo import backdated_counts
 from backroom.inventory.models import CountLine, StockMove
 from backroom.inventory.reports import SALES_SOURCE, MixedCurrencies
 from backroom.inventory.services import CountEntry, LineCount
 from backroom.inventory.tests.conftest import D, key, make_class, make_item, make_location
+from backroom.kernel import clock
 from backroom.kernel.actors import SYSTEM
 from backroom.kernel.exceptions import NotFound
 from backroom.testing.factories import client_for, make_user
@@ -48,7 +48,7 @@ class Scenario:
 def count(site_node, location, counted: dict[int, str], when: dt.datetime):
     """A posted count of one location, back-dated to `when`: every line counted (as given per
     item id, else at its theoretical quantity)."""
-    with backdated_counts(when):
+    with clock.at(when):
         sheet = services.create_count(site_node.site, actor=SYSTEM, location_ids=[location.pk])
         sheet = services.start_count(sheet, actor=SYSTEM)
         lines = list(CountLine.objects.filter(sheet=sheet).select_related("item__base_unit"))
