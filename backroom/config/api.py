@@ -100,6 +100,7 @@ def http_error(request: HttpRequest, error: HttpError) -> HttpResponse:
 
 def _mount() -> None:
     from backroom.accounts.api import router as accounts_router
+    from backroom.approvals.api import router as approvals_router
     from backroom.audit.api import router as audit_router
     from backroom.catalog.api import router as catalog_router
     from backroom.inventory.api import router as inventory_router
@@ -112,6 +113,7 @@ def _mount() -> None:
     api.add_router("/v1/webhooks/", webhooks_router)
     api.add_router("/v1/catalog/", catalog_router)
     api.add_router("/v1/inventory/", inventory_router)
+    api.add_router("/v1/approvals/", approvals_router)
 
 
 _mount()

@@ -56,6 +56,7 @@ INSTALLED_APPS = [
     "backroom.webhooks",
     "backroom.catalog",
     "backroom.inventory",
+    "backroom.approvals",
     "backroom.web",
 ]
 

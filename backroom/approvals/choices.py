@@ -1,0 +1,33 @@
+from django.db import models
+from django.utils.translation import gettext_lazy as _
+
+
+class ApproverKind(models.TextChoices):
+    """Who approves a step. Parameters live in `PolicyStep.approver_params`."""
+
+    ROLE = "role", _("A role at the document's node or an ancestor level")
+    USERS = "users", _("Named users")
+    REQUESTER_MANAGER = "requester_manager", _("The requester's manager")
+
+
+class ApproverLevel(models.TextChoices):
+    """Where a role is looked up: the document's own node or its nearest ancestor of a kind."""
+
+    NODE = "node", _("The document's node")
+    STORE = "store", _("Store")
+    REGION = "region", _("Region")
+    ENTITY = "entity", _("Legal entity")
+    GROUP = "group", _("Group")
+
+
+class StepMode(models.TextChoices):
+    ANY_ONE = "any_one", _("Any one approves (或签)")
+    ALL = "all", _("All must approve (会签)")
+    SEQUENCE = "sequence", _("One after another")
+
+
+class BreachAction(models.TextChoices):
+    REMIND = "remind", _("Remind")
+    ESCALATE = "escalate", _("Escalate to the next level up")
+    AUTO_APPROVE = "auto_approve", _("Approve automatically")
+    AUTO_REJECT = "auto_reject", _("Reject automatically")

@@ -1,0 +1,9 @@
+"""Approvals permission codes. `hq_admin` holds every code ("*"), so it manages policies."""
+
+from django.utils.translation import gettext_lazy as _
+
+from backroom.accounts.permissions import register_permission
+
+APPROVALS_MANAGE = register_permission(
+    "approvals.manage", _("Create, edit, publish and test approval policies")
+)
