@@ -1,6 +1,7 @@
 """Approvals API (under /api/v1/approvals/): document types, policies, versions, publishing,
-and "Test this policy" previews. Everything needs `approvals.manage` at the policy's scope (the
-root of the tree for chain-wide policies); another scope's policy is a 404.
+and "Test this policy" previews — all needing `approvals.manage` at the policy's scope (the root
+of the tree for chain-wide policies; another scope's policy is a 404) — and the runtime:
+requests, decisions on tasks, withdrawal, resubmission and delegations.
 """
 
 from typing import Any
@@ -11,11 +12,15 @@ from ninja import Path, Query, Router, Status
 from ninja.pagination import paginate
 
 from backroom.accounts.authorization import require_permission
-from backroom.approvals import selectors, services
-from backroom.approvals.models import ApprovalPolicy, PolicyVersion
-from backroom.approvals.permissions import APPROVALS_MANAGE
+from backroom.accounts.models import User
+from backroom.approvals import runtime, selectors, services
+from backroom.approvals.models import ApprovalPolicy, ApprovalRequest, Delegation, PolicyVersion
+from backroom.approvals.permissions import APPROVALS_MANAGE, APPROVALS_SUBMIT
 from backroom.approvals.registry import describe, document_types
 from backroom.approvals.schemas import (
+    DecisionIn,
+    DelegationIn,
+    DelegationOut,
     DocumentTypeOut,
     PolicyDetailOut,
     PolicyFilter,
@@ -24,9 +29,18 @@ from backroom.approvals.schemas import (
     PolicyUpdateIn,
     PreviewIn,
     PreviewOut,
+    ReasonIn,
+    RequestDetailOut,
+    RequestFilter,
+    RequestOut,
+    ResubmitIn,
+    SubmitIn,
     VersionOut,
+    WithdrawIn,
 )
 from backroom.config.api_support import ObjectId, Pagination, errors
+from backroom.kernel.exceptions import NotFound, PermissionDenied, ValidationFailed
+from backroom.org.models import OrgNode
 
 router = Router(tags=["approvals"])
 
@@ -177,3 +191,172 @@ def preview(request: HttpRequest, policy_id: Path[ObjectId], payload: PreviewIn)
         "policy_matches": services.version_matches(version, payload.fields),
         "steps": steps,
     }
+
+
+# --- runtime: requests, tasks, delegations -----------------------------------------------------
+
+
+def _request_out(approval: ApprovalRequest) -> dict[str, Any]:
+    return {
+        "id": approval.pk,
+        "document_type": approval.document_type,
+        "document_id": approval.document_id,
+        "org_node_id": approval.org_node_id,
+        "requester_id": approval.requester_id,
+        "status": approval.status,
+        "round": approval.round,
+        "current_step": approval.current_step,
+        "policy_id": approval.version.policy_id if approval.version else None,
+        "version": approval.version.number if approval.version else None,
+        "fields": approval.fields,
+        "document_currency": approval.document_currency,
+        "document_amount": approval.document_amount,
+        "submitted_at": approval.submitted_at,
+        "decided_at": approval.decided_at,
+    }
+
+
+def _request_detail(approval: ApprovalRequest) -> dict[str, Any]:
+    return {
+        **_request_out(approval),
+        "route": approval.route,
+        "tasks": list(selectors.tasks_of(approval)),
+        "history": list(selectors.history_of(approval)),
+    }
+
+
+def _fresh(actor: Any, request_id: int) -> dict[str, Any]:
+    return _request_detail(selectors.get_request(actor, request_id))
+
+
+@router.post("/requests", response={201: RequestDetailOut, **errors(403, 404, 409)})
+def submit_request(request: HttpRequest, payload: SubmitIn) -> Status:
+    """Start the approval of a document. The caller is the requester, or (with
+    `approvals.submit` at the document's node) names the requester. 422 `no_approver` when a
+    step has no one to approve it (nothing is created); 409 `request_open` when the document
+    already has a request in progress; no matching policy approves at once."""
+    user: Any = request.user
+    node = None
+    if payload.org_node_id is not None:
+        node = OrgNode.objects.filter(pk=payload.org_node_id).first()
+        if node is None:
+            raise NotFound()
+    requester = user
+    if payload.requester_id is not None and payload.requester_id != getattr(user, "pk", None):
+        requester = User.objects.filter(pk=payload.requester_id).first()
+        if requester is None:
+            raise ValidationFailed({"requester_id": ["There is no such user."]})
+    if not isinstance(requester, User):
+        require_permission(user, APPROVALS_SUBMIT)
+        raise ValidationFailed({"requester_id": ["Name the requester."]})
+    approval = runtime.submit(
+        runtime.Submission(
+            document_type=payload.document_type,
+            document_id=payload.document_id,
+            fields=payload.fields,
+            org_node=node,
+            document_currency=payload.document_currency,
+            document_amount=payload.document_amount,
+        ),
+        requester=requester,
+        actor=user,
+    )
+    return Status(201, _request_detail(approval))
+
+
+@router.get("/requests", response={200: list[RequestOut], **errors()})
+@paginate(Pagination)
+def list_requests(request: HttpRequest, filters: Query[RequestFilter]) -> list[dict[str, Any]]:
+    """Requests the caller submitted, has a task in, or (with approvals.manage) oversees."""
+    requests = selectors.requests_for(request.user, box=filters.box)
+    if filters.status:
+        requests = requests.filter(status=filters.status)
+    if filters.document_type:
+        requests = requests.filter(document_type=filters.document_type)
+    return [_request_out(approval) for approval in requests]
+
+
+@router.get("/requests/{request_id}", response={200: RequestDetailOut, **errors(403, 404)})
+def get_request(request: HttpRequest, request_id: Path[ObjectId]) -> dict[str, Any]:
+    """A request with its route, tasks and history."""
+    return _fresh(request.user, request_id)
+
+
+def _decide(
+    request: HttpRequest, task_id: int, decision: str, reason: str, comment: str
+) -> dict[str, Any]:
+    task = selectors.get_task(request.user, task_id)
+    runtime.decide(task, decision, actor=request.user, reason=reason, comment=comment)
+    return _fresh(request.user, task.request_id)
+
+
+@router.post("/tasks/{task_id}/approve", response={200: RequestDetailOut, **errors(403, 404, 409)})
+def approve_task(
+    request: HttpRequest, task_id: Path[ObjectId], payload: DecisionIn
+) -> dict[str, Any]:
+    """Approve a task assigned to you (409 `not_your_task`, `already_decided`,
+    `request_closed`, `self_approval`)."""
+    return _decide(request, task_id, runtime.Decision.APPROVE, "", payload.comment)
+
+
+@router.post("/tasks/{task_id}/reject", response={200: RequestDetailOut, **errors(403, 404, 409)})
+def reject_task(request: HttpRequest, task_id: Path[ObjectId], payload: ReasonIn) -> dict[str, Any]:
+    """Reject a task assigned to you, with a reason: the whole request is rejected."""
+    return _decide(request, task_id, runtime.Decision.REJECT, payload.reason, payload.comment)
+
+
+@router.post("/tasks/{task_id}/return", response={200: RequestDetailOut, **errors(403, 404, 409)})
+def return_task(request: HttpRequest, task_id: Path[ObjectId], payload: ReasonIn) -> dict[str, Any]:
+    """Send the request back to its requester for changes, with a reason."""
+    return _decide(request, task_id, runtime.Decision.RETURN, payload.reason, payload.comment)
+
+
+@router.post(
+    "/requests/{request_id}/withdraw", response={200: RequestDetailOut, **errors(403, 404, 409)}
+)
+def withdraw_request(
+    request: HttpRequest, request_id: Path[ObjectId], payload: WithdrawIn
+) -> dict[str, Any]:
+    """The requester withdraws a pending or returned request (final)."""
+    approval = selectors.get_request(request.user, request_id)
+    runtime.withdraw(approval, actor=request.user, reason=payload.reason)
+    return _fresh(request.user, request_id)
+
+
+@router.post(
+    "/requests/{request_id}/resubmit", response={200: RequestDetailOut, **errors(403, 404, 409)}
+)
+def resubmit_request(
+    request: HttpRequest, request_id: Path[ObjectId], payload: ResubmitIn
+) -> dict[str, Any]:
+    """The requester resubmits a returned request: a new round with the same policy version."""
+    approval = selectors.get_request(request.user, request_id)
+    runtime.resubmit(approval, actor=request.user, fields=payload.fields, comment=payload.comment)
+    return _fresh(request.user, request_id)
+
+
+@router.get("/delegations", response={200: list[DelegationOut], **errors()})
+@paginate(Pagination)
+def list_delegations(request: HttpRequest) -> QuerySet[Delegation]:
+    """Delegations the caller gave or received."""
+    return selectors.delegations_for(request.user)
+
+
+@router.post("/delegations", response={201: DelegationOut, **errors(403, 404)})
+def create_delegation(request: HttpRequest, payload: DelegationIn) -> Status:
+    """Delegate your approvals to another user for a window (out of office)."""
+    user: Any = request.user
+    if not getattr(user, "is_authenticated", False) or not isinstance(user, User):
+        raise PermissionDenied()
+    delegate = User.objects.filter(pk=payload.delegate_id).first()
+    if delegate is None:
+        raise ValidationFailed({"delegate_id": ["There is no such user."]})
+    delegation = runtime.create_delegation(
+        delegator=user,
+        delegate=delegate,
+        starts_at=payload.starts_at,
+        ends_at=payload.ends_at,
+        reason=payload.reason,
+        actor=user,
+    )
+    return Status(201, delegation)

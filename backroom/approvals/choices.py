@@ -1,5 +1,6 @@
 from django.db import models
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 
 
 class ApproverKind(models.TextChoices):
@@ -31,3 +32,36 @@ class BreachAction(models.TextChoices):
     ESCALATE = "escalate", _("Escalate to the next level up")
     AUTO_APPROVE = "auto_approve", _("Approve automatically")
     AUTO_REJECT = "auto_reject", _("Reject automatically")
+
+
+class RequestStatus(models.TextChoices):
+    PENDING = "pending", pgettext_lazy("approval", "Pending")
+    APPROVED = "approved", _("Approved")
+    REJECTED = "rejected", _("Rejected")
+    RETURNED = "returned", _("Returned to the requester")
+    WITHDRAWN = "withdrawn", _("Withdrawn")
+
+
+class TaskStatus(models.TextChoices):
+    PENDING = "pending", pgettext_lazy("approval", "Pending")
+    APPROVED = "approved", _("Approved")
+    REJECTED = "rejected", _("Rejected")
+    SKIPPED = "skipped", _("Skipped")
+    CANCELLED = "cancelled", _("Cancelled")
+
+
+class HistoryAction(models.TextChoices):
+    """What happened to a request, one history row each."""
+
+    SUBMITTED = "submitted", _("Submitted")
+    AUTO_APPROVED = "auto_approved", _("Approved without a policy")
+    ASSIGNED = "assigned", _("Assigned")
+    STEP_SKIPPED = "step_skipped", _("Step skipped")
+    APPROVED = "approved", _("Approved")
+    REJECTED = "rejected", _("Rejected")
+    RETURNED = "returned", _("Returned to the requester")
+    RESUBMITTED = "resubmitted", _("Resubmitted")
+    WITHDRAWN = "withdrawn", _("Withdrawn")
+    REMINDED = "reminded", _("Reminded (SLA breached)")
+    ESCALATED = "escalated", _("Escalated (SLA breached)")
+    COMPLETED = "completed", _("Request decided")

@@ -14,7 +14,14 @@ from django.conf import settings
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
-from backroom.approvals.choices import ApproverKind, BreachAction, StepMode
+from backroom.approvals.choices import (
+    ApproverKind,
+    BreachAction,
+    HistoryAction,
+    RequestStatus,
+    StepMode,
+    TaskStatus,
+)
 from backroom.approvals.exceptions import VersionPublished
 from backroom.kernel.models import TimestampedModel
 from backroom.kernel.scoping import OrgScopedQuerySet
@@ -164,3 +171,220 @@ class PolicyStep(models.Model):
         if PolicyVersion.objects.filter(pk=self.version_id, published_at__isnull=False).exists():
             raise VersionPublished(details={"version": self.version.number})
         return super().delete(*args, **kwargs)
+
+
+# --- runtime -----------------------------------------------------------------------------------
+
+
+class ApprovalRequest(TimestampedModel):
+    """A document waiting for (or past) approval, pinned to the policy version it started with.
+
+    `route` is the plan resolved at (re)submission: the applicable steps with their mode, SLA,
+    breach action and approver ids, so a later policy edit never changes a running request.
+    `version` is empty when no policy matched (approved at once, see docs/approvals.md).
+    At most one request per document is open (pending or returned).
+    """
+
+    scope_field = "org_node"
+
+    document_type = models.CharField(_("document type"), max_length=64)
+    document_id = models.CharField(_("document"), max_length=100)
+    org_node = models.ForeignKey(
+        "org.OrgNode", verbose_name=_("org node"), on_delete=models.PROTECT, related_name="+"
+    )
+    requester = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("requester"),
+        on_delete=models.PROTECT,
+        related_name="approval_requests",
+    )
+    fields = models.JSONField(_("document fields"), default=dict)
+    document_currency = models.CharField(
+        _("document currency"),
+        max_length=3,
+        blank=True,
+        help_text=_("ISO 4217; the `amount` field is always in the entity's base currency."),
+    )
+    document_amount = models.DecimalField(
+        _("amount in the document's currency"),
+        max_digits=18,
+        decimal_places=4,
+        null=True,
+        blank=True,
+    )
+    version = models.ForeignKey(
+        PolicyVersion,
+        verbose_name=_("policy version"),
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="requests",
+    )
+    status = models.CharField(
+        _("status"), max_length=16, choices=RequestStatus.choices, default=RequestStatus.PENDING
+    )
+    round = models.PositiveSmallIntegerField(_("round"), default=1)
+    current_step = models.PositiveSmallIntegerField(_("current step"), null=True, blank=True)
+    route = models.JSONField(_("route"), default=list)
+    submitted_at = models.DateTimeField(_("submitted at"))
+    decided_at = models.DateTimeField(_("decided at"), null=True, blank=True)
+
+    objects = OrgScopedQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-submitted_at", "-id"]
+        verbose_name = _("approval request")
+        verbose_name_plural = _("approval requests")
+        constraints = [
+            models.UniqueConstraint(
+                fields=["document_type", "document_id"],
+                condition=models.Q(status__in=["pending", "returned"]),
+                name="approvals_request_one_open_per_document",
+            ),
+        ]
+        indexes = [models.Index(fields=["document_type", "document_id"])]
+
+    def __str__(self) -> str:
+        return f"{self.document_type} {self.document_id}"
+
+    @property
+    def is_open(self) -> bool:
+        return self.status in (RequestStatus.PENDING, RequestStatus.RETURNED)
+
+
+class ApprovalTask(models.Model):
+    """One person's part of a step in one round. `decided_by` is who acted; when the task was
+    delegated, `on_behalf_of` is the person it was originally for."""
+
+    request = models.ForeignKey(ApprovalRequest, on_delete=models.CASCADE, related_name="tasks")
+    round = models.PositiveSmallIntegerField(_("round"))
+    step_index = models.PositiveSmallIntegerField(_("step (index in the route)"))
+    step_name = models.CharField(_("step"), max_length=200)
+    mode = models.CharField(_("mode"), max_length=16, choices=StepMode.choices)
+    assignee = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("assignee"),
+        on_delete=models.PROTECT,
+        related_name="approval_tasks",
+    )
+    on_behalf_of = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("on behalf of"),
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
+    )
+    status = models.CharField(
+        _("status"), max_length=16, choices=TaskStatus.choices, default=TaskStatus.PENDING
+    )
+    decided_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("decided by"),
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
+    )
+    decided_at = models.DateTimeField(_("decided at"), null=True, blank=True)
+    reason = models.TextField(_("reason"), blank=True)
+    created_at = models.DateTimeField(_("assigned at"))
+    due_at = models.DateTimeField(_("due at"), null=True, blank=True)
+    breach_handled_at = models.DateTimeField(_("breach handled at"), null=True, blank=True)
+    escalated_from = models.ForeignKey(
+        "self", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+
+    class Meta:
+        ordering = ["request_id", "round", "step_index", "id"]
+        verbose_name = _("approval task")
+        verbose_name_plural = _("approval tasks")
+        indexes = [
+            models.Index(fields=["assignee", "status"]),
+            models.Index(fields=["status", "due_at"]),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.request} · {self.step_name} · {self.assignee}"
+
+
+class ApprovalHistory(models.Model):
+    """One thing that happened to a request: who, when, on whose behalf, why. Append-only."""
+
+    request = models.ForeignKey(ApprovalRequest, on_delete=models.CASCADE, related_name="history")
+    task = models.ForeignKey(
+        ApprovalTask, null=True, blank=True, on_delete=models.SET_NULL, related_name="history"
+    )
+    round = models.PositiveSmallIntegerField(_("round"))
+    action = models.CharField(_("action"), max_length=16, choices=HistoryAction.choices)
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("actor"),
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
+        help_text=_("Empty: the system (SLA timer, no policy)."),
+    )
+    on_behalf_of = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
+    )
+    occurred_at = models.DateTimeField(_("occurred at"))
+    reason = models.TextField(_("reason"), blank=True)
+    comment = models.TextField(_("comment"), blank=True)
+
+    class Meta:
+        ordering = ["request_id", "occurred_at", "id"]
+        verbose_name = _("approval history entry")
+        verbose_name_plural = _("approval history")
+
+    def __str__(self) -> str:
+        return f"{self.request} {self.action}"
+
+
+class Delegation(TimestampedModel):
+    """A user's approvals go to another user for a window (out of office, 转交).
+
+    Tasks created within [starts_at, ends_at) for the delegator are assigned to the delegate,
+    with `on_behalf_of` naming the delegator. One hop only: a delegate's own delegation is not
+    followed.
+    """
+
+    delegator = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("delegator"),
+        on_delete=models.CASCADE,
+        related_name="delegations_given",
+    )
+    delegate = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("delegate"),
+        on_delete=models.CASCADE,
+        related_name="delegations_received",
+    )
+    starts_at = models.DateTimeField(_("starts at"))
+    ends_at = models.DateTimeField(_("ends at"))
+    reason = models.TextField(_("reason"), blank=True)
+    cancelled_at = models.DateTimeField(_("cancelled at"), null=True, blank=True)
+
+    class Meta:
+        ordering = ["-starts_at", "-id"]
+        verbose_name = _("delegation")
+        verbose_name_plural = _("delegations")
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(ends_at__gt=models.F("starts_at")),
+                name="approvals_delegation_window",
+            ),
+            models.CheckConstraint(
+                condition=~models.Q(delegator=models.F("delegate")),
+                name="approvals_delegation_not_self",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.delegator} → {self.delegate}"

@@ -7,3 +7,8 @@ from backroom.accounts.permissions import register_permission
 APPROVALS_MANAGE = register_permission(
     "approvals.manage", _("Create, edit, publish and test approval policies")
 )
+
+APPROVALS_SUBMIT = register_permission(
+    "approvals.submit",
+    _("Submit documents for approval on behalf of their requesters (apps and integrations)"),
+)

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any
+from decimal import Decimal
+from typing import Any, Literal
 
 from ninja import Field, Schema
 
-from backroom.approvals.choices import ApproverKind, BreachAction, StepMode
+from backroom.approvals.choices import ApproverKind, BreachAction, RequestStatus, StepMode
 from backroom.approvals.services import MAX_SLA_HOURS, MAX_STEPS
-from backroom.config.api_support import ObjectId, Text, text
+from backroom.config.api_support import Instant, ObjectId, Text, text
 
 
 class DocumentFieldOut(Schema):
@@ -144,3 +145,130 @@ class PreviewOut(Schema):
     version: int
     policy_matches: bool = Field(description="Whether the version's own condition selects it")
     steps: list[RouteStepOut]
+
+
+# --- runtime -----------------------------------------------------------------------------------
+
+
+class SubmitIn(Schema):
+    document_type: str = text(min_length=1, max_length=64)
+    document_id: str = text(min_length=1, max_length=100)
+    fields: dict[str, Any] = Field(
+        ...,
+        description="The document's field values; `amount` in the entity's base currency "
+        '(a decimal string such as "5000.00", or an integer)',
+    )
+    org_node_id: ObjectId | None = Field(None, description="Default: the node of the store field")
+    requester_id: ObjectId | None = Field(
+        None, description="Needs approvals.submit; default: the caller"
+    )
+    document_currency: str = Field("", pattern=r"^([A-Z]{3})?$")
+    document_amount: Decimal | None = Field(
+        None, max_digits=18, decimal_places=4, description="In the document's own currency"
+    )
+
+
+class RequestFilter(Schema):
+    box: Literal["all", "mine", "waiting"] = Field(
+        "all", description="mine: submitted by me; waiting: a pending task of mine"
+    )
+    status: RequestStatus | None = None
+    document_type: Text | None = Field(None, max_length=64)
+
+
+class RequestOut(Schema):
+    id: int
+    document_type: str
+    document_id: str
+    org_node_id: int
+    requester_id: int
+    status: str
+    round: int
+    current_step: int | None = Field(description="Index into `route`; empty when not pending")
+    policy_id: int | None
+    version: int | None
+    fields: dict[str, Any]
+    document_currency: str
+    document_amount: Decimal | None
+    submitted_at: dt.datetime
+    decided_at: dt.datetime | None
+
+
+class TaskOut(Schema):
+    id: int
+    round: int
+    step_index: int
+    step_name: str
+    mode: str
+    assignee_id: int
+    on_behalf_of_id: int | None
+    status: str
+    decided_by_id: int | None
+    decided_at: dt.datetime | None
+    reason: str
+    created_at: dt.datetime
+    due_at: dt.datetime | None
+    escalated_from_id: int | None
+
+
+class HistoryOut(Schema):
+    id: int
+    round: int
+    action: str
+    task_id: int | None
+    actor_id: int | None
+    on_behalf_of_id: int | None
+    occurred_at: dt.datetime
+    reason: str
+    comment: str
+
+
+class RoutePlanStepOut(Schema):
+    position: int
+    name: str
+    mode: str
+    sla_hours: int | None
+    on_breach: str
+    approver_ids: list[int]
+    skipped: bool
+
+
+class RequestDetailOut(RequestOut):
+    route: list[RoutePlanStepOut]
+    tasks: list[TaskOut]
+    history: list[HistoryOut]
+
+
+class DecisionIn(Schema):
+    comment: str = text(max_length=2000, default="")
+
+
+class ReasonIn(Schema):
+    reason: str = text(min_length=1, max_length=2000)
+    comment: str = text(max_length=2000, default="")
+
+
+class WithdrawIn(Schema):
+    reason: str = text(max_length=2000, default="")
+
+
+class ResubmitIn(Schema):
+    fields: dict[str, Any] | None = Field(None, description="Changed fields; default: as before")
+    comment: str = text(max_length=2000, default="")
+
+
+class DelegationIn(Schema):
+    delegate_id: ObjectId
+    starts_at: Instant
+    ends_at: Instant
+    reason: str = text(max_length=2000, default="")
+
+
+class DelegationOut(Schema):
+    id: int
+    delegator_id: int
+    delegate_id: int
+    starts_at: dt.datetime
+    ends_at: dt.datetime
+    reason: str
+    cancelled_at: dt.datetime | None

@@ -1,0 +1,33 @@
+"""A worker process for test_runtime_concurrency: imports Django only after `django.setup()`.
+
+(A spawned process unpickles its target by importing this module, before Django is set up.)
+"""
+
+import os
+
+
+def approve_task(database_name, task_id, user_id, ready, results):
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "backroom.config.settings")
+    os.environ["BACKROOM_TESTING"] = "1"  # the same settings as the test run (immediate jobs)
+    import django
+
+    django.setup()
+    from django.db import connection as child_connection
+
+    from backroom.accounts.models import User
+    from backroom.approvals import runtime
+    from backroom.kernel.exceptions import DomainError
+
+    child_connection.settings_dict["NAME"] = database_name
+    child_connection.ensure_connection()
+    user = User.objects.get(pk=user_id)
+    ready.release()
+    try:
+        runtime.approve(task_id, actor=user)
+        results.put(("ok", user_id))
+    except DomainError as error:
+        results.put((error.code, user_id))
+    except Exception as error:
+        results.put(("error", repr(error)))
+    finally:
+        child_connection.close()
