@@ -9,3 +9,14 @@ class ApprovalsConfig(AppConfig):
 
     def ready(self) -> None:
         from backroom.approvals import document_types, events, permissions  # noqa: F401  (registration)
+        from backroom.web.navigation import NavItem, register_nav_item
+
+        register_nav_item(
+            NavItem(
+                _("Approval policies"),
+                "approvals:policies",
+                "ti-route",
+                permissions.APPROVALS_MANAGE,
+            ),
+            before="web:audit",
+        )

@@ -50,3 +50,17 @@ PROCUREMENT_REQUISITION = register_document_type(
         ),
     )
 )
+
+FINANCE_EXPENSE_CLAIM = register_document_type(
+    DocumentType(
+        code="finance.expense_claim",
+        label=_("Expense claim (报销)"),
+        fields=(
+            _AMOUNT,
+            _STORE,
+            _REGION,
+            FieldSpec("category", FieldType.STRING, _("Expense category"), required=False),
+            _REQUESTER,
+        ),
+    )
+)

@@ -10,5 +10,6 @@ urlpatterns = [
     path("webhooks/", include("backroom.webhooks.urls")),
     path("catalog/", include("backroom.catalog.urls")),
     path("stock/", include("backroom.inventory.urls")),
+    path("approvals/", include("backroom.approvals.urls")),
     path("", include("backroom.web.urls")),
 ]
