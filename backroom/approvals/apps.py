@@ -11,6 +11,13 @@ class ApprovalsConfig(AppConfig):
         from backroom.approvals import document_types, events, permissions  # noqa: F401  (registration)
         from backroom.web.navigation import NavItem, register_nav_item
 
+        # Everyone signed in has an inbox and their own requests (no permission needed).
+        register_nav_item(
+            NavItem(_("My approvals"), "approvals:inbox", "ti-inbox"), before="web:audit"
+        )
+        register_nav_item(
+            NavItem(_("My requests"), "approvals:my_requests", "ti-send"), before="web:audit"
+        )
         register_nav_item(
             NavItem(
                 _("Approval policies"),
