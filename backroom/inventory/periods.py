@@ -48,28 +48,29 @@ class StockPeriodClosed:
     previous: str | None
 
 
-def closed_through(site_ids: Iterable[int]) -> dict[int, dt.date]:
-    """The date each store's stock is closed through (stores never closed are absent)."""
-    latest = (
-        StockPeriodClose.objects.filter(site_id__in=set(site_ids))
-        .values("site_id")
-        .annotate(last=Max("id"))
-        .values_list("last", flat=True)
-    )
-    rows = StockPeriodClose.objects.filter(id__in=list(latest))
-    return {row.site_id: row.closed_through for row in rows if row.closed_through is not None}
-
-
-def latest_changes(site_ids: Iterable[int]) -> dict[int, StockPeriodClose]:
-    """Each store's latest change (who made it, when), even a reopening; never closed: absent."""
+def _latest(site_ids: Iterable[int]) -> QuerySet[StockPeriodClose]:
+    """Each store's latest change, in one statement (the latest id per store as a subquery)."""
     latest = (
         StockPeriodClose.objects.filter(site_id__in=set(site_ids))
         .values("site_id")
         .annotate(last=Max("id"))
         .values("last")
     )
-    rows = StockPeriodClose.objects.filter(id__in=latest).select_related("created_by")
-    return {row.site_id: row for row in rows}
+    return StockPeriodClose.objects.filter(id__in=latest)
+
+
+def closed_through(site_ids: Iterable[int]) -> dict[int, dt.date]:
+    """The date each store's stock is closed through (stores never closed are absent).
+
+    Read by every posting (`finish_posting`): one query.
+    """
+    rows = _latest(site_ids).values_list("site_id", "closed_through")
+    return {site_id: through for site_id, through in rows if through is not None}
+
+
+def latest_changes(site_ids: Iterable[int]) -> dict[int, StockPeriodClose]:
+    """Each store's latest change (who made it, when), even a reopening; never closed: absent."""
+    return {row.site_id: row for row in _latest(site_ids).select_related("created_by")}
 
 
 def changes(site: Site) -> QuerySet[StockPeriodClose]:
