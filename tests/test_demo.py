@@ -149,3 +149,26 @@ def test_seeding_again_changes_nothing(demo):
 def test_app_seeds_run_in_installed_apps_order():
     modules = demo_modules()
     assert modules.index("backroom.org.demo") < modules.index("backroom.accounts.demo")
+    # Approval policies exist before the documents' apps seed documents that need them.
+    assert modules.index("backroom.approvals.demo") < modules.index("backroom.inventory.demo")
+    assert modules.index("backroom.inventory.demo") < modules.index("backroom.channels.demo")
+
+
+def test_sales_channels_have_live_orders_at_sh001(demo):
+    """The order board, sold out, unmapped items and settlement pages have something true to
+    show: every completed order depleted once, open ones reserved, two unmapped dishes."""
+    from backroom.channels.models import ChannelAccount, Order, SoldOutState
+
+    orders = list(Order.objects.filter(site__node__code="SH001"))
+    assert {order.kind for order in orders} == {"pos", "meituan", "eleme"}
+    completed = [order for order in orders if order.status == "completed"]
+    assert len(completed) >= 12 and all(order.is_depleted for order in completed)
+    assert all(order.is_reserved for order in orders if order.status in ("accepted", "preparing"))
+    assert sum(order.unmapped_lines for order in orders) == 2
+    assert SoldOutState.objects.filter(
+        site__node__code="SH001", item__sku="M-BEEF-NOODLE", is_manual=True, is_sold_out=True
+    ).exists()
+    assert (
+        ChannelAccount.objects.filter(kind="pos").count()
+        == OrgNode.objects.filter(kind="store").count()
+    )

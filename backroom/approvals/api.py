@@ -7,17 +7,30 @@ requests, decisions on tasks, withdrawal, resubmission and delegations.
 from typing import Any
 
 from django.db.models import QuerySet
-from django.http import HttpRequest
-from ninja import Path, Query, Router, Status
+from django.http import HttpRequest, HttpResponse
+from ninja import File, Form, Path, Query, Router, Status
+from ninja.files import UploadedFile
 from ninja.pagination import paginate
 
 from backroom.accounts.authorization import require_permission
 from backroom.accounts.models import User
-from backroom.approvals import runtime, selectors, services
+from backroom.approvals import comments, runtime, selectors, services
 from backroom.approvals.models import ApprovalPolicy, ApprovalRequest, Delegation, PolicyVersion
 from backroom.approvals.permissions import APPROVALS_MANAGE, APPROVALS_SUBMIT
 from backroom.approvals.registry import describe, document_types
+from backroom.approvals.reporting import (
+    ReportFilter,
+    approvals_report,
+    csv_filename,
+    csv_rows,
+    default_period,
+    get_report_node,
+    to_csv,
+)
 from backroom.approvals.schemas import (
+    BulkApproveIn,
+    BulkApproveOut,
+    CommentOut,
     DecisionIn,
     DelegationIn,
     DelegationOut,
@@ -30,6 +43,9 @@ from backroom.approvals.schemas import (
     PreviewIn,
     PreviewOut,
     ReasonIn,
+    ReportExportIn,
+    ReportFilterIn,
+    ReportOut,
     RequestDetailOut,
     RequestFilter,
     RequestOut,
@@ -360,3 +376,133 @@ def create_delegation(request: HttpRequest, payload: DelegationIn) -> Status:
         actor=user,
     )
     return Status(201, delegation)
+
+
+# --- comments with attachments -----------------------------------------------------------------
+
+
+@router.post("/requests/{request_id}/comments", response={201: CommentOut, **errors(403, 404)})
+def add_comment(
+    request: HttpRequest,
+    request_id: Path[ObjectId],
+    comment: Form[str] = "",
+    attachments: File[list[UploadedFile]] = None,  # type: ignore[assignment]
+) -> Status:
+    """Comment on a request, open or closed (multipart: `comment`, and up to five files in
+    `attachments`: JPEG, PNG, WebP, HEIC or PDF). The requester, anyone with a task on it and
+    holders of `approvals.manage` at its node may comment (others who see it: 403). Every
+    problem at once, nothing saved: 422 `attachment_rejected` (`details.problems[].code`:
+    `attachment_type`, `attachment_too_large`, `attachment_empty`, `too_many_attachments`) or
+    `invalid`."""
+    approval = selectors.get_request(request.user, request_id)
+    entry = comments.add_comment(
+        approval, actor=request.user, comment=comment, attachments=attachments or []
+    )
+    return Status(201, comments.comments_of(approval).get(pk=entry.pk))
+
+
+@router.get("/requests/{request_id}/comments", response={200: list[CommentOut], **errors(403, 404)})
+@paginate(Pagination)
+def list_comments(request: HttpRequest, request_id: Path[ObjectId]) -> Any:
+    """A request's comments, oldest first, with their attachments."""
+    return comments.comments_of(selectors.get_request(request.user, request_id))
+
+
+@router.get(
+    "/attachments/{attachment_id}",
+    response={200: None, **errors(404)},
+    openapi_extra={
+        "responses": {
+            200: {
+                "description": "The file",
+                "content": {
+                    "image/*": {"schema": {"type": "string", "format": "binary"}},
+                    "application/pdf": {"schema": {"type": "string", "format": "binary"}},
+                },
+            }
+        }
+    },
+)
+def download_attachment(request: HttpRequest, attachment_id: Path[ObjectId]) -> Any:
+    """A comment's file, to those who may see its request (anyone else: 404)."""
+    return comments.attachment_response(comments.visible_attachment(request.user, attachment_id))
+
+
+# --- bulk approval, the report, delegation cancel ----------------------------------------------
+
+
+@router.post("/tasks/bulk-approve", response={200: BulkApproveOut, **errors(403)})
+def bulk_approve(request: HttpRequest, payload: BulkApproveIn) -> dict[str, Any]:
+    """Approve up to 200 low-value tasks at once (base-currency amount at most the bulk limit).
+    Each task goes through the same checks as one approval, in its own transaction; every
+    outcome is reported (`approved`, or a code such as `bulk_limit_exceeded`,
+    `not_your_task`, `already_decided`, `request_closed`, `self_approval`, `not_found`)."""
+    outcomes = runtime.bulk_approve(payload.task_ids, actor=request.user, comment=payload.comment)
+    approved = sum(outcome.approved for outcome in outcomes)
+    return {
+        "limit": runtime.bulk_max_amount(),
+        "approved": approved,
+        "failed": len(outcomes) - approved,
+        "results": outcomes,
+    }
+
+
+def _report_filter(request: HttpRequest, filters: ReportFilterIn) -> ReportFilter:
+    default_from, default_to = default_period()
+    date_to = filters.date_to or default_to
+    date_from = filters.date_from or (date_to - (default_to - default_from))
+    node = get_report_node(request.user, filters.node_id) if filters.node_id else None
+    return ReportFilter(
+        date_from=date_from,
+        date_to=date_to,
+        document_type=filters.document_type,
+        node=node,
+        sort=filters.sort,
+    )
+
+
+@router.get("/report", response={200: ReportOut, **errors(403, 404)})
+def approvals_report_view(request: HttpRequest, filters: Query[ReportFilterIn]) -> dict[str, Any]:
+    """The approvals report over a period (default: the last 30 days) in the caller's scope
+    (`approvals.manage` or `approvals.report`): per policy step the tasks, decisions, average
+    and median time to decide, SLA breaches, escalations and automatic decisions; per approver
+    the same plus what waits for them now, sorted by `sort` (largest first; `name` A–Z)."""
+    report = approvals_report(request.user, _report_filter(request, filters))
+    return {
+        "date_from": report.date_from,
+        "date_to": report.date_to,
+        "document_type": report.document_type,
+        "node_id": report.node.pk if report.node else None,
+        "generated_at": report.generated_at,
+        "sort": report.sort,
+        "steps": report.steps,
+        "approvers": report.approvers,
+    }
+
+
+@router.get("/report/export", response={200: None, **errors(403, 404)})
+def approvals_report_export(request: HttpRequest, filters: Query[ReportExportIn]) -> HttpResponse:
+    """The report's steps (or, with `table=approvers`, approvers) table as CSV (UTF-8 with a
+    byte-order mark, for Excel); hours with two decimals."""
+    report = approvals_report(request.user, _report_filter(request, filters))
+    response = HttpResponse(
+        to_csv(csv_rows(report, filters.table)), content_type="text/csv; charset=utf-8"
+    )
+    response["Content-Disposition"] = (
+        f'attachment; filename="{csv_filename(report, filters.table)}"'
+    )
+    return response
+
+
+@router.post(
+    "/delegations/{delegation_id}/cancel", response={200: DelegationOut, **errors(403, 404, 409)}
+)
+def cancel_delegation(request: HttpRequest, delegation_id: Path[ObjectId]) -> Delegation:
+    """End a delegation now (the delegator, or `approvals.manage` over them; anyone else: 404).
+    409 `request_closed` when it is already cancelled."""
+    delegation = Delegation.objects.select_related("delegator").filter(pk=delegation_id).first()
+    if delegation is None or not runtime.can_manage_delegations_of(
+        request.user, delegation.delegator
+    ):
+        raise NotFound()
+    return runtime.cancel_delegation(delegation, actor=request.user)

@@ -65,3 +65,26 @@ class HistoryAction(models.TextChoices):
     REMINDED = "reminded", _("Reminded (SLA breached)")
     ESCALATED = "escalated", _("Escalated (SLA breached)")
     COMPLETED = "completed", _("Request decided")
+    COMMENTED = "commented", _("Commented")
+
+
+class NotificationKind(models.TextChoices):
+    """Why a user is told about a request (in the app, and by email for most kinds)."""
+
+    TASK_ASSIGNED = "task_assigned", _("A request waits for your approval")
+    TASK_ESCALATED = "task_escalated", _("A request was escalated to you")
+    TASK_REMINDED = "task_reminded", _("Reminder: a request is past its deadline")
+    REQUEST_APPROVED = "request_approved", _("Your request was approved")
+    REQUEST_REJECTED = "request_rejected", _("Your request was rejected")
+    REQUEST_RETURNED = "request_returned", _("Your request was returned to you")
+    REQUEST_COMMENTED = "request_commented", _("New comment on a request")
+
+
+class EmailStatus(models.TextChoices):
+    """A notification's email: waiting, claimed by a sender, sent, not sent by design, failed."""
+
+    PENDING = "pending", pgettext_lazy("email", "Waiting")
+    SENDING = "sending", _("Sending")
+    SENT = "sent", _("Sent")
+    SKIPPED = "skipped", _("Not sent")
+    FAILED = "failed", _("Failed")

@@ -4,7 +4,8 @@ claims, written through the policy services as the system.
 - Store requisitions (要货): the store manager; the region manager above ¥5,000; HQ operations
   above ¥50,000; and above ¥100,000 a countersign (会签) by every HQ administrator — the demo has
   no VP role, so `hq_admin` at the group stands in for the VPs.
-- Write-offs (报损, `inventory.waste`): the store manager, then the region manager above ¥2,000.
+- Write-offs (报损, `inventory.waste`) above ¥200: the store manager, then the region manager
+  above ¥2,000; smaller ones post at once.
 - Expense claims (报销): the requester's manager, then finance of the store's legal entity above
   ¥1,000. The demo's finance user sits at the group, so that step shows as unresolvable in
   "Test this policy" until someone holds `finance` at an entity: a deliberate example.
@@ -77,7 +78,9 @@ POLICIES = [
     PolicyInput(
         document_type="inventory.waste",
         name="报损审批 Write-offs",
-        description="Store manager; region manager above ¥2,000.",
+        description="Write-offs above ¥200 (smaller ones post at once): store manager; region "
+        "manager above ¥2,000. A store manager's own write-off goes to their region manager.",
+        condition="amount > 200",
         steps=[
             StepInput(
                 name="店长 Store manager",

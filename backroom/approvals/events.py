@@ -16,6 +16,7 @@ class ApprovalsEvent(StrEnum):
     REQUEST_RETURNED = "approvals.request.returned"
     REQUEST_RESUBMITTED = "approvals.request.resubmitted"
     REQUEST_WITHDRAWN = "approvals.request.withdrawn"
+    REQUEST_COMMENTED = "approvals.request.commented"
     TASK_ASSIGNED = "approvals.task.assigned"
     TASK_DECIDED = "approvals.task.decided"
     TASK_REMINDED = "approvals.task.reminded"
@@ -165,3 +166,18 @@ class DelegationCancelled:
     delegation_id: int
     delegator_id: int
     delegate_id: int
+
+
+@event(ApprovalsEvent.REQUEST_COMMENTED)
+@dataclass(frozen=True)
+class RequestCommented:
+    """Someone commented on a request (open or closed), perhaps with attachments."""
+
+    request_id: int
+    document_type: str
+    document_id: str
+    status: str
+    round: int
+    actor_id: int | None
+    comment_id: int
+    attachments: int

@@ -1,8 +1,10 @@
 """Approvals errors with stable codes."""
 
+from typing import Any
+
 from django.utils.translation import gettext_lazy as _
 
-from backroom.kernel.exceptions import Conflict, DomainError
+from backroom.kernel.exceptions import Conflict, DomainError, ValidationFailed
 
 
 class UnknownDocumentType(DomainError):
@@ -83,3 +85,26 @@ class ApprovalRequired(Conflict):
 
     code = "approval_required"
     default_message = _("This document needs approval first.")
+
+
+class AboveBulkLimit(Conflict):
+    """Bulk approval is for low-value documents only; this one must be decided on its own."""
+
+    code = "bulk_limit_exceeded"
+    default_message = _("This document is above the amount that can be approved in bulk.")
+
+
+class AttachmentRejected(ValidationFailed):
+    """One or more comment attachments cannot be accepted (type, size, count); nothing is saved.
+
+    `details.fields` keys each problem like other validation errors (`attachments`,
+    `attachments.<index>`); `details.problems` lists them with a stable code each:
+    `attachment_type`, `attachment_too_large`, `attachment_empty`, `too_many_attachments`.
+    """
+
+    code = "attachment_rejected"
+    default_message = _("Some attachments cannot be accepted; nothing was saved.")
+
+    def __init__(self, errors: dict[str, list[str]], problems: list[dict[str, Any]]) -> None:
+        super().__init__(errors)
+        self.details["problems"] = problems

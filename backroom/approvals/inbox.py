@@ -41,6 +41,7 @@ from backroom.kernel import clock
 from backroom.kernel.exceptions import DomainError, NotFound, ValidationFailed
 from backroom.org.models import LegalEntity
 from backroom.web.errors import page
+from backroom.web.forms import posted_id
 
 DECISIONS = {
     "approve": runtime.Decision.APPROVE,
@@ -140,6 +141,11 @@ class Card:
             and self.task.request.status == RequestStatus.PENDING
         )
 
+    @property
+    def bulk_eligible(self) -> bool:
+        """Low value (see `runtime.is_bulk_eligible`): offered for "Approve selected"."""
+        return self.decidable and runtime.is_bulk_eligible(self.task.request)
+
 
 def _inbox_tasks(user: Any) -> list[ApprovalTask]:
     return list(
@@ -172,17 +178,33 @@ def pending_count(user: Any) -> int:
 
 
 def _render_inbox(
-    request: HttpRequest, *, failed: Card | None = None, status: int = 200
+    request: HttpRequest,
+    *,
+    failed: Card | None = None,
+    status: int = 200,
+    results: list[Card] | None = None,
+    bulk: dict[str, Any] | None = None,
 ) -> HttpResponse:
     cards = _cards(_inbox_tasks(request.user))
     if failed is not None:
         cards = [failed if card.task.pk == failed.task.pk else card for card in cards]
         if all(card.task.pk != failed.task.pk for card in cards):
             cards.insert(0, failed)
+    if results:
+        # A bulk approval's cards come first, each with its outcome; the rest as usual.
+        shown = {card.task.pk for card in results}
+        cards = results + [card for card in cards if card.task.pk not in shown]
     return render(
         request,
         "approvals/inbox.html",
-        {"title": _("My approvals"), "cards": cards},
+        {
+            "title": _("My approvals"),
+            "cards": cards,
+            "waiting": sum(card.decidable for card in cards),
+            "bulk": bulk or {},
+            "bulk_limit": runtime.bulk_max_amount(),
+            "has_bulk": any(card.bulk_eligible for card in cards),
+        },
         status=status,
     )
 
@@ -248,6 +270,58 @@ def inbox_decide(request: HttpRequest, task_id: int) -> HttpResponse:
         )
     messages.success(request, done)
     return redirect("approvals:inbox")
+
+
+@page()
+@require_POST
+def inbox_bulk(request: HttpRequest) -> HttpResponse:
+    """Approve the selected low-value tasks (`task` checkboxes), each on its own through the
+    same checks as one approval; the inbox comes back with every selected card's outcome
+    (approved, or the error with nothing changed for it). A task that is not the user's (or
+    that they cannot see) is only counted, never shown. No selection (or too many) is a 422."""
+    task_ids = [posted_id(value) for value in request.POST.getlist("task")]
+    try:
+        outcomes = runtime.bulk_approve(
+            [task_id for task_id in task_ids if task_id is not None], actor=request.user
+        )
+    except ValidationFailed as error:
+        texts = [str(text) for texts in error.errors.values() for text in texts]
+        return _render_inbox(
+            request, status=422, bulk={"error": " ".join(texts) or str(error.message)}
+        )
+    # Cards only for the user's own tasks: someone else's (or an unseen one) is only counted.
+    tasks = {
+        task.pk: task
+        for task in ApprovalTask.objects.filter(
+            pk__in=[o.task_id for o in outcomes if o.request_id is not None],
+            assignee_id=request.user.pk,
+        ).select_related("request__org_node", "request__requester", "on_behalf_of")
+    }
+    visible = [outcome for outcome in outcomes if outcome.task_id in tasks]
+    facts = facts_of([task.request for task in tasks.values()])
+    now = clock.now()
+    results = [
+        Card(
+            task=tasks[outcome.task_id],
+            facts=facts[tasks[outcome.task_id].request_id],
+            now=now,
+            done=_("Approved.") if outcome.approved else "",
+            error=""
+            if outcome.approved
+            else _("Not approved: %(error)s") % {"error": outcome.message},
+        )
+        for outcome in visible
+    ]
+    approved = sum(outcome.approved for outcome in outcomes)
+    return _render_inbox(
+        request,
+        results=results,
+        bulk={
+            "approved": approved,
+            "failed": len(outcomes) - approved,
+            "hidden": len(outcomes) - len(visible),
+        },
+    )
 
 
 # --- requests --------------------------------------------------------------------------------
@@ -409,6 +483,7 @@ def request_resubmit(request: HttpRequest, request_id: int) -> HttpResponse:
 urlpatterns = [
     path("inbox/", inbox, name="inbox"),
     path("inbox/<int:task_id>/decide/", inbox_decide, name="inbox_decide"),
+    path("inbox/bulk-approve/", inbox_bulk, name="inbox_bulk"),
     path("requests/", my_requests, name="my_requests"),
     path("requests/<int:request_id>/", request_detail, name="request_detail"),
     path("requests/<int:request_id>/withdraw/", request_withdraw, name="request_withdraw"),

@@ -8,16 +8,21 @@ started with, so a change only affects new requests.
 
 from __future__ import annotations
 
+import uuid
 from typing import Any
 
 from django.conf import settings
+from django.core.files.storage import FileSystemStorage
 from django.db import models
+from django.utils.functional import cached_property
 from django.utils.translation import gettext_lazy as _
 
 from backroom.approvals.choices import (
     ApproverKind,
     BreachAction,
+    EmailStatus,
     HistoryAction,
+    NotificationKind,
     RequestStatus,
     StepMode,
     TaskStatus,
@@ -388,3 +393,108 @@ class Delegation(TimestampedModel):
 
     def __str__(self) -> str:
         return f"{self.delegator} → {self.delegate}"
+
+
+# --- comments with attachments, notifications ------------------------------------------------
+
+
+class _PrivateMediaStorage(FileSystemStorage):
+    """Files under MEDIA_ROOT (or `<var dir>/media`) with no public URL, as for waste photos:
+    attachments are only streamed by views that check the reader may see the request."""
+
+    @cached_property
+    def base_location(self) -> Any:
+        return getattr(settings, "MEDIA_ROOT", "") or str(settings.VAR_DIR / "media")
+
+
+_attachment_storage = _PrivateMediaStorage(base_url=None)
+
+
+def attachment_storage() -> Any:
+    """Where comment attachments are kept (never served from a public URL)."""
+    return _attachment_storage
+
+
+class RequestAttachment(models.Model):
+    """A file (image or PDF) attached to a comment, i.e. to a `commented` history entry.
+
+    Its type is read from its first bytes when uploaded, never trusted from the upload.
+    """
+
+    request = models.ForeignKey(
+        ApprovalRequest, on_delete=models.CASCADE, related_name="attachments"
+    )
+    history = models.ForeignKey(
+        ApprovalHistory, on_delete=models.CASCADE, related_name="attachments"
+    )
+    file = models.FileField(
+        _("file"), upload_to="approvals/%Y/%m/", storage=attachment_storage, max_length=200
+    )
+    name = models.CharField(_("file name"), max_length=200)
+    content_type = models.CharField(_("type"), max_length=50)
+    size = models.PositiveIntegerField(_("size (bytes)"))
+    position = models.PositiveSmallIntegerField(_("order"), default=0)
+
+    class Meta:
+        ordering = ["history_id", "position", "id"]
+        verbose_name = _("attachment")
+        verbose_name_plural = _("attachments")
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Notification(models.Model):
+    """Something a user is told about a request, made from one outbox event (after commit).
+
+    One per event and recipient (`approvals_notification_once`): a replayed event creates
+    nothing new. Its email is claimed (`sending`) before it is sent, so it goes out at most once.
+    """
+
+    recipient = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("recipient"),
+        on_delete=models.CASCADE,
+        related_name="approval_notifications",
+    )
+    kind = models.CharField(_("kind"), max_length=32, choices=NotificationKind.choices)
+    request = models.ForeignKey(
+        ApprovalRequest, on_delete=models.CASCADE, related_name="notifications"
+    )
+    task = models.ForeignKey(
+        ApprovalTask, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        help_text=_("Who did it; empty: the system."),
+    )
+    reason = models.TextField(_("reason"), blank=True)
+    event_id = models.UUIDField(_("event"), default=uuid.uuid4)
+    created_at = models.DateTimeField(_("created at"))
+    read_at = models.DateTimeField(_("read at"), null=True, blank=True)
+    email_status = models.CharField(
+        _("email"), max_length=16, choices=EmailStatus.choices, default=EmailStatus.PENDING
+    )
+    emailed_at = models.DateTimeField(_("emailed at"), null=True, blank=True)
+    email_error = models.TextField(blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        verbose_name = _("notification")
+        verbose_name_plural = _("notifications")
+        constraints = [
+            models.UniqueConstraint(
+                fields=["event_id", "recipient"], name="approvals_notification_once"
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["recipient", "read_at"]),
+            models.Index(fields=["email_status", "id"]),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.recipient} · {self.kind} · {self.request}"

@@ -12,3 +12,8 @@ APPROVALS_SUBMIT = register_permission(
     "approvals.submit",
     _("Submit documents for approval on behalf of their requesters (apps and integrations)"),
 )
+
+APPROVALS_REPORT = register_permission(
+    "approvals.report",
+    _("See the approvals report (time per step, SLA breaches, who is slow) in one's scope"),
+)

@@ -9,8 +9,9 @@ Rules (see docs/approvals.md, "Runtime"):
 - A step with no resolvable approver refuses the submission (`no_approver`), creates nothing,
   and publishes the admin alert `approvals.route.unresolved` (committed on its own).
 - Unless the version allows self-approval, the requester is never an approver: they are left out
-  of each step, a step with no one else is skipped (recorded), and a route where every step would
-  be skipped is refused (`self_approval`). Deciding one's own request is refused likewise.
+  of each step, a step with no one else is skipped (recorded). When every step would be skipped,
+  the first goes to the requester's manager instead; without one the request is refused
+  (`self_approval`). Deciding one's own request is refused likewise.
 - Every decision locks the request row first (`select_for_update`), so concurrent decisions on
   one request run one after another and each sees the other's effect: exactly one counts.
 - Final states (approved, rejected, withdrawn) call the document type's decision hooks inside the
@@ -21,7 +22,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections import defaultdict
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
@@ -57,6 +58,7 @@ from backroom.approvals.events import (
     TaskReminded,
 )
 from backroom.approvals.exceptions import (
+    AboveBulkLimit,
     AlreadyDecided,
     ApprovalRequired,
     NoApprover,
@@ -72,14 +74,14 @@ from backroom.approvals.models import (
     Delegation,
     PolicyVersion,
 )
-from backroom.approvals.permissions import APPROVALS_SUBMIT
+from backroom.approvals.permissions import APPROVALS_MANAGE, APPROVALS_SUBMIT
 from backroom.approvals.registry import get_document_type
 from backroom.approvals.services import document_node, preview_route, select_policy
 from backroom.audit.services import record_audit
 from backroom.events.services import publish
 from backroom.kernel import clock
 from backroom.kernel.actors import SYSTEM
-from backroom.kernel.exceptions import PermissionDenied, ValidationFailed
+from backroom.kernel.exceptions import DomainError, PermissionDenied, ValidationFailed
 from backroom.org.models import OrgNode
 
 MAX_REASON = 2000
@@ -270,11 +272,26 @@ def _plan(
             }
         )
     if plan and all(step["skipped"] for step in plan):
+        _to_requesters_manager(plan, requester)
+    if plan and all(step["skipped"] for step in plan):
         raise SelfApproval(
             _("Only you could approve this request, and this policy does not allow that."),
             details={"steps": [step["name"] for step in plan]},
         )
     return plan
+
+
+def _to_requesters_manager(plan: list[dict[str, Any]], requester: User) -> None:
+    """Only the requester could approve: their first step goes one level up, to their manager
+    (when they have an active one who is not themselves), instead of refusing the request. A
+    store manager's own write-off then goes to the region manager."""
+    manager = requester.manager
+    if manager is None or not manager.is_active or manager.pk == requester.pk:
+        return
+    step = plan[0]
+    step["approver_ids"] = [manager.pk]
+    step["skipped"] = False
+    step["to_requesters_manager"] = True
 
 
 def _alert_unresolved(
@@ -489,6 +506,23 @@ def submit(submission: Submission, *, requester: User, actor: Any) -> ApprovalRe
         else:
             _start_step(request, 0, SYSTEM)
     return request
+
+
+def check_route(submission: Submission, *, requester: User) -> list[dict[str, Any]]:
+    """The route `submit` would resolve for a document, starting nothing: a step without an
+    approver raises `no_approver` and publishes the admin alert. A document's app calls this
+    before its own transaction, so the alert is committed even though that transaction (and the
+    document) is rolled back; `submit` inside the transaction then checks again."""
+    definition = get_document_type(submission.document_type)
+    node = submission.org_node or document_node(definition, submission.fields)
+    if node is None:
+        return []
+    fields = _routing_fields(submission.document_type, submission.fields, requester)
+    version = select_policy(submission.document_type, fields, node)
+    if version is None:
+        return []
+    document = (submission.document_type, str(submission.document_id))
+    return _plan_or_alert(document, version, fields, node, requester)
 
 
 def _lock(request_id: int) -> ApprovalRequest:
@@ -835,6 +869,66 @@ def escalate_overdue(now: dt.datetime | None = None) -> int:
 # --- delegation --------------------------------------------------------------------------------
 
 
+def can_manage_delegations_of(actor: Any, user: User) -> bool:
+    """The user themselves, the system, or an administrator holding `approvals.manage` at every
+    node where the user holds a role (at the top of the tree for a user with no role)."""
+    if actor is SYSTEM or (_actor_id(actor) is not None and _actor_id(actor) == user.pk):
+        return True
+    if _user(actor) is None or not actor.is_authenticated:
+        return False
+    from backroom.approvals.selectors import root_node
+
+    nodes = [membership.node for membership in user.memberships.select_related("node")]
+    if not nodes:
+        root = root_node()
+        nodes = [root] if root is not None else []
+    return bool(nodes) and all(
+        actor.has_scoped_permission(APPROVALS_MANAGE, node) for node in nodes
+    )
+
+
+def _overlapping(delegator: User, starts_at: dt.datetime, ends_at: dt.datetime) -> Any:
+    return Delegation.objects.filter(
+        Q(starts_at__lt=ends_at) & Q(ends_at__gt=starts_at),
+        delegator=delegator,
+        cancelled_at__isnull=True,
+    )
+
+
+def delegation_problems(
+    *,
+    delegator: User | None,
+    delegate: User | None,
+    starts_at: dt.datetime | None,
+    ends_at: dt.datetime | None,
+    reason: str = "",
+) -> dict[str, list[str]]:
+    """Every problem with a delegation at once, keyed like the API (`delegate_id`, `starts_at`,
+    `ends_at`, `reason`). A page passes None for a value it could not read, so the rest is
+    still checked; `create_delegation` refuses whatever this finds."""
+    errors: dict[str, list[str]] = {}
+    reason = (reason or "").strip()
+    if len(reason) > MAX_REASON or "\x00" in reason:
+        errors["reason"] = [_("At most 2000 characters of text.")]
+    if delegate is not None:
+        if delegator is not None and delegate.pk == delegator.pk:
+            errors["delegate_id"] = [_("Delegate to someone else.")]
+        elif not delegate.is_active:
+            errors["delegate_id"] = [_("The delegate is not an active user.")]
+    if starts_at is not None and ends_at is not None and ends_at <= starts_at:
+        errors["ends_at"] = [_("The end must come after the start.")]
+    elif ends_at is not None and ends_at <= clock.now():
+        errors["ends_at"] = [_("The end is in the past.")]
+    elif (
+        delegator is not None
+        and starts_at is not None
+        and ends_at is not None
+        and _overlapping(delegator, starts_at, ends_at).exists()
+    ):
+        errors["starts_at"] = [_("You already delegate during this time.")]
+    return errors
+
+
 def create_delegation(
     *,
     delegator: User,
@@ -845,29 +939,19 @@ def create_delegation(
     actor: Any,
 ) -> Delegation:
     """Send a user's new tasks to another user for a window (out of office). The delegator
-    sets it up themselves (or the system); windows of one delegator may not overlap."""
-    reason = _clean_reason(reason, "reason", required=False)
-    if actor is not SYSTEM and _actor_id(actor) != delegator.pk:
+    sets it up themselves (or the system, or an administrator holding `approvals.manage` over
+    them); windows of one delegator may not overlap. Every problem is reported at once."""
+    if not can_manage_delegations_of(actor, delegator):
         raise PermissionDenied(_("You can only delegate your own approvals."))
-    errors: dict[str, list[str]] = {}
-    if delegate.pk == delegator.pk:
-        errors["delegate_id"] = [_("Delegate to someone else.")]
-    elif not delegate.is_active:
-        errors["delegate_id"] = [_("The delegate is not an active user.")]
-    if ends_at <= starts_at:
-        errors["ends_at"] = [_("The end must come after the start.")]
-    elif ends_at <= clock.now():
-        errors["ends_at"] = [_("The end is in the past.")]
+    errors = delegation_problems(
+        delegator=delegator, delegate=delegate, starts_at=starts_at, ends_at=ends_at, reason=reason
+    )
     if errors:
         raise ValidationFailed(errors)
+    reason = reason.strip()
     with transaction.atomic():
         User.objects.select_for_update().filter(pk=delegator.pk).get()
-        overlap = Delegation.objects.filter(
-            Q(starts_at__lt=ends_at) & Q(ends_at__gt=starts_at),
-            delegator=delegator,
-            cancelled_at__isnull=True,
-        )
-        if overlap.exists():
+        if _overlapping(delegator, starts_at, ends_at).exists():
             raise ValidationFailed({"starts_at": [_("You already delegate during this time.")]})
         delegation = Delegation.objects.create(
             delegator=delegator,
@@ -901,8 +985,9 @@ def create_delegation(
 
 
 def cancel_delegation(delegation: Delegation, *, actor: Any) -> Delegation:
-    """End a delegation now; tasks already assigned to the delegate stay theirs."""
-    if actor is not SYSTEM and _actor_id(actor) != delegation.delegator_id:
+    """End a delegation now; tasks already assigned to the delegate stay theirs. The delegator
+    (or an administrator holding `approvals.manage` over them) cancels it."""
+    if not can_manage_delegations_of(actor, delegation.delegator):
         raise PermissionDenied(_("You can only cancel your own delegations."))
     with transaction.atomic():
         delegation = Delegation.objects.select_for_update().get(pk=delegation.pk)
@@ -924,3 +1009,107 @@ def cancel_delegation(delegation: Delegation, *, actor: Any) -> Delegation:
             )
         )
     return delegation
+
+
+# --- bulk approval -----------------------------------------------------------------------------
+
+BULK_MAX_TASKS = 200
+
+
+def bulk_max_amount() -> Decimal:
+    """The highest base-currency amount approvable in bulk (`APPROVALS_BULK_MAX_AMOUNT`)."""
+    from django.conf import settings
+
+    return Decimal(str(getattr(settings, "APPROVALS_BULK_MAX_AMOUNT", "2000")))
+
+
+def bulk_amount(request: ApprovalRequest) -> Decimal | None:
+    """The request's amount in its base currency, or None when it has none (or a bad one)."""
+    value = request.fields.get("amount")
+    if value in (None, "") or isinstance(value, bool):
+        return None
+    try:
+        amount = Decimal(str(value))
+    except ArithmeticError:
+        return None
+    return amount if amount.is_finite() else None
+
+
+def is_bulk_eligible(request: ApprovalRequest) -> bool:
+    """Low value: an amount in base currency at or below the bulk limit."""
+    amount = bulk_amount(request)
+    return amount is not None and amount <= bulk_max_amount()
+
+
+@dataclass(frozen=True)
+class BulkOutcome:
+    """What became of one task of a bulk approval: `code` is "approved" or the error's code."""
+
+    task_id: int
+    request_id: int | None
+    approved: bool
+    code: str
+    message: str
+
+
+def _bulk_approve_one(task_id: int, *, actor: Any, comment: str, limit: Decimal) -> None:
+    from backroom.approvals.selectors import get_task
+
+    task = get_task(actor, task_id)  # 404 unless the actor may see it (or its store)
+    with transaction.atomic():
+        request = _lock(task.request_id)
+        amount = bulk_amount(request)
+        if amount is None or amount > limit:
+            # The limit is checked under the request's lock, like every other rule of `decide`.
+            raise AboveBulkLimit(
+                _("Above %(limit)s in base currency: decide this one on its own.")
+                % {"limit": f"{limit:,.2f}"},
+                details={"task_id": task_id, "limit": str(limit)},
+            )
+        decide(task_id, Decision.APPROVE, actor=actor, comment=comment)
+
+
+def bulk_approve(task_ids: Sequence[int], *, actor: Any, comment: str = "") -> list[BulkOutcome]:
+    """Approve many low-value tasks at once: each in its own transaction, through `decide` (so
+    self-approval, delegation, already decided, withdrawn... are refused exactly as one by one),
+    and only when the request's base-currency amount is at most `bulk_max_amount()` (else
+    `bulk_limit_exceeded`). One task's failure never undoes another's approval; every outcome is
+    returned, in the order given (duplicates once)."""
+    if actor is SYSTEM or _user(actor) is None:
+        raise PermissionDenied()
+    comment = _clean_reason(comment, "comment", required=False)
+    unique = list(dict.fromkeys(int(task_id) for task_id in task_ids))
+    if not unique:
+        raise ValidationFailed({"task_ids": [_("Select at least one task.")]})
+    if len(unique) > BULK_MAX_TASKS:
+        raise ValidationFailed(
+            {"task_ids": [_("At most %(count)d tasks at once.") % {"count": BULK_MAX_TASKS}]}
+        )
+    limit = bulk_max_amount()
+    request_ids = dict(ApprovalTask.objects.filter(pk__in=unique).values_list("pk", "request_id"))
+    outcomes = []
+    for task_id in unique:
+        try:
+            _bulk_approve_one(task_id, actor=actor, comment=comment, limit=limit)
+        except DomainError as error:
+            hidden = error.http_status == 404
+            outcomes.append(
+                BulkOutcome(
+                    task_id=task_id,
+                    request_id=None if hidden else request_ids.get(task_id),
+                    approved=False,
+                    code=error.code,
+                    message=str(error.message),
+                )
+            )
+        else:
+            outcomes.append(
+                BulkOutcome(
+                    task_id=task_id,
+                    request_id=request_ids.get(task_id),
+                    approved=True,
+                    code="approved",
+                    message=_("Approved."),
+                )
+            )
+    return outcomes

@@ -272,3 +272,127 @@ class DelegationOut(Schema):
     ends_at: dt.datetime
     reason: str
     cancelled_at: dt.datetime | None
+
+
+class AttachmentOut(Schema):
+    id: int
+    name: str
+    content_type: str = Field(description="Read from the file: JPEG, PNG, WebP, HEIC or PDF")
+    size: int
+    url: str = Field(description="Download (only for those who may see the request)")
+
+    @staticmethod
+    def resolve_url(obj: Any) -> str:
+        return f"/api/v1/approvals/attachments/{obj.pk}"
+
+
+class CommentOut(Schema):
+    id: int = Field(description="The comment's history entry")
+    request_id: int
+    round: int
+    author_id: int | None
+    comment: str
+    created_at: dt.datetime
+    attachments: list[AttachmentOut]
+
+    @staticmethod
+    def resolve_author_id(obj: Any) -> int | None:
+        return obj.actor_id  # type: ignore[no-any-return]
+
+    @staticmethod
+    def resolve_created_at(obj: Any) -> dt.datetime:
+        return obj.occurred_at  # type: ignore[no-any-return]
+
+    @staticmethod
+    def resolve_attachments(obj: Any) -> list[Any]:
+        return list(obj.attachments.all())
+
+
+# --- bulk approval, the report, delegation management (docs/approvals.md) ----------------------
+
+
+class BulkApproveIn(Schema):
+    task_ids: list[ObjectId] = Field(
+        ..., min_length=1, max_length=200, description="1–200 tasks; duplicates count once"
+    )
+    comment: str = text(max_length=2000, default="")
+
+
+class BulkOutcomeOut(Schema):
+    task_id: int
+    request_id: int | None = Field(description="Empty when the task cannot be seen")
+    approved: bool
+    code: str = Field(description="`approved`, or the error's code (e.g. `bulk_limit_exceeded`)")
+    message: str
+
+
+class BulkApproveOut(Schema):
+    limit: Decimal = Field(description="The bulk limit, in each request's base currency")
+    approved: int
+    failed: int
+    results: list[BulkOutcomeOut]
+
+
+class ReportFilterIn(Schema):
+    date_from: dt.date | None = Field(None, description="Default: 29 days before `date_to`")
+    date_to: dt.date | None = Field(None, description="Default: today (inclusive)")
+    document_type: Text = Field("", max_length=64)
+    node_id: ObjectId | None = Field(None, description="Narrow to a node in the caller's scope")
+    sort: Literal[
+        "name",
+        "tasks",
+        "decided",
+        "average",
+        "median",
+        "breaches",
+        "breach_percent",
+        "open",
+        "overdue",
+    ] = "average"
+
+
+class ReportExportIn(ReportFilterIn):
+    table: Literal["steps", "approvers"] = "steps"
+
+
+class ReportStepOut(Schema):
+    document_type: str
+    label: str
+    policy_id: int | None
+    policy_name: str
+    step_name: str
+    position: int
+    tasks: int
+    decided: int
+    average_seconds: int | None
+    median_seconds: int | None
+    breaches: int
+    breach_percent: Decimal
+    escalations: int
+    auto_decisions: int
+    open: int
+
+
+class ReportApproverOut(Schema):
+    user_id: int
+    username: str
+    name: str
+    tasks: int
+    decided: int
+    average_seconds: int | None
+    median_seconds: int | None
+    breaches: int
+    breach_percent: Decimal
+    open: int = Field(description="Pending tasks now (whatever the period)")
+    overdue: int = Field(description="Pending tasks past their SLA now")
+
+
+class ReportOut(Schema):
+    date_from: dt.date
+    date_to: dt.date
+    document_type: str
+    node_id: int | None
+    generated_at: dt.datetime
+    sort: str
+    steps: list[ReportStepOut]
+    approvers: list[ReportApproverOut]

@@ -103,6 +103,8 @@ def _mount() -> None:
     from backroom.approvals.api import router as approvals_router
     from backroom.audit.api import router as audit_router
     from backroom.catalog.api import router as catalog_router
+    from backroom.channels.api import router as channels_router
+    from backroom.channels.api_reports import router as channels_reports_router
     from backroom.inventory.api import router as inventory_router
     from backroom.org.api import router as org_router
     from backroom.webhooks.api import router as webhooks_router
@@ -114,6 +116,11 @@ def _mount() -> None:
     api.add_router("/v1/catalog/", catalog_router)
     api.add_router("/v1/inventory/", inventory_router)
     api.add_router("/v1/approvals/", approvals_router)
+    api.add_router("/v1/channels/", channels_router)
+    api.add_router("/v1/channels/", channels_reports_router)
+    api.add_router("/v1/channels/", "backroom.channels.api_soldout.router")  # sold out
+    api.add_router("/v1/channels/", "backroom.channels.api_imports.router")  # Square CSV import
+    api.add_router("/v1/channels/", "backroom.channels.api_anomalies.router")  # order alerts
 
 
 _mount()

@@ -54,9 +54,10 @@ INSTALLED_APPS = [
     "backroom.audit",
     "backroom.events",
     "backroom.webhooks",
+    "backroom.approvals",  # before the documents' apps: their demo seeds need its policies
     "backroom.catalog",
     "backroom.inventory",
-    "backroom.approvals",
+    "backroom.channels",
     "backroom.web",
 ]
 
@@ -209,8 +210,41 @@ SECURE_CSP = {
 NINJA_PAGINATION_PER_PAGE = 50
 NINJA_PAGINATION_MAX_LIMIT = 500
 
+# Approvals: the highest amount (in each request's base currency) approvable in bulk.
+APPROVALS_BULK_MAX_AMOUNT = os.environ.get("APPROVALS_BULK_MAX_AMOUNT", "2000")
+# Calls to the delivery platforms' APIs (sold out, back in stock) are built, signed and recorded
+# but not sent: on a laptop and in the demo (DEBUG) unless set to 0, never in production.
+CHANNELS_OUTBOUND_DRY_RUN = env_bool("CHANNELS_OUTBOUND_DRY_RUN", DEBUG and not TESTING)
+
 # Webhook delivery: HTTP timeout in seconds.
 WEBHOOK_TIMEOUT = float(os.environ.get("WEBHOOK_TIMEOUT", "10"))
+
+# Email (approval notifications), Django 6.1's MAILERS: printed to the console on a laptop and in
+# the demo, kept in memory under tests, SMTP otherwise (host, port, user, password and TLS
+# from EMAIL_* environment variables). BACKROOM_BASE_URL makes the links in emails absolute.
+if TESTING:
+    _MAILER: dict = {"BACKEND": "django.core.mail.backends.locmem.EmailBackend"}
+elif DEBUG and not os.environ.get("EMAIL_HOST"):
+    _MAILER = {"BACKEND": "django.core.mail.backends.console.EmailBackend"}
+else:
+    _MAILER = {
+        "BACKEND": "django.core.mail.backends.smtp.EmailBackend",
+        "OPTIONS": {
+            "host": os.environ.get("EMAIL_HOST", "localhost"),
+            "port": int(os.environ.get("EMAIL_PORT", "25")),
+            "username": os.environ.get("EMAIL_HOST_USER", ""),
+            "password": os.environ.get("EMAIL_HOST_PASSWORD", ""),
+            "use_tls": env_bool("EMAIL_USE_TLS"),
+        },
+    }
+MAILERS = {"default": _MAILER}
+DEFAULT_FROM_EMAIL = os.environ.get("DEFAULT_FROM_EMAIL", "Backroom <backroom@localhost>")
+BACKROOM_BASE_URL = os.environ.get("BACKROOM_BASE_URL", "http://127.0.0.1:8000")
+# Platform callbacks verify signatures over the URL as called: this base + the path (empty:
+# the request's own Host). Set it to the public URL behind a proxy (docs/channels.md).
+CHANNELS_CALLBACK_BASE_URL = os.environ.get(
+    "CHANNELS_CALLBACK_BASE_URL", os.environ.get("BACKROOM_BASE_URL", "")
+)
 
 LOGGING = {
     "version": 1,

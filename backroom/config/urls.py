@@ -11,5 +11,6 @@ urlpatterns = [
     path("catalog/", include("backroom.catalog.urls")),
     path("stock/", include("backroom.inventory.urls")),
     path("approvals/", include("backroom.approvals.urls")),
+    path("channels/", include("backroom.channels.urls")),
     path("", include("backroom.web.urls")),
 ]

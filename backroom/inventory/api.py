@@ -369,22 +369,36 @@ def correct_cost(
 def post_batch(request: HttpRequest, payload: BatchIn, moves: bool = False) -> Status:
     """Post up to 5,000 lines at once, all or nothing; every bad line is reported together."""
     prefix = f"api:u{request.user.pk}:"
+    move = services.MoveInput
     lines = [
-        services.MoveInput(
-            action=line.action,
-            item_id=line.item_id,
-            location_id=line.location_id,
-            quantity=line.quantity,
-            key=prefix + line.key,
-            unit=line.unit,
-            unit_cost=line.unit_cost,
-            lot_code=line.lot_code,
-            expiry_date=line.expiry_date,
-            reason=line.reason,
-            source=_source(line.source),
-            occurred_at=line.occurred_at,
+        move(
+            action,
+            item_id,
+            location_id,
+            quantity,
+            prefix + key,
+            unit,
+            unit_cost,
+            lot_code,
+            expiry_date,
+            reason,
+            None if source is None else _source(source),
+            occurred_at,
         )
-        for line in payload.moves
+        for (
+            action,
+            item_id,
+            location_id,
+            quantity,
+            key,
+            unit,
+            unit_cost,
+            lot_code,
+            expiry_date,
+            reason,
+            source,
+            occurred_at,
+        ) in payload.plain()
     ]
     result = services.post_moves(lines, actor=request.user)
     response = _posting(result)

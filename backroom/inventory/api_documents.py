@@ -156,8 +156,8 @@ def submit_waste(request: HttpRequest, document_id: Path[ObjectId]) -> WasteDocu
 def approve_waste(
     request: HttpRequest, document_id: Path[ObjectId], payload: WasteDecisionIn
 ) -> WasteDocument:
-    """Approve a record waiting for approval and post it (inventory.manage; not the
-    submitter: 403 self_approval). Deciding twice: 409 waste_state."""
+    """Approve your own pending step of the record's approval request; the last approval posts
+    it. Without a pending task on it: 409 not_your_task; deciding twice: 409 waste_state."""
     services.approve_waste(_waste(request, document_id), actor=request.user, reason=payload.reason)
     return _waste(request, document_id)
 
@@ -168,7 +168,8 @@ def approve_waste(
 def reject_waste(
     request: HttpRequest, document_id: Path[ObjectId], payload: WasteDecisionIn
 ) -> WasteDocument:
-    """Reject a record waiting for approval, with a reason; nothing is posted."""
+    """Reject the record through your pending approval task, with a reason; nothing is
+    posted."""
     services.reject_waste(_waste(request, document_id), actor=request.user, reason=payload.reason)
     return _waste(request, document_id)
 
@@ -179,7 +180,7 @@ def reject_waste(
 def cancel_waste(
     request: HttpRequest, document_id: Path[ObjectId], payload: WasteDecisionIn
 ) -> WasteDocument:
-    """Withdraw a draft or a record waiting for approval."""
+    """Withdraw a draft, or (its requester only) a record waiting for approval."""
     services.cancel_waste(_waste(request, document_id), actor=request.user, reason=payload.reason)
     return _waste(request, document_id)
 

@@ -9,6 +9,7 @@ class InventoryConfig(AppConfig):
 
     def ready(self) -> None:
         from backroom.inventory import events, periods, permissions  # noqa: F401  (registration)
+        from backroom.inventory.services import waste  # noqa: F401  (its approval decision hook)
         from backroom.web.navigation import NavItem, register_nav_item
 
         for item in [

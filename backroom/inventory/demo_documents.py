@@ -1,8 +1,8 @@
 """Demo waste records and transfer orders over the last two weeks (run after the stock demo).
 
 - SH001 records a handful of waste (dropped, spoiled, expired, over-production) as its store
-  manager, each below the approval limit and posted at once; one more, worth more than the
-  limit, waits for the region manager's approval.
+  manager, posted at once or approved (by the region manager) an hour later as the demo
+  write-off policy asks; one more, worth more than ¥2,000, waits for the region manager.
 - The Shanghai warehouse sent SH001 a transfer that arrived with a line short (written off from
   in transit as `transfer_discrepancy`), and SH001 has a transfer to SH002 still in transit.
 
@@ -22,12 +22,13 @@ from unittest import mock
 
 from django.utils import timezone
 
+from backroom.approvals import runtime
 from backroom.inventory import services
-from backroom.inventory.choices import LocationKind, WasteReason
-from backroom.inventory.models import ItemValuation, Location
+from backroom.inventory.choices import LocationKind, WasteReason, WasteStatus
+from backroom.inventory.models import ItemValuation, Location, WasteDocument
 from backroom.inventory.services import transfer_orders as transfer_order_services
 from backroom.inventory.services import waste as waste_services
-from backroom.inventory.services.waste import approval_threshold
+from backroom.kernel import clock
 from backroom.kernel.actors import SYSTEM
 
 if TYPE_CHECKING:
@@ -46,12 +47,27 @@ Q = Decimal("0.001")
 
 @contextmanager
 def _backdated(when: dt.datetime) -> Iterator[None]:
-    clock = SimpleNamespace(now=lambda: when)
     with (
-        mock.patch.object(waste_services, "timezone", clock),
-        mock.patch.object(transfer_order_services, "timezone", clock),
+        clock.at(when),
+        mock.patch.object(transfer_order_services, "timezone", SimpleNamespace(now=lambda: when)),
     ):
         yield
+
+
+def _approve_as_it_happened(document: WasteDocument, when: dt.datetime) -> None:
+    """History: whoever the approval waited for approved it an hour later."""
+    for _step in range(5):
+        document.refresh_from_db()
+        if document.status != WasteStatus.PENDING_APPROVAL:
+            return
+        request = waste_services.approval_request(document)
+        if request is None:
+            return
+        task = request.tasks.filter(status="pending").select_related("assignee").first()
+        if task is None:
+            return
+        with clock.at(when + dt.timedelta(hours=1)):
+            runtime.approve(task, actor=task.assignee)
 
 
 def _stocked(location: Location, count: int, *, offset: int = 0) -> list[ItemValuation]:
@@ -103,7 +119,7 @@ def seed_documents(ctx: DemoContext) -> None:
         quantity = max((row.quantity * share).quantize(Q), Q)
         when = today - dt.timedelta(days=days_ago, hours=ctx.random.randint(0, 8))
         with _backdated(when):
-            services.create_waste(
+            document = services.create_waste(
                 site,
                 [
                     services.WasteLineInput(
@@ -116,9 +132,11 @@ def seed_documents(ctx: DemoContext) -> None:
                 actor=manager,
                 occurred_at=when - dt.timedelta(minutes=30),
             )
-    # One above the approval limit, waiting for the region manager: most of the site's most
-    # valuable stock (a freezer failure), line by line until its value is above the limit.
-    limit = approval_threshold() * Decimal("1.3")
+        _approve_as_it_happened(document, when)
+    # One above the region manager's limit in the demo write-off policy (¥2,000), waiting for
+    # them: most of the site's most valuable stock (a freezer failure), line by line until its
+    # value is above the limit.
+    limit = Decimal("2600")
     rows = list(
         ItemValuation.objects.filter(
             location__site=site,

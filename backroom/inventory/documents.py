@@ -18,7 +18,7 @@ from django.utils.translation import gettext_lazy as _
 from backroom.events.catalogue import event
 from backroom.inventory.models import TransferOrder, TransferOrderLine, WasteDocument, WasteLine
 from backroom.inventory.permissions import INVENTORY_VIEW
-from backroom.kernel.exceptions import Conflict, NotFound, PermissionDenied
+from backroom.kernel.exceptions import Conflict, NotFound
 from backroom.kernel.scoping import scope_q
 from backroom.org.models import Site
 
@@ -138,13 +138,6 @@ class WasteStateError(Conflict):
 
     code = "waste_state"
     default_message = _("The waste record is not in a state that allows this.")
-
-
-class SelfApproval(PermissionDenied):
-    """The submitter of a waste record may not approve or reject it."""
-
-    code = "self_approval"
-    default_message = _("Someone other than the submitter must decide on this waste record.")
 
 
 class TransferOrderStateError(Conflict):

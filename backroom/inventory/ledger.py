@@ -1,16 +1,21 @@
 """The posting engine: lock, apply moves in memory, then write moves and projections at once.
 
-A `LedgerSession` runs inside the caller's `transaction.atomic()`. It locks the valuations and
-balances of every item × location it will touch (in the fixed order of `locks.py`), applies the
-operations one by one to in-memory copies (so a later line sees an earlier line's effect),
-collects every problem instead of stopping at the first, and only when there are none writes the
-moves with one bulk insert and the changed balances and valuations with one update each.
+A `LedgerSession` runs inside the caller's `transaction.atomic()`. It locks the valuations of
+every item × location it will touch (in the fixed order of `locks.py`) and reads their balances
+under those locks, or reuses the ones this process wrote last when the valuation's revision
+says nobody changed them since (`BalanceCache`). It applies the operations one by one to
+in-memory copies (so a later line sees an earlier line's effect), collects every problem
+instead of stopping at the first, and only when there are none writes the moves with one bulk
+insert and the changed balances and valuations with one statement each.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterable
+import secrets
+import struct
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
@@ -24,12 +29,11 @@ from backroom.catalog.models import Item
 from backroom.inventory.choices import MoveReason
 from backroom.inventory.exceptions import InsufficientStock
 from backroom.inventory.locks import (
-    BalanceDemand,
-    LockedRow,
     LotInfo,
     fefo_order,
     lock_balances,
     lock_valuations,
+    pg_array,
 )
 from backroom.inventory.models import (
     ItemValuation,
@@ -60,6 +64,66 @@ class _Balance:
 
     def fefo(self) -> tuple[int, dt.date, dt.datetime, int]:
         return fefo_order(self.lot_id, self.expiry, self.received)
+
+
+class BalanceCache:
+    """Per process: each item × location's balances as this process last wrote them.
+
+    An entry is keyed by the revision its posting wrote on the pair's `ItemValuation` row, a
+    random number drawn anew by every posting that changes the pair's balances. A session that
+    locks the valuation row and finds the revision it holds reuses the balances instead of
+    reading them: nobody changed them since (every balance write happens in `flush`, under
+    that lock, and writes a new revision). Any other revision (another process posted, or the
+    posting was rolled back) means reading them again. A session takes the entry out while it
+    works on it and puts it back when it writes, so an abandoned session leaves nothing behind.
+    (docs/decisions/0006-ledger-balance-cache-and-set-based-posting.md)
+    """
+
+    max_pairs = 50_000
+
+    def __init__(self) -> None:
+        self._entries: dict[
+            tuple[str, int, int], tuple[int, dict[int | None, _Balance], list[_Balance]]
+        ] = {}
+
+    @staticmethod
+    def _database() -> str:
+        return f"{connection.alias}:{connection.settings_dict['NAME']}"
+
+    def take(
+        self, database: str, pair: Pair, revision: int
+    ) -> tuple[dict[int | None, _Balance], list[_Balance]] | None:
+        entry = self._entries.pop((database, *pair), None)
+        if entry is None or revision == 0 or entry[0] != revision:
+            return None
+        return entry[1], entry[2]
+
+    def put(
+        self,
+        database: str,
+        pair: Pair,
+        revision: int,
+        by_lot: dict[int | None, _Balance],
+        ordered: list[_Balance],
+    ) -> None:
+        if len(self._entries) >= self.max_pairs:
+            self._entries.clear()
+        self._entries[(database, *pair)] = (revision, by_lot, ordered)
+
+    def clear(self) -> None:
+        self._entries.clear()
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+
+BALANCES = BalanceCache()
+
+
+def new_revision() -> int:
+    """A random, non-zero 63-bit number from the operating system (distinct across forked
+    worker processes, unlike `random`)."""
+    return secrets.randbits(63) or 1
 
 
 MOVE_FIELDS = (
@@ -113,7 +177,7 @@ class MoveRow:
         return tuple(getattr(self, name) for name in MOVE_FIELDS)
 
 
-@dataclass
+@dataclass(slots=True)
 class MoveMeta:
     """What every move of one line shares: its key, source document, time and actor."""
 
@@ -163,7 +227,6 @@ class LedgerSession:
         pairs: Iterable[Pair],
         actor_id: int | None,
         lots: dict[int, Lot] | dict[int, LotInfo] | None = None,
-        demand: BalanceDemand | None = None,
     ) -> None:
         self.items = items
         self.locations = locations
@@ -174,6 +237,8 @@ class LedgerSession:
         self.negatives: list[NegativeLine] = []
         self._lines: dict[str, int] = {}
         self._today: dict[tuple[int, dt.date], dt.date] = {}
+        self._flushed = False
+        self._streamed = False  # the moves went to the database while being booked
         pairs = set(pairs)
         self._valuation_rows = lock_valuations(pairs)
         self.valuations: dict[Pair, Valuation] = {
@@ -185,7 +250,16 @@ class LedgerSession:
         self._dirty: list[tuple[Pair, _Balance]] = []  # balances changed, in first-change order
         # Per item × location: its balances in FEFO order (None: sort again, a lot was added).
         self._fefo: dict[Pair, list[_Balance] | None] = {}
-        for pair, rows in lock_balances(pairs, demand).items():
+        # Balances this process holds at the locked revision are reused; the others are read.
+        self._database = BalanceCache._database()
+        stale = []
+        for pair, row in self._valuation_rows.items():
+            held = BALANCES.take(self._database, pair, row.revision)
+            if held is None:
+                stale.append(pair)
+            else:
+                self.balances[pair], self._fefo[pair] = held
+        for pair, rows in lock_balances(stale).items():
             ordered = [
                 _Balance(lot, quantity, value, pk, expiry, received)
                 for pk, _, _, lot, quantity, value, expiry, received in rows
@@ -211,7 +285,9 @@ class LedgerSession:
         return self._today[cache_key]
 
     def _balance(self, pair: Pair, lot_id: int | None) -> _Balance:
-        by_lot = self.balances.setdefault(pair, {})
+        by_lot = self.balances.get(pair)
+        if by_lot is None:
+            by_lot = self.balances[pair] = {}
         balance = by_lot.get(lot_id)
         if balance is None:
             lot = None
@@ -248,22 +324,52 @@ class LedgerSession:
         meta: MoveMeta,
         reverses_id: int | None = None,
     ) -> MoveRow:
-        pair = (item.pk, location.pk)
-        balance = self._balance(pair, lot_id)
+        return self._add(
+            (item.id, location.id),
+            location.site_id,
+            lot_id,
+            quantity,
+            unit_cost,
+            value,
+            reason,
+            meta,
+            reverses_id,
+        )
+
+    def _add(
+        self,
+        pair: Pair,
+        site_id: int,
+        lot_id: int | None,
+        quantity: Decimal,
+        unit_cost: Decimal,
+        value: Decimal,
+        reason: str,
+        meta: MoveMeta,
+        reverses_id: int | None = None,
+    ) -> MoveRow:
+        """Book one move on its balance and queue it (positional: the hot path of a batch)."""
+        if self._flushed:
+            raise RuntimeError("A ledger session is written once.")
+        by_lot = self.balances.get(pair)
+        balance = by_lot.get(lot_id) if by_lot is not None else None
+        if balance is None:
+            balance = self._balance(pair, lot_id)
         balance.quantity += quantity
         balance.value += value
         if not balance.is_dirty:
             balance.is_dirty = True
             self._dirty.append((pair, balance))
         key = meta.key
-        key_line = self._lines.get(key, 0)
-        self._lines[key] = key_line + 1
+        lines = self._lines
+        key_line = lines.get(key, 0)
+        lines[key] = key_line + 1
         move = MoveRow(
             None,
             None,
-            item.pk,
-            location.site_id,
-            location.pk,
+            pair[0],
+            site_id,
+            pair[1],
             lot_id,
             quantity,
             unit_cost,
@@ -311,36 +417,29 @@ class LedgerSession:
 
         `total` books the move at exactly that value (production at the summed input cost).
         """
-        valuation = self.valuations[(item.pk, location.pk)]
+        pair = (item.id, location.id)
+        valuation = self.valuations[pair]
         if unit_cost is None:
             unit_cost = valuation.average_cost or ZERO
         unit_cost = cost(unit_cost)
         move_value, variance = valuation.receive(quantity, unit_cost, total)
+        site_id = location.site_id
         moves = []
         if variance:
             moves.append(
-                self._move(
-                    item=item,
-                    location=location,
-                    lot_id=None,
-                    quantity=ZERO,
-                    unit_cost=unit_cost,
-                    value=variance,
-                    reason=MoveReason.PRICE_VARIANCE,
-                    meta=meta,
+                self._add(
+                    pair,
+                    site_id,
+                    None,
+                    ZERO,
+                    unit_cost,
+                    variance,
+                    MoveReason.PRICE_VARIANCE,
+                    meta,
                 )
             )
         moves.append(
-            self._move(
-                item=item,
-                location=location,
-                lot_id=lot_id,
-                quantity=quantity,
-                unit_cost=unit_cost,
-                value=move_value,
-                reason=reason,
-                meta=meta,
-            )
+            self._add(pair, site_id, lot_id, quantity, unit_cost, move_value, reason, meta)
         )
         return moves
 
@@ -361,32 +460,34 @@ class LedgerSession:
         Expired lots are skipped unless `allow_expired`. Whatever usable stock cannot cover is
         the shortfall; under allow/warn it is taken from the no-lot balance (going negative).
         """
-        by_lot = self.balances.get((item.pk, location.pk), {})
+        pair = (item.id, location.id)
+        by_lot = self.balances.get(pair) or {}
         if use_lot:
             available = max(by_lot[lot_id].quantity if lot_id in by_lot else ZERO, ZERO)
             short = max(quantity - available, ZERO)
             return [(lot_id, quantity)], short
-        today = self.today(location, at)
-        pair = (item.pk, location.pk)
         ordered = self._fefo.get(pair)
         if ordered is None:
             ordered = self._fefo[pair] = sorted(by_lot.values(), key=_Balance.fefo)
-        candidates = [
-            balance
-            for balance in ordered
-            if balance.quantity > 0
-            and (only_lots is None or balance.lot_id in only_lots)
-            and (allow_expired or balance.expiry is None or balance.expiry >= today)
-        ]
+        today: dt.date | None = None
         parts: list[tuple[int | None, Decimal]] = []
         remaining = quantity
-        for balance in candidates:
+        for balance in ordered:
             if remaining <= 0:
                 break
             available = balance.quantity
+            if available <= 0:
+                continue
             if only_lots is not None:
+                if balance.lot_id not in only_lots:
+                    continue
                 available = min(available, only_lots[balance.lot_id])
-            take = min(available, remaining)
+            if not allow_expired and balance.expiry is not None:
+                if today is None:
+                    today = self.today(location, at)
+                if balance.expiry < today:
+                    continue
+            take = available if available < remaining else remaining
             if take > 0:
                 parts.append((balance.lot_id, take))
                 remaining -= take
@@ -395,7 +496,8 @@ class LedgerSession:
                 parts[-1] = (None, parts[-1][1] + remaining)
             else:
                 parts.append((None, remaining))
-        return parts, max(remaining, ZERO)
+            return parts, remaining
+        return parts, ZERO
 
     def outbound(
         self,
@@ -426,26 +528,21 @@ class LedgerSession:
             only_lots=only_lots,
             at=meta.occurred_at,
         )
-        if short > 0 and self.policy(item) == NegativeStockPolicy.FORBID:
+        policy = item.item_class.negative_stock_policy
+        if short > 0 and policy == NegativeStockPolicy.FORBID:
             self.problems.append(LineProblem(index, InsufficientStock(item, location, short)))
             return None
-        valuation = self.valuations[(item.pk, location.pk)]
+        pair = (item.id, location.id)
+        site_id = location.site_id
+        valuation = self.valuations[pair]
         moves = []
         for part_lot, part_quantity in parts:
             value, unit_cost = valuation.issue(part_quantity)
             moves.append(
-                self._move(
-                    item=item,
-                    location=location,
-                    lot_id=part_lot,
-                    quantity=-part_quantity,
-                    unit_cost=unit_cost,
-                    value=value,
-                    reason=reason,
-                    meta=meta,
-                )
+                self._add(pair, site_id, part_lot, -part_quantity, unit_cost, value, reason, meta)
             )
-        self._note_negative(item, location)
+        if valuation.quantity < 0 and policy == NegativeStockPolicy.WARN:
+            self.negatives.append(NegativeLine(pair[0], pair[1], valuation.quantity))
         return moves
 
     def exact(
@@ -505,66 +602,94 @@ class LedgerSession:
         )
 
     # --- writing ---------------------------------------------------------------------------
-    def _reuse_empty_rows(
-        self, new_rows: list[StockBalance], changed_rows: list[Any]
-    ) -> list[StockBalance]:
-        """Balances not loaded may exist as empty rows: update those instead of inserting."""
-        lots = {row.lot_id for row in new_rows}
-        lot_filter = Q(lot_id__in=lots - {None})
-        if None in lots:
-            lot_filter |= Q(lot_id__isnull=True)
-        existing: dict[tuple[int, int, int | None], LockedRow] = {
-            (item, location, lot): LockedRow(pk, item, location, lot, ZERO, ZERO)
-            for pk, item, location, lot in StockBalance.objects.filter(
-                lot_filter,
-                item_id__in={row.item_id for row in new_rows},
-                location_id__in={row.location_id for row in new_rows},
-                quantity=0,
-                value=0,
-            ).values_list("id", "item_id", "location_id", "lot_id")
-        }
-        remaining = []
-        for row in new_rows:
-            found = existing.get((row.item_id, row.location_id, row.lot_id))
-            if found is None:
-                remaining.append(row)
-            else:
-                found.quantity, found.value = row.quantity, row.value
-                changed_rows.append(found)
-        return remaining
+    @contextmanager
+    def streaming(self, posting: StockPosting) -> Iterator[Callable[[], None]]:
+        """Send the moves to the database while the caller books them, so that PostgreSQL
+        inserts them while Python works on the next lines; yields `send`, to be called every
+        few hundred lines. `flush` then writes only the balances and valuations.
+
+        On PostgreSQL one `COPY` stays open for the whole block (the ids come from the column's
+        default and are read back after it), so nothing inside may run another statement:
+        whatever the operations read (sites, item classes, units, lots) must be in memory. A
+        posting whose lines have problems, or whose moves break a constraint (a key posted
+        before), still fails as a whole: the caller's transaction rolls back. Elsewhere the
+        block does nothing and `flush` inserts the moves as usual.
+        """
+        if connection.vendor != "postgresql" or self._flushed or self.moves:
+            yield _no_send
+            return
+        for location in self.locations.values():  # load now, not while the COPY is open
+            location.site  # noqa: B018
+        for item in self.items.values():
+            item.item_class  # noqa: B018
+            item.base_unit  # noqa: B018
+        posting_id = posting.pk
+        moves = self.moves
+        table = StockMove._meta.db_table
+        sent = 0
+        numbers: dict[Decimal, bytes] = {}
+        with connection.cursor() as cursor:
+            with connection.wrap_database_errors:
+                with cursor.cursor.copy(
+                    f"COPY {table} ({', '.join(MOVE_FIELDS[1:])}) FROM STDIN (FORMAT BINARY)"
+                ) as copy:
+                    copy.write(_COPY_SIGNATURE)
+
+                    def send() -> None:
+                        nonlocal sent
+                        if sent < len(moves):
+                            chunk = moves[sent:]
+                            sent = len(moves)
+                            for move in chunk:
+                                move.posting_id = posting_id
+                            copy.write(copy_rows(chunk, with_id=False, numbers=numbers))
+
+                    yield send
+                    send()
+                    copy.write(_COPY_TRAILER)
+            cursor.execute(
+                f"SELECT id FROM {table} WHERE posting_id = %s ORDER BY id",  # noqa: S608
+                [posting_id],
+            )
+            ids = cursor.fetchall()
+        if len(ids) != len(moves):  # pragma: no cover - defensive
+            raise RuntimeError("The moves sent do not match the moves booked.")
+        # The column default draws the ids in the order the rows arrive.
+        for move, (new_id,) in zip(moves, ids, strict=True):
+            move.id = new_id
+        self._streamed = True
 
     def flush(self, posting: StockPosting) -> list[MoveRow]:
-        """Insert the moves and write the changed balances and valuations."""
-        for move in self.moves:
-            move.posting_id = posting.pk
-        insert_moves(self.moves)
-        new_rows: list[tuple[int, int, int | None, Decimal, Decimal]] = []
-        changed_rows: list[Any] = []
-        for (item_id, location_id), balance in self._dirty:
+        """Insert the moves and write the changed balances and valuations.
+
+        The valuations of every item × location with moves get a new revision, and the session
+        hands its balances to `BALANCES` at that revision: the session is done after this.
+        """
+        if self._flushed:
+            raise RuntimeError("A ledger session is written once.")
+        self._flushed = True
+        posting_id = posting.pk
+        if not self._streamed:
+            for move in self.moves:
+                move.posting_id = posting_id
+            insert_moves(self.moves)
+        new_rows: list[tuple[Pair, _Balance]] = []
+        changed_rows: list[_Balance] = []
+        touched: set[Pair] = set()
+        emptied: set[Pair] = set()  # pairs with a balance now empty: left out of the cache
+        for pair, balance in self._dirty:
+            touched.add(pair)
+            balance.is_dirty = False
             if balance.pk is None:
-                new_rows.append(
-                    (item_id, location_id, balance.lot_id, balance.quantity, balance.value)
-                )
+                new_rows.append((pair, balance))
             else:
                 changed_rows.append(balance)
-        if new_rows and connection.vendor == "postgresql":
-            _upsert_empty_balances(new_rows)
-        elif new_rows:
-            models = [
-                StockBalance(
-                    item_id=item_id,
-                    location_id=location_id,
-                    lot_id=lot_id,
-                    quantity=quantity,
-                    value=value,
-                )
-                for item_id, location_id, lot_id, quantity, value in new_rows
-            ]
-            models = self._reuse_empty_rows(models, changed_rows)
-            if models:
-                StockBalance.objects.bulk_create(models, batch_size=2000)
+            if not (balance.quantity or balance.value):
+                emptied.add(pair)
+        if new_rows:
+            _insert_balances(new_rows, changed_rows)
         _write(StockBalance, changed_rows, ["quantity", "value"])
-        touched = {(move.item_id, move.location_id) for move in self.moves}
+        revision = new_revision()
         valuation_rows = []
         for pair in touched:
             row = self._valuation_rows[pair]
@@ -574,16 +699,86 @@ class LedgerSession:
                 state.value,
                 state.average_cost,
             )
+            row.revision = revision
             valuation_rows.append(row)
-        _write(ItemValuation, valuation_rows, ["quantity", "value", "average_cost"])
+        _write(ItemValuation, valuation_rows, ["quantity", "value", "average_cost", "revision"])
+        self._keep_balances(emptied)
         return self.moves
 
+    def _keep_balances(self, emptied: set[Pair]) -> None:
+        """Hand every pair's balances, as now written, to the process's cache, without empty
+        ones (`lock_balances` leaves them out too)."""
+        fefo = self._fefo
+        put = BALANCES.put
+        database = self._database
+        for pair, by_lot in self.balances.items():
+            row = self._valuation_rows.get(pair)
+            if row is None:  # pragma: no cover - every balance belongs to a locked pair
+                continue
+            ordered = fefo.get(pair)
+            if ordered is None:
+                # A lot was added (maybe an empty one, by `exact`): sort again.
+                ordered = sorted(
+                    (b for b in by_lot.values() if b.quantity or b.value), key=_Balance.fefo
+                )
+                if any(b.pk is None for b in ordered):  # pragma: no cover - defensive
+                    continue
+                by_lot = {b.lot_id: b for b in ordered}
+            elif pair in emptied:
+                # A balance ran empty: drop it, the others keep their (FEFO) order.
+                ordered = [b for b in ordered if b.quantity or b.value]
+                by_lot = {b.lot_id: b for b in ordered}
+            put(database, pair, row.revision, by_lot, ordered)
 
-def _upsert_empty_balances(rows: list[tuple[int, int, int | None, Decimal, Decimal]]) -> None:
-    """Insert balances the session did not load; an empty row (0 / 0) of the same key is
-    overwritten. Only empty rows can be there: `lock_balances` loaded every other one of the
-    locked pairs, so anything else is a bug and fails loudly (the transaction rolls back)."""
+
+def _insert_balances(rows: list[tuple[Pair, _Balance]], changed_rows: list[_Balance]) -> None:
+    """Write balances the session did not load and set their ids. An empty row (0 / 0) of the
+    same key may exist (a used-up lot is not read): it is overwritten. Only empty rows can be
+    there: the session read (or held) every other row of its locked pairs, so anything else is
+    a bug and fails loudly (the transaction rolls back)."""
+    keyed = {(pair[0], pair[1], balance.lot_id): balance for pair, balance in rows}
+    if connection.vendor == "postgresql":
+        for (item_id, location_id, lot_id), pk in _upsert_empty_balances(
+            [(*key, balance.quantity, balance.value) for key, balance in keyed.items()]
+        ).items():
+            keyed[(item_id, location_id, lot_id)].pk = pk
+        return
+    lots = {lot for _, _, lot in keyed}
+    lot_filter = Q(lot_id__in=lots - {None})
+    if None in lots:
+        lot_filter |= Q(lot_id__isnull=True)
+    for pk, item_id, location_id, lot_id in StockBalance.objects.filter(
+        lot_filter,
+        item_id__in={item for item, _, _ in keyed},
+        location_id__in={location for _, location, _ in keyed},
+        quantity=0,
+        value=0,
+    ).values_list("id", "item_id", "location_id", "lot_id"):
+        found = keyed.pop((item_id, location_id, lot_id), None)
+        if found is not None:
+            found.pk = pk
+            changed_rows.append(found)
+    models = [
+        StockBalance(
+            item_id=item_id,
+            location_id=location_id,
+            lot_id=lot_id,
+            quantity=balance.quantity,
+            value=balance.value,
+        )
+        for (item_id, location_id, lot_id), balance in keyed.items()
+    ]
+    StockBalance.objects.bulk_create(models, batch_size=2000)
+    for model, balance in zip(models, keyed.values(), strict=True):
+        balance.pk = model.pk
+
+
+def _upsert_empty_balances(
+    rows: list[tuple[int, int, int | None, Decimal, Decimal]],
+) -> dict[tuple[int, int, int | None], int]:
+    """INSERT … ON CONFLICT DO UPDATE of balances whose row may exist only empty; their ids."""
     table = StockBalance._meta.db_table
+    ids: dict[tuple[int, int, int | None], int] = {}
     for with_lot in (True, False):
         chosen = [row for row in rows if (row[2] is not None) == with_lot]
         if not chosen:
@@ -598,22 +793,160 @@ def _upsert_empty_balances(rows: list[tuple[int, int, int | None, Decimal, Decim
             "SELECT * FROM unnest(%s::bigint[], %s::bigint[], %s::bigint[], %s::numeric[], "
             f"%s::numeric[]) ON CONFLICT {target} DO UPDATE "
             "SET quantity = EXCLUDED.quantity, value = EXCLUDED.value "
-            "WHERE t.quantity = 0 AND t.value = 0"
+            "WHERE t.quantity = 0 AND t.value = 0 "
+            "RETURNING t.id, t.item_id, t.location_id, t.lot_id"
         )
-        params = [[row[n] for row in chosen] for n in range(5)]
+        params = [pg_array(row[n] for row in chosen) for n in range(5)]
         with connection.cursor() as cursor:
             cursor.execute(sql, params)
-            if cursor.rowcount != len(chosen):
-                raise RuntimeError("A balance not read by this posting is not empty.")
+            returned = cursor.fetchall()
+        if len(returned) != len(chosen):
+            raise RuntimeError("A balance not read by this posting is not empty.")
+        ids.update(((item, location, lot), pk) for pk, item, location, lot in returned)
+    return ids
 
 
-# PostgreSQL types of MOVE_FIELDS, for a binary COPY (no text formatting or parsing per row).
-_COPY_TYPES = (
-    ["int8"] * 6
-    + ["numeric"] * 3
-    + ["text"] * 5
-    + ["int4", "timestamptz", "timestamptz", "int8", "int8"]
-)
+# Binary COPY of MOVE_FIELDS, built here rather than by psycopg's `write_row` (a third of the
+# cost per row): integers are packed, and the few distinct numbers, times and reasons of a
+# batch are encoded once each. Layout: PostgreSQL's binary COPY (signature, then per row a
+# 16-bit field count and per field a 32-bit length, -1 for NULL, and the value; trailer -1).
+_COPY_SIGNATURE = b"PGCOPY\n\xff\r\n\0" + bytes(8)
+_COPY_TRAILER = b"\xff\xff"
+_NULL = b"\xff\xff\xff\xff"
+_ROW_HEAD = struct.Struct(">hiqiqiqiqiq")  # field count, id, posting, item, site, location
+_ROW_HEAD_WITHOUT_ID = struct.Struct(">hiqiqiqiq")  # field count, posting, item, site, location
+_INT8 = struct.Struct(">iq")
+_INT4 = struct.Struct(">ii")
+_PG_EPOCH = dt.datetime(2000, 1, 1, tzinfo=dt.UTC)
+
+
+def _int8(value: int | None) -> bytes:
+    return _NULL if value is None else _INT8.pack(8, value)
+
+
+def _text(value: str) -> bytes:
+    data = value.encode()
+    return len(data).to_bytes(4, "big") + data
+
+
+def _numeric(value: Decimal, dump: Any) -> bytes:
+    data = dump(value if type(value) is Decimal else Decimal(value))
+    return len(data).to_bytes(4, "big") + data
+
+
+def _timestamptz(value: dt.datetime) -> bytes:
+    if value.tzinfo is None:
+        raise ValueError("A move's time needs its time zone.")
+    delta = value - _PG_EPOCH
+    return _INT8.pack(8, (delta.days * 86_400 + delta.seconds) * 1_000_000 + delta.microseconds)
+
+
+def copy_buffer(rows: list[MoveRow]) -> bytes:
+    """The binary COPY data of `rows` (ids and posting set), signature and trailer included."""
+    return _COPY_SIGNATURE + copy_rows(rows) + _COPY_TRAILER
+
+
+def _no_send() -> None:
+    return None
+
+
+def copy_rows(
+    rows: list[MoveRow], *, with_id: bool = True, numbers: dict[Decimal, bytes] | None = None
+) -> bytes:
+    """The binary COPY rows of `rows` (posting set; ids too unless `with_id` is False, when
+    the column's default draws them), without signature or trailer. `numbers` caches encoded
+    quantities and unit costs across calls (values are nearly all distinct: not cached)."""
+    import psycopg
+    from psycopg.adapt import PyFormat
+
+    dump = psycopg.adapters.get_dumper(Decimal, PyFormat.BINARY)(Decimal).dump
+    if numbers is None:
+        numbers = {}
+    texts: dict[tuple[str, str, str, str], bytes] = {}
+    tails: dict[tuple[dt.datetime, dt.datetime, int | None, int | None], bytes] = {}
+    head = _ROW_HEAD.pack
+    head_without_id = _ROW_HEAD_WITHOUT_ID.pack
+    int8 = _INT8.pack
+    int4 = _INT4.pack
+    null = _NULL
+    parts: list[bytes] = []
+    add = parts.extend
+    d = t = b""
+    last_described: tuple[str, str, str, str] | None = None
+    last_occurred: dt.datetime | None = None
+    last_recorded: dt.datetime | None = None
+    last_actor: int | None = -1
+    last_reverses: int | None = -1
+    for row in rows:
+        lot_id = row.lot_id
+        quantity, unit_cost, value = row.quantity, row.unit_cost, row.value
+        if (q := numbers.get(quantity)) is None:
+            q = numbers[quantity] = _numeric(quantity, dump)
+        if (c := numbers.get(unit_cost)) is None:
+            c = numbers[unit_cost] = _numeric(unit_cost, dump)
+        v = _numeric(value, dump)
+        # A line's moves share all of these, and most lines of a batch share the times and
+        # the actor: compare with the previous row before hashing (an aware datetime's hash
+        # asks for its offset).
+        described = (row.reason, row.source_type, row.source_id, row.source_number)
+        if described != last_described:
+            found = texts.get(described)
+            if found is None:
+                found = texts[described] = b"".join(_text(text) for text in described)
+            d = found
+            last_described = described
+        occurred_at, recorded_at = row.occurred_at, row.recorded_at
+        actor_id, reverses_id = row.actor_id, row.reverses_id
+        if (
+            occurred_at is not last_occurred
+            or recorded_at is not last_recorded
+            or actor_id != last_actor
+            or reverses_id != last_reverses
+        ):
+            moments = (occurred_at, recorded_at, actor_id, reverses_id)
+            found = tails.get(moments)
+            if found is None:
+                found = tails[moments] = (
+                    _timestamptz(occurred_at)
+                    + _timestamptz(recorded_at)
+                    + _int8(actor_id)
+                    + _int8(reverses_id)
+                )
+            t = found
+            last_occurred, last_recorded = occurred_at, recorded_at
+            last_actor, last_reverses = actor_id, reverses_id
+        key = row.idempotency_key.encode()
+        add(
+            (
+                head(
+                    19,
+                    8,
+                    row.id,
+                    8,
+                    row.posting_id,
+                    8,
+                    row.item_id,
+                    8,
+                    row.site_id,
+                    8,
+                    row.location_id,
+                )
+                if with_id
+                else head_without_id(
+                    18, 8, row.posting_id, 8, row.item_id, 8, row.site_id, 8, row.location_id
+                ),
+                null if lot_id is None else int8(8, lot_id),
+                q,
+                c,
+                v,
+                d,
+                len(key).to_bytes(4, "big"),
+                key,
+                int4(4, row.key_line),
+                t,
+            )
+        )
+    return b"".join(parts)
 
 
 def insert_moves(rows: list[MoveRow]) -> None:
@@ -630,36 +963,12 @@ def insert_moves(rows: list[MoveRow]) -> None:
             for row, (new_id,) in zip(rows, cursor.fetchall(), strict=True):
                 row.id = new_id
             columns = ", ".join(MOVE_FIELDS)
+            data = copy_buffer(rows)
             with connection.wrap_database_errors:
                 with cursor.cursor.copy(
                     f"COPY {table} ({columns}) FROM STDIN (FORMAT BINARY)"
                 ) as copy:
-                    copy.set_types(_COPY_TYPES)
-                    write = copy.write_row
-                    for row in rows:
-                        write(
-                            (
-                                row.id,
-                                row.posting_id,
-                                row.item_id,
-                                row.site_id,
-                                row.location_id,
-                                row.lot_id,
-                                row.quantity,
-                                row.unit_cost,
-                                row.value,
-                                row.reason,
-                                row.source_type,
-                                row.source_id,
-                                row.source_number,
-                                row.idempotency_key,
-                                row.key_line,
-                                row.occurred_at,
-                                row.recorded_at,
-                                row.actor_id,
-                                row.reverses_id,
-                            )
-                        )
+                    copy.write(data)
         return
     # SQLite: the transaction holds the database's write lock (IMMEDIATE), so the next ids
     # are known; one executemany is far cheaper than Django's multi-row INSERTs.
@@ -691,8 +1000,8 @@ def as_moves(rows: list[MoveRow]) -> list[StockMove]:
     return [StockMove.from_db("default", MOVE_FIELDS, row.values()) for row in rows]
 
 
-def _sqlite_text(value: Decimal | None) -> str | None:
-    return None if value is None else str(value)
+def _sqlite_text(value: Any) -> Any:
+    return str(value) if isinstance(value, Decimal) else value
 
 
 def _write(model: Any, rows: list[Any], fields: list[str]) -> None:
@@ -712,13 +1021,22 @@ def _write(model: Any, rows: list[Any], fields: list[str]) -> None:
         return
     table = model._meta.db_table
     columns = [model._meta.get_field(name).column for name in fields]
-    arrays = ", ".join(["%s::bigint[]", *("%s::numeric[]" for _ in fields)])
+    types = [
+        "bigint"
+        if model._meta.get_field(name).get_internal_type() == "BigIntegerField"
+        else "numeric"
+        for name in fields
+    ]
+    arrays = ", ".join(["%s::bigint[]", *(f"%s::{kind}[]" for kind in types)])
     assignments = ", ".join(f"{column} = v.{column}" for column in columns)
     names = ", ".join(["id", *columns])
     sql = (
         f"UPDATE {table} AS t SET {assignments} "  # noqa: S608 (identifiers from the model)
         f"FROM unnest({arrays}) AS v({names}) WHERE t.id = v.id"
     )
-    params = [[row.pk for row in rows], *([getattr(row, name) for row in rows] for name in fields)]
+    literals = [
+        pg_array(row.pk for row in rows),
+        *(pg_array(getattr(row, name) for row in rows) for name in fields),
+    ]
     with connection.cursor() as cursor:
-        cursor.execute(sql, params)
+        cursor.execute(sql, literals)

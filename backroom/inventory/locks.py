@@ -42,11 +42,20 @@ class LockedRow:
     quantity: Decimal
     value: Decimal
     average_cost: Decimal | None = None
+    revision: int = 0
 
 
-def _pair_arrays(pairs: Iterable[Pair]) -> tuple[list[int], list[int]]:
+def pg_array(values: Iterable[Any]) -> str:
+    """A PostgreSQL array literal of numbers (None as NULL), passed as one text parameter.
+
+    psycopg adapts a Python list element by element (a regular expression per element to
+    decide on quoting); joining numbers costs a fraction of that. Numbers only: no quoting."""
+    return "{" + ",".join(["NULL" if value is None else str(value) for value in values]) + "}"
+
+
+def _pair_arrays(pairs: Iterable[Pair]) -> tuple[str, str]:
     ordered = sorted(pairs)
-    return [item for item, _ in ordered], [location for _, location in ordered]
+    return pg_array(item for item, _ in ordered), pg_array(location for _, location in ordered)
 
 
 def lock_valuations(pairs: Iterable[Pair]) -> dict[Pair, LockedRow]:
@@ -72,11 +81,13 @@ def lock_valuations(pairs: Iterable[Pair]) -> dict[Pair, LockedRow]:
         ItemValuation.objects.select_for_update()
         .filter(item_id__in=items, location_id__in=locations)
         .order_by("item_id", "location_id")
-        .values_list("id", "item_id", "location_id", "quantity", "value", "average_cost")
+        .values_list(
+            "id", "item_id", "location_id", "quantity", "value", "average_cost", "revision"
+        )
     )
     return {
-        (item, location): LockedRow(pk, item, location, None, quantity, value, average)
-        for pk, item, location, quantity, value, average in rows
+        (item, location): LockedRow(pk, item, location, None, quantity, value, average, revision)
+        for pk, item, location, quantity, value, average, revision in rows
         if (item, location) in wanted
     }
 
@@ -88,15 +99,15 @@ def _lock_valuations_pg(wanted: set[Pair]) -> dict[Pair, LockedRow]:
         # Existing rows are skipped by the index pre-check (no write); new ones are inserted in
         # key order, before any row lock is taken, as the ORM path does.
         cursor.execute(
-            f"INSERT INTO {table} (item_id, location_id, quantity, value) "  # noqa: S608
-            "SELECT w.item_id, w.location_id, 0, 0 "
+            f"INSERT INTO {table} (item_id, location_id, quantity, value, revision) "  # noqa: S608
+            "SELECT w.item_id, w.location_id, 0, 0, 0 "
             "FROM unnest(%s::bigint[], %s::bigint[]) AS w(item_id, location_id) "
             "ORDER BY 1, 2 ON CONFLICT DO NOTHING",
             arrays,
         )
         cursor.execute(
-            "SELECT v.id, v.item_id, v.location_id, v.quantity, v.value, v.average_cost "  # noqa: S608
-            f"FROM {table} v "
+            "SELECT v.id, v.item_id, v.location_id, v.quantity, v.value, v.average_cost, "  # noqa: S608
+            f"v.revision FROM {table} v "
             "JOIN unnest(%s::bigint[], %s::bigint[]) AS w(item_id, location_id) "
             "ON v.item_id = w.item_id AND v.location_id = w.location_id "
             "ORDER BY v.item_id, v.location_id FOR UPDATE OF v",
@@ -104,8 +115,8 @@ def _lock_valuations_pg(wanted: set[Pair]) -> dict[Pair, LockedRow]:
         )
         rows = cursor.fetchall()
     return {
-        (item, location): LockedRow(pk, item, location, None, quantity, value, average)
-        for pk, item, location, quantity, value, average in rows
+        (item, location): LockedRow(pk, item, location, None, quantity, value, average, revision)
+        for pk, item, location, quantity, value, average, revision in rows
     }
 
 
@@ -114,24 +125,7 @@ BalanceRow = tuple[
 ]
 
 
-@dataclass(slots=True)
-class BalanceDemand:
-    """What a posting can touch, so that only those balances are read (PostgreSQL).
-
-    `fefo`: per item × location, the quantity its lines take first-expiring-first (0: none).
-    `lots`: (item, location, lot) triples the lines name. `usable_from`: a date on or before
-    which no line's business date falls later (lots expiring on or after it are usable by
-    every line). The no-lot balance of each pair is always read.
-    """
-
-    fefo: dict[Pair, Decimal]
-    lots: set[tuple[int, int, int]]
-    usable_from: dt.date
-
-
-def lock_balances(
-    pairs: Iterable[Pair], demand: BalanceDemand | None = None
-) -> dict[Pair, list[BalanceRow]]:
+def lock_balances(pairs: Iterable[Pair]) -> dict[Pair, list[BalanceRow]]:
     """Read the non-empty balances of `pairs`; call it holding their valuation locks.
 
     Rows are (id, item, location, lot, quantity, value, lot expiry, lot received at), per pair
@@ -143,25 +137,16 @@ def lock_balances(
     sees the last committed state. The rows are not locked again: `FOR UPDATE` on every lot
     balance of a busy item would write each tuple once more per posting for nothing.
 
-    With a `demand` (PostgreSQL), a pair's lot balances are read only as far as its lines can
-    reach: the lots they name, and in FEFO order the lots up to and including the one where
-    stock usable by every line first covers the pair's FEFO quantity. Lots further down the
-    order are never allocated by these lines (what they take is covered before them, and
-    receipts only add stock), so they need neither reading nor writing; a busy item keeps
-    dozens of lots per location. The flush refuses to overwrite a non-empty row it did not
-    read, so a wrong demand fails instead of corrupting a balance.
-
     Empty rows (a lot used up: quantity and value 0) are left out: a long-lived item collects
     one per lot, and they hold nothing to allocate. A posting that puts stock back into such a
     lot overwrites the row when it writes (`LedgerSession.flush`), still under the valuation lock.
+    A session reads only the pairs whose balances it does not hold already (`BalanceCache`).
     """
     wanted = set(pairs)
     result: dict[Pair, list[BalanceRow]] = {pair: [] for pair in wanted}
     if not wanted:
         return result
-    if connection.vendor == "postgresql" and demand is not None:
-        rows = _read_demanded_balances_pg(wanted, demand)
-    elif connection.vendor == "postgresql":
+    if connection.vendor == "postgresql":
         sql = (
             "SELECT b.id, b.item_id, b.location_id, b.lot_id, b.quantity, b.value, "  # noqa: S608
             "l.expiry_date, l.received_at "
@@ -199,46 +184,6 @@ def lock_balances(
         if found is not None:
             found.append(row)
     return result
-
-
-_FEFO_SQL = "b.lot_id IS NULL, l.expiry_date IS NULL, l.expiry_date, l.received_at, b.lot_id"
-
-
-def _read_demanded_balances_pg(wanted: set[Pair], demand: BalanceDemand) -> list[BalanceRow]:
-    ordered = sorted(wanted)
-    named = sorted(demand.lots)
-    sql = (
-        "WITH w AS (SELECT * FROM unnest(%s::bigint[], %s::bigint[], %s::numeric[]) "  # noqa: S608
-        "AS w(item_id, location_id, needed)), "
-        "r AS (SELECT b.id, b.item_id, b.location_id, b.lot_id, b.quantity, b.value, "
-        "l.expiry_date, l.received_at, w.needed, "
-        "COALESCE(SUM(CASE WHEN b.quantity > 0 AND b.lot_id IS NOT NULL "
-        "AND (l.expiry_date IS NULL OR l.expiry_date >= %s) THEN b.quantity END) "
-        f"OVER (PARTITION BY b.item_id, b.location_id ORDER BY {_FEFO_SQL} "
-        "ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING), 0) AS covered "
-        f"FROM {StockBalance._meta.db_table} b "
-        "JOIN w ON b.item_id = w.item_id AND b.location_id = w.location_id "
-        f"LEFT JOIN {Lot._meta.db_table} l ON l.id = b.lot_id "
-        "WHERE NOT (b.quantity = 0 AND b.value = 0)) "
-        "SELECT b.id, b.item_id, b.location_id, b.lot_id, b.quantity, b.value, "
-        "b.expiry_date, b.received_at FROM r b "
-        "WHERE b.lot_id IS NULL OR b.covered < b.needed OR (b.item_id, b.location_id, b.lot_id) "
-        "IN (SELECT * FROM unnest(%s::bigint[], %s::bigint[], %s::bigint[])) "
-        "ORDER BY b.item_id, b.location_id, b.lot_id IS NULL, b.expiry_date IS NULL, "
-        "b.expiry_date, b.received_at, b.lot_id"
-    )
-    params: list[Any] = [
-        [item for item, _ in ordered],
-        [location for _, location in ordered],
-        [demand.fefo.get(pair, Decimal(0)) for pair in ordered],
-        demand.usable_from,
-        [item for item, _, _ in named],
-        [location for _, location, _ in named],
-        [lot for _, _, lot in named],
-    ]
-    with connection.cursor() as cursor:
-        cursor.execute(sql, params)
-        return cursor.fetchall()
 
 
 NO_DATE = dt.date.max

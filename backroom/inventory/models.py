@@ -312,6 +312,10 @@ class ItemValuation(models.Model):
     quantity = QuantityField(verbose_name=_("on hand"), default=0)
     value = MoneyField(verbose_name=_("value"), default=0)
     average_cost = CostField(verbose_name=_("average unit cost"), null=True, blank=True)
+    # A random number drawn anew by every posting that changes this item × location's balances
+    # (written with them, under this row's lock): a process that saw the balances at this
+    # revision may reuse them without reading them again (ledger.BalanceCache, decision 0006).
+    revision = models.BigIntegerField(default=0, editable=False)
 
     objects = OrgScopedQuerySet.as_manager()
 

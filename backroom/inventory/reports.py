@@ -621,8 +621,10 @@ def _count_marks(
     return opening, closing
 
 
-# Sales revenue providers: (sites, {site id: (start, end)}) → {site id: revenue}. Issue 4's
-# sales orders add theirs; the built-in one reads sold menu lines on sale depletions.
+# Sales revenue providers: (sites, {site id: (start, end)}) → {site id: revenue}, summed. Each
+# covers its own sales, so nothing is counted twice: the channels app's sales rollups cover
+# channel orders; the built-in provider covers sold menu lines recorded directly on sale
+# depletions (source `sales.menu_item`: a sales import, or the demo's stock history).
 RevenueProvider = Callable[
     [Sequence[Site], dict[int, tuple[dt.datetime, dt.datetime]]], dict[int, Decimal]
 ]
@@ -630,8 +632,10 @@ _REVENUE_PROVIDERS: list[RevenueProvider] = []
 
 
 def register_revenue_provider(provider: RevenueProvider) -> None:
-    """Add a source of sales revenue for the AvT's % of sales (summed with the others)."""
-    _REVENUE_PROVIDERS.append(provider)
+    """Add a source of sales revenue for the AvT's % of sales (summed with the others; a
+    provider covers sales no other provider counts)."""
+    if provider not in _REVENUE_PROVIDERS:
+        _REVENUE_PROVIDERS.append(provider)
 
 
 class _PriceBook:

@@ -4,13 +4,15 @@ every write takes a `key` (or the request's Idempotency-Key) so a replay posts n
 from __future__ import annotations
 
 import datetime as dt
+import re
 from decimal import Decimal
 from typing import Annotated, Any
 
 from ninja import Field, Schema
-from pydantic import BaseModel
+from pydantic import BaseModel, PrivateAttr, model_validator
+from pydantic.functional_validators import ModelWrapValidatorHandler
 
-from backroom.config.api_support import Instant, ObjectId, Text, text
+from backroom.config.api_support import MAX_ID, Instant, ObjectId, Text, text
 from backroom.inventory.choices import LocationKind, MoveReason
 
 Quantity = Annotated[Decimal, Field(max_digits=18, decimal_places=6)]
@@ -238,8 +240,136 @@ class MoveLineIn(BaseModel):
     occurred_at: Instant | None = None
 
 
+# A batch line as plain values, in `MoveInput`'s field order: (action, item_id, location_id,
+# quantity, key, unit, unit_cost, lot_code, expiry_date, reason, source, occurred_at).
+PlainLine = tuple[
+    str, int, int, Decimal, str, str | None, Decimal | None, str | None, dt.date | None,
+    MoveReason | None, SourceIn | None, dt.datetime | None,
+]  # fmt: skip
+
+_ACTIONS = frozenset({"receive", "issue", "adjust"})
+_REASONS = {reason.value: reason for reason in MoveReason}
+# Plain decimals whose digits are within Quantity's and Cost's bounds however pydantic counts
+# them (at most 12 + 6 and 14 + 10 digits), and ISO dates.
+_PLAIN_QUANTITY = re.compile(r"-?[0-9]{1,12}(?:\.[0-9]{1,6})?").fullmatch
+_PLAIN_COST = re.compile(r"[0-9]{1,14}(?:\.[0-9]{1,10})?").fullmatch
+_PLAIN_DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}").fullmatch
+
+
+def _short_text(value: Any, limit: int) -> bool:
+    return value is None or (type(value) is str and len(value) <= limit and "\x00" not in value)
+
+
+def plain_lines(values: Any) -> list[PlainLine] | None:
+    """The batch's lines as plain tuples when every line is of the common, plainly valid kind
+    (no source or time, decimals as plain digits, ISO dates); else None, and pydantic
+    validates the batch (and reports every problem with its place, as always).
+
+    What this accepts, `MoveLineIn` accepts with the same values; it is only faster (a
+    fifth of the cost per line: no model per line)."""
+    moves = values.get("moves") if type(values) is dict else None
+    if type(moves) is not list or not 1 <= len(moves) <= MAX_BATCH:
+        return None
+    lines: list[PlainLine] = []
+    add = lines.append
+    quantity_ok, cost_ok = _PLAIN_QUANTITY, _PLAIN_COST
+    for line in moves:
+        if type(line) is not dict:
+            return None
+        get = line.get
+        action, key, item_id, location_id = (
+            get("action"),
+            get("key"),
+            get("item_id"),
+            get("location_id"),
+        )
+        quantity, unit, unit_cost = get("quantity"), get("unit"), get("unit_cost")
+        lot_code, expiry, reason = get("lot_code"), get("expiry_date"), get("reason")
+        if (
+            action not in _ACTIONS
+            or type(key) is not str
+            or not 1 <= len(key) <= 150
+            or "\x00" in key
+            or type(item_id) is not int
+            or not 1 <= item_id <= MAX_ID
+            or type(location_id) is not int
+            or not 1 <= location_id <= MAX_ID
+            or type(quantity) is not str
+            or quantity_ok(quantity) is None
+            or (
+                unit_cost is not None and (type(unit_cost) is not str or cost_ok(unit_cost) is None)
+            )
+            or (unit is not None and not _short_text(unit, 20))
+            or (lot_code is not None and not _short_text(lot_code, 60))
+            or (reason is not None and reason not in _REASONS)
+            or get("source") is not None
+            or get("occurred_at") is not None
+        ):
+            return None
+        expiry_date = None
+        if expiry is not None:
+            if type(expiry) is not str or _PLAIN_DATE(expiry) is None:
+                return None
+            try:
+                expiry_date = dt.date.fromisoformat(expiry)
+            except ValueError:
+                return None
+        add(
+            (
+                action,
+                item_id,
+                location_id,
+                Decimal(quantity),
+                key,
+                unit,
+                None if unit_cost is None else Decimal(unit_cost),
+                lot_code,
+                expiry_date,
+                None if reason is None else _REASONS[reason],
+                None,
+                None,
+            )
+        )
+    return lines
+
+
 class BatchIn(Schema):
     moves: list[MoveLineIn] = Field(..., min_length=1, max_length=MAX_BATCH)
+    # Set (and `moves` left empty) when every line passed `plain_lines`.
+    _plain: list[PlainLine] | None = PrivateAttr(default=None)
+
+    @model_validator(mode="wrap")
+    @classmethod
+    def _plain_batch(cls, values: Any, handler: ModelWrapValidatorHandler[BatchIn]) -> Any:
+        """The common batch without a pydantic model per line (see `plain_lines`)."""
+        lines = plain_lines(values)
+        if lines is None:
+            return handler(values)
+        batch = cls.model_construct(moves=[])
+        batch._plain = lines
+        return batch
+
+    def plain(self) -> list[PlainLine]:
+        """Every line as plain values, however the batch was validated."""
+        if self._plain is not None:
+            return self._plain
+        return [
+            (
+                line.action,
+                line.item_id,
+                line.location_id,
+                line.quantity,
+                line.key,
+                line.unit,
+                line.unit_cost,
+                line.lot_code,
+                line.expiry_date,
+                line.reason,
+                line.source,
+                line.occurred_at,
+            )
+            for line in self.moves
+        ]
 
 
 class ReservationOut(Schema):
@@ -611,7 +741,9 @@ class WasteOut(Schema):
     occurred_at: dt.datetime
     currency: str
     total_value: Decimal
-    approval_threshold: Decimal | None
+    approval_threshold: Decimal | None = Field(
+        None, description="Deprecated: records now follow the approval policies (always null)."
+    )
     requires_approval: bool
     has_photo: bool
     submitted_at: dt.datetime | None
@@ -636,12 +768,22 @@ class WasteDetailOut(WasteOut):
     """A waste record with its lines."""
 
     lines: list[WasteLineOut]
+    approval_request_id: int | None = Field(
+        None, description="The record's newest approval request (see /api/v1/approvals/)."
+    )
 
     @staticmethod
     def resolve_lines(obj: Any) -> list[Any]:
         return list(
             obj.lines.select_related("item__base_unit", "location", "lot").order_by("line_no")
         )
+
+    @staticmethod
+    def resolve_approval_request_id(obj: Any) -> int | None:
+        from backroom.inventory.services.waste import approval_request
+
+        request = approval_request(obj)
+        return request.pk if request is not None else None
 
 
 class WasteDecisionIn(Schema):

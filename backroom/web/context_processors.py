@@ -24,6 +24,7 @@ def navigation(request: HttpRequest) -> dict[str, Any]:
                 "url": url,
                 "icon": item.icon,
                 "active": request.path == url or (url != "/" and request.path.startswith(url)),
+                "badge": item.badge(request) if item.badge else 0,
             }
         )
     return {"nav_items": items}

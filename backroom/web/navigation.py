@@ -1,7 +1,9 @@
 """The navigation: each entry shows only to users holding its permission somewhere."""
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
+from django.http import HttpRequest
 from django.utils.functional import Promise
 from django.utils.translation import gettext_lazy as _
 
@@ -14,6 +16,8 @@ class NavItem:
     url_name: str
     icon: str
     permission: str | None = None
+    # A count shown next to the label (0: none), computed per request by the owning app.
+    badge: Callable[[HttpRequest], int] | None = None
 
 
 NAVIGATION: list[NavItem] = [

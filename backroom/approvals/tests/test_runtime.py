@@ -369,6 +369,21 @@ def test_the_requesters_own_step_is_skipped_when_others_follow(requisition_polic
     assert request.history.filter(action="step_skipped").count() == 1
 
 
+def test_when_only_the_requester_could_approve_it_goes_to_their_manager(requisition_policy, people):
+    """A store manager's ¥300 requisition: their own step is the only one, so it goes one level
+    up to their manager instead of being refused; the manager decides it."""
+    manager = people.store_manager
+    manager.manager = people.region_manager
+    manager.save(update_fields=["manager"])
+    request = submit(manager, "REQ-SM-SMALL", "300")
+    assert [(step["name"], step["skipped"]) for step in request.route] == [("Store manager", False)]
+    assert request.route[0]["to_requesters_manager"] is True
+    assert pending(request) == [("Store manager", "rm-east")]
+    runtime.approve(request.tasks.get(), actor=people.region_manager)
+    request.refresh_from_db()
+    assert request.status == "approved"
+
+
 def test_a_step_without_an_approver_refuses_the_submission_and_alerts(tree, people):
     services.create_policy(
         services.PolicyInput(

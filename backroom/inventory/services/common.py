@@ -21,7 +21,7 @@ from backroom.inventory.events import NegativeStock, StockPosted
 from backroom.inventory.exceptions import BatchRejected, ItemNotStocked, UnknownLocation
 from backroom.inventory.ledger import LedgerSession, LineProblem, as_moves
 from backroom.inventory.models import Location, StockMove, StockPosting
-from backroom.inventory.periods import DatedMove, check_open
+from backroom.inventory.periods import DatedMove, check_open, closed_through
 from backroom.kernel.exceptions import DomainError, ValidationFailed
 from backroom.kernel.money import QUANTITY_PLACES, quantize_quantity, to_decimal
 
@@ -122,12 +122,12 @@ def location_problem(
     return None
 
 
-_QUANTITY_STEP = Decimal(1).scaleb(-QUANTITY_PLACES)
+QUANTITY_STEP = Decimal(1).scaleb(-QUANTITY_PLACES)
 
 
 def parse_quantity(value: Any, field_name: str = "quantity") -> Decimal:
     if type(value) is Decimal and value.is_finite():  # the common case, without the checks
-        return value.quantize(_QUANTITY_STEP, rounding=ROUND_HALF_UP)
+        return value.quantize(QUANTITY_STEP, rounding=ROUND_HALF_UP)
     return quantize_quantity(to_decimal(value, field=field_name))
 
 
@@ -194,6 +194,8 @@ def replay_result(moves: list[StockMove]) -> PostingResult:
 def _check_periods(session: LedgerSession) -> None:
     """One dated entry per line (its key), in line order, for the closed-period check."""
     sites = {location.site_id: location.site for location in session.locations.values()}
+    if not closed_through(sites):
+        return  # no store of these moves has closed a period: nothing to check per line
     dated: dict[str, DatedMove] = {}
     for move in session.moves:
         if move.idempotency_key not in dated:
@@ -203,6 +205,18 @@ def _check_periods(session: LedgerSession) -> None:
     check_open(dated.values())
 
 
+def new_posting(
+    *, operation: str, actor: Any, sites: set[int], move_count: int = 0
+) -> StockPosting:
+    """The posting row of a document whose moves are at `sites` (its site when only one)."""
+    return StockPosting.objects.create(
+        operation=operation,
+        site_id=next(iter(sites)) if len(sites) == 1 else None,
+        actor_id=actor_id(actor),
+        move_count=move_count,
+    )
+
+
 def finish_posting(
     session: LedgerSession,
     *,
@@ -210,20 +224,23 @@ def finish_posting(
     actor: Any,
     reason: str = "",
     extra: dict[str, Any] | None = None,
+    posting: StockPosting | None = None,
 ) -> PostingResult:
-    """Write the session's moves under a new posting; audit and publish once for the document.
+    """Write the session's moves under a new posting (or `posting`, made by `new_posting` for
+    a session that streamed its moves); audit and publish once for the document.
 
     Refuses (PeriodClosed, nothing written) moves dated into a store's closed stock period.
     """
     _check_periods(session)
-    sites = {move.site_id for move in session.moves}
-    site_id = next(iter(sites)) if len(sites) == 1 else None
-    posting = StockPosting.objects.create(
-        operation=operation,
-        site_id=site_id,
-        actor_id=actor_id(actor),
-        move_count=len(session.moves),
-    )
+    if posting is None:
+        sites = {move.site_id for move in session.moves}
+        posting = new_posting(
+            operation=operation, actor=actor, sites=sites, move_count=len(session.moves)
+        )
+    elif posting.move_count != len(session.moves):
+        posting.move_count = len(session.moves)
+        StockPosting.objects.filter(pk=posting.pk).update(move_count=posting.move_count)
+    site_id = posting.site_id
     moves = session.flush(posting)
     node = None
     if site_id is not None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Sequence
 from dataclasses import dataclass
-from decimal import Decimal
+from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
 from django.db import IntegrityError, connection, transaction
@@ -22,10 +22,11 @@ from backroom.inventory.choices import (
 )
 from backroom.inventory.exceptions import ExpiredLot, NegativeQuantity, UnknownLot
 from backroom.inventory.ledger import LedgerSession, LineProblem, MoveMeta, site_today
-from backroom.inventory.locks import BalanceDemand, LotInfo
+from backroom.inventory.locks import LotInfo
 from backroom.inventory.models import Location, Lot
 from backroom.inventory.permissions import INVENTORY_MOVE
 from backroom.inventory.services.common import (
+    QUANTITY_STEP,
     PostingResult,
     Source,
     actor_id,
@@ -37,12 +38,13 @@ from backroom.inventory.services.common import (
     load_locations,
     location_problem,
     moment,
+    new_posting,
     parse_quantity,
     raise_problems,
     replay_result,
     require_at_sites,
 )
-from backroom.inventory.valuation import ZERO, cost
+from backroom.inventory.valuation import cost
 from backroom.kernel.exceptions import DomainError, ValidationFailed
 
 RECEIVE, ISSUE, ADJUST = "receive", "issue", "adjust"
@@ -73,7 +75,7 @@ class MoveInput:
     occurred_at: dt.datetime | None = None
 
 
-@dataclass
+@dataclass(slots=True)
 class _Line:
     index: int
     action: str
@@ -99,6 +101,7 @@ _ALLOWED_REASONS = {
     ADJUST: frozenset(ADJUST_REASONS),
 }
 _NO_SOURCE = Source()
+_SEND_EVERY = 500  # lines applied between two sends of their moves to the database
 
 
 def _base_quantity(item: Item, quantity: Decimal, unit: str | None) -> Decimal:
@@ -169,25 +172,77 @@ def _prepare(
     now = moment(None)
     item_problems: dict[int, DomainError | None] = {}
     location_problems: dict[int, DomainError | None] = {}
+    base_units = {pk: item.base_unit.code for pk, item in items.items()}
+    # The common line (a stocked item at an open location, a plain quantity in the base unit,
+    # no lot, source or time) is taken without the general checks below, which it would pass.
+    plain_items = {pk for pk, item in items.items() if item_problem(item) is None}
+    plain_locations = {pk for pk, found in locations.items() if location_problem(found, pk) is None}
+    default_reasons, allowed_reasons = _DEFAULT_REASONS, _ALLOWED_REASONS
+    step, half_up = QUANTITY_STEP, ROUND_HALF_UP
+    add_line = lines.append
     for index, line in indexed:
+        item_id, action, quantity, unit_cost = (
+            line.item_id,
+            line.action,
+            line.quantity,
+            line.unit_cost,
+        )
+        if (
+            item_id in plain_items
+            and line.location_id in plain_locations
+            and action in allowed_reasons
+            and (line.unit is None or line.unit == base_units[item_id])
+            and line.lot_code is None
+            and line.occurred_at is None
+            and line.source is None
+            and type(quantity) is Decimal
+            and quantity.is_finite()
+            and (unit_cost is None or (type(unit_cost) is Decimal and unit_cost.is_finite()))
+            and (reason := line.reason or default_reasons[action]) in allowed_reasons[action]
+        ):
+            quantity = quantity.quantize(step, rounding=half_up)
+            if unit_cost is not None:
+                unit_cost = unit_cost.quantize(step, rounding=half_up)
+            if (
+                (quantity != 0 if action == ADJUST else quantity > 0)
+                and (unit_cost is None or unit_cost >= 0)
+                and (unit_cost is not None or action != RECEIVE)
+            ):
+                add_line(
+                    _Line(
+                        index,
+                        action,
+                        items[item_id],
+                        locations[line.location_id],
+                        quantity,
+                        unit_cost,
+                        None,
+                        line.expiry_date,
+                        None,
+                        reason,
+                        MoveMeta(line.key, now),
+                    )
+                )
+                continue
         errors: list[DomainError] = []
         add = errors.append
-        item = items.get(line.item_id)
-        location = locations.get(line.location_id)
-        if line.item_id not in item_problems:
-            item_problems[line.item_id] = item_problem(item)
-        if line.location_id not in location_problems:
-            location_problems[line.location_id] = location_problem(location, line.location_id)
-        if (problem := item_problems[line.item_id]) is not None:
+        location_id = line.location_id
+        item = items.get(item_id)
+        location = locations.get(location_id)
+        if item_id not in item_problems:
+            item_problems[item_id] = item_problem(item)
+        if location_id not in location_problems:
+            location_problems[location_id] = location_problem(location, location_id)
+        if (problem := item_problems[item_id]) is not None:
             add(problem)
-        if (problem := location_problems[line.location_id]) is not None:
+        if (problem := location_problems[location_id]) is not None:
             add(problem)
-        if line.action not in ACTIONS:
+        if action not in _ALLOWED_REASONS:
             add(ValidationFailed({"action": [_("Use receive, issue or adjust.")]}))
             problems.extend(LineProblem(index, error) for error in errors)
             continue
-        reason = line.reason or _DEFAULT_REASONS[line.action]
-        if reason not in _ALLOWED_REASONS[line.action]:
+        reason = line.reason or _DEFAULT_REASONS[action]
+        if reason not in _ALLOWED_REASONS[action]:
             add(
                 ValidationFailed(
                     {"reason": [_("“%(reason)s” is not a reason here.") % {"reason": reason}]}
@@ -198,19 +253,20 @@ def _prepare(
             quantity = parse_quantity(line.quantity)
         except ValidationFailed as error:
             add(error)
-        if line.action == ADJUST and quantity == 0 and not errors:
+        if action == ADJUST and quantity == 0 and not errors:
             add(NegativeQuantity(_("An adjustment cannot be zero."), field="quantity"))
-        elif line.action != ADJUST and quantity <= 0 and not errors:
+        elif action != ADJUST and quantity <= 0 and not errors:
             add(NegativeQuantity(field="quantity"))
         base = quantity
-        if item is not None and quantity:
+        unit = line.unit
+        if item is not None and quantity and unit is not None and unit != base_units[item_id]:
             try:
-                base = _base_quantity(item, quantity, line.unit)
+                base = to_base(item, quantity, unit)
             except (UnknownUnit, MissingConversion, ValidationFailed) as error:
                 add(error)
             if base == 0 and not errors:
                 add(NegativeQuantity(_("The quantity rounds to zero."), field="quantity"))
-        unit_cost: Decimal | None = None
+        unit_cost = None
         if line.unit_cost is not None:
             try:
                 unit_cost = parse_quantity(line.unit_cost, "unit_cost")
@@ -218,7 +274,7 @@ def _prepare(
                     add(ValidationFailed({"unit_cost": [_("A cost cannot be negative.")]}))
             except ValidationFailed as error:
                 add(error)
-        elif line.action == RECEIVE:
+        elif action == RECEIVE:
             add(ValidationFailed({"unit_cost": [_("A receipt needs a unit cost.")]}))
         if unit_cost is not None and base and base != quantity and not errors:
             unit_cost = cost(unit_cost * abs(quantity) / abs(base))
@@ -228,19 +284,21 @@ def _prepare(
                 occurred_at = moment(line.occurred_at)
             except ValidationFailed as error:
                 add(error)
-        lot_code = (line.lot_code or "").strip() or None
+        lot_code = line.lot_code
         lot_id = None
+        if lot_code is not None:
+            lot_code = lot_code.strip() or None
         if lot_code is not None and len(lot_code) > 60:
             add(ValidationFailed({"lot_code": [_("A lot code has at most 60 characters.")]}))
         elif lot_code is not None and item is not None:
-            found_lot = lots.get((item.pk, lot_code))
-            outgoing = line.action == ISSUE or (line.action == ADJUST and base < 0)
+            found_lot = lots.get((item_id, lot_code))
+            outgoing = action == ISSUE or (action == ADJUST and base < 0)
             if found_lot is None and outgoing:
                 add(UnknownLot(field="lot_code", lot=lot_code))
             elif found_lot is not None:
                 lot_id = found_lot.pk
                 if (
-                    line.action == ISSUE
+                    action == ISSUE
                     and reason != MoveReason.WASTE
                     and location is not None
                     and found_lot.expiry_date is not None
@@ -251,25 +309,27 @@ def _prepare(
             problems.extend(LineProblem(index, error) for error in errors)
             continue
         assert item is not None and location is not None
-        source = line.source or _NO_SOURCE
+        source = line.source
         lines.append(
             _Line(
-                index=index,
-                action=line.action,
-                item=item,
-                location=location,
-                quantity=base,
-                unit_cost=unit_cost,
-                lot_code=lot_code,
-                expiry_date=line.expiry_date,
-                lot_id=lot_id,
-                reason=reason,
-                meta=MoveMeta(
-                    key=line.key,
-                    occurred_at=occurred_at,
-                    source_type=source.type[:50],
-                    source_id=str(source.id)[:64],
-                    source_number=source.number[:64],
+                index,
+                action,
+                item,
+                location,
+                base,
+                unit_cost,
+                lot_code,
+                line.expiry_date,
+                lot_id,
+                reason,
+                MoveMeta(line.key, occurred_at)
+                if source is None
+                else MoveMeta(
+                    line.key,
+                    occurred_at,
+                    source.type[:50],
+                    str(source.id)[:64],
+                    source.number[:64],
                 ),
             )
         )
@@ -328,23 +388,6 @@ def _ensure_lots(lines: list[_Line]) -> dict[int, LotInfo]:
     return {lot.pk: lot for lot in found.values()}
 
 
-def _demand(lines: list[_Line]) -> BalanceDemand:
-    """The balances the lines can touch: named lots, and per pair the quantity taken FEFO."""
-    fefo: dict[tuple[int, int], Decimal] = {}
-    named: set[tuple[int, int, int]] = set()
-    for line in lines:
-        pair = (line.item.pk, line.location.pk)
-        if line.lot_id is not None:
-            named.add((pair[0], pair[1], line.lot_id))
-        outbound = line.action == ISSUE or (line.action == ADJUST and line.quantity < 0)
-        if outbound and line.lot_code is None:
-            fefo[pair] = fefo.get(pair, ZERO) + abs(line.quantity)
-    # A business date is at most a day ahead of the UTC date (time zones reach UTC+14): lots
-    # expiring two days after the latest line are usable by every line.
-    latest = max(line.meta.occurred_at for line in lines).astimezone(dt.UTC).date()
-    return BalanceDemand(fefo=fefo, lots=named, usable_from=latest + dt.timedelta(days=2))
-
-
 def _apply(session: LedgerSession, line: _Line) -> None:
     if line.action == RECEIVE or (line.action == ADJUST and line.quantity > 0):
         session.inbound(
@@ -391,8 +434,12 @@ def post_moves(
     problems: list[LineProblem] = []
     seen: dict[str, int] = {}
     for index, line in enumerate(batch):
+        key = line.key
+        if key and len(key) <= 200 and key not in seen and not key.isspace():
+            seen[key] = index  # the common case, without building an error dict
+            continue
         key_errors: dict[str, list[str]] = {}
-        check_key(line.key, key_errors)
+        check_key(key, key_errors)
         if key_errors:
             problems.append(LineProblem(index, ValidationFailed(key_errors)))
         elif line.key in seen:
@@ -458,12 +505,24 @@ def _post_fresh(
             pairs={(line.item.pk, line.location.pk) for line in lines},
             actor_id=actor_id(actor),
             lots=lots,
-            demand=_demand(lines),
         )
-        for prepared in lines:
-            _apply(session, prepared)
+        # Every line makes moves at its own location: the posting's site is known now, and
+        # the moves go to the database while the next lines are applied.
+        posting = new_posting(
+            operation=operation,
+            actor=actor,
+            sites={line.location.site_id for line in lines},
+            move_count=len(lines),
+        )
+        with session.streaming(posting) as send:
+            for number, prepared in enumerate(lines, 1):
+                _apply(session, prepared)
+                if not number % _SEND_EVERY:
+                    send()
         raise_problems(session.problems, single=single)
-        return finish_posting(session, operation=operation, actor=actor, reason=reason)
+        return finish_posting(
+            session, operation=operation, actor=actor, reason=reason, posting=posting
+        )
 
 
 def _item_id(item: Item | int) -> int:

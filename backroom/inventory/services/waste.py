@@ -1,11 +1,18 @@
-"""Waste records (报损): record → submit → (approve | reject) → posted to the ledger.
+"""Waste records (报损): record → submit → approval (when a policy asks for it) → posted.
 
 A waste record lists what a site threw away: item, location, optional lot, quantity in any
 unit of the item, reason (expired, spoiled, dropped, over-production, returned) and a note,
 with an optional photo. Its value is each line's base quantity at the location's
-moving-average cost. When submitted, a record worth more than the approval threshold
-(`INVENTORY_WASTE_APPROVAL_THRESHOLD`, default 200.00 in the site's currency) waits for someone
-with inventory.manage at the site who is not the submitter; otherwise it posts at once.
+moving-average cost.
+
+Submitting starts an approval request of document type `inventory.waste` (fields: amount in the
+site's base currency, store, region, the reason of the most valuable line, requester). The
+approval policies decide (docs/approvals.md): when none applies the request is approved at once
+and the record posts in the same transaction; otherwise it waits, and the approvals runtime's
+decision hook posts it when the last step approves, rejects it on rejection and cancels it on
+withdrawal. Posting checks `require_approved` first, so no page or API call can post a record
+whose request is not finally approved. `approve_waste`/`reject_waste` decide the actor's own
+pending task on the record's request (the waste page's buttons); `cancel_waste` withdraws it.
 
 Posting goes through the ledger's `post_moves` (issue, reason `waste`, expired lots allowed),
 one line per move key `waste:<document id>:<line no>`, so a retried approval posts nothing
@@ -24,10 +31,15 @@ from typing import Any
 from django.conf import settings
 from django.core.files.uploadedfile import UploadedFile
 from django.db import transaction
-from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from backroom.accounts.authorization import require_permission
+from backroom.accounts.models import User
+from backroom.approvals import runtime
+from backroom.approvals.choices import RequestStatus, TaskStatus
+from backroom.approvals.exceptions import NotYourTask
+from backroom.approvals.models import ApprovalRequest, ApprovalTask
+from backroom.approvals.runtime import Submission
 from backroom.audit.services import record_audit
 from backroom.events.services import publish
 from backroom.inventory.choices import (
@@ -39,7 +51,6 @@ from backroom.inventory.choices import (
 )
 from backroom.inventory.documents import (
     WASTE_SOURCE,
-    SelfApproval,
     WasteCancelled,
     WastePosted,
     WasteRejected,
@@ -48,7 +59,7 @@ from backroom.inventory.documents import (
 )
 from backroom.inventory.ledger import LineProblem
 from backroom.inventory.models import ItemValuation, WasteDocument, WasteLine
-from backroom.inventory.permissions import INVENTORY_MANAGE, INVENTORY_MOVE
+from backroom.inventory.permissions import INVENTORY_MOVE
 from backroom.inventory.services.common import (
     Source,
     actor_id,
@@ -67,13 +78,15 @@ from backroom.inventory.services.posting import (
     post_moves,
 )
 from backroom.inventory.valuation import cost
+from backroom.kernel import clock
+from backroom.kernel.actors import SYSTEM
 from backroom.kernel.exceptions import DomainError, ErrorCollector, ValidationFailed
 from backroom.kernel.money import quantize_money
 from backroom.kernel.numbering import next_document_number
 from backroom.org.models import Site
 
 ZERO = Decimal(0)
-DEFAULT_APPROVAL_THRESHOLD = Decimal("200.00")
+WASTE_DOCUMENT_TYPE = "inventory.waste"
 DEFAULT_PHOTO_MAX_BYTES = 10 * 1024 * 1024
 MAX_LINES = 200
 # The photo's type is read from its first bytes, never trusted from the upload's header.
@@ -91,16 +104,6 @@ class WasteLineInput:
     unit: str | None = None
     lot_code: str | None = None
     note: str = ""
-
-
-def approval_threshold() -> Decimal:
-    """The value above which a waste record needs approval (the site's currency)."""
-    return quantize_money(
-        Decimal(
-            str(getattr(settings, "INVENTORY_WASTE_APPROVAL_THRESHOLD", DEFAULT_APPROVAL_THRESHOLD))
-        ),
-        storage=True,
-    )
 
 
 def photo_type(head: bytes) -> str | None:
@@ -259,18 +262,20 @@ def create_waste(
     header = ErrorCollector()
     if len(note) > 500:
         header.add("note", _("At most 500 characters."))
-    when = timezone.now()
+    when = clock.now()
     if occurred_at is not None:
         try:
             when = moment(occurred_at)
         except ValidationFailed as error:
             header.errors.update(error.errors)
         else:
-            if when > timezone.now() + dt.timedelta(minutes=5):
+            if when > clock.now() + dt.timedelta(minutes=5):
                 header.add("occurred_at", _("Waste cannot be recorded in the future."))
     kind = _check_photo(photo, header) if photo is not None else None
     header.raise_if_any()
     prepared = _prepare_lines(site, lines)
+    if submit:
+        _check_route("new", site, prepared, _requester_of(actor))
     saved_photo = ""
     try:
         with transaction.atomic():
@@ -310,7 +315,7 @@ def create_waste(
                 photo=bool(saved_photo),
             )
             if submit:
-                document = submit_waste(document, actor=actor)
+                document = _submit(document, actor=actor)
     except BaseException:
         if saved_photo:
             document.photo.storage.delete(saved_photo)
@@ -319,7 +324,9 @@ def create_waste(
 
 
 def _post(document: WasteDocument, *, actor: Any) -> None:
-    """Post the record's lines to the ledger and keep the posted values on the lines."""
+    """Post the record's lines to the ledger and keep the posted values on the lines: only
+    once its approval request is finally approved (`approval_required` otherwise)."""
+    runtime.require_approved(WASTE_DOCUMENT_TYPE, str(document.pk))
     lines = list(
         WasteLine.objects.filter(document=document).select_related("lot").order_by("line_no")
     )
@@ -357,24 +364,80 @@ def _post(document: WasteDocument, *, actor: Any) -> None:
     document.total_value = total
     document.posting = result.posting
     document.status = WasteStatus.POSTED
-    document.posted_at = timezone.now()
+    document.posted_at = clock.now()
+
+
+def _requester_of(actor: Any, recorded_by: int | None = None) -> User:
+    """Who asks for the approval: the submitting user, else (the system submitting) the user
+    who recorded the record."""
+    if isinstance(actor, User):
+        return actor
+    if recorded_by is not None:
+        return User.objects.get(pk=recorded_by)
+    raise ValidationFailed({"submitted_by": [_("A waste record needs a person to submit it.")]})
+
+
+def _requester(document: WasteDocument, actor: Any) -> User:
+    return _requester_of(actor, document.created_by_id)
+
+
+def _approval_submission(
+    document_id: str, site: Site, lines: Sequence[WasteLine], total: Decimal
+) -> Submission:
+    """The record as the approval policies see it: its value in the site's base currency, the
+    store, and the reason of its most valuable line."""
+    main = max(lines, key=lambda line: (line.value, -line.line_no))
+    return Submission(
+        document_type=WASTE_DOCUMENT_TYPE,
+        document_id=document_id,
+        fields={"amount": str(total), "store": site.node.code, "reason": main.reason},
+        org_node=site.node,
+        document_currency=site.legal_entity.base_currency,
+        document_amount=total,
+    )
+
+
+def _check_route(document_id: str, site: Site, lines: Sequence[WasteLine], requester: User) -> None:
+    """Before the record's transaction: a route without an approver is refused here, and its
+    admin alert survives the refusal (see `approvals.runtime.check_route`)."""
+    total = _estimate(lines)
+    runtime.check_route(_approval_submission(document_id, site, lines, total), requester=requester)
 
 
 def submit_waste(document: WasteDocument, *, actor: Any) -> WasteDocument:
-    """Submit a draft: value it at the average cost now; above the threshold it waits for
-    approval, otherwise it posts (insufficient stock under a "forbid" policy fails here, and
-    nothing changes)."""
+    """Submit a draft: value it at the average cost now and start its approval request. When
+    no policy asks for approval it posts at once (insufficient stock under a "forbid" policy
+    fails here, and nothing changes); otherwise it waits for the approvers. A route that
+    cannot be resolved (no approver) refuses the submission, and nothing changes either."""
     require_permission(actor, INVENTORY_MOVE, document.site.node)
+    if document.status == WasteStatus.DRAFT:
+        _check_route(
+            str(document.pk),
+            document.site,
+            list(WasteLine.objects.filter(document=document).order_by("line_no")),
+            _requester(document, actor),
+        )
+    return _submit(document, actor=actor)
+
+
+def _submit(document: WasteDocument, *, actor: Any) -> WasteDocument:
     with transaction.atomic():
         document = _locked(document, WasteStatus.DRAFT)
         lines = list(WasteLine.objects.filter(document=document).order_by("line_no"))
         document.total_value = _estimate(lines)
         WasteLine.objects.bulk_update(lines, ["value", "unit_cost"])
-        threshold = approval_threshold()
-        document.approval_threshold = threshold
-        document.requires_approval = document.total_value > threshold
-        document.submitted_at = timezone.now()
+        document.approval_threshold = None
+        document.submitted_at = clock.now()
         document.submitted_by_id = actor_id(actor)
+        document.save()
+        # Still a draft while the request starts, so the decision hook of an auto-approval
+        # leaves the posting to this function (and its events come after "submitted").
+        request = runtime.submit(
+            _approval_submission(str(document.pk), document.site, lines, document.total_value),
+            requester=_requester(document, actor),
+            actor=actor,
+        )
+        document.requires_approval = request.status != RequestStatus.APPROVED
         document.status = WasteStatus.PENDING_APPROVAL
         if not document.requires_approval:
             _post(document, actor=actor)
@@ -384,7 +447,7 @@ def submit_waste(document: WasteDocument, *, actor: Any) -> WasteDocument:
             "submit",
             actor,
             value=document.total_value,
-            threshold=threshold,
+            approval_request_id=request.pk,
             requires_approval=document.requires_approval,
             posting_id=document.posting_id,
         )
@@ -420,80 +483,154 @@ def _published(document: WasteDocument, *, approved_by: Any) -> None:
     )
 
 
-def _decider(document: WasteDocument, actor: Any) -> None:
-    if document.submitted_by_id is not None and document.submitted_by_id == actor_id(actor):
-        raise SelfApproval(details={"number": document.number})
+def approval_request(document: WasteDocument) -> ApprovalRequest | None:
+    """The record's newest approval request (None for a draft)."""
+    return runtime.latest_request(WASTE_DOCUMENT_TYPE, str(document.pk))
+
+
+def pending_task(document: WasteDocument, actor: Any) -> ApprovalTask | None:
+    """The actor's own pending approval task on the record (assigned or delegated to them)."""
+    user_id = actor_id(actor)
+    if user_id is None or document.status != WasteStatus.PENDING_APPROVAL:
+        return None
+    return (
+        ApprovalTask.objects.filter(
+            request__document_type=WASTE_DOCUMENT_TYPE,
+            request__document_id=str(document.pk),
+            request__status=RequestStatus.PENDING,
+            status=TaskStatus.PENDING,
+            assignee_id=user_id,
+        )
+        .order_by("pk")
+        .first()
+    )
+
+
+def _task_of(document: WasteDocument, actor: Any) -> ApprovalTask:
+    if document.status != WasteStatus.PENDING_APPROVAL:
+        raise WasteStateError(
+            _("Waste record %(number)s is %(status)s.")
+            % {"number": document.number, "status": document.get_status_display()},
+            details={"status": document.status, "expected": [WasteStatus.PENDING_APPROVAL]},
+        )
+    task = pending_task(document, actor)
+    if task is None:
+        raise NotYourTask(
+            _("Waste record %(number)s is not waiting for your approval.")
+            % {"number": document.number},
+            details={"number": document.number},
+        )
+    return task
 
 
 def approve_waste(document: WasteDocument, *, actor: Any, reason: str = "") -> WasteDocument:
-    """Approve a record waiting for approval and post it (inventory.manage, not the submitter;
-    the ledger posting also needs inventory.move at the site).
-
-    The lines are posted at the average cost at this moment. Two approvers at once: the first
-    posts, the second gets `waste_state` (the record is locked while deciding).
-    """
-    require_permission(actor, INVENTORY_MANAGE, document.site.node)
+    """Approve the actor's own pending step of the record's approval request; when it was the
+    last step, the record posts (see `_on_decision`). Anyone without a pending task on it gets
+    `not_your_task`, the submitter `self_approval`; nothing changes."""
     if len(reason) > 500:
         raise ValidationFailed({"reason": [_("At most 500 characters.")]})
-    with transaction.atomic():
-        document = _locked(document, WasteStatus.PENDING_APPROVAL)
-        _decider(document, actor)
-        _post(document, actor=actor)
-        document.decided_at = timezone.now()
-        document.decided_by_id = actor_id(actor)
-        document.decision_reason = reason
-        document.save()
-        _audit(
-            document,
-            "approve",
-            actor,
-            reason=reason,
-            value=document.total_value,
-            posting_id=document.posting_id,
-        )
-        _published(document, approved_by=actor)
-    return document
+    runtime.approve(_task_of(document, actor), actor=actor, comment=reason)
+    return WasteDocument.objects.select_related("site__node").get(pk=document.pk)
 
 
 def reject_waste(document: WasteDocument, *, actor: Any, reason: str) -> WasteDocument:
-    """Reject a record waiting for approval (inventory.manage, not the submitter); a reason is
-    required. Nothing reaches the ledger."""
-    require_permission(actor, INVENTORY_MANAGE, document.site.node)
+    """Reject the record through the actor's pending approval task; a reason is required.
+    Nothing reaches the ledger."""
     reason = (reason or "").strip()
     if not reason:
         raise ValidationFailed({"reason": [_("Say why the record is rejected.")]})
     if len(reason) > 500:
         raise ValidationFailed({"reason": [_("At most 500 characters.")]})
-    with transaction.atomic():
-        document = _locked(document, WasteStatus.PENDING_APPROVAL)
-        _decider(document, actor)
-        document.status = WasteStatus.REJECTED
-        document.decided_at = timezone.now()
-        document.decided_by_id = actor_id(actor)
-        document.decision_reason = reason
-        document.save(
-            update_fields=["status", "decided_at", "decided_by", "decision_reason", "updated_at"]
+    runtime.reject(_task_of(document, actor), actor=actor, reason=reason)
+    return WasteDocument.objects.select_related("site__node").get(pk=document.pk)
+
+
+def _decided_by(request: ApprovalRequest) -> User | None:
+    task = (
+        request.tasks.filter(decided_by__isnull=False)
+        .select_related("decided_by")
+        .order_by("-decided_at", "-pk")
+        .first()
+    )
+    return task.decided_by if task is not None else None
+
+
+def _on_decision(request: ApprovalRequest) -> None:
+    """The approvals runtime's hook, inside the deciding transaction: approved → post,
+    rejected → rejected, withdrawn → cancelled. A record not waiting (a draft being submitted,
+    or already decided) is left alone."""
+    document = (
+        WasteDocument.objects.select_for_update()
+        .select_related("site__node", "site__legal_entity")
+        .filter(pk=int(request.document_id))
+        .first()
+    )
+    if document is None or document.status != WasteStatus.PENDING_APPROVAL:
+        return
+    decider = _decided_by(request)
+    said = (
+        request.history.exclude(reason="", comment="")
+        .order_by("-pk")
+        .values_list("reason", "comment")
+        .first()
+    )
+    document.decided_at = clock.now()
+    document.decided_by = decider
+    document.decision_reason = ((said[0] or said[1]) if said else "")[:500]
+    if request.status == RequestStatus.APPROVED:
+        _post(document, actor=SYSTEM)
+        document.save()
+        _audit(
+            document,
+            "approve",
+            decider or SYSTEM,
+            value=document.total_value,
+            approval_request_id=request.pk,
+            posting_id=document.posting_id,
         )
-        _audit(document, "reject", actor, reason=reason)
+        _published(document, approved_by=decider)
+    elif request.status == RequestStatus.REJECTED:
+        document.status = WasteStatus.REJECTED
+        document.save()
+        _audit(document, "reject", decider or SYSTEM, reason=document.decision_reason)
         publish(
             WasteRejected(
                 document_id=document.pk,
                 number=document.number,
                 site_id=document.site_id,
-                reason=reason,
+                reason=document.decision_reason,
             ),
             org_node=document.site.node,
         )
-    return document
+    elif request.status == RequestStatus.WITHDRAWN:
+        document.status = WasteStatus.CANCELLED
+        document.decided_by = None
+        document.decided_at = None
+        document.save()
+        _audit(document, "cancel", request.requester, reason=document.decision_reason)
+        publish(
+            WasteCancelled(
+                document_id=document.pk, number=document.number, site_id=document.site_id
+            ),
+            org_node=document.site.node,
+        )
+
+
+runtime.register_decision_hook(WASTE_DOCUMENT_TYPE, _on_decision)
 
 
 def cancel_waste(document: WasteDocument, *, actor: Any, reason: str = "") -> WasteDocument:
-    """Withdraw a draft or a record waiting for approval (inventory.move at the site)."""
+    """Withdraw a draft (inventory.move at the site) or a record waiting for approval (its
+    requester only: this withdraws the approval request too)."""
     require_permission(actor, INVENTORY_MOVE, document.site.node)
     if len(reason) > 500:
         raise ValidationFailed({"reason": [_("At most 500 characters.")]})
+    request = approval_request(document)
+    if request is not None and request.is_open:
+        runtime.withdraw(request, actor=actor, reason=reason)
+        return WasteDocument.objects.select_related("site__node").get(pk=document.pk)
     with transaction.atomic():
-        document = _locked(document, WasteStatus.DRAFT, WasteStatus.PENDING_APPROVAL)
+        document = _locked(document, WasteStatus.DRAFT)
         document.status = WasteStatus.CANCELLED
         document.decision_reason = reason
         document.save(update_fields=["status", "decision_reason", "updated_at"])
@@ -509,10 +646,11 @@ def cancel_waste(document: WasteDocument, *, actor: Any, reason: str = "") -> Wa
 
 __all__ = [
     "WasteLineInput",
-    "approval_threshold",
+    "approval_request",
     "approve_waste",
     "cancel_waste",
     "create_waste",
+    "pending_task",
     "reject_waste",
     "submit_waste",
 ]

@@ -1,11 +1,10 @@
-"""Batch posting reads only the balances its lines can reach (locks.BalanceDemand).
+"""Batch posting sees every balance its lines can reach, however they were last read.
 
-On PostgreSQL a batch reads, per item × location, the no-lot balance, the lots its lines name,
-and lots in FEFO order only until usable stock covers what the batch takes first-expiring-first.
-These tests post batches that reach past that point in every way a line can (an expired lot
-taken by waste, a named lot further down, a receipt into a used-up lot, a shortfall) and check
-the allocation and that every balance still equals the sum of its moves. On SQLite every
-balance is read; the same expectations hold.
+A batch reads a pair's non-empty balances (or reuses the ones its process wrote last, see
+test_balance_cache.py); a lot used up earlier is not read. These tests post batches that reach
+every balance in every way a line can (an expired lot taken by waste, a named lot further down,
+a receipt into a used-up lot, a shortfall) and check the allocation and that every balance still
+equals the sum of its moves, on PostgreSQL and SQLite.
 """
 
 from __future__ import annotations

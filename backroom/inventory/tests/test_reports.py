@@ -238,7 +238,7 @@ def history(shelf):
     waste = services.create_waste(
         shelf.tree.store_a.site,
         [WasteLineInput(shelf.flour.pk, shelf.walk_in.pk, D("1"), "dropped")],
-        actor=SYSTEM,
+        actor=make_user("store_staff", shelf.tree.store_a),
     )
     sheet = _count_walk_in(shelf, "9")
     return waste, sheet

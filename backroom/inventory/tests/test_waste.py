@@ -1,5 +1,6 @@
-"""Waste records (报损): value at moving-average cost, approval above a threshold, photos,
-posting through the ledger once, every error at once, and who may do what."""
+"""Waste records (报损): value at moving-average cost, approval through the approval policies
+(here: above ¥200, the region manager), photos, posting through the ledger once, every error at
+once, and who may do what."""
 
 from __future__ import annotations
 
@@ -8,13 +9,16 @@ import threading
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.db import close_old_connections, connection
-from django.test import override_settings
 
+from backroom.approvals import services as approval_services
+from backroom.approvals.exceptions import ApprovalRequired, NotYourTask
+from backroom.approvals.exceptions import SelfApproval as RouteSelfApproval
+from backroom.approvals.models import ApprovalRequest
 from backroom.audit.models import AuditEntry
 from backroom.config.ledger_checks import run_ledger_checks
 from backroom.events.models import OutboxEvent
 from backroom.inventory import services
-from backroom.inventory.documents import SelfApproval, WasteStateError
+from backroom.inventory.documents import WasteStateError
 from backroom.inventory.exceptions import BatchRejected, InsufficientStock
 from backroom.inventory.models import (
     ItemValuation,
@@ -26,7 +30,7 @@ from backroom.inventory.models import (
 from backroom.inventory.services import WasteLineInput
 from backroom.inventory.tests.conftest import D, key
 from backroom.kernel.actors import SYSTEM
-from backroom.kernel.exceptions import NotFound, PermissionDenied, ValidationFailed
+from backroom.kernel.exceptions import Conflict, NotFound, PermissionDenied, ValidationFailed
 from backroom.testing.factories import client_for, make_user
 from backroom.testing.matrix import assert_matrix
 
@@ -34,6 +38,36 @@ BASE = "/api/v1/inventory/waste"
 # The smallest valid PNG header is enough: the type is read from the first bytes.
 PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 64
 JPEG = b"\xff\xd8\xff\xe0" + b"\x00" * 64
+
+
+@pytest.fixture(autouse=True)
+def waste_policy(db):
+    """Write-offs above ¥200 wait for the region manager of the store."""
+    return approval_services.create_policy(
+        approval_services.PolicyInput(
+            document_type="inventory.waste",
+            name="Write-offs",
+            condition="amount > 200",
+            steps=[
+                approval_services.StepInput(
+                    name="Region manager",
+                    approver_kind="role",
+                    approver_params={"role": "region_manager", "level": "region"},
+                )
+            ],
+        ),
+        actor=SYSTEM,
+        publish_now=True,
+    )
+
+
+def _clerk(stock):
+    """Someone recording waste at the store (an approval request needs a person)."""
+    return make_user("store_staff", stock.walk_in.site.node)
+
+
+def _region_manager(stock):
+    return make_user("region_manager", stock.walk_in.site.node.parent)
 
 
 def _receive(stock, quantity, cost, location=None, item=None, **extra):
@@ -66,6 +100,7 @@ def _state():
         StockPosting.objects.count(),
         AuditEntry.objects.count(),
         OutboxEvent.objects.count(),
+        ApprovalRequest.objects.count(),
     )
 
 
@@ -97,7 +132,8 @@ def test_golden_waste_below_threshold_posts_at_moving_average(stock):
         D("13.75"),
         "CNY",
     )
-    assert (document.requires_approval, document.approval_threshold) == (False, D("200.0000"))
+    assert (document.requires_approval, document.approval_threshold) == (False, None)
+    assert ApprovalRequest.objects.get(document_id=str(document.pk)).status == "approved"
     lines = list(WasteLine.objects.filter(document=document).order_by("line_no"))
     assert [(line.quantity, line.unit, line.base_quantity, line.value) for line in lines] == [
         (D(3), "kg", D(3), D("7.5")),
@@ -121,6 +157,9 @@ def test_golden_waste_below_threshold_posts_at_moving_average(stock):
         .values_list("action", flat=True)
     )
     assert actions == ["inventory.waste.create", "inventory.waste", "inventory.waste.submit"]
+    assert AuditEntry.objects.filter(action="approvals.request.approved").get().target_id == str(
+        ApprovalRequest.objects.get().pk
+    )
     assert AuditEntry.objects.get(action="inventory.waste").target_id == str(document.posting_id)
     assert [
         event.payload["requires_approval"] for event in _events("inventory.waste.submitted")
@@ -136,7 +175,7 @@ def test_above_threshold_waits_then_approved_by_another_manager(stock):
     """100 kg at 2.50 = 250.00 > 200: waits; a region manager approves; posts 250.00."""
     _receive(stock, "100", "2.5")
     manager = make_user("store_manager", stock.walk_in.site.node)
-    approver = make_user("region_manager", stock.walk_in.site.node.parent)
+    approver = _region_manager(stock)
     document = services.create_waste(
         stock.walk_in.site, [_line(stock, "100", "expired")], actor=manager
     )
@@ -159,6 +198,12 @@ def test_above_threshold_waits_then_approved_by_another_manager(stock):
     assert [event.payload["approved_by_id"] for event in _events("inventory.waste.posted")] == [
         approver.pk
     ]
+    request = ApprovalRequest.objects.get(document_id=str(document.pk))
+    assert (request.status, request.fields["amount"], request.fields["reason"]) == (
+        "approved",
+        "250.0000",
+        "expired",
+    )
     # Approving again: the state says no; nothing posts twice.
     before = _state()
     with pytest.raises(WasteStateError):
@@ -166,40 +211,155 @@ def test_above_threshold_waits_then_approved_by_another_manager(stock):
     assert _state() == before
 
 
-def test_threshold_setting_and_boundary(stock):
-    _receive(stock, "10", "2")
-    with override_settings(INVENTORY_WASTE_APPROVAL_THRESHOLD="20"):
-        exactly = services.create_waste(stock.walk_in.site, [_line(stock, "10")], actor=SYSTEM)
-    assert (exactly.status, exactly.total_value) == ("posted", D("20.0000"))
-    _receive(stock, "10", "2")
-    with override_settings(INVENTORY_WASTE_APPROVAL_THRESHOLD="19.99"):
-        above = services.create_waste(stock.walk_in.site, [_line(stock, "10")], actor=SYSTEM)
-    assert above.status == "pending_approval"
+def test_approving_in_the_approvals_inbox_posts_the_record(stock):
+    """The approvals runtime's decision hook posts; the waste page is not needed."""
+    from backroom.approvals import runtime
+
+    _receive(stock, "100", "2.5")
+    approver = _region_manager(stock)
+    document = services.create_waste(
+        stock.walk_in.site, [_line(stock, "100", "expired")], actor=_clerk(stock)
+    )
+    task = ApprovalRequest.objects.get(document_id=str(document.pk)).tasks.get()
+    runtime.approve(task, actor=approver, comment="freezer log checked")
+    document.refresh_from_db()
+    assert (document.status, document.decided_by_id) == ("posted", approver.pk)
+    assert StockMove.objects.get(reason="waste").value == D("-250.0000")
+
+
+def test_posting_cannot_skip_the_approval(stock):
+    """Whatever calls the posting, a record whose request is not approved does not post."""
+    from backroom.inventory.services import waste as waste_services
+
+    _receive(stock, "100", "2.5")
+    _region_manager(stock)
+    document = services.create_waste(stock.walk_in.site, [_line(stock, "100")], actor=_clerk(stock))
+    before = _state()
+    with pytest.raises(ApprovalRequired):
+        waste_services._post(document, actor=SYSTEM)
+    assert _state() == before
+
+
+def test_a_two_step_policy_posts_only_after_the_last_approval(stock, waste_policy):
+    """Countersign: after the first of two approvals the record still waits, unposted."""
+    from backroom.approvals import runtime
+
+    approval_services.update_policy(
+        waste_policy,
+        approval_services.PolicyInput(
+            document_type="inventory.waste",
+            name="Write-offs",
+            condition="amount > 200",
+            steps=[
+                approval_services.StepInput(
+                    name="Region managers",
+                    approver_kind="role",
+                    approver_params={"role": "region_manager", "level": "region"},
+                    mode="all",
+                )
+            ],
+        ),
+        actor=SYSTEM,
+        publish_now=True,
+    )
+    _receive(stock, "100", "2.5")
+    first, second = _region_manager(stock), _region_manager(stock)
+    document = services.create_waste(stock.walk_in.site, [_line(stock, "100")], actor=_clerk(stock))
+    document = services.approve_waste(document, actor=first)
+    assert (document.status, document.posting_id) == ("pending_approval", None)
+    assert StockMove.objects.filter(reason="waste").count() == 0
+    with pytest.raises(NotYourTask):
+        services.approve_waste(document, actor=first)
+    assert runtime.is_approved("inventory.waste", str(document.pk)) is False
+    document = services.approve_waste(document, actor=second)
+    assert document.status == "posted"
+
+
+def test_policy_boundary(stock):
+    """The policy's `amount > 200`: exactly 200.00 posts at once, 200.02 waits."""
+    _region_manager(stock)
+    _receive(stock, "10", "20")
+    exactly = services.create_waste(stock.walk_in.site, [_line(stock, "10")], actor=_clerk(stock))
+    assert (exactly.status, exactly.total_value) == ("posted", D("200.0000"))
+    _receive(stock, "10", "20.002")
+    above = services.create_waste(stock.walk_in.site, [_line(stock, "10")], actor=_clerk(stock))
+    assert (above.status, above.total_value) == ("pending_approval", D("200.0200"))
+
+
+def test_no_region_manager_refuses_the_record_with_a_clear_error(stock):
+    """A step with no approver is caught when the record is submitted, not left stuck."""
+    _receive(stock, "100", "3")
+    clerk = _clerk(stock)
+    before = _state()
+    with pytest.raises(Exception) as error:
+        services.create_waste(stock.walk_in.site, [_line(stock, "100")], actor=clerk)
+    assert getattr(error.value, "code", None) == "no_approver"
+    # Nothing changed but the admin alert, committed on its own.
+    assert _state()[:-2] == before[:-2] and _state()[-1] == before[-1]
+    assert [event.payload["problem"] != "" for event in _events("approvals.route.unresolved")] == [
+        True
+    ]
 
 
 def test_submitter_cannot_decide_and_store_manager_cannot_approve(stock):
     _receive(stock, "100", "3")
-    region = make_user("region_manager", stock.walk_in.site.node.parent)
+    region = _region_manager(stock)
     manager = make_user("store_manager", stock.walk_in.site.node)
     other = make_user("region_manager", stock.freezer_b.site.node)
-    document = services.create_waste(stock.walk_in.site, [_line(stock, "100")], actor=region)
     before = _state()
-    with pytest.raises(SelfApproval) as error:
-        services.approve_waste(document, actor=region)
+    # The region manager's own write-off: nobody else could approve it (they have no manager).
+    with pytest.raises(RouteSelfApproval) as error:
+        services.create_waste(stock.walk_in.site, [_line(stock, "100")], actor=region)
     assert error.value.code == "self_approval"
-    with pytest.raises(SelfApproval):
-        services.reject_waste(document, actor=region, reason="no")
-    with pytest.raises(PermissionDenied):
+    assert _state() == before
+    document = services.create_waste(stock.walk_in.site, [_line(stock, "100")], actor=manager)
+    before = _state()
+    with pytest.raises(NotYourTask):
         services.approve_waste(document, actor=manager)
-    with pytest.raises(NotFound):
+    with pytest.raises(NotYourTask):
+        services.reject_waste(document, actor=manager, reason="no")
+    with pytest.raises(NotYourTask):
         services.approve_waste(document, actor=other)
     assert _state() == before
 
 
+def test_a_store_managers_own_write_off_goes_to_their_manager(stock):
+    """Only the requester could approve, so the route goes one level up."""
+    _receive(stock, "100", "3")
+    region = _region_manager(stock)
+    manager = make_user("store_manager", stock.walk_in.site.node)
+    manager.manager = region
+    manager.save(update_fields=["manager"])
+    # The only region manager is the store manager's boss; the policy's step would pick them
+    # anyway, so use a policy naming the store manager's role to show the fallback.
+    approval_services.create_policy(
+        approval_services.PolicyInput(
+            document_type="inventory.waste",
+            name="Store write-offs",
+            condition=f'store == "{stock.walk_in.site.node.code}"',
+            steps=[
+                approval_services.StepInput(
+                    name="Store manager",
+                    approver_kind="role",
+                    approver_params={"role": "store_manager", "level": "store"},
+                )
+            ],
+        ),
+        actor=SYSTEM,
+        publish_now=True,
+    )
+    document = services.create_waste(stock.walk_in.site, [_line(stock, "10")], actor=manager)
+    request = ApprovalRequest.objects.get(document_id=str(document.pk))
+    assert document.status == "pending_approval"
+    assert list(request.tasks.values_list("assignee_id", flat=True)) == [region.pk]
+    assert request.route[0]["to_requesters_manager"] is True
+    assert services.approve_waste(document, actor=region).status == "posted"
+
+
 def test_reject_needs_a_reason_and_posts_nothing(stock):
     _receive(stock, "100", "3")
-    document = services.create_waste(stock.walk_in.site, [_line(stock, "100")], actor=SYSTEM)
-    approver = make_user("region_manager", stock.walk_in.site.node.parent)
+    approver = _region_manager(stock)
+    document = services.create_waste(stock.walk_in.site, [_line(stock, "100")], actor=_clerk(stock))
     with pytest.raises(ValidationFailed) as error:
         services.reject_waste(document, actor=approver, reason="  ")
     assert error.value.details["fields"] == {"reason": ["Say why the record is rejected."]}
@@ -214,8 +374,9 @@ def test_reject_needs_a_reason_and_posts_nothing(stock):
 
 def test_draft_submit_and_cancel(stock):
     _receive(stock, "10", "2")
+    clerk = _clerk(stock)
     document = services.create_waste(
-        stock.walk_in.site, [_line(stock, "1")], actor=SYSTEM, submit=False
+        stock.walk_in.site, [_line(stock, "1")], actor=clerk, submit=False
     )
     assert (document.status, document.total_value) == ("draft", D("2.0000"))
     document = services.cancel_waste(document, actor=SYSTEM, reason="typo")
@@ -223,9 +384,27 @@ def test_draft_submit_and_cancel(stock):
     with pytest.raises(WasteStateError):
         services.submit_waste(document, actor=SYSTEM)
     draft = services.create_waste(
-        stock.walk_in.site, [_line(stock, "1")], actor=SYSTEM, submit=False
+        stock.walk_in.site, [_line(stock, "1")], actor=clerk, submit=False
     )
+    # The system submits on the clerk's behalf: the request is theirs.
     assert services.submit_waste(draft, actor=SYSTEM).status == "posted"
+    assert ApprovalRequest.objects.get(document_id=str(draft.pk)).requester_id == clerk.pk
+
+
+def test_the_requester_withdraws_a_waiting_record(stock):
+    _receive(stock, "100", "3")
+    _region_manager(stock)
+    clerk = _clerk(stock)
+    document = services.create_waste(stock.walk_in.site, [_line(stock, "100")], actor=clerk)
+    someone = make_user("store_manager", stock.walk_in.site.node)
+    before = _state()
+    with pytest.raises(PermissionDenied):
+        services.cancel_waste(document, actor=someone)
+    assert _state() == before
+    document = services.cancel_waste(document, actor=clerk, reason="counted wrong")
+    assert document.status == "cancelled"
+    assert ApprovalRequest.objects.get(document_id=str(document.pk)).status == "withdrawn"
+    assert StockMove.objects.filter(reason="waste").count() == 0
 
 
 def test_expired_lot_may_be_wasted(stock):
@@ -233,7 +412,7 @@ def test_expired_lot_may_be_wasted(stock):
 
     _receive(stock, "5", "4", lot_code="L-OLD", expiry_date=dt.date(2020, 1, 1))
     document = services.create_waste(
-        stock.walk_in.site, [_line(stock, "5", "expired", lot_code="L-OLD")], actor=SYSTEM
+        stock.walk_in.site, [_line(stock, "5", "expired", lot_code="L-OLD")], actor=_clerk(stock)
     )
     move = StockMove.objects.get(posting=document.posting)
     assert (move.lot.code, move.quantity, move.value) == ("L-OLD", D(-5), D(-20))
@@ -241,6 +420,7 @@ def test_expired_lot_may_be_wasted(stock):
 
 def test_every_problem_at_once_and_nothing_changed(stock):
     _receive(stock, "10", "2")
+    clerk = _clerk(stock)
     before = _state()
     with pytest.raises(BatchRejected) as error:
         services.create_waste(
@@ -254,7 +434,7 @@ def test_every_problem_at_once_and_nothing_changed(stock):
                 _line(stock, "1", lot_code="NOPE"),
                 _line(stock, "1", item_id=999999),
             ],
-            actor=SYSTEM,
+            actor=clerk,
         )
     codes = [(line["index"], line["code"]) for line in error.value.details["lines"]]
     assert codes == [
@@ -270,26 +450,28 @@ def test_every_problem_at_once_and_nothing_changed(stock):
 
 def test_insufficient_stock_at_submission_changes_nothing(stock):
     _receive(stock, "1", "2")
+    clerk = _clerk(stock)
     before = _state()
     with pytest.raises(InsufficientStock):
-        services.create_waste(stock.walk_in.site, [_line(stock, "5")], actor=SYSTEM)
+        services.create_waste(stock.walk_in.site, [_line(stock, "5")], actor=clerk)
     assert _state() == before
 
 
 def test_photo_is_checked_by_its_bytes_and_kept(stock, settings, tmp_path):
     settings.MEDIA_ROOT = str(tmp_path)
     _receive(stock, "10", "2")
+    clerk = _clerk(stock)
     before = _state()
     fake = SimpleUploadedFile("x.jpg", b"<script>alert(1)</script>", content_type="image/jpeg")
     with pytest.raises(ValidationFailed) as error:
-        services.create_waste(stock.walk_in.site, [_line(stock)], actor=SYSTEM, photo=fake)
+        services.create_waste(stock.walk_in.site, [_line(stock)], actor=clerk, photo=fake)
     assert error.value.details["fields"] == {"photo": ["Upload a JPEG, PNG, WebP or HEIC image."]}
     settings.INVENTORY_WASTE_PHOTO_MAX_BYTES = 32
     with pytest.raises(ValidationFailed) as error:
         services.create_waste(
             stock.walk_in.site,
             [_line(stock)],
-            actor=SYSTEM,
+            actor=clerk,
             photo=SimpleUploadedFile("x.png", PNG, content_type="image/png"),
         )
     assert list(error.value.details["fields"]) == ["photo"]
@@ -298,7 +480,7 @@ def test_photo_is_checked_by_its_bytes_and_kept(stock, settings, tmp_path):
     document = services.create_waste(
         stock.walk_in.site,
         [_line(stock)],
-        actor=SYSTEM,
+        actor=clerk,
         photo=SimpleUploadedFile("IMG_1.bin", JPEG, content_type="application/octet-stream"),
     )
     assert document.photo_content_type == "image/jpeg"
@@ -313,7 +495,7 @@ def test_a_failed_record_leaves_no_photo_behind(stock, settings, tmp_path):
         services.create_waste(
             stock.walk_in.site,
             [_line(stock, "5")],
-            actor=SYSTEM,
+            actor=_clerk(stock),
             photo=SimpleUploadedFile("a.png", PNG, content_type="image/png"),
         )
     assert [path for path in tmp_path.rglob("*") if path.is_file()] == []
@@ -335,9 +517,9 @@ def test_two_approvers_at_once_post_once(stock):
     if connection.vendor != "postgresql":
         pytest.skip("row locks are PostgreSQL-only")
     _receive(stock, "100", "3")
-    document = services.create_waste(stock.walk_in.site, [_line(stock, "100")], actor=SYSTEM)
+    approvers = [_region_manager(stock) for _ in range(2)]
+    document = services.create_waste(stock.walk_in.site, [_line(stock, "100")], actor=_clerk(stock))
     assert document.status == "pending_approval"
-    approvers = [make_user("region_manager", stock.walk_in.site.node.parent) for _ in range(2)]
     barrier = threading.Barrier(2)
     outcomes: list[str] = []
 
@@ -352,8 +534,8 @@ def test_two_approvers_at_once_post_once(stock):
                     WasteDocument.objects.get(pk=document.pk), actor=actor, reason="no"
                 )
                 outcomes.append("rejected")
-        except WasteStateError:
-            outcomes.append("waste_state")
+        except Conflict as error:  # waste_state, not_your_task, request_closed, already_decided
+            outcomes.append(error.code)
         finally:
             close_old_connections()
 
@@ -365,7 +547,16 @@ def test_two_approvers_at_once_post_once(stock):
         thread.start()
     for thread in threads:
         thread.join()
-    assert sorted(outcomes) in (["approved", "waste_state"], ["rejected", "waste_state"])
+    # The loser finds the record decided (waste_state) or its task cancelled (not_your_task):
+    # either way exactly one decision counts.
+    assert len(outcomes) == 2
+    assert sorted(outcomes)[0] in ("approved", "rejected")
+    assert sorted(outcomes)[1] in (
+        "already_decided",
+        "not_your_task",
+        "request_closed",
+        "waste_state",
+    )
     document.refresh_from_db()
     expected_moves = 1 if document.status == "posted" else 0
     assert StockMove.objects.filter(reason="waste").count() == expected_moves
@@ -470,7 +661,7 @@ def test_api_approve_reject_flow(stock):
     response = client_for(manager).post(
         f"{BASE}/{body['id']}/approve", {}, content_type="application/json"
     )
-    assert (response.status_code, response.json()["code"]) == (403, "permission_denied")
+    assert (response.status_code, response.json()["code"]) == (409, "not_your_task")
     response = client_for(approver).post(
         f"{BASE}/{body['id']}/approve", {"reason": "ok"}, content_type="application/json"
     )
@@ -480,6 +671,66 @@ def test_api_approve_reject_flow(stock):
         f"{BASE}/{body['id']}/reject", {"reason": "late"}, content_type="application/json"
     )
     assert (response.status_code, response.json()["code"]) == (409, "waste_state")
+
+
+def test_api_cannot_post_before_the_last_approval(stock, waste_policy):
+    """Countersign through the API: after the first of two approvals nothing is posted, and
+    no other call (submit again, approve by someone without a task) moves it on."""
+    approval_services.update_policy(
+        waste_policy,
+        approval_services.PolicyInput(
+            document_type="inventory.waste",
+            name="Write-offs",
+            condition="amount > 200",
+            steps=[
+                approval_services.StepInput(
+                    name="Region managers",
+                    approver_kind="role",
+                    approver_params={"role": "region_manager", "level": "region"},
+                    mode="all",
+                )
+            ],
+        ),
+        actor=SYSTEM,
+        publish_now=True,
+    )
+    _receive(stock, "100", "3")
+    first, second = _region_manager(stock), _region_manager(stock)
+    outsider = make_user("hq_admin", stock.walk_in.site.node.parent.parent)
+    clerk = _clerk(stock)
+    body = (
+        client_for(clerk)
+        .post(
+            BASE,
+            _payload(
+                stock,
+                lines=[
+                    {
+                        "item_id": stock.flour.pk,
+                        "location_id": stock.walk_in.pk,
+                        "quantity": "80",
+                        "reason": "spoiled",
+                    }
+                ],
+            ),
+            content_type="application/json",
+        )
+        .json()
+    )
+    url = f"{BASE}/{body['id']}"
+    assert client_for(first).post(f"{url}/approve", {}, content_type="application/json").json()[
+        "status"
+    ] == ("pending_approval")
+    before = _state()
+    for who, action in ((outsider, "approve"), (first, "approve"), (clerk, "submit")):
+        response = client_for(who).post(f"{url}/{action}", {}, content_type="application/json")
+        assert response.status_code == 409, (who, action, response.content)
+    assert _state() == before
+    assert StockMove.objects.filter(reason="waste").count() == 0
+    assert client_for(clerk).get(url).json()["approval_request_id"] is not None
+    response = client_for(second).post(f"{url}/approve", {}, content_type="application/json")
+    assert response.json()["status"] == "posted"
+    assert StockMove.objects.filter(reason="waste").count() == 1
 
 
 def test_api_multipart_create_with_photo_and_photo_access(stock, settings, tmp_path):
@@ -584,6 +835,7 @@ def test_matrix_approve(stock, people):
         allowed=people["approver"],
         forbidden=people["manager"],
         other_scope=people["other_approver"],
+        expect_forbidden=409,  # not_your_task: the submitter has no task on it
         snapshot=_state,
     )
     assert result.allowed.json()["status"] == "posted"
@@ -598,6 +850,7 @@ def test_matrix_reject(stock, people):
         allowed=people["approver"],
         forbidden=people["manager"],
         other_scope=people["other_approver"],
+        expect_forbidden=409,  # not_your_task: the submitter has no task on it
         snapshot=_state,
     )
     assert result.allowed.json()["status"] == "rejected"
@@ -758,6 +1011,7 @@ def test_page_approve_and_reject(stock, people):
         forbidden=people["manager"],
         other_scope=people["other_approver"],
         expect_allowed=302,
+        expect_forbidden=409,  # not_your_task: the submitter has no task on it
         snapshot=_state,
     )
     document.refresh_from_db()

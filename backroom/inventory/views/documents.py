@@ -23,6 +23,7 @@ from django.urls import path
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods, require_POST
 
+from backroom.approvals.choices import TaskStatus
 from backroom.catalog.choices import STOCKED_KINDS
 from backroom.catalog.selectors import items_for
 from backroom.inventory import documents as reads
@@ -36,8 +37,9 @@ from backroom.inventory.choices import (
 )
 from backroom.inventory.exceptions import BatchRejected
 from backroom.inventory.models import Location, TransferOrder, WasteDocument
-from backroom.inventory.permissions import INVENTORY_MANAGE, INVENTORY_MOVE, INVENTORY_VIEW
+from backroom.inventory.permissions import INVENTORY_MOVE, INVENTORY_VIEW
 from backroom.inventory.selectors import locations_for
+from backroom.inventory.services import waste
 from backroom.kernel.exceptions import DomainError
 from backroom.org.models import Site
 from backroom.org.selectors import get_site, sites_for
@@ -202,8 +204,7 @@ def waste_new(request: HttpRequest) -> HttpResponse:
                 if document.status == WasteStatus.PENDING_APPROVAL:
                     messages.warning(
                         request,
-                        _("%(number)s is waiting for approval: its value is above %(limit)s.")
-                        % {"number": document.number, "limit": document.approval_threshold},
+                        _("%(number)s is waiting for approval.") % {"number": document.number},
                     )
                 else:
                     messages.success(
@@ -233,11 +234,8 @@ def _waste_page(
     request: HttpRequest, document: WasteDocument, *, errors: list[str] | None = None
 ) -> HttpResponse:
     submitter = document.submitted_by_id
-    may_decide = (
-        document.status == WasteStatus.PENDING_APPROVAL
-        and _may(request, INVENTORY_MANAGE, document.site)
-        and submitter != request.user.pk
-    )
+    approval = waste.approval_request(document)
+    task = waste.pending_task(document, request.user)
     return render_page(
         request,
         "inventory/waste_detail.html",
@@ -245,10 +243,26 @@ def _waste_page(
             "title": _("Waste %(number)s") % {"number": document.number},
             "document": document,
             "lines": list(reads.waste_lines(document)),
-            "may_decide": may_decide,
+            "approval": approval,
+            "waiting_for": [
+                task.assignee
+                for task in approval.tasks.filter(status=TaskStatus.PENDING)
+                .select_related("assignee")
+                .order_by("pk")
+            ]
+            if approval is not None
+            else [],
+            "may_decide": task is not None and submitter != request.user.pk,
             "is_submitter": submitter == request.user.pk,
-            "may_cancel": document.status in (WasteStatus.DRAFT, WasteStatus.PENDING_APPROVAL)
-            and _may(request, INVENTORY_MOVE, document.site),
+            "may_cancel": (
+                document.status == WasteStatus.DRAFT
+                and _may(request, INVENTORY_MOVE, document.site)
+            )
+            or (
+                document.status == WasteStatus.PENDING_APPROVAL
+                and approval is not None
+                and approval.requester_id == request.user.pk
+            ),
             "may_submit": document.status == WasteStatus.DRAFT
             and _may(request, INVENTORY_MOVE, document.site),
             "errors": errors or [],
@@ -278,7 +292,12 @@ def _waste_action(request: HttpRequest, document_id: int, action: str) -> HttpRe
     try:
         if action == "approve":
             document = services.approve_waste(document, actor=request.user, reason=reason)
-            messages.success(request, _("Approved and posted."))
+            messages.success(
+                request,
+                _("Approved and posted.")
+                if document.status == WasteStatus.POSTED
+                else _("Approved: it waits for the next approver."),
+            )
         elif action == "reject":
             document = services.reject_waste(document, actor=request.user, reason=reason)
             messages.success(request, _("Rejected."))
@@ -288,10 +307,6 @@ def _waste_action(request: HttpRequest, document_id: int, action: str) -> HttpRe
         else:
             document = services.submit_waste(document, actor=request.user)
             messages.success(request, _("Submitted."))
-    except (reads.WasteStateError, reads.SelfApproval) as error:
-        response = _waste_page(request, _waste(request, document_id), errors=[error.message])
-        response.status_code = error.http_status
-        return response
     except DomainError as error:
         if error.http_status in (403, 404):
             raise
@@ -301,13 +316,13 @@ def _waste_action(request: HttpRequest, document_id: int, action: str) -> HttpRe
     return redirect("inventory:waste_detail", document_id=document.pk)
 
 
-@page(INVENTORY_MANAGE)
+@page(INVENTORY_VIEW)  # the approval task is the authority: approvers need no other right
 @require_POST
 def waste_approve(request: HttpRequest, document_id: int) -> HttpResponse:
     return _waste_action(request, document_id, "approve")
 
 
-@page(INVENTORY_MANAGE)
+@page(INVENTORY_VIEW)  # the approval task is the authority: approvers need no other right
 @require_POST
 def waste_reject(request: HttpRequest, document_id: int) -> HttpResponse:
     return _waste_action(request, document_id, "reject")

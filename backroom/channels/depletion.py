@@ -1,0 +1,748 @@
+"""Orders and stock: reserve at acceptance, deplete at completion, restock after a cancellation.
+
+All ledger calls go through the inventory services as the system actor (the person or till
+that moved the order was checked by the channels permission); each carries an idempotency key
+derived from the order, so a replayed event never posts twice:
+
+- sale:        ``ch:<account>:<external id>:L<line>:I<item>``   (one move per line × ingredient)
+- reservation: ``ch:<account>:<external id>:R:I<item>``
+- restock:     ``ch:<account>:<external id>:X<tag>:...``        (reversal, adjustment, waste)
+
+The caller holds the order's row lock (`select_for_update`) and an open transaction.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from decimal import Decimal, localcontext
+from typing import Any
+
+from django.db import connection, transaction
+from django.db.models.signals import post_delete, post_save
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from backroom.catalog.batch import catalog_batch
+from backroom.catalog.choices import ItemKind, Storage
+from backroom.catalog.models import Item, Modifier
+from backroom.catalog.recipes import PRECISION, Exploder, PlannedLine, plan_lines
+from backroom.channels.choices import AfterDepletion
+from backroom.channels.events import OrderDepleted, OrderRestocked
+from backroom.channels.models import Order, OrderLine
+from backroom.events.services import publish
+from backroom.inventory import services as inventory
+from backroom.inventory.choices import LocationKind, MoveReason, ReservationStatus
+from backroom.inventory.exceptions import InsufficientStock
+from backroom.inventory.models import ItemValuation, Location, Reservation, StockMove
+from backroom.inventory.periods import PeriodClosed
+from backroom.kernel.actors import SYSTEM
+from backroom.kernel.exceptions import DomainError
+from backroom.kernel.money import QUANTITY_PLACES, quantize_quantity
+
+ZERO = Decimal(0)
+SOURCE_TYPE = "channels.order"
+_STEP = Decimal(1).scaleb(-QUANTITY_PLACES)
+
+
+def order_key(order: Order) -> str:
+    return f"ch:{order.account_id}:{order.external_id}"
+
+
+def _source(order: Order) -> inventory.Source:
+    return inventory.Source(SOURCE_TYPE, str(order.pk), str(order)[:64])
+
+
+# Where a store keeps an item when it has none on hand anywhere: by the item's storage.
+_KIND_BY_STORAGE = {
+    Storage.CHILLED: LocationKind.WALK_IN,
+    Storage.FROZEN: LocationKind.FREEZER,
+    Storage.AMBIENT: LocationKind.DRY_STORE,
+}
+
+
+class StockPlaces:
+    """Where an order's ingredients are taken from, item by item (see docs/channels.md,
+    "Depletion"): the account's location when it names one; otherwise, at the order's store,
+    the active stock location holding the most of the item; when none holds any, the location
+    for the item's storage (chilled → walk-in, frozen → freezer, ambient → dry store; retail
+    goods → the bar); else the store's first active stock location by code. Never the
+    in-transit location. Read once per store and batch."""
+
+    def __init__(self) -> None:
+        self._locations: dict[int, list[Location]] = {}
+        self._most: dict[int, dict[int, int]] = {}
+        self._chosen: dict[tuple[int, int], int] = {}
+
+    def _load(self, site_id: int) -> list[Location]:
+        if site_id not in self._locations:
+            self._locations[site_id] = list(
+                Location.objects.filter(site_id=site_id, is_active=True)
+                .exclude(kind=LocationKind.IN_TRANSIT)
+                .order_by("code", "id")
+            )
+            most: dict[int, tuple[Decimal, int]] = {}
+            usable = {location.pk for location in self._locations[site_id]}
+            for item_id, location_id, quantity in ItemValuation.objects.filter(
+                location_id__in=usable, quantity__gt=0
+            ).values_list("item_id", "location_id", "quantity"):
+                if item_id not in most or quantity > most[item_id][0]:
+                    most[item_id] = (quantity, location_id)
+            self._most[site_id] = {item: location for item, (_q, location) in most.items()}
+        return self._locations[site_id]
+
+    def has_any(self, order: Order) -> bool:
+        return order.account.location_id is not None or bool(self._load(order.site_id))
+
+    def location_id(self, order: Order, item_id: int) -> int:
+        if order.account.location_id is not None:
+            return order.account.location_id
+        key = (order.site_id, item_id)
+        if key not in self._chosen:
+            locations = self._load(order.site_id)
+            chosen = self._most[order.site_id].get(item_id)
+            if chosen is None:
+                item = Item.objects.only("kind", "storage").get(pk=item_id)
+                kind = (
+                    LocationKind.BAR
+                    if item.kind == ItemKind.RETAIL
+                    else _KIND_BY_STORAGE.get(Storage(item.storage), LocationKind.DRY_STORE)
+                )
+                matching = [location for location in locations if location.kind == kind]
+                chosen = (matching or locations)[0].pk
+            self._chosen[key] = chosen
+        return self._chosen[key]
+
+
+def _net(line: OrderLine) -> Decimal:
+    return max(line.quantity - line.refunded_quantity, ZERO)
+
+
+def _modifier_codes(line: OrderLine) -> list[str]:
+    codes: list[str] = []
+    for entry in line.modifiers:
+        code = entry.get("modifier")
+        if code:
+            times = max(int(Decimal(str(entry.get("quantity") or 1))), 1)
+            codes.extend([code] * times)
+    return codes
+
+
+@dataclass
+class Explosion:
+    """Per line: {stocked item id: base quantity}; lines that could not be exploded, with why."""
+
+    lines: dict[int, dict[int, Decimal]]
+    problems: dict[int, str]
+
+
+def explode_lines(order: Order, lines: Iterable[OrderLine], *, net: bool = True) -> Explosion:
+    """The ingredients each mapped line uses (recipes effective on the order's business date)."""
+    exploder = Exploder(order.business_date)
+    wanted = [line for line in lines if line.menu_item_id is not None]
+    codes = {code for line in wanted for code in _modifier_codes(line)}
+    modifiers = {
+        row.code: row
+        for row in Modifier.objects.filter(code__in=codes).prefetch_related(
+            "effects__item__base_unit",
+            "effects__item__units",
+            "effects__replacement__base_unit",
+            "effects__replacement__units",
+        )
+    }
+    result = Explosion({}, {})
+    for line in wanted:
+        quantity = _net(line) if net else line.quantity
+        if quantity <= 0:
+            continue
+        totals: dict[int, Decimal] = defaultdict(Decimal)
+        try:
+            missing = [code for code in _modifier_codes(line) if code not in modifiers]
+            if missing:
+                raise DomainError(
+                    _("There is no modifier %(code)s.") % {"code": ", ".join(missing)}
+                )
+            assert line.menu_item is not None
+            exploder.add(
+                totals,
+                line.menu_item,
+                quantity,
+                [modifiers[code] for code in _modifier_codes(line)],
+            )
+        except DomainError as error:
+            result.problems[line.pk] = error.message[:500]
+            continue
+        result.lines[line.pk] = {
+            item_id: amount.quantize(_STEP)
+            for item_id, amount in sorted(totals.items())
+            if amount.quantize(_STEP) > 0
+        }
+    return result
+
+
+_MODIFIER_PREFETCH = (
+    "effects__item__base_unit",
+    "effects__item__units",
+    "effects__replacement__base_unit",
+    "effects__replacement__units",
+)
+
+
+@dataclass
+class _Exploder(Exploder):
+    """An `Exploder` that also keeps the plans of dishes made with modifiers, so a batch plans
+    "noodles + extra beef" once however many bowls it sold."""
+
+    _modified: dict[tuple[int, tuple[int, ...]], list[PlannedLine]] = field(default_factory=dict)
+
+    def add(
+        self,
+        totals: dict[int, Decimal],
+        item: Item,
+        quantity: Decimal,
+        modifiers: Sequence[Modifier] = (),
+    ) -> None:
+        recipe = self.recipe(item) if modifiers else None
+        if recipe is None:
+            super().add(totals, item, quantity, modifiers)
+            return
+        key = (item.pk, tuple(modifier.pk for modifier in modifiers))
+        if key not in self._modified:
+            self._modified[key] = plan_lines(recipe, modifiers)
+        with localcontext() as context:
+            context.prec = PRECISION
+            for line in self._modified[key]:
+                self._accumulate(line.component, line.base_quantity * quantity, [item], totals)
+
+
+_LineKey = tuple[dt.date, int, tuple[str, ...], Decimal]
+_EXPLODED: dict[str, Any] = {}  # shared by requests, see ExplosionCache
+_MAX_SHARED = 50_000
+
+
+def catalog_stamp() -> tuple[Any, ...]:
+    """What explosions depend on, summarised in one query: the row count and the latest
+    `updated_at` of units, items, item units, recipes, recipe lines, modifiers and their
+    effects. Every catalog write goes through the services' `save()` (which sets
+    `updated_at`), and a deletion changes a count, so any change gives another stamp."""
+    from backroom.catalog.models import ItemUnit, ModifierEffect, Recipe, RecipeLine, Unit
+
+    parts = []
+    for model in (Unit, Item, ItemUnit, Recipe, RecipeLine, Modifier, ModifierEffect):
+        table = connection.ops.quote_name(model._meta.db_table)  # our own tables' names
+        parts.append(f"(SELECT count(*) FROM {table})")  # noqa: S608
+        parts.append(f"(SELECT max(updated_at) FROM {table})")  # noqa: S608
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT " + ", ".join(parts))
+        row = cursor.fetchone()
+    return tuple(row)
+
+
+def forget_explosions(**_kwargs: Any) -> None:
+    """Drop the shared explosions (this process saved or deleted a catalog row; other
+    processes notice the change through `catalog_stamp`)."""
+    _EXPLODED.update(stamp=None, lines={}, exploders={}, modifiers={}, items={})
+
+
+def _watch_catalog() -> None:
+    from backroom.catalog.models import ItemUnit, ModifierEffect, Recipe, RecipeLine, Unit
+
+    for model in (Unit, Item, ItemUnit, Recipe, RecipeLine, Modifier, ModifierEffect):
+        for signal in (post_save, post_delete):
+            signal.connect(forget_explosions, sender=model, dispatch_uid=f"channels.{model}")
+
+
+_watch_catalog()
+forget_explosions()
+
+
+class ExplosionCache:
+    """Recipe explosions shared by the orders of one batch: an `Exploder` (recipe cache) per
+    business date, the modifiers and menu items read once, and each distinct line (date, menu
+    item, modifiers, quantity) exploded once.
+
+    With `shared`, the exploded lines are also kept across requests in this process, for as
+    long as the catalog is unchanged (`catalog_stamp`, one query per cache): a till posting
+    one order at a time then explodes nothing it sold before."""
+
+    def __init__(self, *, shared: bool = False) -> None:
+        self._exploders: dict[dt.date, Exploder] = {}
+        self._modifiers: dict[str, Modifier | None] = {}
+        self._items: dict[int, Item] = {}
+        self._lines: dict[_LineKey, dict[int, Decimal] | str] = {}
+        if shared:
+            stamp = catalog_stamp()
+            if _EXPLODED["stamp"] != stamp or len(_EXPLODED["lines"]) > _MAX_SHARED:
+                forget_explosions()
+                _EXPLODED["stamp"] = stamp
+            # Read-only once loaded: recipes, items and modifiers as of this stamp.
+            self._exploders = _EXPLODED["exploders"]
+            self._modifiers = _EXPLODED["modifiers"]
+            self._items = _EXPLODED["items"]
+            self._lines = _EXPLODED["lines"]
+
+    @staticmethod
+    def key(day: dt.date, line: OrderLine, quantity: Decimal) -> _LineKey:
+        assert line.menu_item_id is not None
+        return (day, line.menu_item_id, tuple(_modifier_codes(line)), quantity)
+
+    def knows(self, day: dt.date, line: OrderLine, quantity: Decimal) -> bool:
+        return self.key(day, line, quantity) in self._lines
+
+    def load(self, lines: Iterable[OrderLine]) -> None:
+        """Read the menu items and modifiers of these lines that are not known yet (two queries)."""
+        wanted = [line for line in lines if line.menu_item_id is not None]
+        items = {line.menu_item_id for line in wanted} - self._items.keys()
+        if items:
+            self._items.update(
+                Item.objects.select_related("base_unit", "item_class").in_bulk(list(items))
+            )
+        codes = {code for line in wanted for code in _modifier_codes(line)} - self._modifiers.keys()
+        if codes:
+            found = Modifier.objects.filter(code__in=codes).prefetch_related(*_MODIFIER_PREFETCH)
+            rows = {row.code: row for row in found}
+            self._modifiers.update({code: rows.get(code) for code in codes})
+
+    def explode(self, day: dt.date, line: OrderLine, quantity: Decimal) -> dict[int, Decimal] | str:
+        """{stocked item id: base quantity (ledger places)} for `quantity` of the line's menu
+        item with its modifiers, or why it cannot be exploded."""
+        key = self.key(day, line, quantity)
+        if key not in self._lines:
+            self.load([line])
+            self._lines[key] = self._explode(*key)
+        return self._lines[key]
+
+    def _explode(
+        self, day: dt.date, item_id: int, codes: tuple[str, ...], quantity: Decimal
+    ) -> dict[int, Decimal] | str:
+        missing = [code for code in codes if self._modifiers.get(code) is None]
+        if missing:
+            return _("There is no modifier %(code)s.") % {"code": ", ".join(missing)}
+        exploder = self._exploders.get(day)
+        if exploder is None:
+            exploder = self._exploders[day] = _Exploder(day)
+        totals: dict[int, Decimal] = defaultdict(Decimal)
+        try:
+            exploder.add(
+                totals,
+                self._items[item_id],
+                quantity,
+                [self._modifiers[code] for code in codes],  # type: ignore[misc]
+            )
+        except DomainError as error:
+            return error.message[:500]
+        return {
+            item_id: amount.quantize(_STEP)
+            for item_id, amount in sorted(totals.items())
+            if amount.quantize(_STEP) > 0
+        }
+
+
+@dataclass
+class Depletion:
+    """One order's share of a batch depletion: the lines it depletes and their moves; `error`
+    when the ledger refused them (nothing of this order posted)."""
+
+    order: Order
+    lines: list[OrderLine]
+    every_line: Sequence[OrderLine] = ()
+    moves: list[inventory.MoveInput] = field(default_factory=list)
+    error: str = ""
+    result: inventory.PostingResult | None = None
+
+
+def deplete_new(
+    entries: Sequence[tuple[Order, Sequence[OrderLine]]],
+    *,
+    cache: ExplosionCache | None = None,
+    places: StockPlaces | None = None,
+) -> list[Depletion]:
+    """Deplete many completed orders at once, with one ledger call for all of them.
+
+    For orders just created in this transaction (saved, so they have ids) whose lines are in
+    memory and may not be saved yet: their flags (`is_depleted`, `depleted_quantity`,
+    `depletion_error` of lines and order) are set on the objects, not saved; the caller writes
+    them. The outcome is the one `deplete` gives order after order: all or nothing per order,
+    same keys, same moves; when the ledger refuses an order, the orders before it are posted
+    in one call, the refused one alone (keeping its reason), and the rest again in one call
+    (order by order after a few refusals). Returns the orders that posted moves or were refused.
+    """
+    cache = cache or ExplosionCache()
+    places = places or StockPlaces()
+    with catalog_batch():  # units by code read once
+        plans = _plan_all(entries, cache, places)
+    _post_group(plans, attempts=3)
+    for plan in plans:
+        if plan.error:
+            plan.order.depletion_error = plan.error
+        else:
+            _mark_depleted(plan)
+            _finish_new(plan.order, plan.every_line)
+    return plans
+
+
+def _plan_all(
+    entries: Sequence[tuple[Order, Sequence[OrderLine]]],
+    cache: ExplosionCache,
+    places: StockPlaces,
+) -> list[Depletion]:
+    cache.load(
+        line
+        for order, lines in entries
+        for line in lines
+        if line.menu_item_id is not None
+        and _net(line) > 0
+        and not cache.knows(order.business_date, line, _net(line))
+    )
+    plans: list[Depletion] = []
+    for order, lines in entries:
+        wanted = [line for line in lines if line.menu_item_id is not None and not line.is_depleted]
+        if wanted:
+            if not places.has_any(order):
+                order.depletion_error = _("The store has no stock location to deplete from.")
+                continue
+            plan = _plan(order, wanted, places, cache)
+            plan.every_line = lines
+            if plan.moves:
+                plans.append(plan)
+            else:
+                _mark_depleted(plan)
+        _finish_new(order, lines)
+    return plans
+
+
+def _plan(
+    order: Order, lines: list[OrderLine], places: StockPlaces, cache: ExplosionCache
+) -> Depletion:
+    plan = Depletion(order, [])
+    occurred_at = order.completed_at or timezone.now()
+    source = _source(order)
+    prefix = order_key(order)
+    for line in lines:
+        quantity = _net(line)
+        if quantity <= 0:
+            plan.lines.append(line)
+            continue
+        exploded = cache.explode(order.business_date, line, quantity)
+        if isinstance(exploded, str):
+            line.depletion_error = exploded
+            continue
+        for item_id, amount in exploded.items():
+            plan.moves.append(
+                inventory.MoveInput(
+                    action=inventory.ISSUE,
+                    item_id=item_id,
+                    location_id=places.location_id(order, item_id),
+                    quantity=amount,
+                    key=f"{prefix}:L{line.line_no}:I{item_id}",
+                    reason=MoveReason.SALE,
+                    source=source,
+                    occurred_at=occurred_at,
+                )
+            )
+        plan.lines.append(line)
+    return plan
+
+
+def _mark_depleted(plan: Depletion) -> None:
+    for line in plan.lines:
+        line.is_depleted = True
+        line.depleted_quantity = _net(line)
+        line.depletion_error = ""
+
+
+def _finish_new(order: Order, lines: Sequence[OrderLine]) -> None:
+    """`_finish` for an order whose lines are in memory (no reservation: a new order)."""
+    order.is_depleted = not any(not line.is_depleted and line.quantity > 0 for line in lines)
+    if order.depletion_error and not any(line.depletion_error for line in lines):
+        order.depletion_error = ""
+
+
+def _post_one(plan: Depletion) -> None:
+    """Post one order's moves on their own (as `deplete` does), keeping the ledger's refusal."""
+    try:
+        with transaction.atomic():
+            plan.result = _post(plan.moves)
+    except DomainError as error:
+        plan.error = _refusal(error)
+
+
+def _post_group(plans: list[Depletion], *, attempts: int) -> None:
+    """Post the orders' moves in one ledger call (see `deplete_new` for refusals)."""
+    if not plans:
+        return
+    if len(plans) == 1 or attempts <= 0:
+        for plan in plans:
+            _post_one(plan)
+        return
+    moves = [move for plan in plans for move in plan.moves]
+    try:
+        with transaction.atomic():
+            result = inventory.post_moves(moves, actor=SYSTEM)
+    except PeriodClosed:
+        # Some orders' day is closed: each of those posts today, the others on their day.
+        for plan in plans:
+            _post_one(plan)
+        return
+    except DomainError as error:
+        index = _first_refused(error)
+        if index is None:
+            for plan in plans:
+                _post_one(plan)
+            return
+        owner = 0
+        for position, plan in enumerate(plans):
+            index -= len(plan.moves)
+            if index < 0:
+                owner = position
+                break
+        # The orders before the first refused one fit (the ledger applied them in order).
+        _post_group(plans[:owner], attempts=attempts)
+        _post_one(plans[owner])
+        _post_group(plans[owner + 1 :], attempts=attempts - 1)
+        return
+    for plan in plans:
+        plan.result = result
+
+
+def _first_refused(error: DomainError) -> int | None:
+    lines = error.details.get("lines") if isinstance(error.details, dict) else None
+    indexes = [line.get("index") for line in lines or () if isinstance(line.get("index"), int)]
+    return min(indexes) if indexes else None
+
+
+def _refusal(error: DomainError) -> str:
+    if isinstance(error, InsufficientStock) or error.code == "batch_rejected":
+        return _first_line_message(error)[:500]
+    return error.message[:500]
+
+
+def _post(batch: Sequence[inventory.MoveInput]) -> inventory.PostingResult:
+    """Post at the lines' own time; when that day is closed, post today instead."""
+    try:
+        return inventory.post_moves(batch, actor=SYSTEM)
+    except PeriodClosed:
+        now = timezone.now()
+        for line in batch:
+            line.occurred_at = now
+        return inventory.post_moves(batch, actor=SYSTEM)
+
+
+def deplete(order: Order) -> inventory.PostingResult | None:
+    """Consume the ingredients of every mapped, not yet depleted line of a completed order.
+
+    All or nothing per order: when the ledger refuses (a forbid-negatives item short of stock),
+    nothing is posted and the reason is kept in `order.depletion_error` for a later retry.
+    The order's reservations are fulfilled once its lines are depleted. Saves the order.
+    """
+    lines = list(
+        order.lines.select_related("menu_item__base_unit", "menu_item__item_class").filter(
+            is_depleted=False, menu_item__isnull=False
+        )
+    )
+    if not lines:
+        _finish(order)
+        return None
+    places = StockPlaces()
+    if not places.has_any(order):
+        order.depletion_error = _("The store has no stock location to deplete from.")
+        order.save(update_fields=["depletion_error", "updated_at"])
+        return None
+    explosion = explode_lines(order, lines)
+    batch: list[inventory.MoveInput] = []
+    occurred_at = order.completed_at or timezone.now()
+    done: list[OrderLine] = []
+    for line in lines:
+        if line.pk in explosion.problems:
+            line.depletion_error = explosion.problems[line.pk]
+            line.save(update_fields=["depletion_error"])
+            continue
+        for item_id, quantity in explosion.lines.get(line.pk, {}).items():
+            batch.append(
+                inventory.MoveInput(
+                    action=inventory.ISSUE,
+                    item_id=item_id,
+                    location_id=places.location_id(order, item_id),
+                    quantity=quantity,
+                    key=f"{order_key(order)}:L{line.line_no}:I{item_id}",
+                    reason=MoveReason.SALE,
+                    source=_source(order),
+                    occurred_at=occurred_at,
+                )
+            )
+        done.append(line)
+    result = None
+    if batch:
+        try:
+            with transaction.atomic():
+                result = _post(batch)
+        except DomainError as error:
+            order.depletion_error = error.message[:500]
+            if isinstance(error, InsufficientStock) or error.code == "batch_rejected":
+                order.depletion_error = _first_line_message(error)[:500]
+            order.save(update_fields=["depletion_error", "updated_at"])
+            return None
+    for line in done:
+        line.is_depleted = True
+        line.depleted_quantity = _net(line)
+        line.depletion_error = ""
+    OrderLine.objects.bulk_update(done, ["is_depleted", "depleted_quantity", "depletion_error"])
+    _finish(order)
+    if result is not None:
+        publish(
+            OrderDepleted(
+                order_id=order.pk,
+                site_id=order.site_id,
+                posting_id=result.posting.pk,
+                lines=[line.line_no for line in done],
+            ),
+            org_node=order.site.node,
+        )
+    return result
+
+
+def _first_line_message(error: DomainError) -> str:
+    lines = error.details.get("lines") if isinstance(error.details, dict) else None
+    if lines:
+        return "; ".join(str(line.get("message", "")) for line in lines[:3])
+    return error.message
+
+
+def _finish(order: Order) -> None:
+    """Fully depleted when no line is left to deplete; reservations end as fulfilled."""
+    remaining = order.lines.filter(is_depleted=False).exclude(quantity__lte=0).exists()
+    order.is_depleted = not remaining
+    if not order.lines.filter(depletion_error__gt="").exists() and order.depletion_error:
+        order.depletion_error = ""
+    if order.is_reserved:
+        end_reservations(order, ReservationStatus.FULFILLED)
+    order.save(update_fields=["is_depleted", "is_reserved", "depletion_error", "updated_at"])
+
+
+def reserve(order: Order) -> list[Reservation]:
+    """Reserve the ingredients of the order's mapped lines at its store (sorted by item, so two
+    orders lock in the same order). All or nothing: `InsufficientStock` when a forbid-negatives
+    item's available-to-promise does not cover it. Sets `is_reserved` (not saved)."""
+    lines = list(order.lines.select_related("menu_item").filter(menu_item__isnull=False))
+    explosion = explode_lines(order, lines)
+    totals: dict[int, Decimal] = defaultdict(Decimal)
+    for per_line in explosion.lines.values():
+        for item_id, quantity in per_line.items():
+            totals[item_id] += quantity
+    made = []
+    with transaction.atomic():
+        for item_id in sorted(totals):
+            made.append(
+                inventory.reserve(
+                    item=item_id,
+                    site=order.site,
+                    quantity=totals[item_id],
+                    key=f"{order_key(order)}:R:I{item_id}",
+                    actor=SYSTEM,
+                    source=_source(order),
+                )
+            )
+    order.is_reserved = True
+    return made
+
+
+def end_reservations(order: Order, status: str) -> int:
+    """End the order's active reservations (released or fulfilled); returns how many."""
+    active = list(
+        Reservation.objects.select_related("site__node").filter(
+            source_type=SOURCE_TYPE, source_id=str(order.pk), status=ReservationStatus.ACTIVE
+        )
+    )
+    for reservation in active:
+        inventory.end_reservation(reservation, actor=SYSTEM, status=status)
+    order.is_reserved = False
+    return len(active)
+
+
+def restock(order: Order, quantities: dict[int, Decimal], *, tag: str) -> int:
+    """Undo the depletion of `quantities` (per line id, in the line's units) after a
+    cancellation or refund, following the account's policy. Returns the moves posted.
+
+    A line restocked whole and for the first time is reversed move by move (exact quantity and
+    value). A part is returned as an adjustment at the sale's unit cost. Under the "waste"
+    policy the same ingredients are then issued as waste: the food was made and thrown away, so
+    stock ends where it was, but the usage counts as waste, not as a sale.
+    """
+    lines = {
+        line.pk: line
+        for line in order.lines.filter(pk__in=list(quantities), is_depleted=True).order_by("pk")
+    }
+    sale_moves: dict[int, list[StockMove]] = defaultdict(list)
+    by_line_no = {line.line_no: line for line in lines.values()}
+    for move in StockMove.objects.filter(
+        source_type=SOURCE_TYPE, source_id=str(order.pk), reason=MoveReason.SALE
+    ).order_by("pk"):
+        line_no = int(move.idempotency_key.rsplit(":L", 1)[1].split(":", 1)[0])
+        if line_no in by_line_no:
+            sale_moves[by_line_no[line_no].pk].append(move)
+    short_tag = hashlib.sha256(tag.encode()).hexdigest()[:16]
+    prefix = f"{order_key(order)}:X{short_tag}"
+    waste: list[inventory.MoveInput] = []
+    adjustments: list[inventory.MoveInput] = []
+    posted = 0
+    changed: list[OrderLine] = []
+    with transaction.atomic():
+        for line_id, line in lines.items():
+            amount = min(quantities[line_id], line.depleted_quantity - line.restocked_quantity)
+            if amount <= 0 or line.depleted_quantity <= 0:
+                continue
+            share = amount / line.depleted_quantity
+            whole = amount == line.depleted_quantity and line.restocked_quantity == 0
+            for move in sale_moves[line_id]:
+                quantity = quantize_quantity(-move.quantity * share)
+                if quantity <= 0:
+                    continue
+                if whole:
+                    result = inventory.reverse_move(move, key=f"{prefix}:R{move.pk}", actor=SYSTEM)
+                    posted += len(result.rows)
+                else:
+                    adjustments.append(
+                        inventory.MoveInput(
+                            action=inventory.ADJUST,
+                            item_id=move.item_id,
+                            location_id=move.location_id,
+                            quantity=quantity,
+                            unit_cost=move.unit_cost,
+                            key=f"{prefix}:A{move.pk}",
+                            source=_source(order),
+                        )
+                    )
+                if order.account.after_depletion == AfterDepletion.WASTE:
+                    waste.append(
+                        inventory.MoveInput(
+                            action=inventory.ISSUE,
+                            item_id=move.item_id,
+                            location_id=move.location_id,
+                            quantity=quantity,
+                            reason=MoveReason.WASTE,
+                            key=f"{prefix}:W{move.pk}",
+                            source=_source(order),
+                        )
+                    )
+            line.restocked_quantity += amount
+            changed.append(line)
+        for batch in (adjustments, waste):
+            if batch:
+                posted += len(inventory.post_moves(batch, actor=SYSTEM).rows)
+        OrderLine.objects.bulk_update(changed, ["restocked_quantity"])
+        if changed:
+            order.is_restocked = True
+            order.save(update_fields=["is_restocked", "updated_at"])
+            publish(
+                OrderRestocked(
+                    order_id=order.pk,
+                    site_id=order.site_id,
+                    policy=order.account.after_depletion,
+                    move_count=posted,
+                ),
+                org_node=order.site.node,
+            )
+    return posted

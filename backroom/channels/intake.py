@@ -1,0 +1,928 @@
+"""Intake: store what a channel sends, then apply it to the canonical order.
+
+1. `receive_message` stores the push (or till post) verbatim in the inbox, unique per
+   (account, external order id, event key), before anything else; the caller answers at once
+   and the worker (`jobs.process_inbox_message`) applies it after commit.
+2. `process_message` parses the payload with the account kind's parser (`register_parser`;
+   the POS parser is `channels.pos`) and applies each event; a failure keeps the message as
+   failed with its reason, retried by the worker.
+3. `apply_event` is idempotent on (account, external order id, event key) through the unique
+   (order, event key) of the history, under the order's row lock. It creates the order, or moves
+   it through the status machine (docs/channels.md):
+
+       received → accepted → preparing → ready → delivering → completed
+       (forward only; skipping allowed) · cancelled, refunded: side exits from any open state
+       · partially refunded: after completion (before it, only the lines are marked)
+
+   A status that is not ahead of the current one (out of order, or after a side exit) is
+   recorded in the history with `is_applied` false and changes nothing. Accepting an online
+   order reserves its ingredients; completing depletes them (and fulfils the reservation);
+   cancelling releases them, or restocks what was depleted per the account's policy.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import hashlib
+import logging
+import uuid
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from django.db import IntegrityError, transaction
+from django.db.models import F
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from backroom.accounts.authorization import require_permission
+from backroom.audit.services import record_audit
+from backroom.catalog.choices import SELLABLE_KINDS
+from backroom.catalog.models import Item, Modifier
+from backroom.channels import depletion
+from backroom.channels.choices import (
+    FORWARD,
+    RESERVING,
+    TERMINAL,
+    ChannelKind,
+    InboxStatus,
+    MappingKind,
+    OrderStatus,
+)
+from backroom.channels.events import OrderDepleted, OrderReceived, OrderStatusChanged
+from backroom.channels.exceptions import InvalidTransition, OrderNotReceived, UnparseablePayload
+from backroom.channels.models import (
+    ChannelAccount,
+    InboxMessage,
+    MenuMapping,
+    Order,
+    OrderHistory,
+    OrderLine,
+)
+from backroom.channels.permissions import CHANNELS_OPERATE
+from backroom.channels.platforms.base import CanonicalOrder, EventKind, PlatformEvent
+from backroom.events.services import publish, publish_many
+from backroom.inventory.choices import ReservationStatus
+from backroom.inventory.exceptions import InsufficientStock
+from backroom.kernel.actors import SYSTEM
+from backroom.kernel.dates import business_date
+from backroom.kernel.exceptions import DomainError
+from backroom.kernel.jsonutil import to_jsonable
+from backroom.kernel.money import quantize_money, quantize_quantity
+
+logger = logging.getLogger(__name__)
+
+Parser = Callable[[ChannelAccount, str, str], Sequence[PlatformEvent]]
+_PARSERS: dict[str, Parser] = {}
+MAX_ATTEMPTS = 8
+
+
+def register_parser(kind: str, parser: Parser) -> None:
+    """A platform adapter registers how its stored pushes become events:
+    `parser(account, payload, content_type) -> [PlatformEvent]` (raise ValueError/DomainError
+    for a payload it cannot read)."""
+    _PARSERS[str(kind)] = parser
+
+
+# --- the inbox -----------------------------------------------------------------------------
+
+
+def receive_message(
+    account: ChannelAccount,
+    *,
+    payload: str,
+    external_order_id: str = "",
+    event_key: str = "",
+    raw_type: str = "",
+    content_type: str = "",
+    process: bool = True,
+) -> tuple[InboxMessage, bool]:
+    """Store a message verbatim; (message, created). A replay returns the first message and
+    queues nothing. With `process`, the worker applies it after commit."""
+    key = event_key or "sha256:" + hashlib.sha256(payload.encode()).hexdigest()
+    try:
+        with transaction.atomic():
+            message = InboxMessage.objects.create(
+                account=account,
+                external_order_id=external_order_id[:64],
+                event_key=key[:200],
+                raw_type=raw_type[:100],
+                payload=payload,
+                content_type=content_type[:100],
+            )
+    except IntegrityError:
+        message = InboxMessage.objects.get(
+            account=account, external_order_id=external_order_id[:64], event_key=key[:200]
+        )
+        return message, False
+    if process:
+        transaction.on_commit(lambda: _queue(message.pk), robust=True)
+    return message, True
+
+
+def _queue(message_id: int) -> None:
+    from backroom.channels.jobs import process_inbox_message
+
+    process_inbox_message(message_id)
+
+
+def parse_message(message: InboxMessage) -> list[PlatformEvent]:
+    """The events a stored message carries, through its account kind's parser."""
+    parser = _PARSERS.get(message.account.kind)
+    if parser is None:
+        raise UnparseablePayload(
+            _("No adapter reads %(kind)s messages yet.") % {"kind": message.account.kind}
+        )
+    try:
+        return list(parser(message.account, message.payload, message.content_type))
+    except DomainError:
+        raise
+    except (ValueError, KeyError, TypeError, ArithmeticError) as error:
+        raise UnparseablePayload(
+            _("The message could not be read: %(error)s") % {"error": error}
+        ) from error
+
+
+def process_message(message_id: int) -> InboxMessage:
+    """Apply a stored message; mark it processed, or failed with the reason (retried later).
+
+    The message row is locked while it is applied, so the task queued after commit and the
+    retry sweep never apply it at once."""
+    with transaction.atomic():
+        message = (
+            InboxMessage.objects.select_for_update(of=("self",))
+            .select_related("account__site__node")
+            .get(pk=message_id)
+        )
+        if message.status == InboxStatus.PROCESSED:
+            return message
+        order = None
+        try:
+            with transaction.atomic():
+                for event in parse_message(message):
+                    applied = apply_event(message.account, event, inbox=message)
+                    order = applied.order or order
+        except (DomainError, ValueError) as error:
+            reason = getattr(error, "code", "invalid")
+            message.status = InboxStatus.FAILED
+            message.reason = f"{reason}: {getattr(error, 'message', str(error))}"[:5000]
+        else:
+            message.status = InboxStatus.PROCESSED
+            message.reason = ""
+            message.order = order
+            message.processed_at = timezone.now()
+        message.attempts += 1
+        message.save(update_fields=["status", "reason", "attempts", "order", "processed_at"])
+    return message
+
+
+def retry_failed(limit: int = 500) -> int:
+    """Apply again the messages that failed (or were never processed), oldest first."""
+    stale = timezone.now() - dt.timedelta(minutes=1)
+    pending = (
+        InboxMessage.objects.filter(attempts__lt=MAX_ATTEMPTS)
+        .exclude(status=InboxStatus.PROCESSED)
+        .filter(received_at__lt=stale)
+        .order_by("id")
+        .values_list("pk", flat=True)[:limit]
+    )
+    done = 0
+    for message_id in list(pending):
+        if process_message(message_id).status == InboxStatus.PROCESSED:
+            done += 1
+    return done
+
+
+# --- applying events -----------------------------------------------------------------------
+
+
+@dataclass
+class Applied:
+    """What `apply_event` did. `replayed`: the event key was applied before, nothing changed;
+    `is_applied`: the order was created or changed status (false for an out-of-order event)."""
+
+    order: Order | None
+    history: OrderHistory | None = None
+    created: bool = False
+    replayed: bool = False
+    is_applied: bool = False
+
+
+def jsonable(value: Any) -> Any:
+    """`to_jsonable(dataclasses.asdict(value))` in one pass, without asdict's deep copies."""
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return {
+            field.name: jsonable(getattr(value, field.name)) for field in dataclasses.fields(value)
+        }
+    if isinstance(value, list | tuple):
+        return [jsonable(item) for item in value]
+    if isinstance(value, dict):
+        return {str(key): jsonable(item) for key, item in value.items()}
+    return to_jsonable(value)
+
+
+def event_json(event: PlatformEvent) -> dict[str, Any]:
+    return jsonable(event)  # type: ignore[no-any-return]
+
+
+def apply_event(
+    account: ChannelAccount,
+    event: PlatformEvent,
+    *,
+    inbox: InboxMessage | None = None,
+    actor: Any = SYSTEM,
+    strict: bool = False,
+) -> Applied:
+    """Apply one canonical event to its order, once (see the module for the rules).
+
+    `strict` (a person or till asking through our API): a transition that is not allowed raises
+    `InvalidTransition`, and an acceptance short of stock raises `InsufficientStock`, changing
+    nothing. Otherwise (platform pushes, which report facts) both are recorded and the state
+    stays consistent. `OrderNotReceived` when a status event precedes its order (retried).
+    """
+    if event.kind in (EventKind.HEARTBEAT, EventKind.IGNORED):
+        return Applied(None)
+    with transaction.atomic():
+        order = _locked_order(account, event.external_order_id)
+        if order is None:
+            if event.order is None:
+                raise OrderNotReceived(
+                    details={"external_order_id": event.external_order_id, "event": event.kind}
+                )
+            created = _create_order(account, event.order, event)
+            if created is None:  # a concurrent delivery of the same order won: apply to it
+                order = _locked_order(account, event.external_order_id)
+                assert order is not None
+            else:
+                return _created(created, event, inbox=inbox, actor=actor, strict=strict)
+        if OrderHistory.objects.filter(order=order, event_key=event.event_key[:200]).exists():
+            return Applied(order, replayed=True)
+        return _transition(order, event, inbox=inbox, actor=actor, strict=strict)
+
+
+def _locked_order(account: ChannelAccount, external_id: str) -> Order | None:
+    return (
+        Order.objects.select_for_update(of=("self",))
+        .select_related("account__location", "site__node")
+        .filter(account=account, external_id=external_id)
+        .first()
+    )
+
+
+def _history(
+    order: Order,
+    event: PlatformEvent,
+    *,
+    from_status: str,
+    to_status: str,
+    is_applied: bool,
+    inbox: InboxMessage | None,
+    actor: Any,
+    note: str = "",
+) -> OrderHistory:
+    return OrderHistory.objects.create(
+        order=order,
+        event_key=event.event_key[:200],
+        event_kind=str(event.kind),
+        raw_type=event.raw_type[:100],
+        from_status=from_status,
+        to_status=to_status,
+        is_applied=is_applied,
+        note=note[:500],
+        event=event_json(event),
+        inbox=inbox,
+        occurred_at=event.occurred_at,
+        actor=actor if getattr(actor, "pk", None) is not None else None,
+    )
+
+
+@dataclass(frozen=True)
+class Resolved:
+    item_id: int | None
+    modifier_codes: tuple[str, ...]
+
+
+def resolve_codes(
+    account: ChannelAccount, skus: set[str], modifier_codes: set[str]
+) -> tuple[dict[str, Resolved], dict[str, str]]:
+    """Our menu item (and fixed modifiers) per external SKU, and our modifier code per external
+    modifier code, from the account's mappings; a till (POS / own app) may also send our own
+    SKUs and modifier codes directly."""
+    items: dict[str, Resolved] = {}
+    modifiers: dict[str, str] = {}
+    rows = MenuMapping.objects.filter(
+        account=account, external_code__in=skus | modifier_codes
+    ).select_related("modifier")
+    for row in rows:
+        if row.kind == MappingKind.ITEM and row.external_code in skus:
+            items[row.external_code] = Resolved(row.item_id, tuple(row.modifier_codes or ()))
+        elif row.kind == MappingKind.MODIFIER and row.modifier is not None:
+            modifiers[row.external_code] = row.modifier.code
+    if account.kind in (ChannelKind.POS, ChannelKind.OWN_APP):
+        missing = skus - items.keys()
+        if missing:
+            for pk, sku in Item.objects.filter(
+                sku__in=missing, kind__in=SELLABLE_KINDS, is_active=True
+            ).values_list("pk", "sku"):
+                items[sku] = Resolved(pk, ())
+        missing = modifier_codes - modifiers.keys()
+        if missing:
+            for code in Modifier.objects.filter(code__in=missing, is_active=True).values_list(
+                "code", flat=True
+            ):
+                modifiers[code] = code
+    return items, modifiers
+
+
+TILL_KINDS = (ChannelKind.POS, ChannelKind.OWN_APP)
+
+
+def _till_uuid(external_id: str) -> uuid.UUID | None:
+    try:
+        return uuid.UUID(external_id)
+    except ValueError:
+        return None
+
+
+def _create_order(
+    account: ChannelAccount, data: CanonicalOrder, event: PlatformEvent
+) -> Order | None:
+    """Insert the order and its lines (None when a concurrent delivery inserted it first)."""
+    skus = {line.external_sku for line in data.lines}
+    codes = {m.code for line in data.lines for m in line.modifiers}
+    items, modifiers = resolve_codes(account, skus, codes)
+    order, lines, status = _build_order(account, data, event, items, modifiers)
+    try:
+        with transaction.atomic():
+            order.save()
+            for row in lines:
+                row.order = order
+            OrderLine.objects.bulk_create(lines)
+    except IntegrityError:
+        if Order.objects.filter(account=account, external_id=order.external_id).exists():
+            return None
+        raise
+    order.status = status  # entered below, with its side effects
+    return order
+
+
+def _entry_status(data: CanonicalOrder, event: PlatformEvent) -> str:
+    status: str = data.status if data.status in OrderStatus.values else OrderStatus.RECEIVED
+    if event.status is not None and event.status in OrderStatus.values:
+        status = _later(status, event.status)
+    return status
+
+
+def _build_order(
+    account: ChannelAccount,
+    data: CanonicalOrder,
+    event: PlatformEvent,
+    items: dict[str, Resolved],
+    modifiers: dict[str, str],
+) -> tuple[Order, list[OrderLine], str]:
+    """The order (status received, unsaved), its lines (unsaved) and the status it enters."""
+    site = account.site
+    status = _entry_status(data, event)
+    pos_uuid = _till_uuid(data.external_id) if account.kind in TILL_KINDS else None
+    order = Order(
+        account=account,
+        site=site,
+        kind=account.kind,
+        external_id=data.external_id[:64],
+        pos_uuid=pos_uuid,
+        display_id=data.display_id[:64],
+        business_date=business_date(
+            data.placed_at, time_zone=site.time_zone, cutoff_hour=site.cutoff_hour
+        ),
+        status=OrderStatus.RECEIVED,
+        currency=data.currency,
+        total=quantize_money(data.total),
+        original_price=quantize_money(data.original_price),
+        platform_discount=quantize_money(data.platform_discount),
+        merchant_discount=quantize_money(data.merchant_discount),
+        delivery_fee=quantize_money(data.delivery_fee),
+        packaging_fee=quantize_money(data.packaging_fee),
+        commission=quantize_money(data.commission),
+        income=quantize_money(data.income) if data.income is not None else None,
+        is_paid=data.paid,
+        customer_name=data.customer_name[:100],
+        customer_phone=data.customer_phone[:40],
+        address=data.address[:300],
+        latitude=data.latitude,
+        longitude=data.longitude,
+        notes=data.notes,
+        placed_at=data.placed_at,
+        status_changed_at=event.occurred_at or data.placed_at,
+    )
+    lines: list[OrderLine] = []
+    for line in data.lines:
+        resolved = items.get(line.external_sku)
+        entries: list[dict[str, Any]] = [
+            {
+                "code": m.code,
+                "name": m.name,
+                "quantity": str(m.quantity),
+                "modifier": modifiers.get(m.code),
+            }
+            for m in line.modifiers
+        ]
+        if resolved is not None:
+            entries += [
+                {"code": code, "name": "", "quantity": "1", "modifier": code, "fixed": True}
+                for code in resolved.modifier_codes
+            ]
+        lines.append(
+            OrderLine(
+                line_no=line.line_no,
+                external_sku=line.external_sku[:100],
+                name=line.name[:200],
+                quantity=quantize_quantity(line.quantity),
+                unit_price=quantize_money(line.unit_price),
+                modifiers=entries,
+                menu_item_id=resolved.item_id if resolved else None,
+                is_unmapped=resolved is None,
+            )
+        )
+    order.unmapped_lines = sum(1 for row in lines if row.is_unmapped)
+    return order, lines, status
+
+
+# --- many new orders at once (till batches) ------------------------------------------------
+
+
+@dataclass
+class NewOrder:
+    """A new order to store and apply with others (`receive_orders`): its ORDER_PLACED event
+    and the message it came in, stored verbatim in the inbox."""
+
+    event: PlatformEvent
+    payload: str
+    raw_type: str = ""
+    content_type: str = ""
+
+
+def receives_in_bulk(account: ChannelAccount, event: PlatformEvent) -> bool:
+    """Whether `receive_orders` can take this event: a new order that does not reserve (a till
+    sale, an order received or completed); the others go through `apply_event`."""
+    if event.kind != EventKind.ORDER_PLACED or event.order is None:
+        return False
+    status = _entry_status(event.order, event)
+    return not (status in RESERVING and account.kind != ChannelKind.POS)
+
+
+def receive_orders(
+    account: ChannelAccount,
+    new: Sequence[NewOrder],
+    *,
+    actor: Any = SYSTEM,
+    cache: depletion.ExplosionCache | None = None,
+) -> list[Order] | None:
+    """Store and apply many new orders of one account set-wise, with the effects `apply_event`
+    has order by order: inbox messages (processed), orders and lines, history, completion and
+    depletion (one ledger call for all, `depletion.deplete_new`), the same events per order
+    (published together), and one audit entry for the batch (`channels.order.receive` on the
+    order when there is only one). Each event must pass `receives_in_bulk`.
+
+    None, with nothing written, when one of the orders exists already (a concurrent request
+    inserted it): apply them one by one with `apply_event` instead.
+    """
+    if not new:
+        return []
+    site = account.site
+    skus = {line.external_sku for entry in new for line in entry.event.order.lines}  # type: ignore[union-attr]
+    codes = {
+        m.code
+        for entry in new
+        for line in entry.event.order.lines  # type: ignore[union-attr]
+        for m in line.modifiers
+    }
+    items, modifiers = resolve_codes(account, skus, codes)
+    now = timezone.now()
+    built: list[tuple[Order, list[OrderLine]]] = []
+    for entry in new:
+        assert entry.event.order is not None and receives_in_bulk(account, entry.event)
+        order, lines, status = _build_order(
+            account, entry.event.order, entry.event, items, modifiers
+        )
+        order.status = status
+        if status == OrderStatus.COMPLETED:
+            order.completed_at = entry.event.occurred_at or order.status_changed_at or now
+        built.append((order, lines))
+    orders = [order for order, _lines in built]
+    try:
+        with transaction.atomic():
+            # Inserted in external id order: two batches sharing orders wait for each other
+            # instead of deadlocking (the loser applies its orders one by one, as replays).
+            Order.objects.bulk_create(sorted(orders, key=lambda order: order.external_id))
+            messages = InboxMessage.objects.bulk_create(
+                InboxMessage(
+                    account=account,
+                    external_order_id=entry.event.external_order_id[:64],
+                    event_key=entry.event.event_key[:200],
+                    raw_type=entry.raw_type[:100],
+                    payload=entry.payload,
+                    content_type=entry.content_type[:100],
+                    status=InboxStatus.PROCESSED,
+                    attempts=1,
+                    order=order,
+                    received_at=now,
+                    processed_at=now,
+                )
+                for entry, order in zip(new, orders, strict=True)
+            )
+    except IntegrityError:
+        return None
+    completed = [(order, lines) for order, lines in built if order.status == OrderStatus.COMPLETED]
+    plans = depletion.deplete_new(completed, cache=cache) if completed else []
+    for order, lines in built:
+        for line in lines:
+            line.order = order
+    OrderLine.objects.bulk_create([line for _order, lines in built for line in lines])
+    depleted = [order.pk for order in orders if order.is_depleted]
+    if depleted:
+        Order.objects.filter(pk__in=depleted).update(is_depleted=True)
+    for order in orders:
+        if order.depletion_error:
+            Order.objects.filter(pk=order.pk).update(depletion_error=order.depletion_error)
+    user = actor if getattr(actor, "pk", None) is not None else None
+    OrderHistory.objects.bulk_create(
+        OrderHistory(
+            order=order,
+            event_key=entry.event.event_key[:200],
+            event_kind=str(entry.event.kind),
+            raw_type=entry.event.raw_type[:100],
+            from_status="",
+            to_status=order.status,
+            is_applied=True,
+            event=event_json(entry.event),
+            inbox=message,
+            occurred_at=entry.event.occurred_at,
+            actor=user,
+        )
+        for entry, order, message in zip(new, orders, messages, strict=True)
+    )
+    _audit_received(orders, built, actor=actor)
+    publish_many(
+        [
+            OrderReceived(
+                order_id=order.pk,
+                account_id=order.account_id,
+                site_id=order.site_id,
+                kind=order.kind,
+                external_id=order.external_id,
+                status=order.status,
+                total=str(order.total),
+                currency=order.currency,
+                unmapped_lines=order.unmapped_lines,
+            )
+            for order in orders
+        ],
+        org_node=site.node,
+    )
+    published = [plan for plan in plans if plan.result is not None and not plan.error]
+    if published:
+        publish_many(
+            [
+                OrderDepleted(
+                    order_id=plan.order.pk,
+                    site_id=plan.order.site_id,
+                    posting_id=plan.result.posting.pk,  # type: ignore[union-attr]
+                    lines=[line.line_no for line in plan.lines],
+                )
+                for plan in published
+            ],
+            org_node=site.node,
+        )
+    return orders
+
+
+def _audit_received(
+    orders: list[Order], built: list[tuple[Order, list[OrderLine]]], *, actor: Any
+) -> None:
+    """One audit entry: on the order when there is one, else on the account listing them."""
+    rows = [
+        {
+            "id": order.pk,
+            "account_id": order.account_id,
+            "external_id": order.external_id,
+            "status": order.status,
+            "total": order.total,
+            "lines": len(lines),
+            "unmapped_lines": order.unmapped_lines,
+        }
+        for order, lines in built
+    ]
+    first = orders[0]
+    if len(orders) == 1:
+        after = {key: value for key, value in rows[0].items() if key != "id"}
+        record_audit(
+            actor=actor,
+            action="channels.order.receive",
+            target=first,
+            after=after,
+            org_node=first.site.node,
+        )
+        return
+    record_audit(
+        actor=actor,
+        action="channels.order.receive_batch",
+        target=first.account,
+        after={"count": len(rows), "orders": rows},
+        org_node=first.site.node,
+    )
+
+
+def _created(
+    order: Order, event: PlatformEvent, *, inbox: InboxMessage | None, actor: Any, strict: bool
+) -> Applied:
+    target = order.status
+    order.status = OrderStatus.RECEIVED
+    note = _enter(order, OrderStatus.RECEIVED, target, strict=strict)
+    order.status = target
+    order.save(update_fields=["status", "is_reserved", "updated_at"])
+    history = _history(
+        order,
+        event,
+        from_status="",
+        to_status=target,
+        is_applied=True,
+        inbox=inbox,
+        actor=actor,
+        note=note,
+    )
+    record_audit(
+        actor=actor,
+        action="channels.order.receive",
+        target=order,
+        after={
+            "account_id": order.account_id,
+            "external_id": order.external_id,
+            "status": order.status,
+            "total": order.total,
+            "lines": order.lines.count(),
+            "unmapped_lines": order.unmapped_lines,
+        },
+        org_node=order.site.node,
+    )
+    publish(
+        OrderReceived(
+            order_id=order.pk,
+            account_id=order.account_id,
+            site_id=order.site_id,
+            kind=order.kind,
+            external_id=order.external_id,
+            status=order.status,
+            total=str(order.total),
+            currency=order.currency,
+            unmapped_lines=order.unmapped_lines,
+        ),
+        org_node=order.site.node,
+    )
+    _after_status(order, event, target)
+    return Applied(order, history, created=True, is_applied=True)
+
+
+def _later(current: str, target: str) -> str:
+    if current in FORWARD and target in FORWARD:
+        return target if FORWARD.index(target) > FORWARD.index(current) else current
+    return target
+
+
+def target_status(event: PlatformEvent) -> str | None:
+    """The status an event moves its order to (None: it only adds to the history)."""
+    if event.kind == EventKind.CANCELLED:
+        return OrderStatus.CANCELLED
+    if event.kind == EventKind.REFUNDED:
+        return OrderStatus.REFUNDED
+    if event.kind == EventKind.PARTIALLY_REFUNDED:
+        return OrderStatus.PARTIALLY_REFUNDED
+    if event.kind == EventKind.REFUND_REQUESTED:
+        return None
+    if event.status is not None:
+        return str(event.status)
+    if event.order is not None:
+        return str(event.order.status)
+    return None
+
+
+def allowed(current: str, target: str) -> bool:
+    """The status machine: may an order at `current` move to `target`?"""
+    if current in TERMINAL:
+        return False
+    if target in TERMINAL:
+        return True
+    if target == OrderStatus.PARTIALLY_REFUNDED:
+        return True  # lines are marked; the status moves only after completion
+    if current == OrderStatus.PARTIALLY_REFUNDED:
+        return False
+    return (
+        current in FORWARD and target in FORWARD and FORWARD.index(target) > FORWARD.index(current)
+    )
+
+
+def _transition(
+    order: Order, event: PlatformEvent, *, inbox: InboxMessage | None, actor: Any, strict: bool
+) -> Applied:
+    current = order.status
+    target = target_status(event)
+    if target is None or not allowed(current, target):
+        if strict and target is not None:
+            raise InvalidTransition(
+                _("An order that is %(current)s cannot become %(target)s.")
+                % {
+                    "current": OrderStatus(current).label,
+                    "target": OrderStatus(target).label,
+                },
+                details={"status": current, "requested": target},
+            )
+        note = (
+            ""
+            if target is None
+            else _("Out of order: the order is already %(current)s.")
+            % {"current": OrderStatus(current).label}
+        )
+        history = _history(
+            order,
+            event,
+            from_status=current,
+            to_status=current,
+            is_applied=False,
+            inbox=inbox,
+            actor=actor,
+            note=note,
+        )
+        return Applied(order, history)
+    if target == OrderStatus.PARTIALLY_REFUNDED:
+        if current not in (OrderStatus.COMPLETED, OrderStatus.PARTIALLY_REFUNDED):
+            target = current
+    note = _enter(order, current, target, strict=strict, event=event)
+    order.status = target
+    order.status_changed_at = event.occurred_at or timezone.now()
+    order.save(
+        update_fields=[
+            "status",
+            "status_changed_at",
+            "is_reserved",
+            "refunded_amount",
+            "updated_at",
+        ]
+    )
+    history = _history(
+        order,
+        event,
+        from_status=current,
+        to_status=target,
+        is_applied=True,
+        inbox=inbox,
+        actor=actor,
+        note=note,
+    )
+    if target != current:
+        record_audit(
+            actor=actor,
+            action="channels.order.status",
+            target=order,
+            before={"status": current},
+            after={"status": target},
+            reason=event.reason[:500],
+            org_node=order.site.node,
+        )
+        publish(
+            OrderStatusChanged(
+                order_id=order.pk,
+                site_id=order.site_id,
+                from_status=current,
+                to_status=target,
+                event_key=event.event_key[:200],
+            ),
+            org_node=order.site.node,
+        )
+    _after_status(order, event, target)
+    return Applied(order, history, is_applied=True)
+
+
+def _enter(
+    order: Order, current: str, target: str, *, strict: bool, event: PlatformEvent | None = None
+) -> str:
+    """Side effects that must succeed (or fail) with the status change: reservations, refunds.
+    Returns a note for the history."""
+    note = ""
+    reserving = target in RESERVING and current not in RESERVING
+    if reserving and order.is_online and not order.is_reserved:
+        if strict:
+            depletion.reserve(order)
+        else:
+            try:
+                with transaction.atomic():
+                    depletion.reserve(order)
+            except InsufficientStock as error:
+                note = _("Not reserved: %(error)s") % {"error": error.message}
+    if target in TERMINAL:
+        if order.is_reserved:
+            depletion.end_reservations(order, ReservationStatus.RELEASED)
+        if target == OrderStatus.REFUNDED:
+            order.refunded_amount = (
+                quantize_money(event.refund_amount)
+                if event is not None and event.refund_amount is not None
+                else order.total
+            )
+            order.lines.update(refunded_quantity=F("quantity"))
+    if target == OrderStatus.PARTIALLY_REFUNDED or (
+        event is not None and event.kind == EventKind.PARTIALLY_REFUNDED
+    ):
+        assert event is not None
+        _mark_refund(order, event)
+    return note
+
+
+def _mark_refund(order: Order, event: PlatformEvent) -> None:
+    """Count refunded quantities against the lines (by SKU, first line with room first)."""
+    if event.refund_amount is not None:
+        order.refunded_amount = quantize_money(order.refunded_amount + event.refund_amount)
+    lines = list(order.lines.order_by("line_no"))
+    changed: dict[int, OrderLine] = {}
+    for refund in event.refund_lines:
+        left = quantize_quantity(refund.quantity)
+        for line in lines:
+            if left <= 0:
+                break
+            if line.external_sku != refund.external_sku:
+                continue
+            room = line.quantity - line.refunded_quantity
+            take = min(room, left)
+            if take > 0:
+                line.refunded_quantity += take
+                left -= take
+                changed[line.pk] = line
+        if refund.quantity > 0 and left == quantize_quantity(refund.quantity):
+            logger.info("refund of unknown SKU %s on order %s", refund.external_sku, order.pk)
+    OrderLine.objects.bulk_update(list(changed.values()), ["refunded_quantity"])
+    if changed:
+        _restock_refunded(order, {pk: line for pk, line in changed.items()}, event)
+
+
+def _restock_refunded(order: Order, lines: dict[int, OrderLine], event: PlatformEvent) -> None:
+    wanted = {
+        pk: line.refunded_quantity - line.restocked_quantity
+        for pk, line in lines.items()
+        if line.is_depleted
+    }
+    wanted = {pk: amount for pk, amount in wanted.items() if amount > 0}
+    if wanted:
+        depletion.restock(order, wanted, tag=event.event_key)
+
+
+def _after_status(order: Order, event: PlatformEvent, target: str) -> None:
+    """Stock effects of reaching a status: deplete at completion, restock after a side exit."""
+    if target == OrderStatus.COMPLETED and order.completed_at is None:
+        order.completed_at = event.occurred_at or order.status_changed_at or timezone.now()
+        order.save(update_fields=["completed_at"])
+        depletion.deplete(order)
+    elif target in TERMINAL:
+        depleted = {
+            line.pk: line.depleted_quantity - line.restocked_quantity
+            for line in order.lines.filter(is_depleted=True)
+        }
+        depleted = {pk: amount for pk, amount in depleted.items() if amount > 0}
+        if depleted:
+            depletion.restock(order, depleted, tag=event.event_key)
+
+
+# --- transitions asked through our API or pages --------------------------------------------
+
+
+def change_status(order: Order, *, status: str, actor: Any, key: str, reason: str = "") -> Applied:
+    """Move an order through the status machine on behalf of a person or till (strict: an
+    illegal move is `invalid_transition`, an acceptance short of stock `insufficient_stock`;
+    nothing changes). `key` makes a retried request a replay."""
+    require_permission(actor, CHANNELS_OPERATE, order.site.node)
+    if status not in OrderStatus.values or status == OrderStatus.PARTIALLY_REFUNDED:
+        raise InvalidTransition(details={"status": order.status, "requested": status})
+    kinds = {
+        OrderStatus.CANCELLED: EventKind.CANCELLED,
+        OrderStatus.REFUNDED: EventKind.REFUNDED,
+    }
+    event = PlatformEvent(
+        kind=kinds.get(OrderStatus(status), EventKind.STATUS_CHANGED),
+        external_order_id=order.external_id,
+        event_key=f"api:{key}"[:200],
+        raw_type="api",
+        occurred_at=timezone.now(),
+        status=OrderStatus(status),
+        reason=reason,
+    )
+    return apply_event(order.account, event, actor=actor, strict=True)
+
+
+def deplete_pending(order: Order) -> None:
+    """Deplete what is left of a completed order (a line mapped later, stock received after a
+    refusal); nothing for an order that is not completed."""
+    with transaction.atomic():
+        locked = _locked_order(order.account, order.external_id)
+        if locked is None or locked.status not in (
+            OrderStatus.COMPLETED,
+            OrderStatus.PARTIALLY_REFUNDED,
+        ):
+            return
+        depletion.deplete(locked)

@@ -1,0 +1,356 @@
+"""Our own POS API: tills (and the own app) post orders one at a time or in batches of up to
+1,000, each with a till-generated UUID as its idempotency key (unique in the database).
+
+A batch is checked whole first; every problem is reported at once with its index and nothing
+is applied when any order is invalid (`batch_rejected`, `details.orders`). A UUID posted
+before is acknowledged with its existing order (`replayed`) and changes nothing. Stock is not
+a reason to refuse a till's sale: the sale happened; when the ledger refuses its depletion the
+order keeps the reason in `depletion_error` and depletes later.
+
+Each order is stored in the inbox as the JSON the till sent for it (the POS parser reads it
+back), then applied at once, so the till learns the result in the same request.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Any
+
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from backroom.accounts.authorization import require_permission
+from backroom.channels.choices import ChannelKind, InboxStatus, OrderStatus
+from backroom.channels.depletion import ExplosionCache
+from backroom.channels.exceptions import NoChannelAccount
+from backroom.channels.intake import (
+    NewOrder,
+    apply_event,
+    jsonable,
+    receive_orders,
+    receives_in_bulk,
+    register_parser,
+)
+from backroom.channels.models import ChannelAccount, InboxMessage, Order
+from backroom.channels.permissions import CHANNELS_OPERATE
+from backroom.channels.platforms.base import (
+    CanonicalOrder,
+    EventKind,
+    LineIn,
+    ModifierIn,
+    PlatformEvent,
+)
+from backroom.kernel.exceptions import DomainError, NotFound, ValidationFailed
+from backroom.org.models import Site
+
+MAX_BATCH = 1000
+TILL_KINDS = (ChannelKind.POS, ChannelKind.OWN_APP)
+PLACED = "pos:placed"
+
+
+@dataclass
+class TillModifier:
+    code: str
+    name: str = ""
+    quantity: Decimal = Decimal(1)
+
+
+@dataclass
+class TillLine:
+    sku: str
+    quantity: Decimal
+    unit_price: Decimal = Decimal(0)
+    name: str = ""
+    modifiers: list[TillModifier] = field(default_factory=list)
+
+
+@dataclass
+class TillOrder:
+    """One order as a till sends it. `status` completed for a till sale (the default); an own-app
+    order starts received and moves on through `intake.change_status`."""
+
+    uuid: uuid.UUID
+    store_id: int
+    placed_at: dt.datetime
+    lines: list[TillLine]
+    channel: str = ChannelKind.POS
+    status: str = OrderStatus.COMPLETED
+    display_id: str = ""
+    currency: str = ""
+    total: Decimal | None = None
+    original_price: Decimal | None = None
+    merchant_discount: Decimal = Decimal(0)
+    delivery_fee: Decimal = Decimal(0)
+    packaging_fee: Decimal = Decimal(0)
+    customer_name: str = ""
+    customer_phone: str = ""
+    address: str = ""
+    notes: str = ""
+
+
+@dataclass
+class TillResult:
+    index: int
+    uuid: uuid.UUID
+    order: Order
+    replayed: bool
+
+
+class OrdersRejected(ValidationFailed):
+    """A batch with problems: every problem of every order at once; nothing was applied."""
+
+    code = "batch_rejected"
+
+    def __init__(self, orders: list[dict[str, Any]]) -> None:
+        super().__init__(
+            {}, message=_("Some orders of the batch are invalid; nothing was applied.")
+        )
+        self.details["orders"] = orders
+
+
+def _problem(index: int, error: DomainError) -> dict[str, Any]:
+    return {"index": index, "code": error.code, "message": error.message, "details": error.details}
+
+
+def _accounts(store_ids: set[int], kinds: set[str]) -> dict[tuple[int, str], ChannelAccount]:
+    rows = ChannelAccount.objects.select_related("site__node", "site__legal_entity").filter(
+        site_id__in=store_ids, kind__in=kinds, is_active=True
+    )
+    found: dict[tuple[int, str], ChannelAccount] = {}
+    for account in rows.order_by("pk"):
+        found.setdefault((account.site_id, account.kind), account)
+    return found
+
+
+def _access(actor: Any, site: Site | None) -> DomainError | None:
+    """Why the actor may not post orders at the store (None when it may)."""
+    if site is None:
+        return NotFound()
+    try:
+        require_permission(actor, CHANNELS_OPERATE, site.node)
+    except DomainError as error:
+        return error
+    return None
+
+
+def _check(order: TillOrder) -> list[str]:
+    errors: list[str] = []
+    if not order.lines:
+        errors.append(_("An order needs at least one line."))
+    for number, line in enumerate(order.lines, start=1):
+        if line.quantity <= 0:
+            errors.append(_("Line %(line)s: the quantity must be positive.") % {"line": number})
+        if not line.sku.strip():
+            errors.append(_("Line %(line)s: the SKU is missing.") % {"line": number})
+    if order.channel not in TILL_KINDS:
+        errors.append(_("The channel must be pos or own_app."))
+    if order.status not in OrderStatus.values or order.status in (
+        OrderStatus.REFUNDED,
+        OrderStatus.PARTIALLY_REFUNDED,
+        OrderStatus.CANCELLED,
+    ):
+        errors.append(_("A new order is received, accepted or completed."))
+    if timezone.is_naive(order.placed_at):
+        errors.append(_("The time the order was placed needs a time zone."))
+    return errors
+
+
+def submit_orders(orders: Sequence[TillOrder], *, actor: Any) -> list[TillResult]:
+    """Apply a batch of till orders, all or nothing (see the module)."""
+    if not orders:
+        raise ValidationFailed({"orders": [_("Send at least one order.")]})
+    if len(orders) > MAX_BATCH:
+        raise ValidationFailed(
+            {"orders": [_("At most %(count)s orders per batch.") % {"count": MAX_BATCH}]}
+        )
+    single = len(orders) == 1
+    problems: list[tuple[int, DomainError]] = []
+    sites = Site.objects.select_related("node").in_bulk({order.store_id for order in orders})
+    accounts = _accounts(set(sites), {order.channel for order in orders})
+    seen: dict[uuid.UUID, int] = {}
+    existing = {
+        row.pos_uuid: row
+        for row in Order.objects.select_related("site__node").filter(
+            pos_uuid__in=[order.uuid for order in orders]
+        )
+    }
+    access: dict[int, DomainError | None] = {}
+    for index, order in enumerate(orders):
+        if order.store_id not in access:
+            access[order.store_id] = _access(actor, sites.get(order.store_id))
+        denied = access[order.store_id]
+        if denied is not None:
+            problems.append((index, denied))
+            continue
+        account = accounts.get((order.store_id, order.channel))
+        if account is None:
+            problems.append((index, NoChannelAccount(details={"store_id": order.store_id})))
+            continue
+        if order.uuid in seen:
+            message = _("The UUID is used by order %(index)s.") % {"index": seen[order.uuid]}
+            problems.append((index, ValidationFailed({"uuid": [message]})))
+            continue
+        seen[order.uuid] = index
+        previous = existing.get(order.uuid)
+        if previous is not None and previous.account_id != account.pk:
+            message = _("The UUID belongs to another store's order.")
+            problems.append((index, ValidationFailed({"uuid": [message]})))
+            continue
+        errors = _check(order)
+        if errors:
+            problems.append((index, ValidationFailed({"order": errors})))
+    if problems:
+        if single:
+            raise problems[0][1]
+        raise OrdersRejected([_problem(index, error) for index, error in problems])
+    results: dict[int, TillResult] = {}
+    with transaction.atomic():
+        bulk: dict[int, list[tuple[int, TillOrder, NewOrder]]] = {}
+        one_by_one: list[int] = []
+        for index, order in enumerate(orders):
+            account = accounts[(order.store_id, order.channel)]
+            previous = existing.get(order.uuid)
+            if previous is not None:
+                results[index] = TillResult(index, order.uuid, previous, replayed=True)
+                continue
+            payload = _payload(order)
+            event = parse_till_order(account, payload, "application/json")[0]
+            if receives_in_bulk(account, event):
+                entry = NewOrder(event, payload, "pos.order", "application/json")
+                bulk.setdefault(account.pk, []).append((index, order, entry))
+            else:
+                one_by_one.append(index)
+        # One recipe explosion cache for the whole request; each account's new orders are
+        # written set-wise and depleted with one ledger call.
+        cache = ExplosionCache(shared=True)
+        for entries in bulk.values():
+            account = accounts[(entries[0][1].store_id, entries[0][1].channel)]
+            created = receive_orders(
+                account, [entry for _i, _o, entry in entries], actor=actor, cache=cache
+            )
+            if created is None:  # a concurrent request inserted one of them: one by one
+                one_by_one.extend(index for index, _order, _entry in entries)
+                continue
+            for (index, order, _entry), row in zip(entries, created, strict=True):
+                results[index] = TillResult(index, order.uuid, row, replayed=False)
+        for index in sorted(one_by_one):
+            order = orders[index]
+            account = accounts[(order.store_id, order.channel)]
+            results[index] = _apply(index, order, account, actor)
+    return [results[index] for index in range(len(orders))]
+
+
+def _payload(order: TillOrder) -> str:
+    """The JSON stored in the inbox for a till order (the POS parser reads it back)."""
+    return json.dumps(jsonable(order), sort_keys=True, ensure_ascii=False)
+
+
+def _apply(index: int, order: TillOrder, account: ChannelAccount, actor: Any) -> TillResult:
+    payload = _payload(order)
+    try:
+        with transaction.atomic():
+            message = InboxMessage.objects.create(
+                account=account,
+                external_order_id=str(order.uuid),
+                event_key=PLACED,
+                raw_type="pos.order",
+                payload=payload,
+                content_type="application/json",
+            )
+    except IntegrityError:
+        # The same UUID from a concurrent request (a till retrying): it committed first.
+        first = Order.objects.filter(account=account, pos_uuid=order.uuid).first()
+        if first is None:
+            raise
+        return TillResult(index, order.uuid, first, replayed=True)
+    event = parse_till_order(account, payload, "application/json")[0]
+    applied = apply_event(account, event, inbox=message, actor=actor)
+    message.status = InboxStatus.PROCESSED
+    message.order = applied.order
+    message.attempts = 1
+    message.processed_at = timezone.now()
+    message.save(update_fields=["status", "order", "attempts", "processed_at"])
+    assert applied.order is not None
+    return TillResult(index, order.uuid, applied.order, replayed=applied.replayed)
+
+
+def _decimal(value: Any, default: str = "0") -> Decimal:
+    return Decimal(str(value if value is not None else default))
+
+
+def parse_till_order(
+    account: ChannelAccount, payload: str, content_type: str
+) -> list[PlatformEvent]:
+    """The stored JSON of a till order → one ORDER_PLACED event."""
+    data = json.loads(payload)
+    placed_at = dt.datetime.fromisoformat(data["placed_at"])
+    lines = tuple(
+        LineIn(
+            line_no=number,
+            external_sku=str(line["sku"]),
+            name=str(line.get("name") or ""),
+            quantity=_decimal(line["quantity"]),
+            unit_price=_decimal(line.get("unit_price")),
+            modifiers=tuple(
+                ModifierIn(
+                    code=str(m["code"]),
+                    name=str(m.get("name") or ""),
+                    quantity=_decimal(m.get("quantity"), "1"),
+                )
+                for m in line.get("modifiers") or ()
+            ),
+        )
+        for number, line in enumerate(data["lines"], start=1)
+    )
+    subtotal = sum((line.quantity * line.unit_price for line in lines), Decimal(0))
+    merchant_discount = _decimal(data.get("merchant_discount"))
+    original = (
+        _decimal(data["original_price"]) if data.get("original_price") is not None else subtotal
+    )
+    fees = _decimal(data.get("delivery_fee")) + _decimal(data.get("packaging_fee"))
+    total = (
+        _decimal(data["total"])
+        if data.get("total") is not None
+        else original - merchant_discount + fees
+    )
+    currency = data.get("currency") or account.site.legal_entity.base_currency
+    status = OrderStatus(data.get("status") or OrderStatus.COMPLETED)
+    order = CanonicalOrder(
+        external_id=str(data["uuid"]),
+        display_id=str(data.get("display_id") or ""),
+        store_ref=account.store_ref,
+        placed_at=placed_at,
+        status=status,
+        lines=lines,
+        currency=currency,
+        total=total,
+        original_price=original,
+        merchant_discount=merchant_discount,
+        delivery_fee=_decimal(data.get("delivery_fee")),
+        packaging_fee=_decimal(data.get("packaging_fee")),
+        customer_name=str(data.get("customer_name") or ""),
+        customer_phone=str(data.get("customer_phone") or ""),
+        address=str(data.get("address") or ""),
+        notes=str(data.get("notes") or ""),
+    )
+    return [
+        PlatformEvent(
+            kind=EventKind.ORDER_PLACED,
+            external_order_id=order.external_id,
+            event_key=PLACED,
+            raw_type="pos.order",
+            occurred_at=placed_at,
+            status=status,
+            order=order,
+        )
+    ]
+
+
+register_parser(ChannelKind.POS, parse_till_order)
+register_parser(ChannelKind.OWN_APP, parse_till_order)

@@ -1,0 +1,171 @@
+"""Sales and settlement pages: a store's sales per day (by channel, by hour, top items) and the
+settlement differences with the platforms, with CSV export. Read-only; `channels.sales`.
+
+Included by `channels/urls.py`; the navigation entries are registered when this module is
+imported (from `channels.apps`).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from django.http import HttpRequest, HttpResponse
+from django.urls import path
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
+
+from backroom.catalog.selectors import site_today
+from backroom.channels import rollups, settlement
+from backroom.channels.choices import ChannelKind
+from backroom.channels.permissions_sales import CHANNELS_SALES
+from backroom.kernel.exceptions import NotFound, ValidationFailed
+from backroom.org.models import Site
+from backroom.web.errors import page
+from backroom.web.forms import posted_id
+from backroom.web.navigation import NavItem, register_nav_item
+from backroom.web.rendering import render_page
+
+
+def _date(value: str | None, default: dt.date) -> dt.date:
+    try:
+        return dt.date.fromisoformat(value) if value else default
+    except ValueError:
+        return default
+
+
+def _store(request: HttpRequest, stores: list[Site]) -> Site | None:
+    """The store asked for (404 when the user may not see its sales), else the first one."""
+    site_id = posted_id(request.GET.get("store"))
+    if site_id is None:
+        return stores[0] if stores else None
+    for store in stores:
+        if store.pk == site_id:
+            return store
+    raise NotFound()
+
+
+@page(CHANNELS_SALES)
+def sales(request: HttpRequest) -> HttpResponse:
+    """A store's sales over business days: totals, by channel, by hour, by day, top items."""
+    stores = rollups.sales_sites(request.user)
+    site = _store(request, stores)
+    today = site_today(site)
+    date_from = _date(request.GET.get("date_from"), today)
+    date_to = _date(request.GET.get("date_to"), date_from)
+    summary = None
+    error = None
+    if site is not None:
+        try:
+            summary = rollups.sales_summary(
+                request.user, site_id=site.pk, date_from=date_from, date_to=date_to
+            )
+        except ValidationFailed as failure:
+            error = (
+                "; ".join(
+                    str(message) for messages in failure.errors.values() for message in messages
+                )
+                or failure.message
+            )
+    peak = max((row["net"] for row in summary.hours), default=0) if summary else 0
+    return render_page(
+        request,
+        "channels/sales.html",
+        {
+            "title": _("Sales"),
+            "stores": stores,
+            "site": site,
+            "date_from": date_from,
+            "date_to": date_to,
+            "summary": summary,
+            "peak": peak,
+            "error": error,
+        },
+        status=422 if error else 200,
+    )
+
+
+def _settlement_params(request: HttpRequest) -> dict[str, Any]:
+    stores = rollups.sales_sites(request.user)
+    site_id = posted_id(request.GET.get("store"))
+    site = None
+    if site_id is not None:
+        site = next((store for store in stores if store.pk == site_id), None)
+        if site is None:
+            raise NotFound()
+    kind = request.GET.get("channel") or ""
+    if kind not in settlement.SETTLED_KINDS:
+        kind = ""
+    default_day = site_today(site or (stores[0] if stores else None)) - dt.timedelta(days=1)
+    return {
+        "stores": stores,
+        "site": site,
+        "kind": kind,
+        "business_date": _date(request.GET.get("date"), default_day),
+    }
+
+
+@page(CHANNELS_SALES)
+def settlement_differences(request: HttpRequest) -> HttpResponse:
+    """The day's settlement of each platform account: totals and the differing orders."""
+    params = _settlement_params(request)
+    rows = settlement.settlements(
+        request.user,
+        business_date=params["business_date"],
+        site=params["site"],
+        kind=params["kind"] or None,
+    )
+    query = f"date={params['business_date']:%Y-%m-%d}"
+    if params["site"] is not None:
+        query += f"&store={params['site'].pk}"
+    if params["kind"]:
+        query += f"&channel={params['kind']}"
+    return render_page(
+        request,
+        "channels/settlement.html",
+        {
+            "title": _("Settlement differences"),
+            "rows": rows,
+            "channels": [(kind, ChannelKind(kind).label) for kind in settlement.SETTLED_KINDS],
+            "difference_count": sum(len(row.differences) for row in rows),
+            "query": query,
+            **params,
+        },
+    )
+
+
+@page(CHANNELS_SALES)
+def settlement_export(request: HttpRequest) -> HttpResponse:
+    """The settlement differences as CSV (UTF-8 with BOM); `all=1` for every compared order."""
+    params = _settlement_params(request)
+    rows = settlement.settlements(
+        request.user,
+        business_date=params["business_date"],
+        site=params["site"],
+        kind=params["kind"] or None,
+    )
+    body = settlement.to_csv(
+        settlement.csv_rows(rows, differences_only=request.GET.get("all") != "1")
+    )
+    response = HttpResponse(body, content_type="text/csv; charset=utf-8")
+    filename = f"settlement-{params['business_date']:%Y-%m-%d}.csv"
+    response["Content-Disposition"] = f'attachment; filename="{filename}"'
+    return response
+
+
+urlpatterns = [
+    path("sales/", sales, name="sales"),
+    path("settlement/", settlement_differences, name="settlement"),
+    path("settlement/export.csv", settlement_export, name="settlement_export"),
+]
+
+for _item in (
+    NavItem(gettext_lazy("Sales"), "channels:sales", "ti-chart-bar", CHANNELS_SALES),
+    NavItem(
+        gettext_lazy("Settlement differences"),
+        "channels:settlement",
+        "ti-report-money",
+        CHANNELS_SALES,
+    ),
+):
+    register_nav_item(_item, before="web:audit")

@@ -1,0 +1,1 @@
+"""Test helpers for the channels app: fake delivery platforms (`fakes`)."""

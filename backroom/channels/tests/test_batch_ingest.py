@@ -1,0 +1,311 @@
+"""Till batches are applied set-wise (`intake.receive_orders`, `depletion.deplete_new`): one
+ledger call for the whole batch, events published together, one audit entry. The outcome must
+be the one of applying the orders one by one: golden numbers below."""
+
+import uuid
+from decimal import Decimal
+
+import pytest
+
+from backroom.audit.models import AuditEntry
+from backroom.channels import intake, services
+from backroom.channels.models import InboxMessage, Order, OrderHistory, OrderLine
+from backroom.channels.pos import PLACED, TillLine, TillModifier, TillOrder, submit_orders
+from backroom.channels.tests.conftest import D
+from backroom.events import services as events
+from backroom.events.models import OutboxEvent
+from backroom.inventory.models import StockMove, StockPosting
+from backroom.kernel.actors import SYSTEM
+from backroom.testing.factories import make_user, token_client_for
+
+pytestmark = pytest.mark.django_db
+
+PLACED_AT = "2026-12-04T12:30:00+08:00"
+
+
+def body(store_id, *lines, key=None, placed_at=PLACED_AT):
+    """A till order; lines are (sku, quantity) or (sku, quantity, modifier code)."""
+    return {
+        "uuid": str(key or uuid.uuid4()),
+        "store_id": store_id,
+        "placed_at": placed_at,
+        "lines": [
+            {
+                "sku": line[0],
+                "quantity": line[1],
+                "unit_price": "18.00",
+                "modifiers": [{"code": code} for code in line[2:]],
+            }
+            for line in lines
+        ],
+    }
+
+
+def post_batch(client, orders):
+    return client.post(
+        "/api/v1/channels/pos/batches", {"orders": orders}, content_type="application/json"
+    )
+
+
+def sales(order):
+    return sorted(
+        (move.idempotency_key, move.quantity)
+        for move in StockMove.objects.filter(source_id=str(order.pk), reason="sale")
+    )
+
+
+def test_a_batch_of_new_replayed_and_unmapped_orders_depletes_exactly_the_new_mapped_lines(
+    tree, menu
+):
+    client = token_client_for(make_user("hq_admin", tree.group), "integration", tree.store_a)
+    site = tree.store_a.site.pk
+    first = body(site, ("NOODLES", "1", "extra-beef"))
+    assert post_batch(client, [first]).status_code == 201
+    after_first = StockMove.objects.filter(reason="sale").count()
+    orders = [
+        first,  # replayed: nothing again
+        body(site, ("NOODLES", "2", "extra-beef")),
+        body(site, ("NOODLES", "1"), ("MYSTERY", "3")),  # an unmapped line: kept, flagged
+        body(site, ("TEA", "1"), ("NOODLES", "1")),  # TEA has no recipe: its own problem
+    ]
+    channel_audits = AuditEntry.objects.filter(action__startswith="channels.")
+    audits = channel_audits.count()
+    events_before = OutboxEvent.objects.count()
+    response = post_batch(client, orders)
+    assert response.status_code == 201, response.content
+    data = response.json()
+    assert (data["created"], data["replayed"]) == (3, 1)
+    assert [row["replayed"] for row in data["results"]] == [True, False, False, False]
+    new = [Order.objects.get(pk=row["order"]["id"]) for row in data["results"][1:]]
+    two, unmapped, tea = new
+    # One bowl: FLOUR 0.2, SALT 0.0025, BEEF 0.1; extra beef +0.05 per bowl.
+    prefix = f"ch:{menu.pos.pk}:"
+    assert sales(two) == sorted(
+        [
+            (f"{prefix}{two.external_id}:L1:I{menu.flour.pk}", D("-0.4")),
+            (f"{prefix}{two.external_id}:L1:I{menu.salt.pk}", D("-0.005")),
+            (f"{prefix}{two.external_id}:L1:I{menu.beef.pk}", D("-0.3")),
+        ]
+    )
+    assert [key.rsplit(":", 2)[1] for key, _q in sales(unmapped)] == ["L1"] * 3
+    assert [key.rsplit(":", 2)[1] for key, _q in sales(tea)] == ["L2"] * 3
+    assert StockMove.objects.filter(reason="sale").count() == after_first + 9
+    # 5 bowls in all (1 + 2 + 1 + 1), 3 of them with extra beef.
+    assert menu.on_hand(menu.flour) == D("9.0")
+    assert menu.on_hand(menu.salt) == D("0.9875")
+    assert menu.on_hand(menu.beef) == D("4.35")
+    assert two.is_depleted and not two.depletion_error and two.unmapped_lines == 0
+    assert not unmapped.is_depleted and unmapped.unmapped_lines == 1
+    assert not tea.is_depleted and tea.depletion_error == ""
+    lines = {(line.order_id, line.line_no): line for line in OrderLine.objects.all()}
+    assert lines[(unmapped.pk, 2)].is_unmapped and not lines[(unmapped.pk, 2)].is_depleted
+    assert lines[(unmapped.pk, 1)].is_depleted
+    assert lines[(unmapped.pk, 1)].depleted_quantity == D(1)
+    assert lines[(tea.pk, 1)].depletion_error and not lines[(tea.pk, 1)].is_depleted
+    assert lines[(tea.pk, 2)].is_depleted
+    # One ledger document for the batch's three orders.
+    assert (
+        StockMove.objects.filter(source_id__in=[str(o.pk) for o in new])
+        .values("posting")
+        .distinct()
+        .count()
+        == 1
+    )
+    # Inbox (processed), history, events per order; one audit entry listing the orders.
+    for order, sent in zip(new, orders[1:], strict=True):
+        message = InboxMessage.objects.get(external_order_id=sent["uuid"])
+        assert (message.status, message.order_id, message.event_key) == (
+            "processed",
+            order.pk,
+            PLACED,
+        )
+        history = OrderHistory.objects.get(order=order)
+        assert (history.to_status, history.inbox_id, history.is_applied) == (
+            "completed",
+            message.pk,
+            True,
+        )
+        assert order.completed_at == order.placed_at and order.status == "completed"
+    published = list(OutboxEvent.objects.filter(pk__gt=0).order_by("id"))[events_before:]
+    received = [e.payload for e in published if e.event_type == "channels.order.received"]
+    depleted = [e.payload for e in published if e.event_type == "channels.order.depleted"]
+    assert [p["order_id"] for p in received] == [o.pk for o in new]
+    assert [p["unmapped_lines"] for p in received] == [0, 1, 0]
+    assert {p["status"] for p in received} == {"completed"}
+    assert [(p["order_id"], p["lines"]) for p in depleted] == [
+        (two.pk, [1]),
+        (unmapped.pk, [1]),
+        (tea.pk, [2]),
+    ]
+    assert channel_audits.count() == audits + 1
+    entry = channel_audits.latest("id")
+    assert entry.action == "channels.order.receive_batch"
+    assert [row["id"] for row in entry.after["orders"]] == [o.pk for o in new]
+    # The same batch again: every order replayed, nothing changes.
+    moves = StockMove.objects.count()
+    again = post_batch(client, orders)
+    assert again.status_code == 200 and again.json()["replayed"] == 4
+    assert StockMove.objects.count() == moves and Order.objects.count() == 4
+    # Mapping the unknown SKU depletes its lines once, however often it is saved.
+    for _ in range(2):
+        services.save_mapping(
+            account=menu.pos, external_code="MYSTERY", item=menu.noodles, actor=SYSTEM
+        )
+    unmapped.refresh_from_db()
+    assert unmapped.is_depleted and unmapped.unmapped_lines == 0
+    assert menu.on_hand(menu.beef) == D("4.05")  # 3 more bowls
+
+
+def test_an_order_the_ledger_refuses_keeps_its_reason_and_the_others_deplete_as_one_by_one(
+    tree, menu
+):
+    """Beef (forbid negatives) is 5 kg, 0.1 kg a bowl. One by one: 10 bowls fit (4 kg left),
+    50 do not, 20 fit (2 kg left), 30 do not, 2 fit (1.8 kg left)."""
+    client = token_client_for(make_user("hq_admin", tree.group), "integration", tree.store_a)
+    site = tree.store_a.site.pk
+    bowls = ["10", "50", "20", "30", "2"]
+    response = post_batch(client, [body(site, ("NOODLES", count)) for count in bowls])
+    assert response.status_code == 201, response.content
+    orders = [Order.objects.get(pk=row["order"]["id"]) for row in response.json()["results"]]
+    assert [order.is_depleted for order in orders] == [True, False, True, False, True]
+    assert [bool(order.depletion_error) for order in orders] == [False, True, False, True, False]
+    assert "BEEF" in orders[1].depletion_error or "beef" in orders[1].depletion_error.lower()
+    assert [StockMove.objects.filter(source_id=str(o.pk)).count() for o in orders] == [
+        3,
+        0,
+        3,
+        0,
+        3,
+    ]
+    assert not OrderLine.objects.filter(order__in=[orders[1], orders[3]], is_depleted=True)
+    assert menu.on_hand(menu.beef) == D("1.8")
+    assert menu.on_hand(menu.flour) == D("3.6")
+    assert menu.on_hand(menu.salt) == D("0.92")
+    depleted = OutboxEvent.objects.filter(event_type="channels.order.depleted")
+    assert sorted(e.payload["order_id"] for e in depleted) == sorted(
+        orders[i].pk for i in (0, 2, 4)
+    )
+    # Stock received later: the refused orders deplete once, with their own keys.
+    from backroom.inventory import services as inventory
+
+    inventory.receive(
+        item=menu.beef,
+        location=menu.walk_in,
+        quantity=D(10),
+        unit_cost=D(60),
+        key="more-beef",
+        actor=SYSTEM,
+    )
+    inventory.receive(
+        item=menu.flour,
+        location=menu.walk_in,
+        quantity=D(20),
+        unit_cost=D(4),
+        key="more-flour",
+        actor=SYSTEM,
+    )
+    for order in (orders[1], orders[3], orders[1]):
+        intake.deplete_pending(order)
+    assert Order.objects.filter(is_depleted=True).count() == 5
+    assert menu.on_hand(menu.beef) == D("3.8")
+
+
+def test_a_batch_posts_one_ledger_document_and_publishes_the_events_together(tree, menu):
+    seen: list[list[int]] = []
+
+    def handler(outbox_events):
+        seen.append([e.payload["order_id"] for e in outbox_events])
+
+    events.subscribe_many("channels.order.received", name="test.batch")(handler)
+    try:
+        orders = [
+            TillOrder(
+                uuid=uuid.uuid4(),
+                store_id=tree.store_a.site.pk,
+                placed_at=Order._meta.get_field("placed_at").to_python(PLACED_AT),
+                lines=[TillLine("NOODLES", Decimal(1), modifiers=[TillModifier("extra-beef")])],
+            )
+            for _ in range(3)
+        ]
+        postings = StockPosting.objects.count()
+        results = submit_orders(orders, actor=SYSTEM)
+        assert StockPosting.objects.count() == postings + 1
+        assert seen == [[result.order.pk for result in results]]
+        # A single order goes through the same path: a list of one.
+        submit_orders([TillOrder(**{**orders[0].__dict__, "uuid": uuid.uuid4()})], actor=SYSTEM)
+        assert len(seen) == 2 and len(seen[1]) == 1
+        assert AuditEntry.objects.filter(action="channels.order.receive").count() == 1
+    finally:
+        events._subscribers[:] = [s for s in events._subscribers if s.name != "test.batch"]
+
+
+def test_receive_orders_writes_nothing_when_an_order_exists_already(tree, menu):
+    """A concurrent request inserted one of the orders: the batch is applied one by one."""
+    key = uuid.uuid4()
+    till = TillOrder(
+        uuid=key,
+        store_id=tree.store_a.site.pk,
+        placed_at=Order._meta.get_field("placed_at").to_python(PLACED_AT),
+        lines=[TillLine("NOODLES", Decimal(1))],
+    )
+    from backroom.channels.pos import _payload, parse_till_order
+
+    payload = _payload(till)
+    event = parse_till_order(menu.pos, payload, "application/json")[0]
+    intake.apply_event(menu.pos, event)
+    before = (Order.objects.count(), InboxMessage.objects.count(), StockMove.objects.count())
+    other = TillOrder(**{**till.__dict__, "uuid": uuid.uuid4()})
+    other_payload = _payload(other)
+    entries = [
+        intake.NewOrder(parse_till_order(menu.pos, p, "")[0], p) for p in (other_payload, payload)
+    ]
+    assert intake.receive_orders(menu.pos, entries) is None
+    assert (Order.objects.count(), InboxMessage.objects.count(), StockMove.objects.count()) == (
+        before
+    )
+
+
+def test_explosions_kept_across_requests_follow_recipe_changes(tree, menu):
+    import datetime as dt
+    from zoneinfo import ZoneInfo
+
+    from django.utils import timezone
+
+    from backroom.catalog import services as catalog
+    from backroom.channels import depletion
+
+    client = token_client_for(make_user("hq_admin", tree.group), "integration", tree.store_a)
+    site = tree.store_a.site.pk
+    today = timezone.localdate()
+    noon = dt.datetime.combine(today, dt.time(12), tzinfo=ZoneInfo(tree.store_a.site.time_zone))
+    assert (
+        post_batch(client, [body(site, ("NOODLES", "1"), placed_at=noon.isoformat())]).status_code
+        == 201
+    )
+    assert depletion._EXPLODED["lines"]  # kept for the next request
+    assert menu.on_hand(menu.beef) == D("4.9")
+    stamp = depletion.catalog_stamp()
+    catalog.publish_recipe(
+        menu.noodles,
+        catalog.RecipeInput(
+            effective_from=today,
+            lines=[
+                catalog.RecipeLineInput(component_sku="DOUGH", quantity=D(250), unit_code="g"),
+                catalog.RecipeLineInput(component_sku="BEEF", quantity=D(200), unit_code="g"),
+            ],
+        ),
+        actor=SYSTEM,
+    )
+    # Another process learns of the change through the stamp; this one through the signal.
+    assert depletion.catalog_stamp() != stamp
+    assert not depletion._EXPLODED["lines"]
+    assert (
+        post_batch(client, [body(site, ("NOODLES", "1"), placed_at=noon.isoformat())]).status_code
+        == 201
+    )
+    assert menu.on_hand(menu.beef) == D("4.7")
+    # A stale cache from another process's point of view: the stamp alone drops it.
+    depletion._EXPLODED["stamp"] = stamp
+    cache = depletion.ExplosionCache(shared=True)
+    assert depletion._EXPLODED["stamp"] == depletion.catalog_stamp() != stamp
+    assert cache._lines is depletion._EXPLODED["lines"] and not cache._lines

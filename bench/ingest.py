@@ -1,0 +1,330 @@
+"""Ingest N till orders through the POS batch API with depletion on; print orders/s and rows/s.
+
+    DATABASE_URL=postgres://postgres@127.0.0.1:5432/br_ingest_bench \
+        .venv/bin/python bench/ingest.py --orders 1000000 --single 2000
+    DATABASE_URL=sqlite:////tmp/br-ingest-bench/bench.sqlite3 \
+        .venv/bin/python bench/ingest.py --orders 50000
+
+The database named in DATABASE_URL is dropped and re-created (a SQLite file is deleted), migrated
+and seeded with the demo chain's organisation and menu (45 menu items, recipes with sub-recipes
+and modifiers), a stock location at store SH001 holding plenty of every stocked item, and a POS
+channel account. Each order has 4 lines of random menu items (a third of them with a modifier),
+so a completed order explodes into about 20–30 ingredient quantities that the ledger consumes.
+Orders go to POST /api/v1/channels/pos/batches (`--batch` orders per request, ≤ 1,000)
+in-process through Django's full middleware stack (bearer token, ninja validation, JSON), with
+synchronous commit on. Only the posting loop is timed. `--single N` then posts N orders one
+request each to POST /api/v1/channels/pos/orders and prints requests/s and p50/p99 latency.
+The posting time is split into `post_moves` (the ledger), the in-process subscribers of the
+channels order events (sales rollups) and the rest; `--profile PATH` writes cProfile data for
+the batch requests to PATH and for the single ones to PATH.single.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import random
+import statistics
+import sys
+import time
+import uuid
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from urllib.parse import urlparse
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+LINES_PER_ORDER = 4
+
+
+def _recreate_database(url: str) -> None:
+    if url.startswith("sqlite"):
+        path = Path(urlparse(url).path)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        for suffix in ("", "-wal", "-shm"):
+            Path(f"{path}{suffix}").unlink(missing_ok=True)
+        return
+    import psycopg
+
+    parsed = urlparse(url)
+    name = parsed.path.lstrip("/")
+    admin = parsed._replace(path="/postgres").geturl()
+    with psycopg.connect(admin, autocommit=True) as connection:
+        connection.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        connection.execute(f'CREATE DATABASE "{name}"')
+
+
+def _setup() -> str:
+    url = os.environ.get("DATABASE_URL", "")
+    if not url.startswith(("postgres", "sqlite")):
+        sys.exit("Set DATABASE_URL to a PostgreSQL or SQLite database (it is re-created).")
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "backroom.config.settings")
+    os.environ.setdefault("SECRET_KEY", "bench-only-not-a-secret")
+    os.environ.setdefault("BACKROOM_VAR_DIR", "/tmp/br-ingest-bench")
+    os.environ.setdefault("HUEY_IMMEDIATE", "0")
+    os.environ.setdefault("ALLOWED_HOSTS", "localhost")
+    _recreate_database(url)
+    import django
+
+    django.setup()
+    from django.core.management import call_command
+
+    call_command("migrate", verbosity=0)
+    return "postgresql" if url.startswith("postgres") else "sqlite"
+
+
+def _seed():  # type: ignore[no-untyped-def]
+    """The demo organisation and menu; SH001 stocked; a POS account; an API token."""
+    from backroom.accounts import services as accounts
+    from backroom.accounts.models import Role
+    from backroom.catalog.choices import STOCKED_KINDS
+    from backroom.catalog.models import Item, Modifier, Recipe
+    from backroom.channels import services as channels
+    from backroom.config.demo import seed_demo
+    from backroom.inventory import services as inventory
+    from backroom.kernel.actors import SYSTEM
+    from backroom.org.models import OrgNode
+    from backroom.testing.factories import make_user
+
+    seed_demo(only=["org", "accounts", "catalog"])
+    store = OrgNode.objects.get(code="SH001")
+    location = inventory.create_location(
+        store.site, code="BENCH", name="Bench walk-in", kind="walk_in", actor=SYSTEM
+    )
+    stocked = list(Item.objects.filter(kind__in=STOCKED_KINDS, is_active=True).order_by("pk"))
+    inventory.post_moves(
+        [
+            inventory.MoveInput(
+                action="receive",
+                item_id=item.pk,
+                location_id=location.pk,
+                quantity=10**9,
+                unit_cost=1,
+                key=f"bench-stock-{item.pk}",
+            )
+            for item in stocked
+        ],
+        actor=SYSTEM,
+    )
+    channels.create_account(
+        site=store.site, kind="pos", name="Bench tills", location=location, actor=SYSTEM
+    )
+    menu = sorted(
+        set(
+            Recipe.objects.filter(item__kind="menu", item__is_active=True).values_list(
+                "item__sku", flat=True
+            )
+        )
+    )
+    modifiers = list(Modifier.objects.filter(is_active=True).values_list("code", flat=True))
+    group = OrgNode.objects.get(parent=None)
+    user = make_user("hq_admin", group, username="bench")
+    token = accounts.create_api_token(
+        actor=user, name="bench", role=Role.objects.get(code="hq_admin"), node=group
+    ).raw
+    return store.site.pk, menu, modifiers, token
+
+
+def _order(rng: random.Random, site_id: int, menu: list[str], modifiers: list[str], at: datetime):  # type: ignore[no-untyped-def]
+    lines = []
+    for _ in range(LINES_PER_ORDER):
+        line = {
+            "sku": rng.choice(menu),
+            "quantity": str(rng.choice((1, 1, 1, 2))),
+            "unit_price": f"{rng.randint(800, 4800) / 100:.2f}",
+        }
+        if modifiers and rng.random() < 1 / 3:
+            line["modifiers"] = [{"code": rng.choice(modifiers)}]
+        lines.append(line)
+    return {
+        "uuid": str(uuid.UUID(int=rng.getrandbits(128), version=4)),
+        "store_id": site_id,
+        "placed_at": at.isoformat(),
+        "lines": lines,
+    }
+
+
+class _LedgerClock:
+    """Time spent inside `inventory.services.post_moves` (wherever it is called from)."""
+
+    def __init__(self) -> None:
+        from backroom.inventory import services
+        from backroom.inventory.services import posting
+
+        self.seconds = 0.0
+        self.modules = (services, posting)
+        self.original = posting.post_moves
+        original = self.original
+
+        def timed(*args, **kwargs):  # type: ignore[no-untyped-def]
+            tick = time.perf_counter()
+            try:
+                return original(*args, **kwargs)
+            finally:
+                self.seconds += time.perf_counter() - tick
+
+        for module in self.modules:
+            module.post_moves = timed  # type: ignore[attr-defined]
+
+    def stop(self) -> float:
+        for module in self.modules:
+            module.post_moves = self.original  # type: ignore[attr-defined]
+        return self.seconds
+
+
+class _SubscriberClock:
+    """Time spent in the in-process subscribers of the channels order events (sales rollups)."""
+
+    def __init__(self) -> None:
+        import dataclasses
+
+        from backroom.events import services
+
+        self.seconds = 0.0
+        self.services = services
+        self.original = list(services._subscribers)
+
+        def timed(handler):  # type: ignore[no-untyped-def]
+            def run(*args, **kwargs):  # type: ignore[no-untyped-def]
+                tick = time.perf_counter()
+                try:
+                    return handler(*args, **kwargs)
+                finally:
+                    self.seconds += time.perf_counter() - tick
+
+            return run
+
+        services._subscribers[:] = [
+            dataclasses.replace(
+                s,
+                handler=timed(s.handler),
+                many=timed(s.many) if getattr(s, "many", None) else getattr(s, "many", None),
+            )
+            if not s.is_async and s.event_type.startswith("channels.order.")
+            else s
+            for s in self.original
+        ]
+
+    def stop(self) -> float:
+        self.services._subscribers[:] = self.original
+        return self.seconds
+
+
+def _rows() -> int:
+    from backroom.inventory.models import StockMove
+
+    return StockMove.objects.count()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--orders", type=int, default=100_000, help="orders to post in batches")
+    parser.add_argument("--batch", type=int, default=1000, help="orders per request (≤ 1000)")
+    parser.add_argument("--single", type=int, default=0, help="then N single-order requests")
+    parser.add_argument("--seed", type=int, default=11)
+    parser.add_argument(
+        "--profile",
+        metavar="PATH",
+        help="cProfile the batch requests into PATH and the single ones into PATH.single",
+    )
+    args = parser.parse_args()
+    vendor = _setup()
+    site_id, menu, modifiers, token = _seed()
+    if not menu:
+        sys.exit("The demo menu has no recipes.")
+    from django.db import connection
+    from django.test import Client
+
+    from backroom.channels.models import Order
+
+    client = Client(SERVER_NAME="localhost", HTTP_AUTHORIZATION=f"Bearer {token}")
+    ledger = _LedgerClock()
+    subscribers = _SubscriberClock()
+    profiler = None
+    if args.profile:
+        import cProfile
+
+        profiler = cProfile.Profile()
+    rng = random.Random(args.seed)
+    start_at = datetime.now(UTC) - timedelta(days=1)
+    rows_before = _rows()
+    posted = 0
+    posting = 0.0
+    started = time.perf_counter()
+    while posted < args.orders:
+        size = min(args.batch, args.orders - posted)
+        at = start_at + timedelta(seconds=posted // 50)
+        body = json.dumps(
+            {"orders": [_order(rng, site_id, menu, modifiers, at) for _ in range(size)]}
+        )
+        tick = time.perf_counter()
+        if profiler is not None:
+            profiler.enable()
+        response = client.post(
+            "/api/v1/channels/pos/batches", body, content_type="application/json"
+        )
+        if profiler is not None:
+            profiler.disable()
+        posting += time.perf_counter() - tick
+        if response.status_code != 201:
+            sys.exit(f"batch at {posted} failed: {response.status_code} {response.content[:800]!r}")
+        posted += size
+        if posted % (args.batch * 10) == 0 or posted == args.orders:
+            print(f"{posted:>9,} orders  {posted / posting:>8,.0f} orders/s (posting)", flush=True)
+    elapsed = time.perf_counter() - started
+    if profiler is not None:
+        profiler.dump_stats(args.profile)
+    in_ledger = ledger.stop()
+    in_subscribers = subscribers.stop()
+    rows = _rows() - rows_before
+    depleted = Order.objects.filter(is_depleted=True).count()
+    print(f"{vendor}: {posted:,} orders ({depleted:,} depleted) → {rows:,} ledger rows")
+    print(f"orders/s (posting only): {posted / posting:,.0f}   (wall: {posted / elapsed:,.0f})")
+    print(f"ledger rows/s (posting only): {rows / posting:,.0f}")
+    rest = posting - in_ledger - in_subscribers
+    print(
+        f"of {posting:,.1f} s posting: post_moves {in_ledger:,.1f} s, order-event subscribers "
+        f"(sales rollups) {in_subscribers:,.1f} s, the rest (channels, request) {rest:,.1f} s"
+    )
+    print(
+        f"channel-side / ledger: {(posting - in_ledger) / max(in_ledger, 1e-9):.2f} "
+        f"(without the subscribers: {rest / max(in_ledger, 1e-9):.2f})"
+    )
+    if depleted != posted:
+        sys.exit("Not every order was depleted.")
+    if args.single:
+        latencies = []
+        if args.profile:
+            import cProfile
+
+            profiler = cProfile.Profile()
+        started = time.perf_counter()
+        for _ in range(args.single):
+            body = json.dumps(_order(rng, site_id, menu, modifiers, datetime.now(UTC)))
+            tick = time.perf_counter()
+            if profiler is not None:
+                profiler.enable()
+            response = client.post(
+                "/api/v1/channels/pos/orders", body, content_type="application/json"
+            )
+            if profiler is not None:
+                profiler.disable()
+            latencies.append((time.perf_counter() - tick) * 1000)
+            if response.status_code != 201:
+                sys.exit(f"single order failed: {response.status_code} {response.content[:800]!r}")
+        elapsed = time.perf_counter() - started
+        if profiler is not None:
+            profiler.dump_stats(f"{args.profile}.single")
+        latencies.sort()
+        p99 = latencies[min(len(latencies) - 1, int(len(latencies) * 0.99))]
+        print(
+            f"single orders: {args.single / elapsed:,.0f} requests/s back to back, "
+            f"p50 {statistics.median(latencies):.1f} ms, p99 {p99:.1f} ms"
+        )
+    connection.close()
+
+
+if __name__ == "__main__":
+    main()
