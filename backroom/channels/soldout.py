@@ -2,8 +2,9 @@
 sold out, and telling the delivery platforms.
 
 - `sellable_counts(site)`: per menu item, min over the stocked items its recipe uses (through
-  sub-recipes) of floor(available-to-promise / need per portion); None when the item has no
-  complete recipe (not limited). One `availability` read per store for the whole menu; the
+  sub-recipes) whose item class forbids negative stock, of floor(available-to-promise / need
+  per portion); None when the item has no complete recipe or uses no such item (not limited:
+  preps made as needed, goods that may go negative). One `availability` read per store for the whole menu; the
   per-portion needs are cached per process and business day, checked against the catalogue's
   change stamp (two aggregate queries).
 - `recompute_store(site)`: under the store's state rows' locks, recount and move items in and
@@ -37,9 +38,9 @@ from django.utils.translation import gettext_lazy
 
 from backroom.accounts.authorization import require_permission
 from backroom.audit.services import record_audit, snapshot
-from backroom.catalog.choices import SELLABLE_KINDS
+from backroom.catalog.choices import SELLABLE_KINDS, NegativeStockPolicy
 from backroom.catalog.exceptions import RecipeCycle, RecipeNotFound
-from backroom.catalog.models import Item, Recipe
+from backroom.catalog.models import Item, ItemClass, Recipe
 from backroom.catalog.recipes import Exploder
 from backroom.catalog.selectors import site_today
 from backroom.channels import outbound
@@ -113,7 +114,8 @@ def menu_items() -> QuerySet[Item]:
 
 @dataclass(frozen=True)
 class MenuNeeds:
-    """Per menu item, the stocked items one portion uses ({} when it has no complete recipe)."""
+    """Per menu item, the forbid-negatives stocked items one portion uses ({} when it has no
+    complete recipe or uses none: not limited)."""
 
     day: dt.date
     stamp: tuple[Any, ...]
@@ -129,7 +131,15 @@ def _catalogue_stamp() -> tuple[Any, ...]:
     closes the previous version, which updates it)."""
     recipes = Recipe.objects.aggregate(count=Count("id"), last=Max("updated_at"))
     items = Item.objects.aggregate(count=Count("id"), last=Max("updated_at"))
-    return (recipes["count"], recipes["last"], items["count"], items["last"])
+    classes = ItemClass.objects.aggregate(count=Count("id"), last=Max("updated_at"))
+    return (
+        recipes["count"],
+        recipes["last"],
+        items["count"],
+        items["last"],
+        classes["count"],
+        classes["last"],
+    )
 
 
 def menu_needs(day: dt.date) -> MenuNeeds:
@@ -156,6 +166,18 @@ def menu_needs(day: dt.date) -> MenuNeeds:
                 for leaf, quantity in totals.items()
             }
         needs[item.pk] = {leaf: quantity for leaf, quantity in rounded.items() if quantity > 0}
+    # Only stock that may not go negative limits what can be sold: preps made as needed and
+    # goods whose class allows (or only warns about) negative stock never sell an item out.
+    leaves = {leaf for need in needs.values() for leaf in need}
+    limiting = set(
+        Item.objects.filter(
+            pk__in=leaves, item_class__negative_stock_policy=NegativeStockPolicy.FORBID
+        ).values_list("pk", flat=True)
+    )
+    needs = {
+        item_id: {leaf: quantity for leaf, quantity in need.items() if leaf in limiting}
+        for item_id, need in needs.items()
+    }
     computed = MenuNeeds(day=day, stamp=stamp, needs=needs, skus=skus)
     if len(_needs_cache) > 8:
         _needs_cache.clear()

@@ -22,6 +22,8 @@ from django.db import transaction
 from django.utils import timezone
 
 from backroom.audit.models import AuditEntry
+from backroom.catalog import services as catalog
+from backroom.catalog.models import Item
 from backroom.channels import outbound, pos, services, soldout
 from backroom.channels.choices import ChannelKind
 from backroom.channels.models import (
@@ -31,7 +33,7 @@ from backroom.channels.models import (
     SoldOutState,
 )
 from backroom.channels.testing.fakes import BIG_SHOP_ID, FakeEleme, FakeMeituan
-from backroom.channels.tests.conftest import D, Menu
+from backroom.channels.tests.conftest import OPENING, D, Menu
 from backroom.events.models import OutboxEvent
 from backroom.inventory import services as inventory
 from backroom.kernel.actors import SYSTEM
@@ -166,7 +168,7 @@ def test_sellable_counts_golden_through_a_sub_recipe(tree, menu):
 def test_one_availability_read_for_the_whole_menu(tree, menu, django_assert_max_num_queries):
     site = tree.store_a.site
     soldout.sellable_counts(site)  # the per-portion needs are cached now
-    with django_assert_max_num_queries(4):  # catalogue stamp (2) + availability (2)
+    with django_assert_max_num_queries(5):  # catalogue stamp (3) + availability (2)
         counts = soldout.sellable_counts(site)
     assert counts[menu.noodles.pk] == 50
 
@@ -522,3 +524,30 @@ def test_a_dry_run_account_is_never_sent_to(
     mine = [call for call in calls("sold_out") if call.account_id == account.pk]
     assert mine and all(call.response["body"]["dry_run"] is True for call in mine)
     assert platforms.meituan.calls == [] and platforms.eleme.calls != []
+
+
+def test_stock_that_may_go_negative_never_limits(tree, menu):
+    """A sauce bought as needed (its class allows negative stock) and none on hand: the soup
+    that uses it is not limited; the noodles (flour, beef: forbid) still are."""
+    catalog.create_item_class(
+        catalog.ItemClassInput(code="prep", name="Prep", negative_stock_policy="allow"),
+        actor=SYSTEM,
+    )
+    for sku, kind, item_class in (("SAUCE", "ingredient", "prep"), ("SOUP", "menu", "food")):
+        catalog.create_item(
+            catalog.ItemInput(
+                sku=sku, name=sku.title(), kind=kind, base_unit="each", item_class=item_class
+            ),
+            actor=SYSTEM,
+        )
+    catalog.publish_recipe(
+        Item.objects.get(sku="SOUP"),
+        catalog.RecipeInput(
+            effective_from=OPENING,
+            lines=[catalog.RecipeLineInput(component_sku="SAUCE", quantity=D(1), unit_code="each")],
+        ),
+        actor=SYSTEM,
+    )
+    counts = soldout.sellable_counts(tree.store_a.site)
+    assert counts[Item.objects.get(sku="SOUP").pk] is None
+    assert counts[menu.noodles.pk] == 50
