@@ -70,6 +70,28 @@ def _region_manager(stock):
     return make_user("region_manager", stock.walk_in.site.node.parent)
 
 
+def _countersign(policy):
+    """The write-off policy, changed so that every region manager must approve (会签)."""
+    approval_services.update_policy(
+        policy,
+        approval_services.PolicyInput(
+            document_type="inventory.waste",
+            name="Write-offs",
+            condition="amount > 200",
+            steps=[
+                approval_services.StepInput(
+                    name="Region managers",
+                    approver_kind="role",
+                    approver_params={"role": "region_manager", "level": "region"},
+                    mode="all",
+                )
+            ],
+        ),
+        actor=SYSTEM,
+        publish_now=True,
+    )
+
+
 def _receive(stock, quantity, cost, location=None, item=None, **extra):
     return services.receive(
         item=item or stock.flour,
@@ -244,24 +266,7 @@ def test_a_two_step_policy_posts_only_after_the_last_approval(stock, waste_polic
     """Countersign: after the first of two approvals the record still waits, unposted."""
     from backroom.approvals import runtime
 
-    approval_services.update_policy(
-        waste_policy,
-        approval_services.PolicyInput(
-            document_type="inventory.waste",
-            name="Write-offs",
-            condition="amount > 200",
-            steps=[
-                approval_services.StepInput(
-                    name="Region managers",
-                    approver_kind="role",
-                    approver_params={"role": "region_manager", "level": "region"},
-                    mode="all",
-                )
-            ],
-        ),
-        actor=SYSTEM,
-        publish_now=True,
-    )
+    _countersign(waste_policy)
     _receive(stock, "100", "2.5")
     first, second = _region_manager(stock), _region_manager(stock)
     document = services.create_waste(stock.walk_in.site, [_line(stock, "100")], actor=_clerk(stock))
@@ -676,24 +681,7 @@ def test_api_approve_reject_flow(stock):
 def test_api_cannot_post_before_the_last_approval(stock, waste_policy):
     """Countersign through the API: after the first of two approvals nothing is posted, and
     no other call (submit again, approve by someone without a task) moves it on."""
-    approval_services.update_policy(
-        waste_policy,
-        approval_services.PolicyInput(
-            document_type="inventory.waste",
-            name="Write-offs",
-            condition="amount > 200",
-            steps=[
-                approval_services.StepInput(
-                    name="Region managers",
-                    approver_kind="role",
-                    approver_params={"role": "region_manager", "level": "region"},
-                    mode="all",
-                )
-            ],
-        ),
-        actor=SYSTEM,
-        publish_now=True,
-    )
+    _countersign(waste_policy)
     _receive(stock, "100", "3")
     first, second = _region_manager(stock), _region_manager(stock)
     outsider = make_user("hq_admin", stock.walk_in.site.node.parent.parent)
