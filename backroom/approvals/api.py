@@ -448,9 +448,8 @@ def bulk_approve(request: HttpRequest, payload: BulkApproveIn) -> dict[str, Any]
 
 
 def _report_filter(request: HttpRequest, filters: ReportFilterIn) -> ReportFilter:
-    default_from, default_to = default_period()
-    date_to = filters.date_to or default_to
-    date_from = filters.date_from or (date_to - (default_to - default_from))
+    date_to = filters.date_to or default_period()[1]
+    date_from = filters.date_from or default_period(date_to)[0]
     node = get_report_node(request.user, filters.node_id) if filters.node_id else None
     return ReportFilter(
         date_from=date_from,
@@ -500,9 +499,5 @@ def approvals_report_export(request: HttpRequest, filters: Query[ReportExportIn]
 def cancel_delegation(request: HttpRequest, delegation_id: Path[ObjectId]) -> Delegation:
     """End a delegation now (the delegator, or `approvals.manage` over them; anyone else: 404).
     409 `request_closed` when it is already cancelled."""
-    delegation = Delegation.objects.select_related("delegator").filter(pk=delegation_id).first()
-    if delegation is None or not runtime.can_manage_delegations_of(
-        request.user, delegation.delegator
-    ):
-        raise NotFound()
+    delegation = runtime.managed_delegation(request.user, delegation_id)
     return runtime.cancel_delegation(delegation, actor=request.user)

@@ -34,7 +34,7 @@ from backroom.approvals import runtime
 from backroom.approvals.models import Delegation
 from backroom.approvals.permissions import APPROVALS_MANAGE
 from backroom.kernel import clock
-from backroom.kernel.exceptions import DomainError, NotFound, PermissionDenied, ValidationFailed
+from backroom.kernel.exceptions import DomainError, PermissionDenied, ValidationFailed
 from backroom.web.errors import page
 
 FIELDS = ("delegator", "delegate", "starts_at", "ends_at", "reason")
@@ -96,6 +96,7 @@ class Row:
 
 def _rows(actor: Any, delegations: Any, now: dt.datetime) -> list[Row]:
     rows = []
+    manageable: dict[int, bool] = {}  # per delegator: the check costs queries
     for delegation in delegations:
         if delegation.cancelled_at is not None:
             state = "cancelled"
@@ -105,14 +106,14 @@ def _rows(actor: Any, delegations: Any, now: dt.datetime) -> list[Row]:
             state = "upcoming"
         else:
             state = "current"
-        rows.append(
-            Row(
-                delegation=delegation,
-                state=state,
-                can_cancel=state in ("current", "upcoming")
-                and runtime.can_manage_delegations_of(actor, delegation.delegator),
-            )
-        )
+        can_cancel = False
+        if state in ("current", "upcoming"):
+            if delegation.delegator_id not in manageable:
+                manageable[delegation.delegator_id] = runtime.can_manage_delegations_of(
+                    actor, delegation.delegator
+                )
+            can_cancel = manageable[delegation.delegator_id]
+        rows.append(Row(delegation=delegation, state=state, can_cancel=can_cancel))
     return rows
 
 
@@ -237,11 +238,7 @@ def delegations(request: HttpRequest) -> HttpResponse:
 @require_POST
 def delegation_cancel(request: HttpRequest, delegation_id: int) -> HttpResponse:
     """End a delegation now: its delegator's, or one an administrator may manage (else 404)."""
-    delegation = Delegation.objects.select_related("delegator").filter(pk=delegation_id).first()
-    if delegation is None or not runtime.can_manage_delegations_of(
-        request.user, delegation.delegator
-    ):
-        raise NotFound()
+    delegation = runtime.managed_delegation(request.user, delegation_id)
     try:
         runtime.cancel_delegation(delegation, actor=request.user)
     except DomainError as error:

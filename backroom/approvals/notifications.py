@@ -318,12 +318,10 @@ def send_pending_emails(limit: int = 200) -> int:
 
 def pending_task_count(user: Any) -> int:
     """How many approval tasks wait for the user: their own and those delegated to them (a
-    delegated task is assigned to the delegate). One query."""
-    if user is None or not getattr(user, "is_authenticated", False) or user.pk is None:
-        return 0
-    return ApprovalTask.objects.filter(
-        assignee_id=user.pk, status=TaskStatus.PENDING, request__status=RequestStatus.PENDING
-    ).count()
+    delegated task is assigned to the delegate): the inbox's count. One query."""
+    from backroom.approvals.inbox import pending_count
+
+    return pending_count(user)
 
 
 def unread_count(user: Any) -> int:

@@ -36,7 +36,6 @@ def _date(value: str | None) -> tuple[dt.date | None, bool]:
 def _filters(request: HttpRequest) -> tuple[reporting.ReportFilter | None, dict[str, Any]]:
     """The report's filter from the query string, and what the form shows (with errors)."""
     reporting.report_paths(request.user)  # 403 before anything else for those without access
-    default_from, default_to = reporting.default_period()
     errors: dict[str, list[str]] = {}
     date_to, readable_to = _date(request.GET.get("date_to"))
     date_from, readable_from = _date(request.GET.get("date_from"))
@@ -44,9 +43,9 @@ def _filters(request: HttpRequest) -> tuple[reporting.ReportFilter | None, dict[
         errors["date_from"] = [_("Enter a date.")]
     if not readable_to:
         errors["date_to"] = [_("Enter a date.")]
-    date_to = date_to or (default_to if readable_to else None)
+    date_to = date_to or (reporting.default_period()[1] if readable_to else None)
     if date_from is None and readable_from and date_to is not None:
-        date_from = date_to - (default_to - default_from)
+        date_from = reporting.default_period(date_to)[0]
     document_type = request.GET.get("document_type", "").strip()[:64]
     for key, texts in reporting.check_filter(date_from, date_to, document_type).items():
         errors.setdefault(key, [str(text) for text in texts])

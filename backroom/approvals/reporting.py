@@ -92,14 +92,6 @@ def report_paths(actor: Any) -> list[str] | None:
     return sorted(p for p in paths if not any(p != q and p.startswith(q) for q in paths))
 
 
-def can_report(actor: Any) -> bool:
-    try:
-        report_paths(actor)
-    except PermissionDenied:
-        return False
-    return True
-
-
 def report_nodes(actor: Any) -> list[OrgNode]:
     """The nodes the report may be narrowed to: every node in the actor's report scope."""
     paths = report_paths(actor)

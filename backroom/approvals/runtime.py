@@ -81,7 +81,7 @@ from backroom.audit.services import record_audit
 from backroom.events.services import publish
 from backroom.kernel import clock
 from backroom.kernel.actors import SYSTEM
-from backroom.kernel.exceptions import DomainError, PermissionDenied, ValidationFailed
+from backroom.kernel.exceptions import DomainError, NotFound, PermissionDenied, ValidationFailed
 from backroom.org.models import OrgNode
 
 MAX_REASON = 2000
@@ -885,6 +885,15 @@ def can_manage_delegations_of(actor: Any, user: User) -> bool:
     return bool(nodes) and all(
         actor.has_scoped_permission(APPROVALS_MANAGE, node) for node in nodes
     )
+
+
+def managed_delegation(actor: Any, delegation_id: int) -> Delegation:
+    """A delegation the actor may manage (see `can_manage_delegations_of`); else NotFound
+    (never telling whether it exists)."""
+    delegation = Delegation.objects.select_related("delegator").filter(pk=delegation_id).first()
+    if delegation is None or not can_manage_delegations_of(actor, delegation.delegator):
+        raise NotFound()
+    return delegation
 
 
 def _overlapping(delegator: User, starts_at: dt.datetime, ends_at: dt.datetime) -> Any:

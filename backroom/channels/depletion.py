@@ -555,10 +555,11 @@ def deplete(order: Order) -> inventory.PostingResult | None:
     batch: list[inventory.MoveInput] = []
     occurred_at = order.completed_at or timezone.now()
     done: list[OrderLine] = []
+    refused: list[OrderLine] = []
     for line in lines:
         if line.pk in explosion.problems:
             line.depletion_error = explosion.problems[line.pk]
-            line.save(update_fields=["depletion_error"])
+            refused.append(line)
             continue
         for item_id, quantity in explosion.lines.get(line.pk, {}).items():
             batch.append(
@@ -574,6 +575,7 @@ def deplete(order: Order) -> inventory.PostingResult | None:
                 )
             )
         done.append(line)
+    OrderLine.objects.bulk_update(refused, ["depletion_error"])
     result = None
     if batch:
         try:

@@ -859,7 +859,7 @@ def _mark_refund(order: Order, event: PlatformEvent) -> None:
             logger.info("refund of unknown SKU %s on order %s", refund.external_sku, order.pk)
     OrderLine.objects.bulk_update(list(changed.values()), ["refunded_quantity"])
     if changed:
-        _restock_refunded(order, {pk: line for pk, line in changed.items()}, event)
+        _restock_refunded(order, changed, event)
 
 
 def _restock_refunded(order: Order, lines: dict[int, OrderLine], event: PlatformEvent) -> None:

@@ -38,7 +38,7 @@ from typing import Any, cast
 from zoneinfo import ZoneInfo
 
 from django.db import IntegrityError, models, transaction
-from django.db.models import F, Sum
+from django.db.models import F, Q, Sum
 from django.utils.translation import gettext as _
 
 from backroom.catalog.models import Item
@@ -458,6 +458,7 @@ def net_sales_revenue(
         Order.objects.filter(site_id__in=ids).values_list("site_id", flat=True).distinct()
     )
     revenue: dict[int, Decimal] = {}
+    windows = Q()
     for site in sites:
         if site.pk not in covered:
             continue
@@ -468,13 +469,23 @@ def net_sales_revenue(
             time_zone=site.time_zone,
             cutoff_hour=site.cutoff_hour,
         )
-        total = SalesDay.objects.filter(
+        windows |= Q(
             site_id=site.pk,
             business_date__gte=first,
             business_date__lte=last,
             currency=site.legal_entity.base_currency,
-        ).aggregate(net=Sum("net"))["net"]
-        revenue[site.pk] = total or ZERO
+        )
+        revenue[site.pk] = ZERO
+    if revenue:
+        # One query for all the stores (each its own window and currency).
+        for site_id, net in (
+            SalesDay.objects.filter(windows)
+            .order_by()
+            .values("site_id")
+            .annotate(net=Sum("net"))
+            .values_list("site_id", "net")
+        ):
+            revenue[site_id] = net or ZERO
     return revenue
 
 
@@ -701,13 +712,10 @@ def rebuild_sales(
     Each store-day is done in its own transaction holding its `SalesDay` row locks, so orders
     completing meanwhile wait and then apply their own change on top."""
     result = RebuildResult()
-    sites = Site.objects.select_related("node").in_bulk(site_ids) if site_ids else None
-    for site_id, day in _store_days(site_ids, date_from, date_to):
-        site = (
-            sites[site_id]
-            if sites is not None
-            else Site.objects.select_related("node").get(pk=site_id)
-        )
+    store_days = list(_store_days(site_ids, date_from, date_to))
+    sites = Site.objects.select_related("node").in_bulk({site_id for site_id, _day in store_days})
+    for site_id, day in store_days:
+        site = sites[site_id]
         with transaction.atomic():
             if fix:
                 list(

@@ -3,11 +3,12 @@ mapped, and those of completed orders are depleted then."""
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Sequence
 from typing import Any
 
 from django.db import IntegrityError, transaction
-from django.db.models import Count, F
+from django.db.models import F
 from django.utils.translation import gettext as _
 
 from backroom.accounts.authorization import require_permission
@@ -169,15 +170,8 @@ def _catch_up(mapping: MenuMapping) -> int:
         line.is_unmapped = False
         line.modifiers = [entry for entry in line.modifiers if not entry.get("fixed")] + fixed
     OrderLine.objects.bulk_update(lines, ["menu_item", "is_unmapped", "modifiers"])
-    counts = (
-        OrderLine.objects.filter(pk__in=[line.pk for line in lines])
-        .values("order_id")
-        .annotate(count=Count("id"))
-    )
-    for row in counts:
-        Order.objects.filter(pk=row["order_id"]).update(
-            unmapped_lines=F("unmapped_lines") - row["count"]
-        )
+    for order_id, count in Counter(line.order_id for line in lines).items():
+        Order.objects.filter(pk=order_id).update(unmapped_lines=F("unmapped_lines") - count)
     orders = {line.order_id: line.order for line in lines}
     for order in sorted(orders.values(), key=lambda row: row.pk):
         if order.status in (OrderStatus.COMPLETED, OrderStatus.PARTIALLY_REFUNDED):

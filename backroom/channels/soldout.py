@@ -209,7 +209,12 @@ def sellable_counts(
 ) -> dict[int, int | None]:
     """{menu item id: portions the store can still make, None = not limited}; one
     availability read for the whole menu (or for `item_ids`)."""
-    plan = menu_needs(on or site_today(site))
+    return _counts(site, menu_needs(on or site_today(site)), item_ids)
+
+
+def _counts(
+    site: Site, plan: MenuNeeds, item_ids: Iterable[int] | None = None
+) -> dict[int, int | None]:
     wanted = (
         plan.needs if item_ids is None else {i: plan.needs[i] for i in item_ids if i in plan.needs}
     )
@@ -412,7 +417,7 @@ def recompute_store(site: Site | int, *, actor: Any = SYSTEM) -> list[Change]:
     with transaction.atomic():
         # Lock first, then read stock: a recount waiting for this one reads what it committed.
         states = _locked_states(site, item_ids)
-        counts = sellable_counts(site)
+        counts = _counts(site, plan)
         touched: list[SoldOutState] = []
         for item_id in item_ids:
             state = states[item_id]

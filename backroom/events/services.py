@@ -113,17 +113,26 @@ def publish_many(payloads: Sequence[Any], *, org_node: Any = None) -> list[Outbo
         for payload in payloads
     )
     quiet: list[int] = []
-    lists: dict[str, tuple[Subscriber, list[OutboxEvent]]] = {}
+    lists: dict[Subscriber, list[OutboxEvent]] = {}
+    # The subscribers of each event type, found once per batch rather than twice per event.
+    routes: dict[str, tuple[list[Subscriber], bool]] = {}
     for outbox_event in rows:
-        for subscriber in subscribers_for(outbox_event.event_type, is_async=False):
+        event_type = outbox_event.event_type
+        route = routes.get(event_type)
+        if route is None:
+            route = routes[event_type] = (
+                subscribers_for(event_type, is_async=False),
+                bool(subscribers_for(event_type, is_async=True)),
+            )
+        in_process, dispatched = route
+        for subscriber in in_process:
             if subscriber.many is None:
                 subscriber.handler(outbox_event)
             else:
-                key = f"{subscriber.name} {subscriber.event_type}"
-                lists.setdefault(key, (subscriber, []))[1].append(outbox_event)
-        if not subscribers_for(outbox_event.event_type, is_async=True):
+                lists.setdefault(subscriber, []).append(outbox_event)
+        if not dispatched:
             quiet.append(outbox_event.pk)
-    for subscriber, events in lists.values():
+    for subscriber, events in lists.items():
         assert subscriber.many is not None
         subscriber.many(events)
     if len(quiet) < len(rows):
