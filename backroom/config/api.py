@@ -121,6 +121,8 @@ def _mount() -> None:
     api.add_router("/v1/channels/", "backroom.channels.api_soldout.router")  # sold out
     api.add_router("/v1/channels/", "backroom.channels.api_imports.router")  # Square CSV import
     api.add_router("/v1/channels/", "backroom.channels.api_anomalies.router")  # order alerts
+    api.add_router("/v1/procurement/", "backroom.procurement.api.router")
+    api.add_router("/v1/planning/", "backroom.planning.api.router")
 
 
 _mount()

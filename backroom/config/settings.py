@@ -58,6 +58,8 @@ INSTALLED_APPS = [
     "backroom.catalog",
     "backroom.inventory",
     "backroom.channels",
+    "backroom.procurement",
+    "backroom.planning",
     "backroom.web",
 ]
 

@@ -12,5 +12,7 @@ urlpatterns = [
     path("stock/", include("backroom.inventory.urls")),
     path("approvals/", include("backroom.approvals.urls")),
     path("channels/", include("backroom.channels.urls")),
+    path("procurement/", include("backroom.procurement.urls")),
+    path("planning/", include("backroom.planning.urls")),
     path("", include("backroom.web.urls")),
 ]

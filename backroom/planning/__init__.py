@@ -1,0 +1,1 @@
+"""Planning: demand forecasts, pars, suggested orders (see docs/forecast.md)."""

@@ -1,0 +1,5 @@
+"""Planning API (mounted at /api/v1/planning/)."""
+
+from ninja import Router
+
+router = Router(tags=["planning"])

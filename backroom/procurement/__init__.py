@@ -1,0 +1,1 @@
+"""Procurement: suppliers, price lists, requisitions, purchase orders, receiving, invoice match."""
