@@ -135,7 +135,7 @@ def _free_port():
 
 def _get(url):
     try:
-        with urllib.request.urlopen(url, timeout=2) as response:
+        with urllib.request.urlopen(url, timeout=10) as response:
             return response.status
     except urllib.error.HTTPError as error:
         return error.code
