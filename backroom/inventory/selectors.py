@@ -243,3 +243,51 @@ def available_stock(
 def movement_postings(actor: Any) -> QuerySet[StockPosting]:
     """Postings (documents of moves) at the sites the actor may see."""
     return StockPosting.objects.restrict(actor, INVENTORY_VIEW)
+
+
+def inbound_transfers(site: Site, item_ids: Iterable[int]) -> dict[int, tuple[Decimal, Decimal]]:
+    """Per item: (requested on transfer orders to `site` not yet dispatched, dispatched to it and
+    not yet received), base units — what planning counts as on order and in transit."""
+    from backroom.inventory.choices import TransferStatus
+    from backroom.inventory.models import TransferOrderLine
+
+    wanted = list(item_ids)
+    result: dict[int, tuple[Decimal, Decimal]] = {pk: (ZERO, ZERO) for pk in wanted}
+    rows = TransferOrderLine.objects.filter(
+        order__to_site=site,
+        item_id__in=wanted,
+        order__status__in=[
+            TransferStatus.DRAFT,
+            TransferStatus.DISPATCHED,
+            TransferStatus.PARTIALLY_RECEIVED,
+        ],
+    ).values_list(
+        "item_id", "order__status", "requested_base", "dispatched_quantity", "received_quantity"
+    )
+    for item_id, status, requested, dispatched, received in rows:
+        ordered, transit = result[item_id]
+        if status == TransferStatus.DRAFT:
+            ordered += requested
+        else:
+            transit += max((dispatched or ZERO) - received, ZERO)
+        result[item_id] = (ordered, transit)
+    return result
+
+
+def site_on_hand(site: Site, item_ids: Iterable[int]) -> dict[int, Decimal]:
+    """Per item: the quantity on hand at the site's own locations (not in transit), base units."""
+    from django.db.models import Sum
+
+    from backroom.inventory.choices import LocationKind
+
+    wanted = list(item_ids)
+    result = dict.fromkeys(wanted, ZERO)
+    rows = (
+        ItemValuation.objects.filter(location__site=site, item_id__in=wanted)
+        .exclude(location__kind=LocationKind.IN_TRANSIT)
+        .values_list("item_id")
+        .annotate(total=Sum("quantity"))
+    )
+    for item_id, total in rows:
+        result[item_id] = total or ZERO
+    return result

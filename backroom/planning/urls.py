@@ -1,6 +1,8 @@
-"""Planning pages."""
+"""Planning pages: forecasts, their accuracy and the planning calendar."""
 
-from django.urls import path  # noqa: F401
+from django.urls import include, path
 
 app_name = "planning"
-urlpatterns: list = []
+urlpatterns = [
+    path("", include("backroom.planning.views")),
+]

@@ -8,7 +8,7 @@ from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied as HttpForbidden
 from django.http import Http404, HttpRequest, HttpResponse
 
-from backroom.kernel.exceptions import NotFound, PermissionDenied, ValidationFailed
+from backroom.kernel.exceptions import DomainError, NotFound, PermissionDenied, ValidationFailed
 
 View = Callable[..., HttpResponse]
 
@@ -51,3 +51,13 @@ def apply_errors(
                 form.add_error(None, message)
     if not error.errors:
         form.add_error(None, error.message)
+
+
+def problems_text(error: DomainError) -> str:
+    """A domain error as one line for a flash message: every field problem, or its message."""
+    details = error.details if isinstance(error.details, dict) else {}
+    if details.get("fields"):
+        return " ".join(message for problems in details["fields"].values() for message in problems)
+    if details.get("problems"):  # a document's several coded problems
+        return " ".join(str(problem.get("message", "")) for problem in details["problems"])
+    return error.message

@@ -1,0 +1,59 @@
+"""Demo planning data: China's public holidays around the demo's dates, a promotion and a
+catering order at SH001, a first forecast run from the sales history the channels' seed
+replayed, and this morning's suggested orders from the stores' order guides (procurement's
+seed), so the forecast, accuracy and suggested-order pages have numbers."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from backroom.catalog.models import Item
+from backroom.catalog.selectors import site_today
+from backroom.config.demo import DemoContext
+from backroom.kernel.actors import SYSTEM
+from backroom.org.choices import NodeKind
+from backroom.planning import services
+from backroom.planning.suggestions import build_suggestions
+
+# (date, name, stores closed) — the public holidays of 2026–27 the demo's history and horizon touch.
+HOLIDAYS = [
+    (dt.date(2026, 10, 1), "国庆节 National Day", False),
+    (dt.date(2026, 10, 2), "国庆节 National Day", False),
+    (dt.date(2026, 10, 3), "国庆节 National Day", False),
+    (dt.date(2027, 1, 1), "元旦 New Year's Day", False),
+    (dt.date(2027, 2, 5), "除夕 New Year's Eve", True),
+    (dt.date(2027, 2, 6), "春节 Spring Festival", False),
+    (dt.date(2027, 2, 7), "春节 Spring Festival", False),
+    (dt.date(2027, 2, 8), "春节 Spring Festival", False),
+]
+PROMOTED_STORE = "SH001"
+
+
+def seed(ctx: DemoContext) -> None:
+    for day, name, closed in HOLIDAYS:
+        services.save_holiday(SYSTEM, country="CN", date=day, name=name, closes_stores=closed)
+    store = ctx.nodes.get(PROMOTED_STORE)
+    menu = list(Item.objects.filter(kind="menu", recipes__isnull=False).distinct().order_by("sku"))
+    if store is None or store.kind != NodeKind.STORE or not menu:
+        return
+    site = store.site
+    today = site_today(site)
+    services.save_promotion(
+        SYSTEM,
+        node=store,
+        name="周末第二份半价 Second bowl half price",
+        date_from=today + dt.timedelta(days=(5 - today.weekday()) % 7 or 7),
+        date_to=today + dt.timedelta(days=(5 - today.weekday()) % 7 or 7) + dt.timedelta(days=1),
+        menu_item=menu[0],
+    )
+    services.save_event(
+        SYSTEM,
+        site=site,
+        date=today + dt.timedelta(days=2),
+        menu_item=menu[-1],
+        quantity="40",
+        note="公司团餐 Office catering",
+    )
+    services.refresh_forecasts(as_of=today - dt.timedelta(days=1))
+    for each in services.planning_stores():
+        build_suggestions(each)

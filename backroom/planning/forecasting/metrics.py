@@ -1,0 +1,113 @@
+"""Forecast accuracy: MASE, WAPE, bias and RMSLE, per series and overall.
+
+Definitions (e = forecast − actual, over the scored days of a series; closed days are not scored):
+- MAE = mean |e|; RMSE = sqrt(mean e²).
+- MASE = MAE / mean |y_t − y_{t−7}| over the series' own history before the forecast origin (the
+  in-sample error of the weekly seasonal naive). Overall: the mean of the series' MASE, over the
+  series whose history is not flat (scale > 0).
+- WAPE = Σ|e| / Σ actual. Overall: pooled over every scored day of every series.
+- bias = Σe / Σ actual (positive: forecasts too high). Overall: pooled.
+- RMSLE = sqrt(mean (log(1 + forecast) − log(1 + actual))²). Overall: pooled.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+SEASON = 7
+
+
+def mase(
+    actual: np.ndarray, forecast: np.ndarray, history: np.ndarray, season: int = SEASON
+) -> float:
+    """MASE of one series; `history` are the values before the forecast origin. NaN if flat."""
+    scale = np.mean(np.abs(history[season:] - history[:-season])) if len(history) > season else 0.0
+    if scale == 0:
+        return float("nan")
+    return float(np.mean(np.abs(forecast - actual)) / scale)
+
+
+def wape(actual: np.ndarray, forecast: np.ndarray) -> float:
+    """Σ|forecast − actual| / Σ actual (NaN when nothing was sold)."""
+    total = float(np.sum(np.abs(actual)))
+    return float(np.sum(np.abs(forecast - actual)) / total) if total > 0 else float("nan")
+
+
+def bias(actual: np.ndarray, forecast: np.ndarray) -> float:
+    """Σ(forecast − actual) / Σ actual: +0.1 means 10 % too high."""
+    total = float(np.sum(np.abs(actual)))
+    return float(np.sum(forecast - actual) / total) if total > 0 else float("nan")
+
+
+def rmsle(actual: np.ndarray, forecast: np.ndarray) -> float:
+    """Root mean squared error of log(1 + x); forecasts below 0 count as 0."""
+    difference = np.log1p(np.maximum(forecast, 0)) - np.log1p(np.maximum(actual, 0))
+    return float(np.sqrt(np.mean(difference**2)))
+
+
+def naive_scale(frame: pd.DataFrame, season: int = SEASON) -> pd.Series:
+    """Per series (unique_id): the mean |y_t − y_{t−season}| over pairs of open days in `frame`."""
+    ordered = frame.sort_values(["unique_id", "ds"])
+    y = ordered["y"].to_numpy(np.float64)
+    is_open = ordered["open"].to_numpy() > 0
+    uid = ordered["unique_id"].to_numpy()
+    if len(y) <= season:
+        return pd.Series(dtype="float64")
+    same = uid[season:] == uid[:-season]
+    usable = same & is_open[season:] & is_open[:-season]
+    difference = np.abs(y[season:] - y[:-season])[usable]
+    return pd.Series(difference).groupby(uid[season:][usable]).mean()
+
+
+def score_series(scored: pd.DataFrame, scale: pd.Series, prediction: str) -> pd.DataFrame:
+    """Per-series metrics of the `prediction` column against `y` (open days only).
+
+    Returns one row per unique_id: n, actual, mae, rmse, mase, wape, bias, rmsle.
+    """
+    data = scored[scored["open"] > 0]
+    y = data["y"].to_numpy(np.float64)
+    f = np.maximum(data[prediction].to_numpy(np.float64), 0.0)
+    error = f - y
+    parts = pd.DataFrame(
+        {
+            "unique_id": data["unique_id"].to_numpy(),
+            "n": 1,
+            "actual": y,
+            "abs_error": np.abs(error),
+            "error": error,
+            "squared_error": error**2,
+            "squared_log_error": (np.log1p(f) - np.log1p(y)) ** 2,
+        }
+    )
+    sums = parts.groupby("unique_id").sum()
+    result = pd.DataFrame(index=sums.index)
+    result["n"] = sums["n"]
+    result["actual"] = sums["actual"]
+    result["abs_error"] = sums["abs_error"]
+    result["error"] = sums["error"]
+    result["squared_log_error"] = sums["squared_log_error"]
+    result["mae"] = sums["abs_error"] / sums["n"]
+    result["rmse"] = np.sqrt(sums["squared_error"] / sums["n"])
+    series_scale = scale.reindex(result.index)
+    result["mase"] = result["mae"] / series_scale.where(series_scale > 0)
+    actual = sums["actual"].where(sums["actual"] > 0)
+    result["wape"] = sums["abs_error"] / actual
+    result["bias"] = sums["error"] / actual
+    result["rmsle"] = np.sqrt(sums["squared_log_error"] / sums["n"])
+    return result
+
+
+def overall(per_series: pd.DataFrame) -> dict[str, float]:
+    """Overall MASE (mean over series), WAPE, bias and RMSLE (pooled) from score_series rows."""
+    actual = float(per_series["actual"].sum())
+    points = float(per_series["n"].sum())
+    return {
+        "series": float(len(per_series)),
+        "mase": float(per_series["mase"].mean()),
+        "wape": float(per_series["abs_error"].sum() / actual) if actual > 0 else float("nan"),
+        "bias": float(per_series["error"].sum() / actual) if actual > 0 else float("nan"),
+        "rmsle": float(np.sqrt(per_series["squared_log_error"].sum() / points))
+        if points > 0
+        else float("nan"),
+    }

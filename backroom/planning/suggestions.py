@@ -1,0 +1,281 @@
+"""Suggested orders: per store × supplier (its order guide), what to order today, each line
+explained (see `suggestion_math` for the arithmetic), and the store manager's submission as a
+requisition (要货) through procurement, which asks for a reason where the manager deviates a lot.
+
+Where the numbers come from:
+- the window: today → the delivery after next, from the supplier's delivery calendar for the
+  store (`procurement.services.next_delivery_dates`; cut-off and lead time included);
+- usage: `services.ingredient_demand` over the window (forecast menu demand and planned events
+  exploded through the recipes with the store's modifier mix);
+- the daily error: the backtest's daily error of each menu item, carried through the recipe
+  (root of the sum of squares: menu items' errors are treated as independent), × 1.25 to turn
+  a mean absolute error into a standard deviation;
+- the service level: `PLANNING_SERVICE_LEVELS[item class code]`, else `…["default"]`;
+- on hand (the store's own locations), on order (open POs, and transfer orders to the store not
+  yet dispatched), in transit (dispatched, not yet received);
+- pack size and minimum order: the supplier item's, in its purchase unit, converted to base;
+- the par on the order guide line when there is no forecast for the item.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+from collections import defaultdict
+from decimal import ROUND_HALF_UP, Decimal
+from typing import Any
+
+from django.conf import settings
+from django.db import transaction
+from django.db.models import Q
+from django.utils.translation import gettext as _
+
+from backroom.accounts.authorization import require_permission
+from backroom.audit.services import record_audit
+from backroom.catalog.models import Item
+from backroom.catalog.recipes import explode
+from backroom.catalog.selectors import site_today
+from backroom.catalog.units import to_base
+from backroom.inventory.selectors import inbound_transfers, site_on_hand
+from backroom.kernel.exceptions import Conflict, NotFound, ValidationFailed
+from backroom.org.models import Site
+from backroom.planning import services
+from backroom.planning.models import (
+    DemandForecast,
+    ForecastAccuracy,
+    SuggestedLine,
+    SuggestedOrder,
+    SuggestionStatus,
+)
+from backroom.planning.permissions import PLANNING_VIEW
+from backroom.planning.suggestion_math import STEP, LineInputs, suggest
+
+MAE_TO_SIGMA = Decimal("1.25")
+DEFAULT_SERVICE_LEVEL = Decimal("0.95")
+
+
+def service_level(item: Item) -> Decimal:
+    levels = getattr(settings, "PLANNING_SERVICE_LEVELS", {})
+    code = item.item_class.code if item.item_class_id else ""
+    return Decimal(str(levels.get(code, levels.get("default", DEFAULT_SERVICE_LEVEL))))
+
+
+def daily_errors(site: Site, on: dt.date) -> dict[int, Decimal]:
+    """σ of one day's usage per stocked item, from the menu items' backtest errors."""
+    squares: dict[int, float] = defaultdict(float)
+    rows = ForecastAccuracy.objects.filter(site=site, menu_item__isnull=False, error_scale__gt=0)
+    items = Item.objects.in_bulk([row.menu_item_id for row in rows])
+    for row in rows:
+        try:
+            per_unit = explode(items[row.menu_item_id], Decimal(1), on=on)
+        except Exception:  # noqa: S112 - a dish without a recipe simply adds no error
+            continue
+        for item_id, quantity in per_unit.items():
+            squares[item_id] += (row.error_scale * float(quantity)) ** 2
+    return {
+        item_id: (Decimal(str(math.sqrt(total))) * MAE_TO_SIGMA).quantize(STEP, ROUND_HALF_UP)
+        for item_id, total in squares.items()
+    }
+
+
+def build_suggestions(site: Site, *, today: dt.date | None = None) -> list[SuggestedOrder]:
+    """Suggest today's orders of the store from every supplier of its order guides, replacing
+    the open suggestions (a submitted one stays as it was submitted)."""
+    from backroom.procurement.models import OrderGuide
+    from backroom.procurement.selectors import on_order
+    from backroom.procurement.services import next_delivery_dates
+
+    day = today or site_today(site)
+    guides = list(
+        OrderGuide.objects.filter(store=site, is_active=True, supplier__is_active=True)
+        .select_related("supplier")
+        .prefetch_related("lines__supplier_item__item__item_class")
+    )
+    lines_of = {
+        guide.pk: [line for line in guide.lines.all() if line.supplier_item.is_active]
+        for guide in guides
+    }
+    item_ids = {line.supplier_item.item_id for lines in lines_of.values() for line in lines}
+    stock = site_on_hand(site, item_ids)
+    ordered = on_order(site, item_ids)
+    transfers = inbound_transfers(site, item_ids)
+    errors = daily_errors(site, day)
+    forecast_ends = DemandForecast.objects.filter(site=site, date__gte=day).order_by("-date")
+    last_forecast = forecast_ends.values_list("date", flat=True).first()
+    usage_cache: dict[dt.date, dict[int, Decimal]] = {}
+    run = ForecastAccuracy.objects.filter(site=site).values_list("run_id", flat=True).first()
+    made = []
+    with transaction.atomic():
+        SuggestedOrder.objects.filter(site=site, status=SuggestionStatus.OPEN).update(
+            status=SuggestionStatus.SUPERSEDED
+        )
+        for guide in guides:
+            dates = next_delivery_dates(guide.supplier, site, day, count=2)
+            if len(dates) < 2 or not lines_of[guide.pk]:
+                continue
+            delivery, cover_until = dates
+            if cover_until not in usage_cache:
+                usage_cache[cover_until] = services.ingredient_demand(
+                    site, day, cover_until - dt.timedelta(days=1)
+                )
+            usage = usage_cache[cover_until]
+            covered = last_forecast is not None and last_forecast >= cover_until - dt.timedelta(
+                days=1
+            )
+            order = SuggestedOrder.objects.create(
+                site=site,
+                supplier=guide.supplier,
+                order_date=day,
+                delivery_date=delivery,
+                cover_until=cover_until,
+                run_id=run,
+            )
+            window = (cover_until - day).days
+            rows = []
+            for guide_line in lines_of[guide.pk]:
+                supplier_item = guide_line.supplier_item
+                item = supplier_item.item
+                per_pack = to_base(item, supplier_item.pack_size, supplier_item.purchase_unit)
+                moq = to_base(
+                    item, supplier_item.minimum_order_quantity, supplier_item.purchase_unit
+                )
+                par = (
+                    to_base(item, guide_line.par_quantity, supplier_item.purchase_unit)
+                    if guide_line.par_quantity is not None
+                    else None
+                )
+                in_forecast = covered and item.pk in usage
+                pending, transit = transfers.get(item.pk, (Decimal(0), Decimal(0)))
+                inputs = LineInputs(
+                    usage=usage[item.pk] if in_forecast else None,
+                    daily_error=errors.get(item.pk, Decimal(0)),
+                    window_days=window,
+                    service_level=service_level(item),
+                    on_hand=stock.get(item.pk, Decimal(0)),
+                    on_order=ordered.get(item.pk, Decimal(0)) + pending,
+                    in_transit=transit,
+                    pack_size=per_pack,
+                    moq=moq,
+                    par=par,
+                )
+                result = suggest(inputs)
+                rows.append(
+                    SuggestedLine(
+                        order=order,
+                        supplier_item=supplier_item,
+                        item=item,
+                        basis=result.basis,
+                        usage=result.usage,
+                        safety_stock=result.safety_stock,
+                        par=par,
+                        on_hand=inputs.on_hand,
+                        on_order=inputs.on_order,
+                        in_transit=inputs.in_transit,
+                        need=result.need,
+                        pack_size=per_pack,
+                        moq=moq,
+                        packs=result.packs,
+                        quantity=(supplier_item.pack_size * result.packs).quantize(STEP),
+                        base_quantity=result.quantity,
+                        unit=supplier_item.purchase_unit,
+                        service_level=inputs.service_level,
+                        daily_error=inputs.daily_error,
+                        window_days=window,
+                    )
+                )
+            SuggestedLine.objects.bulk_create(rows)
+            made.append(order)
+    return made
+
+
+def suggestions_for(actor: Any, site: Site) -> list[SuggestedOrder]:
+    """The store's open suggestions (the latest per supplier) and those submitted since
+    yesterday, lines with their items."""
+    require_permission(actor, PLANNING_VIEW, site.node)
+    return list(
+        SuggestedOrder.objects.restrict(actor, PLANNING_VIEW)
+        .filter(site=site)
+        .filter(
+            Q(status=SuggestionStatus.OPEN)
+            | Q(
+                status=SuggestionStatus.SUBMITTED,
+                order_date__gte=site_today(site) - dt.timedelta(days=1),
+            )
+        )
+        .select_related("supplier", "requisition")
+        .prefetch_related("lines__item", "lines__supplier_item")
+        .order_by("supplier__name")
+    )
+
+
+def get_suggestion(actor: Any, order_id: int) -> SuggestedOrder:
+    order = (
+        SuggestedOrder.objects.restrict(actor, PLANNING_VIEW)
+        .select_related("site__node", "supplier")
+        .filter(pk=order_id)
+        .first()
+    )
+    if order is None:
+        raise NotFound()
+    return order
+
+
+def submit_suggestion(
+    order: SuggestedOrder,
+    quantities: dict[int, Any],
+    reasons: dict[int, str],
+    *,
+    actor: Any,
+) -> Any:
+    """Submit the suggestion as a requisition with the manager's quantities (purchase units,
+    per line id; a line left out keeps the suggestion). Procurement checks pack multiples and
+    asks for a reason on large deviations: every problem at once, nothing saved."""
+    from backroom.procurement.services import RequisitionLineInput, create_requisition
+
+    locked = SuggestedOrder.objects.select_for_update()
+    with transaction.atomic():
+        order = locked.select_related("site__node", "supplier").get(pk=order.pk)
+        if order.status != SuggestionStatus.OPEN:
+            raise Conflict(_("This suggestion has been submitted or replaced already."))
+        lines = list(order.lines.select_related("item").order_by("item__sku"))
+        problems: dict[str, list[str]] = {}
+        inputs = []
+        for index, line in enumerate(lines):
+            raw = quantities.get(line.pk, line.quantity)
+            try:
+                quantity = Decimal(str(raw).strip() or "0")
+            except ArithmeticError:
+                problems.setdefault(f"lines.{index}.quantity", []).append(_("Enter a number."))
+                continue
+            if not quantity.is_finite() or quantity < 0:
+                problems.setdefault(f"lines.{index}.quantity", []).append(_("Enter zero or more."))
+                continue
+            if quantity == 0:
+                continue
+            inputs.append(
+                RequisitionLineInput(
+                    item_id=line.item_id,
+                    quantity=quantity,
+                    supplier_id=order.supplier_id,
+                    suggested_quantity=line.quantity,
+                    deviation_reason=reasons.get(line.pk, ""),
+                )
+            )
+        if problems:
+            raise ValidationFailed(problems)
+        if not inputs:
+            raise ValidationFailed({"lines": [_("Nothing to order: every quantity is zero.")]})
+        requisition = create_requisition(
+            order.site, inputs, actor=actor, needed_by=order.delivery_date, submit=True
+        )
+        order.status = SuggestionStatus.SUBMITTED
+        order.requisition = requisition
+        order.save(update_fields=["status", "requisition", "updated_at"])
+        record_audit(
+            actor=actor,
+            action="planning.suggestion.submitted",
+            target=order,
+            after={"requisition": requisition.number, "lines": len(inputs)},
+            org_node=order.site.node,
+        )
+    return requisition

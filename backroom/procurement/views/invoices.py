@@ -1,0 +1,230 @@
+"""Supplier invoices: the list, entering an invoice against a PO (its lines prefilled with what
+was received at the PO price), the invoice with its three-way match, and the review queue of
+mismatches to accept or reject with a note."""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+
+from django.contrib import messages
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import redirect
+from django.urls import path
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_http_methods, require_POST
+
+from backroom.kernel.exceptions import DomainError
+from backroom.procurement import selectors, services
+from backroom.procurement.choices import InvoiceStatus, PurchaseOrderStatus, ReviewReason
+from backroom.procurement.models import PurchaseOrder, PurchaseOrderLine, SupplierInvoice
+from backroom.procurement.permissions import PROCUREMENT_INVOICE, PROCUREMENT_VIEW
+from backroom.procurement.views.common import RECENT, may, problems_by_line, typed
+from backroom.web.errors import page
+from backroom.web.rendering import render_page
+
+
+def review_count(request: HttpRequest) -> int:
+    """Open review-queue entries the user works (the navigation badge)."""
+    return selectors.review_queue_for(request.user).count()
+
+
+@page(PROCUREMENT_VIEW)
+def invoice_list(request: HttpRequest) -> HttpResponse:
+    """Recent supplier invoices with their state."""
+    rows = selectors.invoices_for(request.user)
+    return render_page(
+        request,
+        "procurement/invoice_list.html",
+        {
+            "title": _("Supplier invoices"),
+            "invoices": list(rows[:RECENT]),
+            "may_review": may(request, PROCUREMENT_INVOICE),
+            "review_count": review_count(request) if may(request, PROCUREMENT_INVOICE) else 0,
+        },
+    )
+
+
+@dataclass
+class InvoiceRow:
+    line: PurchaseOrderLine
+    values: dict[str, str] = field(default_factory=dict)
+    errors: list[str] = field(default_factory=list)
+
+
+@page(PROCUREMENT_INVOICE)
+@require_http_methods(["GET", "POST"])
+def invoice_new(request: HttpRequest, order_id: int) -> HttpResponse:
+    """Enter the supplier's invoice for a PO; it is matched at once."""
+    found = selectors.get_purchase_order(request.user, order_id)
+    order = PurchaseOrder.objects.select_related("supplier", "store__node").get(pk=found.pk)
+    if not may(request, PROCUREMENT_INVOICE, order.store.node):
+        raise Http404()
+    lines = list(order.lines.select_related("item").order_by("line_no"))
+    data = request.POST if request.method == "POST" else None
+    if data is None:
+        rows = [
+            InvoiceRow(
+                line,
+                {
+                    "quantity": f"{line.received_quantity.normalize():f}"
+                    if line.received_quantity
+                    else "",
+                    "price": f"{line.unit_price.normalize():f}",
+                },
+            )
+            for line in lines
+        ]
+        header = {"invoice_date": dt.date.today().isoformat(), "tax_amount": "0"}
+    else:
+        rows = [
+            InvoiceRow(
+                line,
+                {
+                    "quantity": data.get(f"quantity_{line.pk}", "").strip(),
+                    "price": data.get(f"price_{line.pk}", "").strip(),
+                },
+            )
+            for line in lines
+        ]
+        header = {
+            name: data.get(name, "").strip()
+            for name in ("invoice_number", "invoice_date", "tax_amount", "total_amount", "note")
+        }
+    errors: list[str] = []
+    status = 200
+    if data is not None:
+        sent = [row for row in rows if typed(row.values["quantity"])]
+        try:
+            invoice_date = dt.date.fromisoformat(header["invoice_date"])
+        except ValueError:
+            invoice_date = None
+            errors.append(_("Enter the invoice date as YYYY-MM-DD."))
+        if invoice_date is not None:
+            try:
+                invoice = services.enter_invoice(
+                    order.supplier,
+                    services.InvoiceInput(
+                        invoice_number=header["invoice_number"],
+                        invoice_date=invoice_date,
+                        purchase_order_number=order.number,
+                        lines=[
+                            services.InvoiceLineInput(
+                                quantity=typed(row.values["quantity"]),  # type: ignore[arg-type]
+                                unit_price=typed(row.values["price"]) or "0",  # type: ignore[arg-type]
+                                purchase_order_line_id=row.line.pk,
+                            )
+                            for row in sent
+                        ],
+                        tax_amount=typed(header["tax_amount"]) or "0",  # type: ignore[arg-type]
+                        total_amount=typed(header["total_amount"]) or None,  # type: ignore[arg-type]
+                        note=header["note"],
+                    ),
+                    actor=request.user,
+                )
+            except DomainError as error:
+                if error.http_status in (403, 404):
+                    raise
+                by_line, general = problems_by_line(error)
+                errors.extend(general)
+                for index, texts in by_line.items():
+                    if index < len(sent):
+                        sent[index].errors.extend(texts)
+            else:
+                if invoice.status == InvoiceStatus.PAYABLE:
+                    messages.success(request, _("Matched: the invoice is payable."))
+                else:
+                    messages.warning(request, _("It does not match: it waits in the review queue."))
+                return redirect("procurement:invoice_detail", invoice_id=invoice.pk)
+        status = 422
+    return render_page(
+        request,
+        "procurement/invoice_new.html",
+        {
+            "title": _("Invoice for %(number)s") % {"number": order.number},
+            "order": order,
+            "rows": rows,
+            "header": header,
+            "errors": errors,
+            "enterable": order.status
+            not in (PurchaseOrderStatus.DRAFT, PurchaseOrderStatus.CANCELLED),
+        },
+        status=status,
+    )
+
+
+@page(PROCUREMENT_VIEW)
+def invoice_detail(request: HttpRequest, invoice_id: int) -> HttpResponse:
+    """One invoice: its lines, the match line by line, and its review."""
+    found = selectors.get_invoice(request.user, invoice_id)
+    invoice = SupplierInvoice.objects.select_related(
+        "supplier", "purchase_order__store__node", "entered_by"
+    ).get(pk=found.pk)
+    review = invoice.reviews.select_related("resolved_by").order_by("-id").first()
+    return render_page(
+        request,
+        "procurement/invoice_detail.html",
+        {
+            "title": _("Invoice %(number)s") % {"number": invoice.invoice_number},
+            "invoice": invoice,
+            "lines": list(invoice.lines.select_related("item").order_by("line_no")),
+            "match": invoice.matches.order_by("-id").first(),
+            "review": review,
+            "reasons": _reasons(review.reasons if review else []),
+            "may_resolve": review is not None
+            and review.status == "open"
+            and may(request, PROCUREMENT_INVOICE, invoice.org_node),
+        },
+    )
+
+
+def _reasons(codes: list[str]) -> list[str]:
+    labels = dict(ReviewReason.choices)
+    return [str(labels.get(code, code)) for code in codes]
+
+
+@page(PROCUREMENT_INVOICE)
+def review_queue(request: HttpRequest) -> HttpResponse:
+    """Invoices that did not match, oldest first."""
+    entries = list(
+        selectors.review_queue_for(request.user).select_related(
+            "invoice__purchase_order__store__node"
+        )[:RECENT]
+    )
+    for entry in entries:
+        entry.reason_labels = _reasons(entry.reasons)  # type: ignore[attr-defined]
+    return render_page(
+        request,
+        "procurement/review_queue.html",
+        {"title": _("Invoice review"), "entries": entries},
+    )
+
+
+@page(PROCUREMENT_INVOICE)
+@require_POST
+def review_resolve(request: HttpRequest, entry_id: int) -> HttpResponse:
+    """Accept (payable) or reject (a note is required) an invoice in review."""
+    entry = selectors.get_review(request.user, entry_id)
+    accept = request.POST.get("decision") == "accept"
+    try:
+        services.resolve_review(
+            entry, actor=request.user, accept=accept, note=request.POST.get("note", "")
+        )
+    except DomainError as error:
+        if error.http_status in (403, 404):
+            raise
+        _by_line, general = problems_by_line(error)
+        for text in general or [error.message]:
+            messages.error(request, text)
+        return redirect("procurement:invoice_detail", invoice_id=entry.invoice_id)
+    messages.success(request, _("Accepted: the invoice is payable.") if accept else _("Rejected."))
+    return redirect("procurement:review_queue")
+
+
+urlpatterns = [
+    path("invoices/", invoice_list, name="invoice_list"),
+    path("invoices/review/", review_queue, name="review_queue"),
+    path("invoices/review/<int:entry_id>/resolve/", review_resolve, name="review_resolve"),
+    path("invoices/<int:invoice_id>/", invoice_detail, name="invoice_detail"),
+    path("orders/<int:order_id>/invoice/", invoice_new, name="invoice_new"),
+]
