@@ -21,7 +21,13 @@ from backroom.inventory.choices import (
     PostingOperation,
 )
 from backroom.inventory.exceptions import ExpiredLot, NegativeQuantity, UnknownLot
-from backroom.inventory.ledger import LedgerSession, LineProblem, MoveMeta, site_today
+from backroom.inventory.ledger import (
+    LedgerSession,
+    LineProblem,
+    MoveMeta,
+    collector_paused,
+    site_today,
+)
 from backroom.inventory.locks import LotInfo
 from backroom.inventory.models import Location, Lot
 from backroom.inventory.permissions import INVENTORY_MOVE
@@ -44,7 +50,12 @@ from backroom.inventory.services.common import (
     replay_result,
     require_at_sites,
 )
-from backroom.inventory.valuation import cost
+from backroom.inventory.valuation import (
+    COST_SCALE,
+    QUANTITY_SCALE,
+    cost,
+    from_decimal_scaled,
+)
 from backroom.kernel.exceptions import DomainError, ValidationFailed
 
 RECEIVE, ISSUE, ADJUST = "receive", "issue", "adjust"
@@ -81,8 +92,8 @@ class _Line:
     action: str
     item: Item
     location: Location
-    quantity: Decimal  # base unit, signed for adjust
-    unit_cost: Decimal | None  # per base unit
+    quantity: int  # base unit in millionths, signed for adjust
+    unit_cost: int | None  # per base unit, in 10⁻¹⁰ (the cost column's places)
     lot_code: str | None
     expiry_date: dt.date | None
     lot_id: int | None
@@ -101,6 +112,7 @@ _ALLOWED_REASONS = {
     ADJUST: frozenset(ADJUST_REASONS),
 }
 _NO_SOURCE = Source()
+_COST_PER_QUANTITY = COST_SCALE // QUANTITY_SCALE  # a cost given to 6 places, in 10⁻¹⁰
 _SEND_EVERY = 500  # lines applied between two sends of their moves to the database
 
 
@@ -178,7 +190,10 @@ def _prepare(
     plain_items = {pk for pk, item in items.items() if item_problem(item) is None}
     plain_locations = {pk for pk, found in locations.items() if location_problem(found, pk) is None}
     default_reasons, allowed_reasons = _DEFAULT_REASONS, _ALLOWED_REASONS
-    step, half_up = QUANTITY_STEP, ROUND_HALF_UP
+    # The batch's few distinct quantities and costs, rounded to 6 places (half-up) and scaled
+    # (millionths; costs in 10⁻¹⁰), once each.
+    scaled_quantities: dict[Decimal, int] = {}
+    scaled_costs: dict[Decimal, int] = {}
     add_line = lines.append
     for index, line in indexed:
         item_id, action, quantity, unit_cost = (
@@ -200,13 +215,20 @@ def _prepare(
             and (unit_cost is None or (type(unit_cost) is Decimal and unit_cost.is_finite()))
             and (reason := line.reason or default_reasons[action]) in allowed_reasons[action]
         ):
-            quantity = quantity.quantize(step, rounding=half_up)
+            scaled = scaled_quantities.get(quantity)
+            if scaled is None:
+                scaled = scaled_quantities[quantity] = _scaled_quantity(quantity)
+            scaled_cost = None
             if unit_cost is not None:
-                unit_cost = unit_cost.quantize(step, rounding=half_up)
+                scaled_cost = scaled_costs.get(unit_cost)
+                if scaled_cost is None:
+                    scaled_cost = scaled_costs[unit_cost] = (
+                        _scaled_quantity(unit_cost) * _COST_PER_QUANTITY
+                    )
             if (
-                (quantity != 0 if action == ADJUST else quantity > 0)
-                and (unit_cost is None or unit_cost >= 0)
-                and (unit_cost is not None or action != RECEIVE)
+                (scaled != 0 if action == ADJUST else scaled > 0)
+                and (scaled_cost is None or scaled_cost >= 0)
+                and (scaled_cost is not None or action != RECEIVE)
             ):
                 add_line(
                     _Line(
@@ -214,8 +236,8 @@ def _prepare(
                         action,
                         items[item_id],
                         locations[line.location_id],
-                        quantity,
-                        unit_cost,
+                        scaled,
+                        scaled_cost,
                         None,
                         line.expiry_date,
                         None,
@@ -316,8 +338,8 @@ def _prepare(
                 action,
                 item,
                 location,
-                base,
-                unit_cost,
+                from_decimal_scaled(base, QUANTITY_SCALE),
+                None if unit_cost is None else from_decimal_scaled(cost(unit_cost), COST_SCALE),
                 lot_code,
                 line.expiry_date,
                 lot_id,
@@ -388,29 +410,37 @@ def _ensure_lots(lines: list[_Line]) -> dict[int, LotInfo]:
     return {lot.pk: lot for lot in found.values()}
 
 
+def _scaled_quantity(amount: Decimal) -> int:
+    """A finite Decimal rounded half-up to 6 places, in millionths."""
+    return from_decimal_scaled(
+        amount.quantize(QUANTITY_STEP, rounding=ROUND_HALF_UP), QUANTITY_SCALE
+    )
+
+
 def _apply(session: LedgerSession, line: _Line) -> None:
-    if line.action == RECEIVE or (line.action == ADJUST and line.quantity > 0):
-        session.inbound(
-            line.index,
-            item=line.item,
-            location=line.location,
-            meta=line.meta,
-            quantity=line.quantity,
-            unit_cost=line.unit_cost,
-            reason=line.reason,
-            lot_id=line.lot_id,
+    action, quantity = line.action, line.quantity
+    if action == RECEIVE or (action == ADJUST and quantity > 0):
+        location = line.location
+        session.inbound_scaled(
+            (line.item.id, location.id),
+            location.site_id,
+            quantity,
+            line.unit_cost,
+            line.reason,
+            line.meta,
+            line.lot_id,
         )
         return
-    session.outbound(
+    session.outbound_scaled(
         line.index,
-        item=line.item,
-        location=line.location,
-        meta=line.meta,
-        quantity=abs(line.quantity),
-        reason=line.reason,
-        lot_id=line.lot_id,
-        use_lot=line.lot_code is not None,
-        allow_expired=line.action == ADJUST or line.reason == MoveReason.WASTE,
+        line.item,
+        line.location,
+        -quantity if quantity < 0 else quantity,
+        line.reason,
+        line.meta,
+        line.lot_id,
+        line.lot_code is not None,
+        action == ADJUST or line.reason == MoveReason.WASTE,
     )
 
 
@@ -428,6 +458,13 @@ def post_moves(
     nothing changes. The rest are applied in order under locks taken in (item, location, lot)
     order, written with one bulk insert, audited and published once for the whole batch.
     """
+    with collector_paused():
+        return _post_moves(batch, actor=actor, operation=operation, reason=reason)
+
+
+def _post_moves(
+    batch: Sequence[MoveInput], *, actor: Any, operation: str, reason: str
+) -> PostingResult:
     single = len(batch) == 1
     if not batch:
         raise ValidationFailed({"moves": [_("Send at least one line.")]})
