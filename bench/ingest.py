@@ -16,7 +16,9 @@ synchronous commit on. Only the posting loop is timed. `--single N` then posts N
 request each to POST /api/v1/channels/pos/orders and prints requests/s and p50/p99 latency.
 The posting time is split into `post_moves` (the ledger), the in-process subscribers of the
 channels order events (sales rollups) and the rest; `--profile PATH` writes cProfile data for
-the batch requests to PATH and for the single ones to PATH.single.
+the batch requests to PATH and for the single ones to PATH.single. CPU time is printed too
+(this process while posting, and the PostgreSQL backend's, read from /proc on a local server):
+on a shared machine it is steadier than wall time.
 """
 
 from __future__ import annotations
@@ -212,6 +214,22 @@ class _SubscriberClock:
         return self.seconds
 
 
+def _backend_cpu_seconds() -> float | None:
+    """CPU seconds used so far by this connection's PostgreSQL backend (a local server only)."""
+    from django.db import connection
+
+    if connection.vendor != "postgresql":
+        return None
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_backend_pid()")
+        pid = cursor.fetchone()[0]
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return None
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def _rows() -> int:
     from backroom.inventory.models import StockMove
 
@@ -252,6 +270,8 @@ def main() -> None:
     rows_before = _rows()
     posted = 0
     posting = 0.0
+    client_cpu = 0.0
+    server_started = _backend_cpu_seconds()
     started = time.perf_counter()
     while posted < args.orders:
         size = min(args.batch, args.orders - posted)
@@ -260,6 +280,7 @@ def main() -> None:
             {"orders": [_order(rng, site_id, menu, modifiers, at) for _ in range(size)]}
         )
         tick = time.perf_counter()
+        cpu_tick = time.process_time()
         if profiler is not None:
             profiler.enable()
         response = client.post(
@@ -268,12 +289,14 @@ def main() -> None:
         if profiler is not None:
             profiler.disable()
         posting += time.perf_counter() - tick
+        client_cpu += time.process_time() - cpu_tick
         if response.status_code != 201:
             sys.exit(f"batch at {posted} failed: {response.status_code} {response.content[:800]!r}")
         posted += size
         if posted % (args.batch * 10) == 0 or posted == args.orders:
             print(f"{posted:>9,} orders  {posted / posting:>8,.0f} orders/s (posting)", flush=True)
     elapsed = time.perf_counter() - started
+    server_ended = _backend_cpu_seconds()
     if profiler is not None:
         profiler.dump_stats(args.profile)
     in_ledger = ledger.stop()
@@ -292,6 +315,12 @@ def main() -> None:
         f"channel-side / ledger: {(posting - in_ledger) / max(in_ledger, 1e-9):.2f} "
         f"(without the subscribers: {rest / max(in_ledger, 1e-9):.2f})"
     )
+    server = (
+        f", PostgreSQL backend {(server_ended - server_started) / posted * 1e6:,.0f} µs"
+        if server_started is not None and server_ended is not None
+        else ""
+    )
+    print(f"CPU per order: this process {client_cpu / posted * 1e6:,.0f} µs{server}")
     if depleted != posted:
         sys.exit("Not every order was depleted.")
     if args.single:

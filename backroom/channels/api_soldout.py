@@ -61,6 +61,7 @@ class OutboundCallOut(Schema):
     channel: str = Field(..., alias="account.kind")
     action: str
     item_id: int | None
+    order_id: int | None
     request: dict[str, Any]
     platform_action: str
     status: OutboundStatus

@@ -11,22 +11,32 @@ and settlement pages have something true to show.
   received, accepted, preparing, delivering, completed (one Ele.me settlement differs by ¥1.50
   from our computation), plus one new order with an unmapped dish.
 - The store manager holds one dish sold out by hand ("the braised beef ran out").
-
-Not yet: 60 days of order history (the AvT report still reads the stock demo's sales there).
+- Every store has 60 days of order history (`_History`, imported with `history.import_history`
+  as sales from before go-live: counted in the rollups, never depleted; see
+  docs/decisions/0007-sales-history-without-depletion.md). For the 21 days the stock demo
+  covers, the orders sell exactly the portions its sale depletions used, dish by dish, so the
+  sales pages and the AvT's theoretical usage tell the same story; the earlier days follow
+  each store's own dishes and levels. Weekly seasonality (Friday and Saturday busiest, Sunday
+  next), lunch and dinner peaks, two member-day promotions (20 % off, busier) and a public
+  holiday (busier still). At SH001 and SH002 dishes also sell on Meituan and Ele.me (drinks
+  only at the tills).
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import uuid
+from collections import defaultdict
 from decimal import Decimal
 from typing import TYPE_CHECKING
+from zoneinfo import ZoneInfo
 
 from django.utils import timezone
 
 from backroom.catalog.choices import ItemKind
 from backroom.catalog.models import Item
-from backroom.channels import intake, pos, services, soldout
+from backroom.catalog.selectors import site_today
+from backroom.channels import history, intake, pos, services, soldout
 from backroom.channels.choices import ChannelKind, OrderStatus
 from backroom.channels.depletion import StockPlaces
 from backroom.channels.models import ChannelAccount, Order
@@ -36,8 +46,13 @@ from backroom.channels.platforms.base import (
     LineIn,
     PlatformEvent,
 )
+from backroom.inventory.choices import MoveReason
+from backroom.inventory.models import StockMove
+from backroom.inventory.reports import SALES_SOURCE
 from backroom.kernel.actors import SYSTEM
+from backroom.kernel.dates import business_date
 from backroom.org.choices import NodeKind
+from backroom.org.models import OrgNode, Site
 
 if TYPE_CHECKING:
     from backroom.config.demo import DemoContext
@@ -71,6 +86,8 @@ def seed(ctx: DemoContext) -> None:
         }
         if node.code in PLATFORM_STORES:
             accounts[node.code] |= _platform_accounts(node.code, site, menu)
+    if menu:
+        _History(ctx, stores, accounts, menu).run()
     if "SH001" in accounts and menu:
         _lunchtime(ctx, accounts["SH001"], menu)
         manager = ctx.users.get("manager.sh001", SYSTEM)
@@ -308,4 +325,293 @@ def _platform_order(
                 occurred_at=placed_at + dt.timedelta(minutes=3 * step),
                 status=OrderStatus(target),
             ),
+        )
+
+
+# --- 60 days of order history -----------------------------------------------------------------
+
+HISTORY_DAYS = 60
+# Weekday levels (Monday first) for the days before the stock demo's window; inside it the
+# portions are the stock demo's own (Friday and Saturday × 1.3).
+WEEKDAY = (0.92, 0.9, 0.95, 1.0, 1.3, 1.32, 1.12)
+PROMO_DAYS_AGO = (47, 33)  # member days: 20 % off everything, 40 % busier
+PROMO_LIFT, PROMO_OFF = 1.4, Decimal("0.20")
+HOLIDAY_LIFT = 1.6
+# Public holidays with a fixed date (month, day, days), and Spring Festival by year.
+HOLIDAYS = (
+    (1, 1, 1, "元旦 New Year's Day"),
+    (5, 1, 5, "劳动节 Labour Day"),
+    (10, 1, 7, "国庆节 National Day"),
+)
+SPRING_FESTIVAL = {
+    2026: dt.date(2026, 2, 17),
+    2027: dt.date(2027, 2, 6),
+    2028: dt.date(2028, 1, 26),
+}
+# Share of a store's dishes sold on each platform, where it is on them (drinks: tills only).
+PLATFORM_SHARE = {ChannelKind.MEITUAN: 0.28, ChannelKind.ELEME: 0.14}
+# Dishes per order: tills (tables) and delivery.
+TILL_SIZES, TILL_WEIGHTS = (1, 2, 3, 4, 5, 6), (10, 22, 25, 20, 13, 10)
+DELIVERY_SIZES, DELIVERY_WEIGHTS = (1, 2, 3), (45, 40, 15)
+# When orders are placed (local hour as a float): lunch, dinner, afternoon, late.
+DAYPARTS = ((0.46, 12.2, 0.75), (0.38, 18.6, 0.9), (0.10, 15.3, 0.9), (0.06, 20.9, 0.5))
+OPEN, CLOSE = 10.0, 21.98
+
+
+def holidays_between(first: dt.date, last: dt.date) -> dict[dt.date, str]:
+    """Public holidays (mainland China) from `first` to `last`."""
+    found: dict[dt.date, str] = {}
+    for year in range(first.year, last.year + 1):
+        spans = [(dt.date(year, month, day), days, name) for month, day, days, name in HOLIDAYS]
+        if year in SPRING_FESTIVAL:
+            spans.append((SPRING_FESTIVAL[year], 7, "春节 Spring Festival"))
+        for start, days, name in spans:
+            for offset in range(days):
+                day = start + dt.timedelta(days=offset)
+                if first <= day <= last:
+                    found[day] = name
+    return found
+
+
+def _menu_prices() -> dict[str, dict[str, Decimal]]:
+    from backroom.catalog.demo import MENU, RETAIL
+
+    prices = {sku: {"CNY": Decimal(cny), "HKD": Decimal(hkd)} for sku, _n, _c, cny, hkd, _l in MENU}
+    prices |= {sku: {"CNY": Decimal(cny), "HKD": Decimal(hkd)} for sku, _n, _c, cny, hkd in RETAIL}
+    return prices
+
+
+class _History:
+    """Orders for the business days today − 60 … today − 1 at every store (see the module)."""
+
+    def __init__(
+        self,
+        ctx: DemoContext,
+        stores: list[OrgNode],
+        accounts: dict[str, dict[str, ChannelAccount]],
+        menu: list[Item],
+    ) -> None:
+        self.rng = ctx.random
+        self.accounts = accounts
+        self.sites = {
+            node.code: Site.objects.select_related("node", "legal_entity").get(node_id=node.pk)
+            for node in stores
+        }
+        self.mapped = {item.pk for item in menu}
+        self.prices = _menu_prices()
+        self.items = {item.pk: item for item in Item.objects.filter(sku__in=self.prices)}
+
+    def run(self) -> None:
+        sold = self._stock_demo_sales()
+        for code, site in self.sites.items():
+            today = site_today(site)
+            first = today - dt.timedelta(days=HISTORY_DAYS)
+            plan = self._plan(site, today, sold.get(site.pk, {}))
+            orders: dict[str, list[CanonicalOrder]] = defaultdict(list)
+            for day in sorted(plan):
+                for kind, order in self._orders(code, site, day, plan[day], first):
+                    orders[kind].append(order)
+            for kind, batch in orders.items():
+                history.import_history(
+                    self.accounts[code][kind],
+                    batch,
+                    actor=SYSTEM,
+                    today=today,
+                    source="demo: orders before go-live",
+                )
+
+    # what was sold -----------------------------------------------------------------------
+
+    def _stock_demo_sales(self) -> dict[int, dict[dt.date, dict[int, int]]]:
+        """Portions per store, business day and dish that the stock demo depleted (its sold
+        lines, `sales.menu_item`): the history sells exactly these on those days."""
+        by_site = {site.pk: site for site in self.sites.values()}
+        sold: dict[int, dict[dt.date, dict[int, int]]] = defaultdict(lambda: defaultdict(dict))
+        rows = (
+            StockMove.objects.filter(
+                site_id__in=list(by_site), reason=MoveReason.SALE, source_type=SALES_SOURCE
+            )
+            .values_list("site_id", "posting_id", "source_id", "source_number", "occurred_at")
+            .distinct()
+            .order_by()
+        )
+        for site_id, _posting, dish, portions, occurred_at in rows:
+            if not dish.isdigit() or int(dish) not in self.items or not portions.isdigit():
+                continue
+            site = by_site[site_id]
+            day = business_date(occurred_at, time_zone=site.time_zone, cutoff_hour=site.cutoff_hour)
+            day_sales = sold[site_id][day]
+            day_sales[int(dish)] = day_sales.get(int(dish), 0) + int(portions)
+        return sold
+
+    def _plan(
+        self, site: Site, today: dt.date, sold: dict[dt.date, dict[int, int]]
+    ) -> dict[dt.date, tuple[dict[int, int], str]]:
+        """Portions per day and dish, with what made the day special ("" on ordinary days)."""
+        rng = self.rng
+        # Each dish's level on an ordinary day: the stock demo's Monday–Thursday mean, or
+        # (a store the stock demo did not sell at) popularity like it.
+        ordinary = [day for day in sold if day.weekday() < 4]
+        level: dict[int, float] = {}
+        if ordinary:
+            totals: dict[int, int] = defaultdict(int)
+            for day in ordinary:
+                for dish, portions in sold[day].items():
+                    totals[dish] += portions
+            level = {dish: total / len(ordinary) for dish, total in totals.items()}
+        else:
+            level = {
+                dish: float(rng.choice([4, 6, 8, 10, 14, 18]))
+                for dish in sorted(self.mapped)
+                if rng.random() < 0.6
+            }
+        first = today - dt.timedelta(days=HISTORY_DAYS)
+        holidays = holidays_between(first, today - dt.timedelta(days=1))
+        plan: dict[dt.date, tuple[dict[int, int], str]] = {}
+        for offset in range(HISTORY_DAYS):
+            day = first + dt.timedelta(days=offset)
+            if day in sold:
+                plan[day] = (dict(sold[day]), "")
+                continue
+            lift, why = WEEKDAY[day.weekday()], ""
+            if day in holidays:
+                lift, why = max(lift, 1.0) * HOLIDAY_LIFT, holidays[day]
+            elif (today - day).days in PROMO_DAYS_AGO:
+                lift, why = lift * PROMO_LIFT, "promo"
+            day_portions: dict[int, int] = {}
+            for dish, base in sorted(level.items()):
+                count = int(base * lift * rng.uniform(0.8, 1.2) + rng.random())
+                if count > 0:
+                    day_portions[dish] = count
+            plan[day] = (day_portions, why)
+        return plan
+
+    # orders ------------------------------------------------------------------------------
+
+    def _minute(self) -> float:
+        """A local time of day (hours) from the lunch / dinner / afternoon / late mixture."""
+        rng = self.rng
+        pick = rng.random()
+        mean, spread = DAYPARTS[-1][1:]
+        for share, part_mean, part_spread in DAYPARTS:
+            if pick <= share:
+                mean, spread = part_mean, part_spread
+                break
+            pick -= share
+        return min(max(rng.gauss(mean, spread), OPEN), CLOSE)
+
+    def _orders(
+        self,
+        code: str,
+        site: Site,
+        day: dt.date,
+        planned: tuple[dict[int, int], str],
+        first: dt.date,
+    ) -> list[tuple[str, CanonicalOrder]]:
+        rng = self.rng
+        portions, why = planned
+        currency = site.legal_entity.base_currency
+        platforms = [kind for kind in PLATFORM_SHARE if kind in self.accounts[code]]
+        units: dict[str, list[int]] = defaultdict(list)
+        for dish, count in sorted(portions.items()):
+            for _ in range(count):
+                kind: str = ChannelKind.POS
+                if platforms and dish in self.mapped:
+                    pick, acc = rng.random(), 0.0
+                    for platform in platforms:
+                        acc += PLATFORM_SHARE[platform]
+                        if pick < acc:
+                            kind = platform
+                            break
+                units[kind].append(dish)
+        zone = ZoneInfo(site.time_zone)
+        midnight = dt.datetime(day.year, day.month, day.day, tzinfo=zone)
+        result: list[tuple[str, CanonicalOrder]] = []
+        for kind, dishes in units.items():
+            rng.shuffle(dishes)
+            sizes, weights = (
+                (TILL_SIZES, TILL_WEIGHTS)
+                if kind == ChannelKind.POS
+                else (DELIVERY_SIZES, DELIVERY_WEIGHTS)
+            )
+            number = 0
+            while dishes:
+                size = rng.choices(sizes, weights)[0]
+                taken, dishes = dishes[:size], dishes[size:]
+                number += 1
+                placed_at = midnight + dt.timedelta(hours=self._minute())
+                result.append(
+                    (kind, self._order(code, kind, day, number, taken, placed_at, currency, why))
+                )
+        return result
+
+    def _order(
+        self,
+        code: str,
+        kind: str,
+        day: dt.date,
+        number: int,
+        dishes: list[int],
+        placed_at: dt.datetime,
+        currency: str,
+        why: str,
+    ) -> CanonicalOrder:
+        rng = self.rng
+        account = self.accounts[code][kind]
+        quantities: dict[int, int] = defaultdict(int)
+        for dish in dishes:
+            quantities[dish] += 1
+        lines = []
+        for line_no, (dish, quantity) in enumerate(sorted(quantities.items()), start=1):
+            item = self.items[dish]
+            if kind == ChannelKind.MEITUAN:
+                sku = _meituan_code(item)
+            elif kind == ChannelKind.ELEME:
+                sku = _eleme_code(item)
+            else:
+                sku = item.sku
+            lines.append(
+                LineIn(
+                    line_no=line_no,
+                    external_sku=sku,
+                    name=item.name,
+                    quantity=Decimal(quantity),
+                    unit_price=self.prices[item.sku][currency],
+                )
+            )
+        original = sum((line.unit_price * line.quantity for line in lines), Decimal(0))
+        merchant = (original * PROMO_OFF).quantize(C) if why == "promo" else Decimal(0)
+        platform_discount = delivery = packaging = commission = Decimal(0)
+        income = None
+        if kind == ChannelKind.POS:
+            external_id = str(uuid.UUID(int=rng.getrandbits(128), version=4))
+            display = f"T{number:03d}"
+        else:
+            platform_discount, delivery, packaging = Decimal(3), Decimal(4), Decimal(2)
+            merchant += Decimal(5) if original >= 40 else Decimal(0)
+            commission = (original * Decimal("0.18")).quantize(C)
+            serial = f"{day:%y%m%d}{int(''.join(ch for ch in code if ch.isdigit()) or 0):03d}"
+            prefix = "27" if kind == ChannelKind.MEITUAN else "30"
+            external_id = f"{prefix}{serial}{number:05d}{rng.randint(100, 999)}"
+            display = f"#{number}"
+        total = original + packaging + delivery - platform_discount - merchant
+        if kind != ChannelKind.POS:
+            income = total + platform_discount - commission - delivery
+        return CanonicalOrder(
+            external_id=external_id,
+            display_id=display,
+            store_ref=account.store_ref,
+            placed_at=placed_at,
+            status=OrderStatus.COMPLETED,
+            lines=tuple(lines),
+            currency=currency,
+            total=total,
+            original_price=original,
+            platform_discount=platform_discount,
+            merchant_discount=merchant,
+            delivery_fee=delivery,
+            packaging_fee=packaging,
+            commission=commission,
+            income=income,
+            notes=why if why and why != "promo" else "",
         )

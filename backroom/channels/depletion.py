@@ -126,7 +126,8 @@ def _modifier_codes(line: OrderLine) -> list[str]:
     for entry in line.modifiers:
         code = entry.get("modifier")
         if code:
-            times = max(int(Decimal(str(entry.get("quantity") or 1))), 1)
+            quantity = entry.get("quantity") or 1
+            times = 1 if quantity == 1 or quantity == "1" else max(int(Decimal(str(quantity))), 1)
             codes.extend([code] * times)
     return codes
 
@@ -306,6 +307,9 @@ class ExplosionCache:
             rows = {row.code: row for row in found}
             self._modifiers.update({code: rows.get(code) for code in codes})
 
+    def knows_key(self, key: _LineKey) -> bool:
+        return key in self._lines
+
     def explode(self, day: dt.date, line: OrderLine, quantity: Decimal) -> dict[int, Decimal] | str:
         """{stocked item id: base quantity (ledger places)} for `quantity` of the line's menu
         item with its modifiers, or why it cannot be exploded."""
@@ -314,6 +318,13 @@ class ExplosionCache:
             self.load([line])
             self._lines[key] = self._explode(*key)
         return self._lines[key]
+
+    def explode_key(self, key: _LineKey) -> dict[int, Decimal] | str:
+        """`explode` for a line's `key` whose menu item and modifiers are loaded."""
+        found = self._lines.get(key)
+        if found is None:
+            found = self._lines[key] = self._explode(*key)
+        return found
 
     def _explode(
         self, day: dt.date, item_id: int, codes: tuple[str, ...], quantity: Decimal
@@ -389,14 +400,20 @@ def _plan_all(
     cache: ExplosionCache,
     places: StockPlaces,
 ) -> list[Depletion]:
-    cache.load(
-        line
-        for order, lines in entries
-        for line in lines
-        if line.menu_item_id is not None
-        and _net(line) > 0
-        and not cache.knows(order.business_date, line, _net(line))
-    )
+    # Each line's explosion key once: (business date, menu item, modifier codes, net quantity).
+    keys: dict[int, _LineKey] = {}
+    unknown: list[OrderLine] = []
+    for order, lines in entries:
+        for line in lines:
+            if line.menu_item_id is None or line.is_depleted:
+                continue
+            quantity = _net(line)
+            if quantity > 0:
+                key = cache.key(order.business_date, line, quantity)
+                keys[id(line)] = key
+                if not cache.knows_key(key):
+                    unknown.append(line)
+    cache.load(unknown)
     plans: list[Depletion] = []
     for order, lines in entries:
         wanted = [line for line in lines if line.menu_item_id is not None and not line.is_depleted]
@@ -404,7 +421,7 @@ def _plan_all(
             if not places.has_any(order):
                 order.depletion_error = _("The store has no stock location to deplete from.")
                 continue
-            plan = _plan(order, wanted, places, cache)
+            plan = _plan(order, wanted, places, cache, keys)
             plan.every_line = lines
             if plan.moves:
                 plans.append(plan)
@@ -415,30 +432,42 @@ def _plan_all(
 
 
 def _plan(
-    order: Order, lines: list[OrderLine], places: StockPlaces, cache: ExplosionCache
+    order: Order,
+    lines: list[OrderLine],
+    places: StockPlaces,
+    cache: ExplosionCache,
+    keys: dict[int, _LineKey] | None = None,
 ) -> Depletion:
     plan = Depletion(order, [])
     occurred_at = order.completed_at or timezone.now()
     source = _source(order)
     prefix = order_key(order)
+    moves = plan.moves
+    issue, sale = inventory.ISSUE, MoveReason.SALE
     for line in lines:
         quantity = _net(line)
         if quantity <= 0:
             plan.lines.append(line)
             continue
-        exploded = cache.explode(order.business_date, line, quantity)
+        key = keys.get(id(line)) if keys is not None else None
+        exploded = (
+            cache.explode_key(key)
+            if key is not None
+            else cache.explode(order.business_date, line, quantity)
+        )
         if isinstance(exploded, str):
             line.depletion_error = exploded
             continue
+        line_prefix = f"{prefix}:L{line.line_no}:I"
         for item_id, amount in exploded.items():
-            plan.moves.append(
+            moves.append(
                 inventory.MoveInput(
-                    action=inventory.ISSUE,
+                    action=issue,
                     item_id=item_id,
                     location_id=places.location_id(order, item_id),
                     quantity=amount,
-                    key=f"{prefix}:L{line.line_no}:I{item_id}",
-                    reason=MoveReason.SALE,
+                    key=f"{line_prefix}{item_id}",
+                    reason=sale,
                     source=source,
                     occurred_at=occurred_at,
                 )

@@ -8,6 +8,10 @@ is caught up by the periodic `soldout_jobs.refresh_sold_out`.
 
 A code newly mapped on a platform account for an item sold out at its store is sent to the
 platform at once.
+
+A store accepting, cancelling or marking ready a Meituan or Ele.me order (through our API or
+the order board) records the call that tells the platform, in the same transaction; it is sent
+after the commit (`channels/order_calls.py`).
 """
 
 from __future__ import annotations
@@ -16,8 +20,8 @@ from typing import Any
 
 from django.db import transaction
 
-from backroom.channels import soldout
-from backroom.channels.models import ChannelAccount
+from backroom.channels import order_calls, soldout
+from backroom.channels.models import ChannelAccount, Order
 from backroom.events.models import OutboxEvent
 from backroom.events.services import subscribe
 from backroom.inventory.events import InventoryEvent
@@ -114,3 +118,20 @@ def tell_platform_of_new_mapping(outbox_event: OutboxEvent) -> None:
     account = ChannelAccount.objects.filter(pk=payload["account_id"]).first()
     if account is not None:
         soldout.resend_for_mapping(account, int(payload["item_id"]))
+
+
+@subscribe("channels.order.status_changed", is_async=False, name="channels.platform.order_status")
+def tell_platform_of_order_status(outbox_event: OutboxEvent) -> None:
+    """A store's decision on a platform order (not the platform's own push) is sent to it."""
+    payload: dict[str, Any] = outbox_event.payload
+    event_key = str(payload.get("event_key") or "")
+    if not event_key.startswith(order_calls.STORE_DECISION_PREFIX):
+        return  # the platform's own push, a till: nothing to tell (and no query)
+    order = Order.objects.select_related("account").filter(pk=payload["order_id"]).first()
+    if order is not None:
+        order_calls.queue_for_status_change(
+            order,
+            from_status=str(payload["from_status"]),
+            to_status=str(payload["to_status"]),
+            event_key=event_key,
+        )

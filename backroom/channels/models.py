@@ -159,6 +159,13 @@ class Order(TimestampedModel):
     is_depleted = models.BooleanField(_("depleted"), default=False)
     is_restocked = models.BooleanField(_("restocked after cancellation"), default=False)
     depletion_error = models.CharField(_("depletion problem"), max_length=500, blank=True)
+    is_history = models.BooleanField(
+        _("imported history"),
+        default=False,
+        help_text=_(
+            "Imported sales from before go-live: counted in the sales rollups, never depleted."
+        ),
+    )
 
     objects = OrgScopedQuerySet.as_manager()
 
@@ -329,6 +336,15 @@ class OutboundStatus(models.TextChoices):
 class OutboundAction(models.TextChoices):
     SOLD_OUT = "sold_out", _("Sold out")
     BACK_IN_STOCK = "back_in_stock", _("Back in stock")
+    ACCEPT_ORDER = "accept_order", _("Accept order")
+    CANCEL_ORDER = "cancel_order", _("Cancel order")
+    ORDER_READY = "order_ready", _("Order ready")
+
+
+# The calls that tell a platform of a store's decision on one of its orders (one per order each).
+ORDER_ACTIONS: frozenset[str] = frozenset(
+    {OutboundAction.ACCEPT_ORDER, OutboundAction.CANCEL_ORDER, OutboundAction.ORDER_READY}
+)
 
 
 class SoldOutState(models.Model):
@@ -369,9 +385,10 @@ class SoldOutState(models.Model):
 
 
 class OutboundCall(TimestampedModel):
-    """One call to a platform's API (sold out, back in stock; later accept, cancel...), kept
+    """One call to a platform's API (sold out, back in stock; accept, cancel, ready), kept
     with its result. `request` is what to send, without credentials: the call is signed again
-    at each attempt. Failed calls the platform may accept later are retried with backoff."""
+    at each attempt. Failed calls the platform may accept later are retried with backoff.
+    An order's calls name it (`order`), at most one per order and action."""
 
     scope_field = "account__site__node"
 
@@ -381,6 +398,9 @@ class OutboundCall(TimestampedModel):
     action = models.CharField(_("action"), max_length=30, choices=OutboundAction.choices)
     item = models.ForeignKey(
         "catalog.Item", null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    order = models.ForeignKey(
+        Order, null=True, blank=True, on_delete=models.PROTECT, related_name="outbound_calls"
     )
     request = models.JSONField(_("request"), default=dict, blank=True)
     platform_action = models.CharField(_("platform call"), max_length=100, blank=True)
@@ -407,6 +427,13 @@ class OutboundCall(TimestampedModel):
                 condition=models.Q(status__in=["pending", "failed"]),
             ),
             models.Index(fields=["account", "item", "action"], name="channels_outbound_item"),
+        ]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["order", "action"],
+                condition=models.Q(order__isnull=False),
+                name="channels_outbound_order_once",
+            ),
         ]
 
     def __str__(self) -> str:
@@ -436,6 +463,11 @@ class SalesDay(models.Model):
     packaging_fee = MoneyField(verbose_name=_("packaging fee"), default=0)
     delivery_fee = MoneyField(verbose_name=_("delivery fee"), default=0)
     commission = MoneyField(verbose_name=_("platform commission"), default=0)
+    history_net = MoneyField(
+        verbose_name=_("net sales of imported history"),
+        default=0,
+        help_text=_("Part of the net sales from history imported without depletion."),
+    )
 
     objects = OrgScopedQuerySet.as_manager()
 

@@ -1,5 +1,5 @@
-"""Calls to the platforms' APIs (sold out, back in stock; later accept, cancel...): recorded,
-sent after commit, retried with backoff.
+"""Calls to the platforms' APIs (sold out, back in stock; accept, cancel, ready an order):
+recorded, sent after commit, retried with backoff.
 
 Each call is an `OutboundCall` row written in the transaction that decided it (`queue_call`),
 so a rollback sends nothing and a crash after commit loses nothing: the periodic
@@ -12,7 +12,8 @@ Statuses: `pending` (not yet sent, or being sent), `sent` (the platform accepted
 HTTP 5xx/429, its own system errors, a network failure; empty when it refused the call for
 good), `given_up` (retryable failures past `MAX_ATTEMPTS`), `superseded` (a newer call for
 the same account and item replaced it before it was sent). A person may retry a failed or
-given-up call (`retry_call`).
+given-up call (`retry_call`). A call about an order names it and is unique per (order,
+action), so deciding the same thing twice records one call.
 
 No lock is held across the network call: a call is claimed (committed) first, sent, then its
 result is recorded in a new transaction.
@@ -30,7 +31,7 @@ from functools import partial
 from typing import Any
 
 from django.conf import settings
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -39,7 +40,7 @@ from backroom.accounts.authorization import require_permission
 from backroom.audit.services import record_audit, snapshot
 from backroom.catalog.models import Item
 from backroom.channels.choices import ChannelKind
-from backroom.channels.models import ChannelAccount, OutboundCall, OutboundStatus
+from backroom.channels.models import ChannelAccount, Order, OutboundCall, OutboundStatus
 from backroom.channels.permissions import CHANNELS_MANAGE
 from backroom.channels.platforms import eleme, meituan
 from backroom.channels.platforms.base import Credentials, OutboundRequest
@@ -126,10 +127,14 @@ def queue_call(
     action: str,
     request: Mapping[str, Any],
     item: Item | int | None = None,
+    order: Order | None = None,
     supersedes: Iterable[str] = (),
     error: str = "",
 ) -> OutboundCall:
     """Record a call in the caller's transaction; it is sent after commit.
+
+    A call about an `order` is recorded once per (order, action) (a unique constraint): asked
+    again, the first call is returned and nothing new is queued.
 
     Unsent calls of the same account and item whose action is in `supersedes` are marked
     superseded first (a back-in-stock replaces a sold-out not yet delivered). With `error`,
@@ -145,15 +150,24 @@ def queue_call(
             action__in=list(supersedes),
             status__in=[OutboundStatus.PENDING, OutboundStatus.FAILED, OutboundStatus.GIVEN_UP],
         ).update(status=OutboundStatus.SUPERSEDED, next_attempt_at=None, updated_at=now)
-    call = OutboundCall.objects.create(
+    row = OutboundCall(
         account=account,
         action=action,
         item_id=item_id,
+        order=order,
         request=dict(request),
         status=OutboundStatus.FAILED if error else OutboundStatus.PENDING,
         last_error=error[:2000],
         next_attempt_at=None if error else now,
     )
+    try:
+        with transaction.atomic():
+            row.save(force_insert=True)
+    except IntegrityError:
+        if order is None:
+            raise
+        return OutboundCall.objects.get(order=order, action=action)
+    call = row
     if not error:
         transaction.on_commit(partial(_enqueue, [call.pk]), robust=True)
     return call

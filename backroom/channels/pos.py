@@ -30,6 +30,7 @@ from backroom.channels.choices import ChannelKind, InboxStatus, OrderStatus
 from backroom.channels.depletion import ExplosionCache
 from backroom.channels.exceptions import NoChannelAccount
 from backroom.channels.intake import (
+    STATUSES,
     NewOrder,
     apply_event,
     jsonable,
@@ -150,7 +151,7 @@ def _check(order: TillOrder) -> list[str]:
             errors.append(_("Line %(line)s: the SKU is missing.") % {"line": number})
     if order.channel not in TILL_KINDS:
         errors.append(_("The channel must be pos or own_app."))
-    if order.status not in OrderStatus.values or order.status in (
+    if order.status not in STATUSES or order.status in (
         OrderStatus.REFUNDED,
         OrderStatus.PARTIALLY_REFUNDED,
         OrderStatus.CANCELLED,

@@ -31,7 +31,9 @@ recomputes everything from the orders and reports what differed.
 from __future__ import annotations
 
 import datetime as dt
+import threading
 from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any, cast
@@ -79,7 +81,8 @@ ORDER_FIELDS = (
     "commission",
 )
 TABLES: dict[str, tuple[type[models.Model], tuple[str, ...]]] = {
-    "day": (SalesDay, ORDER_FIELDS),
+    # `history_net`: the part of `net` from history imported without depletion (see below).
+    "day": (SalesDay, (*ORDER_FIELDS, "history_net")),
     "item": (SalesItemDay, ("quantity", "gross", "merchant_discount", "platform_discount", "net")),
     "hour": (SalesHour, ("orders", "gross", "net")),
     "channel": (SalesChannelDay, ORDER_FIELDS),
@@ -150,8 +153,10 @@ def contribution(order: Order, lines: Iterable[OrderLine], site: Site) -> Rows:
     day["packaging_fee"] = order.packaging_fee
     day["delivery_fee"] = order.delivery_fee
     day["commission"] = order.commission
-    rows["day:"] = day
     rows[f"channel:{order.kind}"] = dict(day)
+    if order.is_history:
+        day["history_net"] = day["net"]
+    rows["day:"] = day
     rows[f"hour:{local_hour(order, site)}"] = {
         "orders": Decimal(1),
         "gross": day["gross"],
@@ -271,7 +276,17 @@ def _upsert_rows(
 ) -> None:
     connection = transaction.get_connection()
     meta = model._meta
-    columns = [*keys, *fields]
+    # Other columns of the table (not summed here) get their model default on insert.
+    others = [
+        field
+        for field in meta.concrete_fields
+        if not field.primary_key
+        and field.attname not in keys
+        and field.name not in fields
+        and field.has_default()
+    ]
+    defaults = [field.get_db_prep_save(field.get_default(), connection) for field in others]
+    columns = [*keys, *fields, *(field.column for field in others)]
     quote = connection.ops.quote_name
     table = quote(meta.db_table)
     updates = ", ".join(
@@ -293,6 +308,7 @@ def _upsert_rows(
                 else:
                     values.append(prepared[name].get_db_prep_save(value, connection))
             params.extend(values)
+            params.extend(defaults)
         placeholder = "(" + ", ".join(["%s"] * len(columns)) + ")"
         # Identifiers come from the model's meta only; every value is a parameter.
         head = " ".join(["INSERT INTO", table, "(" + ", ".join(quote(n) for n in columns) + ")"])
@@ -307,6 +323,27 @@ def _row_order(pair: tuple[RowKey, Vector]) -> tuple[int, dt.date, str, tuple[in
     return (site_id, day, currency, _sort_key(key))
 
 
+class _Fresh(threading.local):
+    orders: dict[int, tuple[Order, Sequence[OrderLine]]] | None = None
+
+
+_FRESH = _Fresh()
+
+
+@contextmanager
+def fresh_orders(entries: Iterable[tuple[Order, Sequence[OrderLine]]]) -> Iterator[None]:
+    """Orders just inserted in this transaction, with their saved lines in memory (a till
+    batch): inside the block, `refresh_orders_sales` takes them from here instead of reading
+    them, their lines and their snapshots again. They have no snapshot yet, and their insert
+    holds their row locks."""
+    previous = _FRESH.orders
+    _FRESH.orders = {order.pk: (order, lines) for order, lines in entries}
+    try:
+        yield
+    finally:
+        _FRESH.orders = previous
+
+
 def refresh_orders_sales(order_ids: Iterable[int]) -> int:
     """Bring the rollups in line with the orders' current state, set-wise: the orders, their
     lines and their `OrderSales` in three queries, the differences summed per rollup row in
@@ -315,26 +352,39 @@ def refresh_orders_sales(order_ids: Iterable[int]) -> int:
 
     Takes the orders' row locks (already held inside the intake's transaction), then the
     store-day rows of every store-day concerned (in site, day, currency order) before any other
-    rollup row, as a single order does."""
+    rollup row, as a single order does. Orders inside `fresh_orders` are not read again."""
     ids = sorted(set(order_ids))
     if not ids:
         return 0
-    with transaction.atomic():
-        orders = list(
-            Order.objects.select_for_update(of=("self",))
-            .select_related("site")
-            .filter(pk__in=ids)
-            .order_by("pk")
+    fresh = _FRESH.orders or {}
+    # No savepoint: a failure here fails the caller's transaction anyway.
+    with transaction.atomic(savepoint=False):
+        read = [pk for pk in ids if pk not in fresh]
+        orders = (
+            list(
+                Order.objects.select_for_update(of=("self",))
+                .select_related("site")
+                .filter(pk__in=read)
+                .order_by("pk")
+            )
+            if read
+            else []
         )
+        lines: dict[int, Sequence[OrderLine]] = {}
+        snapshots: dict[int, OrderSales] = {}
+        if orders:
+            found = [order.pk for order in orders]
+            for line in OrderLine.objects.filter(order_id__in=found).order_by():
+                lines.setdefault(line.order_id, []).append(line)  # type: ignore[attr-defined]
+            snapshots = {row.order_id: row for row in OrderSales.objects.filter(order_id__in=found)}
+        for pk in ids:
+            if pk in fresh:
+                orders.append(fresh[pk][0])
+                lines[pk] = fresh[pk][1]
         if not orders:
             return 0
-        found = [order.pk for order in orders]
-        lines: dict[int, list[OrderLine]] = {}
-        for line in OrderLine.objects.filter(order_id__in=found).order_by():
-            lines.setdefault(line.order_id, []).append(line)
-        snapshots = {row.order_id: row for row in OrderSales.objects.filter(order_id__in=found)}
         totals: dict[RowKey, Vector] = {}
-        saved: list[OrderSales] = []
+        saved: list[dict[str, Any]] = []
         removed: list[int] = []
         moved = 0
         for order in orders:
@@ -356,13 +406,13 @@ def refresh_orders_sales(order_ids: Iterable[int]) -> int:
                     bucket[name] = bucket.get(name, ZERO) + value
             if new:
                 saved.append(
-                    OrderSales(
-                        order_id=order.pk,
-                        site_id=order.site_id,
-                        business_date=order.business_date,
-                        currency=currency,
-                        rows=_to_json(new),
-                    )
+                    {
+                        "order_id": order.pk,
+                        "site_id": order.site_id,
+                        "business_date": order.business_date,
+                        "currency": currency,
+                        "rows": _to_json(new),
+                    }
                 )
             elif snapshot is not None:
                 removed.append(order.pk)
@@ -371,9 +421,13 @@ def refresh_orders_sales(order_ids: Iterable[int]) -> int:
         pairs = sorted(totals.items(), key=_row_order)
         for table in ("day", "item", "hour", "channel"):
             _upsert(table, [pair for pair in pairs if pair[0][3].partition(":")[0] == table])
-        if saved:
+        if saved and all(row["order_id"] in fresh for row in saved):
+            from backroom.channels.intake import insert_values  # intake imports this module
+
+            insert_values(OrderSales, saved, ids=False)  # new orders: no snapshot to update
+        elif saved:
             OrderSales.objects.bulk_create(
-                saved,
+                [OrderSales(**row) for row in saved],
                 update_conflicts=True,
                 unique_fields=["order"],
                 update_fields=["site", "business_date", "currency", "rows", "updated_at"],
@@ -450,7 +504,12 @@ def net_sales_revenue(
 ) -> dict[int, Decimal]:
     """Net sales per store over the business days of its window, from `SalesDay`, in the
     store's base currency; only for stores that have channel orders at all (the others are left
-    to the fallback provider, the demo's sold menu lines)."""
+    to the fallback provider, the demo's sold menu lines).
+
+    History imported without depletion (`SalesDay.history_net`, docs/decisions/0007) is left
+    out: its stock usage is not in the ledger from these orders, and where the ledger holds it
+    (sold lines recorded straight on sale depletions, as in the demo) the fallback provider
+    counts it."""
     ids = [site.pk for site in sites]
     if not ids:
         return {}
@@ -482,7 +541,7 @@ def net_sales_revenue(
             SalesDay.objects.filter(windows)
             .order_by()
             .values("site_id")
-            .annotate(net=Sum("net"))
+            .annotate(net=Sum(F("net") - F("history_net")))
             .values_list("site_id", "net")
         ):
             revenue[site_id] = net or ZERO
@@ -775,7 +834,7 @@ def _replace(
     for table, (model, _fields) in TABLES.items():
         rows = model._default_manager.filter(site_id=site_id, business_date=day)
         if table == "day":
-            rows.update(**dict.fromkeys(ORDER_FIELDS, 0))  # keep the lock rows
+            rows.update(**dict.fromkeys(TABLES["day"][1], 0))  # keep the lock rows
         else:
             rows.delete()
     for (currency, key), vector in sorted(expected.items(), key=lambda pair: _sort_key(pair[0][1])):

@@ -120,10 +120,24 @@ class OrderOut(Schema):
     is_depleted: bool
     is_restocked: bool
     depletion_error: str
+    is_history: bool
 
     @staticmethod
     def resolve_store_code(obj: Any) -> str:
         return str(obj.site.node.code)
+
+
+class OrderCallOut(Schema):
+    """A call telling the platform of a store's decision on the order (accept, cancel, ready)."""
+
+    id: int
+    action: str
+    platform_action: str
+    status: str
+    attempts: int
+    last_error: str
+    next_attempt_at: dt.datetime | None
+    sent_at: dt.datetime | None
 
 
 class OrderDetailOut(OrderOut):
@@ -132,6 +146,11 @@ class OrderDetailOut(OrderOut):
     notes: str
     lines: list[OrderLineOut]
     history: list[OrderHistoryOut]
+    platform_calls: list[OrderCallOut]
+
+    @staticmethod
+    def resolve_platform_calls(obj: Any) -> list[Any]:
+        return sorted(obj.outbound_calls.all(), key=lambda call: call.pk)
 
     @staticmethod
     def resolve_lines(obj: Any) -> list[Any]:

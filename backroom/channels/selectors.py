@@ -63,7 +63,11 @@ def orders_for(
 
 def get_order(actor: Any, order_id: int) -> Order:
     try:
-        return orders_for(actor).prefetch_related("lines__menu_item", "history").get(pk=order_id)
+        return (
+            orders_for(actor)
+            .prefetch_related("lines__menu_item", "history", "outbound_calls")
+            .get(pk=order_id)
+        )
     except Order.DoesNotExist:
         raise NotFound() from None
 

@@ -1,5 +1,5 @@
 """Channel accounts and menu mappings. Saving a mapping catches up the lines it maps: they are
-mapped, and those of completed orders are depleted then."""
+mapped, and those of completed orders are depleted then (never imported history's)."""
 
 from __future__ import annotations
 
@@ -174,6 +174,8 @@ def _catch_up(mapping: MenuMapping) -> int:
         Order.objects.filter(pk=order_id).update(unmapped_lines=F("unmapped_lines") - count)
     orders = {line.order_id: line.order for line in lines}
     for order in sorted(orders.values(), key=lambda row: row.pk):
+        if order.is_history:
+            continue  # sales from before go-live never deplete (channels/history.py)
         if order.status in (OrderStatus.COMPLETED, OrderStatus.PARTIALLY_REFUNDED):
             intake.deplete_pending(order)
     return len(lines)

@@ -22,7 +22,7 @@ from backroom.channels.permissions import CHANNELS_MANAGE, CHANNELS_VIEW
 from backroom.kernel.exceptions import DomainError
 from backroom.org.models import Site
 from backroom.org.selectors import get_site, sites_for
-from backroom.web.errors import page
+from backroom.web.errors import page, problems_text
 from backroom.web.forms import posted_id
 from backroom.web.rendering import render_page
 
@@ -83,7 +83,7 @@ def hold(request: HttpRequest) -> HttpResponse:
     except DomainError as error:
         if error.http_status in (403, 404):
             raise
-        messages.error(request, _problems(error))
+        messages.error(request, problems_text(error))
     else:
         messages.success(
             request,
@@ -107,7 +107,7 @@ def clear(request: HttpRequest) -> HttpResponse:
     except DomainError as error:
         if error.http_status in (403, 404):
             raise
-        messages.error(request, _problems(error))
+        messages.error(request, problems_text(error))
     else:
         if result.state.is_sold_out:
             messages.warning(
@@ -135,14 +135,9 @@ def retry(request: HttpRequest, call_id: int) -> HttpResponse:
         messages.error(request, error.message)
     else:
         messages.success(request, _("The call is being sent again."))
+    if request.POST.get("back") == "board":  # retried from an order's card
+        return redirect(f"{reverse('channels:board')}?store={call.account.site_id}")
     return redirect(_panel_url(call.account.site_id))
-
-
-def _problems(error: DomainError) -> str:
-    fields = error.details.get("fields") if isinstance(error.details, dict) else None
-    if fields:
-        return " ".join(message for problems in fields.values() for message in problems)
-    return error.message
 
 
 urlpatterns = [

@@ -21,7 +21,7 @@ from django.views.decorators.http import require_POST
 from backroom.catalog.choices import SELLABLE_KINDS
 from backroom.catalog.models import Item
 from backroom.catalog.selectors import site_today
-from backroom.channels import anomalies, intake, selectors, services
+from backroom.channels import anomalies, intake, order_calls, selectors, services
 from backroom.channels.choices import FORWARD, TERMINAL, OrderStatus
 from backroom.channels.models import AnomalyRule, Order
 from backroom.channels.permissions import CHANNELS_MANAGE, CHANNELS_OPERATE, CHANNELS_VIEW
@@ -53,14 +53,19 @@ def _board_context(
     may_operate = site is not None and bool(
         request.user.has_scoped_permission(CHANNELS_OPERATE, site.node)  # type: ignore[union-attr]
     )
+    may_manage = site is not None and bool(
+        request.user.has_scoped_permission(CHANNELS_MANAGE, site.node)  # type: ignore[union-attr]
+    )
     if site is not None:
         day = site_today(site)
         by_status = selectors.board(request.user, site, day)
-        alerts = anomalies.open_by_order(
-            order.pk for orders in by_status.values() for order in orders
-        )
+        shown = [order.pk for orders in by_status.values() for order in orders]
+        alerts = anomalies.open_by_order(shown)
+        # Platform calls (accept, cancel, ready) that did not get through: shown on the card.
+        failed_calls = order_calls.failed_by_order(shown)
         for orders in by_status.values():
             for order in orders:
+                order.failed_calls = failed_calls.get(order.pk, [])  # type: ignore[attr-defined]
                 order.alerts = [  # type: ignore[attr-defined]
                     {
                         "rule": alert.rule,
@@ -89,6 +94,7 @@ def _board_context(
         "stores": stores,
         "columns": columns,
         "may_operate": may_operate,
+        "may_manage": may_manage,
         "anomalies_only": anomalies_only,
         "next_step": {str(key): (str(value[0]), value[1]) for key, value in NEXT_STEP.items()},
     }

@@ -482,6 +482,11 @@ def cancel_order(
     )
 
 
+def mark_ready(order_id: str, **credentials: Any) -> OutboundRequest:
+    """The food is ready for the rider (出餐)."""
+    return build_envelope("eleme.order.mealComplete", {"orderId": order_id}, **credentials)
+
+
 def decide_refund(
     order_id: str, *, agree: bool, reason: str = "", **credentials: Any
 ) -> OutboundRequest:

@@ -5,8 +5,10 @@ Each fake
   attributes, discounts split between platform and merchant, Ele.me's big-integer ids), signed
   with the real signing code from the platform's side; `PushRequest.send()` posts one over HTTP,
   or hand its method/url/body to Django's test client;
-- serves the platform API: every outbound call (accept, cancel, sold out, back in stock) is
-  recorded in `calls` with whether its signature verified, and sold-out state is kept per store;
+- serves the platform API: every outbound call (accept, cancel, ready, sold out, back in stock)
+  is recorded in `calls` with whether its signature verified; sold-out state is kept per store
+  and the orders told accepted, cancelled (with the reason) and ready in `accepted`,
+  `cancelled` and `ready`;
   `fail_next(n)` makes the next n calls fail like the platform's own outage (for retry tests).
 
 `CallbackReceiver` is a tiny callback endpoint driving any `PlatformAdapter` the way a view does.
@@ -95,6 +97,7 @@ class RecordedCall:
     is_verified: bool
     status: int = 200
     failed: bool = False
+    request_id: str = ""  # Ele.me's envelope `id`
 
 
 class _Server:
@@ -308,6 +311,8 @@ class FakeMeituan(_Server):
         self.secret = secret
         self.sold_out: dict[str, set[str]] = {}  # app_poi_code → food codes sold out
         self.accepted: list[str] = []
+        self.cancelled: list[dict[str, str]] = []  # order_id, reason, reason_code
+        self.ready: list[str] = []
 
     @property
     def credentials(self) -> Credentials:
@@ -378,6 +383,16 @@ class FakeMeituan(_Server):
                 store -= codes
         elif action == "order/confirm":
             self.accepted.append(params["order_id"])
+        elif action == "order/cancel":
+            self.cancelled.append(
+                {
+                    "order_id": params["order_id"],
+                    "reason": params.get("reason", ""),
+                    "reason_code": params.get("reason_code", ""),
+                }
+            )
+        elif action == "order/preparationMealComplete":
+            self.ready.append(params["order_id"])
         return 200, meituan.ok()
 
 
@@ -520,6 +535,8 @@ class FakeEleme(_Server):
         self.token = token
         self.sold_out: set[tuple[int, int]] = set()  # (itemId, specId)
         self.accepted: list[str] = []
+        self.cancelled: list[dict[str, str]] = []  # orderId, type, remark
+        self.ready: list[str] = []
 
     @property
     def credentials(self) -> Credentials:
@@ -597,8 +614,10 @@ class FakeEleme(_Server):
             and metas.get("app_key") == self.app_key
             and envelope.get("token") == self.token
         )
-        call = RecordedCall(method, urlsplit(path).path, action, params, is_verified)
         request_id = envelope.get("id")
+        call = RecordedCall(
+            method, urlsplit(path).path, action, params, is_verified, request_id=str(request_id)
+        )
         failure = self._take_failure()
         if failure is not None:
             call.status, call.failed = failure, True
@@ -622,6 +641,16 @@ class FakeEleme(_Server):
             self.sold_out -= pairs
         elif action == "eleme.order.confirmOrderLite":
             self.accepted.append(str(params["orderId"]))
+        elif action == "eleme.order.cancelOrderLite":
+            self.cancelled.append(
+                {
+                    "orderId": str(params["orderId"]),
+                    "type": str(params.get("type", "")),
+                    "remark": str(params.get("remark", "")),
+                }
+            )
+        elif action == "eleme.order.mealComplete":
+            self.ready.append(str(params["orderId"]))
         return 200, {"id": request_id, "result": True, "error": None}
 
 
