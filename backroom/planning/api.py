@@ -201,7 +201,7 @@ def refresh(request: HttpRequest) -> Status:
     return Status(202, {"status": "queued"})
 
 
-@router.get("/holidays", response={200: list[HolidayOut]})
+@router.get("/holidays", response={200: list[HolidayOut], **errors()})
 @paginate(Pagination)
 def list_holidays(request: HttpRequest) -> QuerySet[Holiday]:
     return selectors.holidays_for(request.user)
@@ -231,7 +231,7 @@ def remove_holiday(request: HttpRequest, holiday_id: Path[ObjectId]) -> Status:
     return Status(204, None)
 
 
-@router.get("/promotions", response={200: list[PromotionOut]})
+@router.get("/promotions", response={200: list[PromotionOut], **errors()})
 @paginate(Pagination)
 def list_promotions(request: HttpRequest) -> QuerySet[Promotion]:
     return selectors.promotions_for(request.user)
@@ -252,7 +252,7 @@ def add_promotion(request: HttpRequest, payload: PromotionIn) -> Status:
     return Status(201, promotion)
 
 
-@router.get("/closures", response={200: list[ClosureOut]})
+@router.get("/closures", response={200: list[ClosureOut], **errors()})
 @paginate(Pagination)
 def list_closures(request: HttpRequest) -> QuerySet[StoreClosure]:
     return selectors.closures_for(request.user)
@@ -271,7 +271,7 @@ def add_closure(request: HttpRequest, payload: ClosureIn) -> Status:
     return Status(201, closure)
 
 
-@router.get("/events", response={200: list[EventOut]})
+@router.get("/events", response={200: list[EventOut], **errors()})
 @paginate(Pagination)
 def list_events(request: HttpRequest) -> QuerySet[PlannedEvent]:
     return selectors.events_for(request.user)

@@ -4,6 +4,7 @@ Never downloads a browser. Skipped when /usr/bin/chromium is missing, unless CI 
 missing browser is a failure). Screenshots go to test-artifacts/ (gitignored).
 """
 
+import datetime as dt
 import json
 import os
 from collections.abc import Iterator
@@ -79,8 +80,13 @@ def _seed_once() -> Any:
 
 
 def _plain(value: Any) -> Any:
-    # PostgreSQL hands JSON columns back decoded; send them again as JSON text.
-    return json.dumps(value) if isinstance(value, dict | list) else value
+    # PostgreSQL hands JSON columns back decoded; send them again as JSON text. SQLite's
+    # driver decodes TIME columns but has no adapter to write them back: send ISO text.
+    if isinstance(value, dict | list):
+        return json.dumps(value)
+    if isinstance(value, dt.time):
+        return value.isoformat()
+    return value
 
 
 def _capture(models: list[Any]) -> list[tuple[Any, str, list[tuple[Any, ...]]]]:

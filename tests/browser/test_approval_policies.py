@@ -35,7 +35,9 @@ def test_admin_edits_publishes_and_tests_a_policy(demo, live_server, page_at, vi
     assert page.locator("[data-testid=step-row]").count() == 4
 
     page.click("[data-testid=add-step]")
-    page.wait_for_function("document.querySelectorAll('[data-testid=step-row]').length === 5")
+    # (no wait_for_function: its string is eval'd, which the page's CSP forbids when it polls)
+    page.locator("[data-testid=step-row]").nth(4).wait_for()
+    assert page.locator("[data-testid=step-row]").count() == 5
     row = page.locator("[data-testid=step-row]").nth(4)
     row.locator("[data-testid=step-name]").fill("Finance review")
     row.locator("[data-testid=step-kind]").select_option("finance")

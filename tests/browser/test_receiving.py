@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import base64
 from decimal import Decimal
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -15,19 +14,11 @@ from django.db.models import Sum
 
 from backroom.inventory.models import StockMove
 from backroom.procurement.models import PurchaseOrder, Receipt
-from tests.browser.conftest import (  # noqa: F401  (fixtures)
-    PHONE,
-    browser,
-    demo,
-    page_at,
-    screenshot,
-    viewport,
-)
+from tests.browser.conftest import PHONE, screenshot
 from tests.browser.test_shell import sign_in
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
-SHOTS = Path("/tmp/shots-proc")
 # An 8 × 8 red PNG: a real image for the delivery note.
 PNG = base64.b64decode(
     "iVBORw0KGgoAAAANSUhEUgAAAAgAAAAICAIAAABLbSncAAAAEUlEQVR4nGM4Y2yMFTEMLQkACspMgdVP2G4AAAAASUVORK5CYII="
@@ -36,9 +27,6 @@ PNG = base64.b64decode(
 
 def _look(page: Any, name: str) -> None:
     screenshot(page, name)
-    SHOTS.mkdir(exist_ok=True)
-    page.screenshot(path=str(SHOTS / f"{name}.png"), full_page=True)
-    page.screenshot(path=str(SHOTS / f"{name}-screen.png"))
 
 
 def _fits(page: Any) -> None:
@@ -56,10 +44,10 @@ def _on_hand(order: PurchaseOrder) -> dict[str, Decimal]:
 
 @pytest.mark.parametrize("viewport", [("phone", PHONE)])
 def test_store_manager_receives_a_delivery_on_the_phone(
-    demo,  # noqa: F811
+    demo,
     live_server,
-    page_at,  # noqa: F811
-    viewport,  # noqa: F811
+    page_at,
+    viewport,
     settings,
     tmp_path,
 ):
