@@ -16,8 +16,12 @@ _cache: ContextVar[dict[str, Any] | None] = ContextVar("catalog_batch", default=
 
 
 @contextmanager
-def catalog_batch() -> Iterator[None]:
-    """Cache stable lookups for the duration of a bulk write."""
+def catalog_batch(*, reuse: bool = False) -> Iterator[None]:
+    """Cache stable lookups for the duration of a bulk write (or a bulk read such as the
+    morning's suggested orders); `reuse` joins a batch already open instead of starting one."""
+    if reuse and _cache.get() is not None:
+        yield
+        return
     token = _cache.set({})
     try:
         yield

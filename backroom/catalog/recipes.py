@@ -262,11 +262,16 @@ class SoldLine:
 
 
 def explode_many(
-    lines: Iterable[SoldLine], *, on: dt.date | None = None, site: Any = None
+    lines: Iterable[SoldLine],
+    *,
+    on: dt.date | None = None,
+    site: Any = None,
+    exploder: Exploder | None = None,
 ) -> dict[int, Decimal]:
-    """Explode many sold lines at once (one recipe cache), summed per stocked item."""
+    """Explode many sold lines at once (one recipe cache), summed per stocked item. Pass an
+    `exploder` to share its recipe cache across calls on the same date (many stores)."""
     day = on or site_today(site)
-    exploder = Exploder(day)
+    exploder = exploder if exploder is not None and exploder.on == day else Exploder(day)
     totals: dict[int, Decimal] = defaultdict(Decimal)
     for line in lines:
         exploder.add(

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import datetime as dt
 
+from backroom.catalog.batch import catalog_batch
 from backroom.catalog.models import Item
 from backroom.catalog.selectors import site_today
 from backroom.config.demo import DemoContext
@@ -55,5 +56,7 @@ def seed(ctx: DemoContext) -> None:
         note="公司团餐 Office catering",
     )
     services.refresh_forecasts(as_of=today - dt.timedelta(days=1))
-    for each in services.planning_stores():
-        build_suggestions(each)
+    shared: dict[str, object] = {}
+    with catalog_batch():
+        for each in services.planning_stores():
+            build_suggestions(each, shared=shared)

@@ -5,13 +5,16 @@ from huey import crontab
 from huey.contrib.djhuey import db_periodic_task, db_task, lock_task
 from huey.exceptions import TaskLockedException
 
+from backroom.catalog.batch import catalog_batch
 from backroom.planning.services import planning_stores, refresh_forecasts
 from backroom.planning.suggestions import build_suggestions
 
 
 def suggest_everywhere() -> int:
     """Today's suggested orders for every trading store (those without order guides get none)."""
-    return sum(len(build_suggestions(store)) for store in planning_stores())
+    shared: dict[str, object] = {}  # recipes, items and modifiers read once for all stores
+    with catalog_batch():
+        return sum(len(build_suggestions(store, shared=shared)) for store in planning_stores())
 
 
 @db_periodic_task(crontab(hour="2", minute="30"))

@@ -32,7 +32,7 @@ from backroom.accounts.authorization import require_permission
 from backroom.audit.services import record_audit
 from backroom.catalog.choices import ItemKind
 from backroom.catalog.models import Item
-from backroom.catalog.recipes import SoldLine, explode_many
+from backroom.catalog.recipes import Exploder, SoldLine, explode_many, resolve_modifiers
 from backroom.catalog.selectors import site_today
 from backroom.channels.models import OrderLine, SalesDay, SalesItemDay
 from backroom.kernel.exceptions import ErrorCollector, ValidationFailed
@@ -438,14 +438,30 @@ def menu_demand(site: Site, date_from: dt.date, date_to: dt.date) -> dict[int, D
     return dict(demand)
 
 
-def ingredient_demand(site: Site, date_from: dt.date, date_to: dt.date) -> dict[int, Decimal]:
+def ingredient_demand(
+    site: Site,
+    date_from: dt.date,
+    date_to: dt.date,
+    *,
+    shared: dict[str, Any] | None = None,
+) -> dict[int, Decimal]:
     """{stocked item id: base quantity} the store's forecast menu demand (and planned events)
     will use over the days, exploded through the recipes with the store's recent modifier mix
-    (a menu item sold with "extra cheese" on a fifth of its plates uses a fifth of the extra)."""
+    (a menu item sold with "extra cheese" on a fifth of its plates uses a fifth of the extra).
+
+    `shared` (one dict for a run over many stores) keeps the recipes, items and modifiers
+    already read, which are the same for every store on a date."""
     demand = menu_demand(site, date_from, date_to)
     if not demand:
         return {}
-    items = Item.objects.in_bulk(list(demand))
+    shared = shared if shared is not None else {}
+    exploders = shared.setdefault("exploders", {})
+    exploder = exploders.get(date_from) or exploders.setdefault(date_from, Exploder(date_from))
+    items = shared.setdefault("items", {})
+    missing = [pk for pk in demand if pk not in items]
+    if missing:
+        items.update(Item.objects.in_bulk(missing))
+    modifiers = shared.setdefault("modifiers", {})
     mix = modifier_mix(site, until=date_from - dt.timedelta(days=1))
     lines = []
     for item_id, quantity in demand.items():
@@ -453,8 +469,10 @@ def ingredient_demand(site: Site, date_from: dt.date, date_to: dt.date) -> dict[
         if item.kind != ItemKind.MENU and not item.recipes.exists():
             continue
         for codes, share in mix.get(item_id, [((), Decimal(1))]):
-            lines.append(SoldLine(item, quantity * share, codes))
-    return explode_many(lines, on=date_from)
+            if codes not in modifiers:
+                modifiers[codes] = resolve_modifiers(codes)
+            lines.append(SoldLine(item, quantity * share, tuple(modifiers[codes])))
+    return explode_many(lines, on=date_from, exploder=exploder)
 
 
 # --- the planning calendar's writes ---------------------------------------------------------

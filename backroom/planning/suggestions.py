@@ -23,7 +23,7 @@ import datetime as dt
 import math
 from collections import defaultdict
 from decimal import ROUND_HALF_UP, Decimal
-from typing import Any
+from typing import Any, NamedTuple
 
 from django.conf import settings
 from django.db import transaction
@@ -32,12 +32,13 @@ from django.utils.translation import gettext as _
 
 from backroom.accounts.authorization import require_permission
 from backroom.audit.services import record_audit
+from backroom.catalog.batch import catalog_batch
 from backroom.catalog.models import Item
 from backroom.catalog.recipes import explode
 from backroom.catalog.selectors import site_today
 from backroom.catalog.units import to_base
 from backroom.inventory.selectors import inbound_transfers, site_on_hand
-from backroom.kernel.exceptions import Conflict, NotFound, ValidationFailed
+from backroom.kernel.exceptions import Conflict, DomainError, NotFound, ValidationFailed
 from backroom.org.models import Site
 from backroom.planning import services
 from backroom.planning.models import (
@@ -60,27 +61,82 @@ def service_level(item: Item) -> Decimal:
     return Decimal(str(levels.get(code, levels.get("default", DEFAULT_SERVICE_LEVEL))))
 
 
-def daily_errors(site: Site, on: dt.date) -> dict[int, Decimal]:
-    """σ of one day's usage per stocked item, from the menu items' backtest errors."""
-    squares: dict[int, float] = defaultdict(float)
-    rows = ForecastAccuracy.objects.filter(site=site, menu_item__isnull=False, error_scale__gt=0)
-    items = Item.objects.in_bulk([row.menu_item_id for row in rows])
-    for row in rows:
+def _per_unit(item_id: int, on: dt.date, shared: dict[str, Any]) -> dict[int, Decimal]:
+    """What one portion of a menu item uses (cached per run: the same at every store)."""
+    cache = shared.setdefault("per_unit", {})
+    key = (item_id, on)
+    if key not in cache:
+        items = shared.setdefault("items", {})
+        if item_id not in items:
+            items.update(Item.objects.in_bulk([item_id]))
         try:
-            per_unit = explode(items[row.menu_item_id], Decimal(1), on=on)
-        except Exception:  # noqa: S112 - a dish without a recipe simply adds no error
-            continue
-        for item_id, quantity in per_unit.items():
-            squares[item_id] += (row.error_scale * float(quantity)) ** 2
+            cache[key] = explode(items[item_id], Decimal(1), on=on)
+        except DomainError:  # a dish without a recipe adds no error
+            cache[key] = {}
+    return cache[key]  # type: ignore[no-any-return]
+
+
+def daily_errors(
+    site: Site, on: dt.date, *, shared: dict[str, Any] | None = None
+) -> dict[int, Decimal]:
+    """σ of one day's usage per stocked item, from the menu items' backtest errors."""
+    shared = shared if shared is not None else {}
+    squares: dict[int, float] = defaultdict(float)
+    rows = ForecastAccuracy.objects.filter(
+        site=site, menu_item__isnull=False, error_scale__gt=0
+    ).values_list("menu_item_id", "error_scale")
+    for menu_item_id, error_scale in rows:
+        for item_id, quantity in _per_unit(menu_item_id, on, shared).items():
+            squares[item_id] += (error_scale * float(quantity)) ** 2
     return {
         item_id: (Decimal(str(math.sqrt(total))) * MAE_TO_SIGMA).quantize(STEP, ROUND_HALF_UP)
         for item_id, total in squares.items()
     }
 
 
-def build_suggestions(site: Site, *, today: dt.date | None = None) -> list[SuggestedOrder]:
+def build_suggestions(
+    site: Site, *, today: dt.date | None = None, shared: dict[str, Any] | None = None
+) -> list[SuggestedOrder]:
     """Suggest today's orders of the store from every supplier of its order guides, replacing
-    the open suggestions (a submitted one stays as it was submitted)."""
+    the open suggestions (a submitted one stays as it was submitted). `shared`: one dict for a
+    run over many stores (recipes, items and modifiers are read once)."""
+    shared = shared if shared is not None else {}
+    with catalog_batch(reuse=True):  # units by code read once (for the whole run when open)
+        return _build(site, today=today, shared=shared)
+
+
+class _GuideLine(NamedTuple):
+    supplier_item: Any
+    par_quantity: Decimal | None
+
+
+def _guide_lines(guides: list[Any], shared: dict[str, Any]) -> dict[int, list[_GuideLine]]:
+    """Each guide's active lines, in order; supplier items (with their items and units) are
+    read once per run, as every store's guide names the same few hundred."""
+    from backroom.procurement.models import OrderGuideLine, SupplierItem
+
+    rows = list(
+        OrderGuideLine.objects.filter(guide__in=guides)
+        .order_by("guide", "position", "id")
+        .values_list("guide_id", "supplier_item_id", "par_quantity")
+    )
+    known = shared.setdefault("supplier_items", {})
+    missing = {supplier_item_id for _guide, supplier_item_id, _par in rows} - known.keys()
+    if missing:
+        known.update(
+            SupplierItem.objects.select_related("item__item_class", "item__base_unit")
+            .prefetch_related("item__units")
+            .in_bulk(list(missing))
+        )
+    lines: dict[int, list[_GuideLine]] = {guide.pk: [] for guide in guides}
+    for guide_id, supplier_item_id, par in rows:
+        supplier_item = known[supplier_item_id]
+        if supplier_item.is_active:
+            lines[guide_id].append(_GuideLine(supplier_item, par))
+    return lines
+
+
+def _build(site: Site, *, today: dt.date | None, shared: dict[str, Any]) -> list[SuggestedOrder]:
     from backroom.procurement.models import OrderGuide
     from backroom.procurement.selectors import on_order
     from backroom.procurement.services import next_delivery_dates
@@ -89,17 +145,14 @@ def build_suggestions(site: Site, *, today: dt.date | None = None) -> list[Sugge
     guides = list(
         OrderGuide.objects.filter(store=site, is_active=True, supplier__is_active=True)
         .select_related("supplier")
-        .prefetch_related("lines__supplier_item__item__item_class")
+        .order_by("supplier__code")
     )
-    lines_of = {
-        guide.pk: [line for line in guide.lines.all() if line.supplier_item.is_active]
-        for guide in guides
-    }
+    lines_of = _guide_lines(guides, shared)
     item_ids = {line.supplier_item.item_id for lines in lines_of.values() for line in lines}
     stock = site_on_hand(site, item_ids)
     ordered = on_order(site, item_ids)
     transfers = inbound_transfers(site, item_ids)
-    errors = daily_errors(site, day)
+    errors = daily_errors(site, day, shared=shared)
     forecast_ends = DemandForecast.objects.filter(site=site, date__gte=day).order_by("-date")
     last_forecast = forecast_ends.values_list("date", flat=True).first()
     usage_cache: dict[dt.date, dict[int, Decimal]] = {}
@@ -116,7 +169,7 @@ def build_suggestions(site: Site, *, today: dt.date | None = None) -> list[Sugge
             delivery, cover_until = dates
             if cover_until not in usage_cache:
                 usage_cache[cover_until] = services.ingredient_demand(
-                    site, day, cover_until - dt.timedelta(days=1)
+                    site, day, cover_until - dt.timedelta(days=1), shared=shared
                 )
             usage = usage_cache[cover_until]
             covered = last_forecast is not None and last_forecast >= cover_until - dt.timedelta(

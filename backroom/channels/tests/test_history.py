@@ -8,13 +8,11 @@ from decimal import Decimal
 from zoneinfo import ZoneInfo
 
 import pytest
-from django.db import transaction
 
 from backroom.audit.models import AuditEntry
 from backroom.catalog.selectors import site_today
 from backroom.channels import history, rollups, services
 from backroom.channels.choices import OrderStatus
-from backroom.channels.demo import HISTORY_DAYS
 from backroom.channels.models import (
     Order,
     OrderHistory,
@@ -163,102 +161,3 @@ def test_holidays_between_finds_fixed_and_lunar_holidays():
     assert holidays_between(dt.date(2027, 2, 5), dt.date(2027, 2, 6)) == {
         dt.date(2027, 2, 6): "春节 Spring Festival"
     }
-
-
-# --- the demo's 60 days ----------------------------------------------------------------------
-
-
-@pytest.fixture(scope="module")
-def _demo(django_db_setup, django_db_blocker):
-    from backroom.config.demo import seed_demo
-
-    with django_db_blocker.unblock():
-        outer = transaction.atomic()
-        outer.__enter__()
-        try:
-            yield seed_demo(only=["org", "accounts", "catalog", "inventory", "channels"])
-        finally:
-            transaction.set_rollback(True)
-            outer.__exit__(None, None, None)
-
-
-@pytest.fixture
-def demo(_demo, db):
-    return _demo
-
-
-def test_the_demo_has_60_days_of_sales_at_every_store_with_weekend_peaks(demo):
-    from backroom.org.models import Site
-
-    stores = list(Site.objects.filter(node__kind="store").select_related("node"))
-    assert len(stores) == 12
-    for site in stores:
-        today = site_today(site)
-        first = today - dt.timedelta(days=HISTORY_DAYS)
-        days = dict(
-            SalesDay.objects.filter(
-                site=site, business_date__gte=first, business_date__lt=today
-            ).values_list("business_date", "net")
-        )
-        assert len(days) == 60, site.node.code
-        assert all(net > 0 for net in days.values())
-        items = SalesItemDay.objects.filter(
-            site=site, business_date__gte=first, business_date__lt=today
-        )
-        assert items.values("business_date").distinct().count() == 60
-        assert not items.filter(menu_item=None).exists()  # every sold line is mapped
-        weekend = [net for day, net in days.items() if day.weekday() in (4, 5)]
-        weekdays = [net for day, net in days.items() if day.weekday() in (0, 1, 2, 3)]
-        assert sum(weekend) / len(weekend) > Decimal("1.15") * sum(weekdays) / len(weekdays)
-        # Lunch and dinner peaks.
-        hours = dict(
-            SalesHour.objects.filter(site=site, business_date__gte=first, business_date__lt=today)
-            .values("hour")
-            .annotate(orders=models_sum("orders"))
-            .values_list("hour", "orders")
-        )
-        assert max(hours, key=hours.get) in (11, 12, 13)
-        assert hours.get(18, 0) + hours.get(19, 0) > 3 * (hours.get(15, 0) + hours.get(16, 0)) / 2
-        assert hours.get(18, 0) > hours.get(16, 0)
-
-
-def test_the_demo_history_follows_the_stock_demo_and_stays_out_of_stock(demo):
-    from backroom.inventory.reports import SALES_SOURCE
-    from backroom.kernel.dates import business_date
-    from backroom.org.models import Site
-
-    site = Site.objects.get(node__code="SH001")
-    yesterday = site_today(site) - dt.timedelta(days=1)
-    # Yesterday's item quantities are the portions the stock demo's sale depletions used.
-    sold: dict[int, int] = {}
-    for _posting, dish, portions, at in (
-        StockMove.objects.filter(site=site, reason="sale", source_type=SALES_SOURCE)
-        .values_list("posting_id", "source_id", "source_number", "occurred_at")
-        .distinct()
-        .order_by()  # one row per sold line, not per move
-    ):
-        if business_date(at, time_zone=site.time_zone, cutoff_hour=site.cutoff_hour) == yesterday:
-            sold[int(dish)] = sold.get(int(dish), 0) + int(portions)
-    rows = SalesItemDay.objects.filter(site=site, business_date=yesterday)
-    assert sold and {row.menu_item_id: int(row.quantity) for row in rows} == sold
-    history_orders = Order.objects.filter(site=site, is_history=True)
-    assert not history_orders.filter(is_depleted=True).exists()
-    assert not StockMove.objects.filter(
-        source_type="channels.order",
-        source_id__in=[str(pk) for pk in history_orders.values_list("pk", flat=True)[:500]],
-    ).exists()
-    # Across channels at SH001: tills, Meituan and Ele.me.
-    assert set(history_orders.values_list("kind", flat=True).distinct()) == {
-        "pos",
-        "meituan",
-        "eleme",
-    }
-    # Kept out of the AvT's revenue: there the stock demo's sold lines count.
-    day = SalesDay.objects.get(site=site, business_date=yesterday)
-    assert day.history_net == day.net > 0
-
-
-def models_sum(name: str):
-    from django.db.models import Sum
-
-    return Sum(name)
