@@ -39,6 +39,7 @@ from backroom.audit.services import record_audit
 from backroom.events.services import publish
 from backroom.kernel import clock
 from backroom.kernel.exceptions import NotFound, PermissionDenied, ValidationFailed
+from backroom.kernel.files import document_type
 
 MAX_COMMENT = 2000
 DEFAULT_MAX_ATTACHMENTS = 5
@@ -59,21 +60,6 @@ def max_attachments() -> int:
 
 def max_attachment_bytes() -> int:
     return int(getattr(settings, "APPROVALS_ATTACHMENT_MAX_BYTES", DEFAULT_ATTACHMENT_MAX_BYTES))
-
-
-def attachment_type(head: bytes) -> str | None:
-    """The type named by a file's first bytes (JPEG, PNG, WebP, HEIC, PDF), else None."""
-    if head.startswith(b"\xff\xd8\xff"):
-        return "image/jpeg"
-    if head.startswith(b"\x89PNG\r\n\x1a\n"):
-        return "image/png"
-    if head[:4] == b"RIFF" and head[8:12] == b"WEBP":
-        return "image/webp"
-    if head[4:8] == b"ftyp" and head[8:12] in {b"heic", b"heix", b"mif1", b"msf1", b"hevc"}:
-        return "image/heic"
-    if head.startswith(b"%PDF-"):
-        return "application/pdf"
-    return None
 
 
 def _display_name(upload: UploadedFile, index: int) -> str:
@@ -160,7 +146,7 @@ def check_attachments(
         upload.seek(0)
         head = upload.read(16)
         upload.seek(0)
-        kind = attachment_type(head)
+        kind = document_type(head)
         if kind is None:
             problem(
                 field,

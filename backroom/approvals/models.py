@@ -12,9 +12,7 @@ import uuid
 from typing import Any
 
 from django.conf import settings
-from django.core.files.storage import FileSystemStorage
 from django.db import models
-from django.utils.functional import cached_property
 from django.utils.translation import gettext_lazy as _
 
 from backroom.approvals.choices import (
@@ -28,6 +26,7 @@ from backroom.approvals.choices import (
     TaskStatus,
 )
 from backroom.approvals.exceptions import VersionPublished
+from backroom.kernel.files import private_storage
 from backroom.kernel.models import TimestampedModel
 from backroom.kernel.scoping import OrgScopedQuerySet
 
@@ -398,21 +397,9 @@ class Delegation(TimestampedModel):
 # --- comments with attachments, notifications ------------------------------------------------
 
 
-class _PrivateMediaStorage(FileSystemStorage):
-    """Files under MEDIA_ROOT (or `<var dir>/media`) with no public URL, as for waste photos:
-    attachments are only streamed by views that check the reader may see the request."""
-
-    @cached_property
-    def base_location(self) -> Any:
-        return getattr(settings, "MEDIA_ROOT", "") or str(settings.VAR_DIR / "media")
-
-
-_attachment_storage = _PrivateMediaStorage(base_url=None)
-
-
 def attachment_storage() -> Any:
-    """Where comment attachments are kept (never served from a public URL)."""
-    return _attachment_storage
+    """Where comment attachments are kept (private: see kernel.files)."""
+    return private_storage
 
 
 class RequestAttachment(models.Model):

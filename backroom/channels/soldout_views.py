@@ -21,16 +21,12 @@ from backroom.channels.models import OutboundStatus
 from backroom.channels.permissions import CHANNELS_MANAGE, CHANNELS_VIEW
 from backroom.kernel.exceptions import DomainError
 from backroom.org.models import Site
-from backroom.org.selectors import get_site, sites_for
+from backroom.org.selectors import get_site, stores_for
 from backroom.web.errors import page, problems_text
 from backroom.web.forms import posted_id
 from backroom.web.rendering import render_page
 
 FAILED_SHOWN = 50
-
-
-def _stores(request: HttpRequest) -> list[Site]:
-    return [site for site in sites_for(request.user, CHANNELS_VIEW) if site.node.kind == "store"]
 
 
 def _panel_url(site_id: int) -> str:
@@ -40,7 +36,7 @@ def _panel_url(site_id: int) -> str:
 @page(CHANNELS_VIEW)
 def sold_out(request: HttpRequest) -> HttpResponse:
     """A store's menu with live counts and states, and its failed platform calls."""
-    stores = _stores(request)
+    stores = stores_for(request.user, CHANNELS_VIEW)
     site_id = posted_id(request.GET.get("store"))
     site = soldout.panel_site(request.user, site_id) if site_id else (stores[0] if stores else None)
     context: dict[str, Any] = {

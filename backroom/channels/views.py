@@ -27,8 +27,8 @@ from backroom.channels.models import AnomalyRule, Order
 from backroom.channels.permissions import CHANNELS_MANAGE, CHANNELS_OPERATE, CHANNELS_VIEW
 from backroom.kernel.exceptions import DomainError
 from backroom.org.models import Site
-from backroom.org.selectors import get_site, sites_for
-from backroom.web.errors import page
+from backroom.org.selectors import get_site, stores_for
+from backroom.web.errors import page, problems_text
 from backroom.web.forms import posted_id
 from backroom.web.rendering import render_page
 
@@ -40,10 +40,6 @@ NEXT_STEP = {
     OrderStatus.READY: (OrderStatus.COMPLETED, gettext_lazy("Complete")),
     OrderStatus.DELIVERING: (OrderStatus.COMPLETED, gettext_lazy("Complete")),
 }
-
-
-def _stores(request: HttpRequest) -> list[Site]:
-    return [site for site in sites_for(request.user, CHANNELS_VIEW) if site.node.kind == "store"]
 
 
 def _board_context(
@@ -103,7 +99,7 @@ def _board_context(
 @page(CHANNELS_VIEW)
 def board(request: HttpRequest) -> HttpResponse:
     """A store's orders by state: open ones oldest first, and today's closed ones."""
-    stores = _stores(request)
+    stores = stores_for(request.user, CHANNELS_VIEW)
     site_id = posted_id(request.GET.get("store"))
     site = get_site(request.user, site_id, CHANNELS_VIEW) if site_id else None
     if site is None and stores:
@@ -201,7 +197,7 @@ ALERTS_SHOWN = 200
 def alerts(request: HttpRequest) -> HttpResponse:
     """Order alerts: with `store`, that store's; without, every store in scope grouped by
     store and rule (HQ). `rule` and `state` (open, resolved, all) narrow the list."""
-    stores = _stores(request)
+    stores = stores_for(request.user, CHANNELS_VIEW)
     site_id = posted_id(request.GET.get("store"))
     site = get_site(request.user, site_id, CHANNELS_VIEW) if site_id else None
     rule = request.GET.get("rule", "")
@@ -213,9 +209,7 @@ def alerts(request: HttpRequest) -> HttpResponse:
             :ALERTS_SHOWN
         ]
     )
-    managed = {
-        store.pk for store in sites_for(request.user, CHANNELS_MANAGE) if store.node.kind == "store"
-    }
+    managed = {store.pk for store in stores_for(request.user, CHANNELS_MANAGE)}
     return render_page(
         request,
         "channels/alerts.html",
@@ -256,13 +250,7 @@ def resolve_alert(request: HttpRequest, anomaly_id: int) -> HttpResponse:
     except DomainError as error:
         if error.http_status in (403, 404):
             raise
-        fields = error.details.get("fields") if isinstance(error.details, dict) else None
-        messages.error(
-            request,
-            " ".join(m for problems in fields.values() for m in problems)
-            if fields
-            else error.message,
-        )
+        messages.error(request, problems_text(error))
     else:
         messages.success(request, _("Alert resolved."))
     url = reverse("channels:alerts")

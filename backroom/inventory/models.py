@@ -10,10 +10,8 @@ the valuation rules.
 from typing import Any
 
 from django.conf import settings
-from django.core.files.storage import FileSystemStorage
 from django.db import models
 from django.utils import timezone
-from django.utils.functional import cached_property
 from django.utils.translation import gettext_lazy as _
 
 from backroom.inventory.choices import (
@@ -26,6 +24,7 @@ from backroom.inventory.choices import (
     WasteReason,
     WasteStatus,
 )
+from backroom.kernel.files import private_storage
 from backroom.kernel.models import TimestampedModel
 from backroom.kernel.money import MoneyField, QuantityField
 from backroom.kernel.scoping import OrgScopedQuerySet
@@ -502,21 +501,9 @@ class CountLine(models.Model):
 # --- waste (报损) and transfer orders (调拨) ----------------------------------------------------
 
 
-class _PrivateMediaStorage(FileSystemStorage):
-    """Files under MEDIA_ROOT, or `<var dir>/media` when MEDIA_ROOT is not set; no public URL."""
-
-    @cached_property
-    def base_location(self) -> Any:
-        return getattr(settings, "MEDIA_ROOT", "") or str(settings.VAR_DIR / "media")
-
-
-_photo_storage = _PrivateMediaStorage(base_url=None)
-
-
 def waste_photo_storage() -> Any:
-    """Where waste photos are kept (see `_PrivateMediaStorage`). Photos are never served from a
-    public URL, only by the views of the document, to those who may see it."""
-    return _photo_storage
+    """Where waste photos are kept (private: see kernel.files)."""
+    return private_storage
 
 
 class WasteDocument(TimestampedModel):

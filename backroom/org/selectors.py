@@ -6,7 +6,7 @@ from django.db.models import QuerySet
 
 from backroom.accounts.permissions import ORG_VIEW
 from backroom.kernel.exceptions import NotFound
-from backroom.org.choices import SITE_KINDS
+from backroom.org.choices import SITE_KINDS, NodeKind
 from backroom.org.models import Brand, LegalEntity, OrgNode, Site
 
 
@@ -36,6 +36,11 @@ def sites_for(actor: Any, permission: str = ORG_VIEW) -> QuerySet[Site]:
         .select_related("node", "node__parent", "legal_entity__node", "brand")
         .order_by("node__path")
     )
+
+
+def stores_for(actor: Any, permission: str = ORG_VIEW) -> list[Site]:
+    """The stores (not warehouses or kitchens) the actor holds `permission` at, by tree order."""
+    return list(sites_for(actor, permission).filter(node__kind=NodeKind.STORE))
 
 
 def get_site(actor: Any, site_id: int, permission: str = ORG_VIEW) -> Site:

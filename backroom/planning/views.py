@@ -22,7 +22,7 @@ from backroom.catalog.choices import ItemKind
 from backroom.catalog.models import Item
 from backroom.kernel.exceptions import DomainError, NotFound, ValidationFailed
 from backroom.org.models import OrgNode, Site
-from backroom.org.selectors import get_node, get_site, sites_for
+from backroom.org.selectors import get_node, get_site, stores_for
 from backroom.planning import selectors, services, suggestions
 from backroom.planning.permissions import PLANNING_MANAGE, PLANNING_VIEW
 from backroom.web.errors import page, problems_text
@@ -30,10 +30,6 @@ from backroom.web.forms import posted_id
 from backroom.web.rendering import render_page
 
 SHOWN_DAYS = 14
-
-
-def _stores(request: HttpRequest) -> list[Site]:
-    return [site for site in sites_for(request.user, PLANNING_VIEW) if site.node.kind == "store"]
 
 
 def _chosen_store(request: HttpRequest, stores: list[Site]) -> Site | None:
@@ -46,7 +42,7 @@ def _chosen_store(request: HttpRequest, stores: list[Site]) -> Site | None:
 @page(PLANNING_VIEW)
 def forecasts(request: HttpRequest) -> HttpResponse:
     """A store's forecast for the next two weeks."""
-    stores = _stores(request)
+    stores = stores_for(request.user, PLANNING_VIEW)
     site = _chosen_store(request, stores)
     run = selectors.last_good_run()
     start = (run.as_of + dt.timedelta(days=1)) if run else dt.date.today()
@@ -83,7 +79,7 @@ def refresh(request: HttpRequest) -> HttpResponse:
 @page(PLANNING_VIEW)
 def suggested(request: HttpRequest) -> HttpResponse:
     """A store's suggested orders of the day, one card per supplier, each line explained."""
-    stores = _stores(request)
+    stores = stores_for(request.user, PLANNING_VIEW)
     site = _chosen_store(request, stores)
     context: dict[str, Any] = {
         "title": _("Suggested orders"),
@@ -139,7 +135,7 @@ def submit(request: HttpRequest, order_id: int) -> HttpResponse:
 @page(PLANNING_VIEW)
 def accuracy(request: HttpRequest) -> HttpResponse:
     """Backtest accuracy of every series against seasonal naive, per store and item."""
-    stores = _stores(request)
+    stores = stores_for(request.user, PLANNING_VIEW)
     site_id = posted_id(request.GET.get("store"))
     site = get_site(request.user, site_id, PLANNING_VIEW) if site_id else None
     rows = list(selectors.accuracy_for(request.user, site))
@@ -166,7 +162,7 @@ def calendar(request: HttpRequest) -> HttpResponse:
         "promotions": selectors.promotions_for(request.user).filter(date_to__gte=today),
         "closures": selectors.closures_for(request.user).filter(date_to__gte=today),
         "events": selectors.events_for(request.user).filter(date__gte=today),
-        "stores": _stores(request),
+        "stores": stores_for(request.user, PLANNING_VIEW),
         "nodes": _planning_nodes(request),
         "menu_items": Item.objects.filter(kind=ItemKind.MENU, is_active=True).order_by("sku"),
         "may_manage": request.user.has_scoped_permission(PLANNING_MANAGE),  # type: ignore[union-attr]

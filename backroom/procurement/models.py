@@ -13,11 +13,10 @@ from decimal import Decimal
 from typing import Any
 
 from django.conf import settings
-from django.core.files.storage import FileSystemStorage
 from django.db import models
-from django.utils.functional import cached_property
 from django.utils.translation import gettext_lazy as _
 
+from backroom.kernel.files import private_storage
 from backroom.kernel.models import TimestampedModel
 from backroom.kernel.money import CurrencyField, MoneyField, QuantityField
 from backroom.kernel.scoping import OrgScopedQuerySet
@@ -37,19 +36,9 @@ def PercentField(**kwargs: Any) -> models.DecimalField:
     return models.DecimalField(max_digits=7, decimal_places=4, **kwargs)
 
 
-class _PrivateStorage(FileSystemStorage):
-    """Files under MEDIA_ROOT (or `<var dir>/media`); never served from a public URL."""
-
-    @cached_property
-    def base_location(self) -> Any:
-        return getattr(settings, "MEDIA_ROOT", "") or str(settings.VAR_DIR / "media")
-
-
-_storage = _PrivateStorage(base_url=None)
-
-
 def delivery_note_storage() -> Any:
-    return _storage
+    """Where delivery-note photos are kept (private: see kernel.files)."""
+    return private_storage
 
 
 # --- suppliers -------------------------------------------------------------------------------

@@ -41,7 +41,7 @@ class SupplierOut(Schema):
     code: str
     name: str
     node_id: int
-    node_code: str
+    node_code: str = Field(..., alias="node.code")
     currency: str
     tax_id: str
     payment_terms_days: int
@@ -55,10 +55,6 @@ class SupplierOut(Schema):
     order_email: str
     created_at: dt.datetime
     updated_at: dt.datetime
-
-    @staticmethod
-    def resolve_node_code(obj: Any) -> str:
-        return str(obj.node.code)
 
 
 class ContactOut(Schema):
@@ -137,26 +133,14 @@ class ContactIn(Schema):
 class SupplierItemOut(Schema):
     id: int
     item_id: int
-    sku: str
-    item: str
-    base_unit: str
+    sku: str = Field(..., alias="item.sku")
+    item: str = Field(..., alias="item.name")
+    base_unit: str = Field(..., alias="item.base_unit.code")
     supplier_sku: str
     purchase_unit: str
     pack_size: Decimal
     minimum_order_quantity: Decimal
     is_active: bool
-
-    @staticmethod
-    def resolve_sku(obj: Any) -> str:
-        return str(obj.item.sku)
-
-    @staticmethod
-    def resolve_item(obj: Any) -> str:
-        return str(obj.item.name)
-
-    @staticmethod
-    def resolve_base_unit(obj: Any) -> str:
-        return str(obj.item.base_unit.code)
 
 
 class SupplierItemIn(Schema):
@@ -195,15 +179,11 @@ class CalendarOut(Schema):
     id: int
     supplier_id: int
     node_id: int
-    node_code: str
+    node_code: str = Field(..., alias="node.code")
     weekdays: list[int]
     cutoff_time: dt.time
     lead_time_days: int | None
     exceptions: list[DeliveryExceptionOut]
-
-    @staticmethod
-    def resolve_node_code(obj: Any) -> str:
-        return str(obj.node.code)
 
     @staticmethod
     def resolve_exceptions(obj: Any) -> list[Any]:
@@ -243,22 +223,10 @@ class PriceListIn(Schema):
 
 class PriceListLineOut(Schema):
     supplier_item_id: int
-    item_id: int
-    sku: str
-    unit: str
+    item_id: int = Field(..., alias="supplier_item.item_id")
+    sku: str = Field(..., alias="supplier_item.item.sku")
+    unit: str = Field(..., alias="supplier_item.purchase_unit")
     price: Decimal
-
-    @staticmethod
-    def resolve_item_id(obj: Any) -> int:
-        return int(obj.supplier_item.item_id)
-
-    @staticmethod
-    def resolve_sku(obj: Any) -> str:
-        return str(obj.supplier_item.item.sku)
-
-    @staticmethod
-    def resolve_unit(obj: Any) -> str:
-        return str(obj.supplier_item.purchase_unit)
 
 
 class PriceListOut(Schema):
@@ -314,41 +282,21 @@ class OrderGuideIn(Schema):
 
 class OrderGuideLineOut(Schema):
     supplier_item_id: int
-    item_id: int
-    sku: str
-    item: str
-    unit: str
+    item_id: int = Field(..., alias="supplier_item.item_id")
+    sku: str = Field(..., alias="supplier_item.item.sku")
+    item: str = Field(..., alias="supplier_item.item.name")
+    unit: str = Field(..., alias="supplier_item.purchase_unit")
     position: int
     par_quantity: Decimal | None
-
-    @staticmethod
-    def resolve_item_id(obj: Any) -> int:
-        return int(obj.supplier_item.item_id)
-
-    @staticmethod
-    def resolve_sku(obj: Any) -> str:
-        return str(obj.supplier_item.item.sku)
-
-    @staticmethod
-    def resolve_item(obj: Any) -> str:
-        return str(obj.supplier_item.item.name)
-
-    @staticmethod
-    def resolve_unit(obj: Any) -> str:
-        return str(obj.supplier_item.purchase_unit)
 
 
 class OrderGuideOut(Schema):
     id: int
     store_id: int
     supplier_id: int
-    supplier_code: str
+    supplier_code: str = Field(..., alias="supplier.code")
     is_active: bool
     lines: list[OrderGuideLineOut]
-
-    @staticmethod
-    def resolve_supplier_code(obj: Any) -> str:
-        return str(obj.supplier.code)
 
     @staticmethod
     def resolve_lines(obj: Any) -> list[Any]:
@@ -394,7 +342,7 @@ class RequisitionLineOut(Schema):
     supplier_item_id: int | None
     source_site_id: int | None
     item_id: int
-    sku: str
+    sku: str = Field(..., alias="item.sku")
     suggested_quantity: Decimal | None
     quantity: Decimal
     unit: str
@@ -409,16 +357,12 @@ class RequisitionLineOut(Schema):
     def resolve_supplier_id(obj: Any) -> int | None:
         return obj.supplier_item.supplier_id if obj.supplier_item is not None else None
 
-    @staticmethod
-    def resolve_sku(obj: Any) -> str:
-        return str(obj.item.sku)
-
 
 class RequisitionOut(Schema):
     id: int
     number: str
     store_id: int
-    store_code: str
+    store_code: str = Field(..., alias="store.node.code")
     location_id: int
     status: str
     needed_by: dt.date | None
@@ -433,10 +377,6 @@ class RequisitionOut(Schema):
     decided_at: dt.datetime | None
     decision_reason: str
     created_at: dt.datetime
-
-    @staticmethod
-    def resolve_store_code(obj: Any) -> str:
-        return str(obj.store.node.code)
 
 
 class RequisitionDetailOut(RequisitionOut):
@@ -503,7 +443,7 @@ class PurchaseOrderLineOut(Schema):
     line_no: int
     supplier_item_id: int
     item_id: int
-    sku: str
+    sku: str = Field(..., alias="item.sku")
     quantity: Decimal
     unit: str
     base_quantity: Decimal
@@ -514,18 +454,14 @@ class PurchaseOrderLineOut(Schema):
     rejected_quantity: Decimal
     outstanding_quantity: Decimal
 
-    @staticmethod
-    def resolve_sku(obj: Any) -> str:
-        return str(obj.item.sku)
-
 
 class PurchaseOrderOut(Schema):
     id: int
     number: str
     supplier_id: int
-    supplier_code: str
+    supplier_code: str = Field(..., alias="supplier.code")
     store_id: int
-    store_code: str
+    store_code: str = Field(..., alias="store.node.code")
     location_id: int
     requisition_id: int | None
     status: str
@@ -542,14 +478,6 @@ class PurchaseOrderOut(Schema):
     cancel_reason: str
     receipt_count: int
     created_at: dt.datetime
-
-    @staticmethod
-    def resolve_supplier_code(obj: Any) -> str:
-        return str(obj.supplier.code)
-
-    @staticmethod
-    def resolve_store_code(obj: Any) -> str:
-        return str(obj.store.node.code)
 
 
 class PurchaseOrderDetailOut(PurchaseOrderOut):
@@ -600,7 +528,7 @@ class ReceiptLineOut(Schema):
     line_no: int
     purchase_order_line_id: int
     item_id: int
-    sku: str
+    sku: str = Field(..., alias="item.sku")
     is_substitution: bool
     expected_quantity: Decimal
     received_quantity: Decimal
@@ -616,18 +544,14 @@ class ReceiptLineOut(Schema):
     temperature_ok: bool | None
     note: str
 
-    @staticmethod
-    def resolve_sku(obj: Any) -> str:
-        return str(obj.item.sku)
-
 
 class ReceiptOut(Schema):
     id: int
     number: str
     purchase_order_id: int
-    purchase_order_number: str
+    purchase_order_number: str = Field(..., alias="purchase_order.number")
     store_id: int
-    store_code: str
+    store_code: str = Field(..., alias="store.node.code")
     location_id: int
     received_at: dt.datetime
     received_by_id: int | None
@@ -638,14 +562,6 @@ class ReceiptOut(Schema):
     accepted_value: Decimal
     posting_id: int | None
     created_at: dt.datetime
-
-    @staticmethod
-    def resolve_purchase_order_number(obj: Any) -> str:
-        return str(obj.purchase_order.number)
-
-    @staticmethod
-    def resolve_store_code(obj: Any) -> str:
-        return str(obj.store.node.code)
 
     @staticmethod
     def resolve_has_photo(obj: Any) -> bool:
@@ -727,7 +643,7 @@ class MatchOut(Schema):
 class InvoiceOut(Schema):
     id: int
     supplier_id: int
-    supplier_code: str
+    supplier_code: str = Field(..., alias="supplier.code")
     invoice_number: str
     purchase_order_id: int | None
     purchase_order_reference: str
@@ -741,10 +657,6 @@ class InvoiceOut(Schema):
     entered_by_id: int | None
     note: str
     created_at: dt.datetime
-
-    @staticmethod
-    def resolve_supplier_code(obj: Any) -> str:
-        return str(obj.supplier.code)
 
 
 class InvoiceDetailOut(InvoiceOut):
@@ -776,12 +688,12 @@ class InvoiceFilter(Schema):
 class ReviewOut(Schema):
     id: int
     invoice_id: int
-    invoice_number: str
-    supplier_id: int
-    supplier_code: str
+    invoice_number: str = Field(..., alias="invoice.invoice_number")
+    supplier_id: int = Field(..., alias="invoice.supplier_id")
+    supplier_code: str = Field(..., alias="invoice.supplier.code")
     purchase_order_id: int | None
     invoice_total: Decimal
-    currency: str
+    currency: str = Field(..., alias="invoice.currency")
     reasons: list[str]
     status: str
     match: MatchOut | None
@@ -791,28 +703,12 @@ class ReviewOut(Schema):
     created_at: dt.datetime
 
     @staticmethod
-    def resolve_invoice_number(obj: Any) -> str:
-        return str(obj.invoice.invoice_number)
-
-    @staticmethod
-    def resolve_supplier_id(obj: Any) -> int:
-        return int(obj.invoice.supplier_id)
-
-    @staticmethod
-    def resolve_supplier_code(obj: Any) -> str:
-        return str(obj.invoice.supplier.code)
-
-    @staticmethod
     def resolve_purchase_order_id(obj: Any) -> int | None:
         return obj.invoice.purchase_order_id  # type: ignore[no-any-return]
 
     @staticmethod
     def resolve_invoice_total(obj: Any) -> Decimal:
         return obj.invoice.total_amount  # type: ignore[no-any-return]
-
-    @staticmethod
-    def resolve_currency(obj: Any) -> str:
-        return str(obj.invoice.currency)
 
 
 class ReviewFilter(Schema):

@@ -53,11 +53,19 @@ def apply_errors(
         form.add_error(None, error.message)
 
 
-def problems_text(error: DomainError) -> str:
-    """A domain error as one line for a flash message: every field problem, or its message."""
+def problem_messages(error: DomainError) -> list[str]:
+    """What to show for a domain error: every field problem, or each coded problem of a
+    document, else its message."""
     details = error.details if isinstance(error.details, dict) else {}
-    if details.get("fields"):
-        return " ".join(message for problems in details["fields"].values() for message in problems)
-    if details.get("problems"):  # a document's several coded problems
-        return " ".join(str(problem.get("message", "")) for problem in details["problems"])
-    return error.message
+    found = [str(message) for texts in (details.get("fields") or {}).values() for message in texts]
+    if not found:  # a document's several coded problems
+        found = [
+            str(problem.get("message", "") if isinstance(problem, dict) else problem)
+            for problem in details.get("problems") or []
+        ]
+    return found or [error.message]
+
+
+def problems_text(error: DomainError) -> str:
+    """A domain error as one line for a flash message."""
+    return " ".join(problem_messages(error))

@@ -81,6 +81,7 @@ from backroom.inventory.valuation import cost
 from backroom.kernel import clock
 from backroom.kernel.actors import SYSTEM
 from backroom.kernel.exceptions import DomainError, ErrorCollector, ValidationFailed
+from backroom.kernel.files import image_type
 from backroom.kernel.money import quantize_money
 from backroom.kernel.numbering import next_document_number
 from backroom.org.models import Site
@@ -106,19 +107,6 @@ class WasteLineInput:
     note: str = ""
 
 
-def photo_type(head: bytes) -> str | None:
-    """The image type named by a file's first bytes (JPEG, PNG, WebP, HEIC), else None."""
-    if head.startswith(b"\xff\xd8\xff"):
-        return "image/jpeg"
-    if head.startswith(b"\x89PNG\r\n\x1a\n"):
-        return "image/png"
-    if head[:4] == b"RIFF" and head[8:12] == b"WEBP":
-        return "image/webp"
-    if head[4:8] == b"ftyp" and head[8:12] in {b"heic", b"heix", b"mif1", b"msf1", b"hevc"}:
-        return "image/heic"
-    return None
-
-
 def _check_photo(photo: UploadedFile, errors: ErrorCollector) -> str | None:
     limit = int(getattr(settings, "INVENTORY_WASTE_PHOTO_MAX_BYTES", DEFAULT_PHOTO_MAX_BYTES))
     size = photo.size or 0
@@ -134,7 +122,7 @@ def _check_photo(photo: UploadedFile, errors: ErrorCollector) -> str | None:
     photo.seek(0)
     head = photo.read(16)
     photo.seek(0)
-    kind = photo_type(head)
+    kind = image_type(head)
     if kind is None:
         errors.add("photo", _("Upload a JPEG, PNG, WebP or HEIC image."))
     return kind

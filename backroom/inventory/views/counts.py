@@ -30,7 +30,7 @@ from backroom.inventory.services.counts import review_threshold
 from backroom.kernel.exceptions import DomainError, ValidationFailed
 from backroom.org.models import Site
 from backroom.org.selectors import get_site, sites_for
-from backroom.web.errors import page
+from backroom.web.errors import page, problem_messages
 from backroom.web.rendering import render_page
 
 ZERO = Decimal(0)
@@ -161,13 +161,6 @@ def _counting_page(
     )
 
 
-def _messages_of(error: DomainError) -> list[str]:
-    """What to show for an error: its field messages, else its message."""
-    fields = (error.details or {}).get("fields") if isinstance(error.details, dict) else None
-    found = [str(message) for messages_ in (fields or {}).values() for message in messages_]
-    return found or [error.message]
-
-
 # --- list and start ---------------------------------------------------------------------------
 
 
@@ -235,7 +228,7 @@ def count_new(request: HttpRequest) -> HttpResponse:
                     )
                     sheet = services.start_count(sheet, actor=request.user)
             except DomainError as error:
-                errors.extend(_messages_of(error))
+                errors.extend(problem_messages(error))
             else:
                 messages.success(request, _("Count %(number)s started.") % {"number": sheet.number})
                 return redirect("inventory:count_sheet", sheet_id=sheet.pk)
@@ -360,7 +353,7 @@ def count_record(request: HttpRequest, sheet_id: int) -> HttpResponse:
                 found = [str(message) for texts in fields.values() for message in texts]
                 errors.setdefault(line_id, []).extend(found or [row["message"]])
         except (ValidationFailed, CountStateError) as error:
-            problem = "; ".join(_messages_of(error))
+            problem = "; ".join(problem_messages(error))
         else:
             saved = {count.line_id for count in counts}
     refreshed = list(count_reads.count_lines(sheet).filter(pk__in=lines))
@@ -411,7 +404,7 @@ def count_submit(request: HttpRequest, sheet_id: int) -> HttpResponse:
     except ValidationFailed as error:
         missing = set(error.details.get("uncounted", []))
         rows = _rows(list(count_reads.count_lines(sheet)), missing=missing)
-        problem = " ".join([error.message, *_messages_of(error)])
+        problem = " ".join([error.message, *problem_messages(error)])
         return _counting_page(request, sheet, rows=rows, problem=problem, status=422)
     if sheet.requires_review:
         messages.warning(
@@ -450,7 +443,7 @@ def count_start(request: HttpRequest, sheet_id: int) -> HttpResponse:
     try:
         services.start_count(sheet, actor=request.user)
     except DomainError as error:
-        for message in _messages_of(error):
+        for message in problem_messages(error):
             messages.error(request, message)
     return redirect("inventory:count_sheet", sheet_id=sheet.pk)
 

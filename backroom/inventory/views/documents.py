@@ -43,19 +43,12 @@ from backroom.inventory.services import waste
 from backroom.kernel.exceptions import DomainError
 from backroom.org.models import Site
 from backroom.org.selectors import get_site, sites_for
-from backroom.web.errors import page
+from backroom.web.errors import page, problem_messages
 from backroom.web.forms import posted_id
 from backroom.web.rendering import render_page
 
 RECENT = 30
 MAX_FORM_LINES = 30
-
-
-def _messages_of(error: DomainError) -> list[str]:
-    """What to show for an error: its field messages, else its message."""
-    fields = (error.details or {}).get("fields") if isinstance(error.details, dict) else None
-    found = [str(message) for texts in (fields or {}).values() for message in texts]
-    return found or [error.message]
 
 
 def _line_errors(error: DomainError) -> tuple[dict[int, list[str]], list[str]]:
@@ -67,7 +60,7 @@ def _line_errors(error: DomainError) -> tuple[dict[int, list[str]], list[str]]:
             found = [str(message) for texts in fields.values() for message in texts]
             by_line.setdefault(row["index"], []).extend(found or [row["message"]])
         return by_line, []
-    return {}, _messages_of(error)
+    return {}, problem_messages(error)
 
 
 def _typed(raw: str) -> str:
@@ -310,7 +303,9 @@ def _waste_action(request: HttpRequest, document_id: int, action: str) -> HttpRe
     except DomainError as error:
         if error.http_status in (403, 404):
             raise
-        response = _waste_page(request, _waste(request, document_id), errors=_messages_of(error))
+        response = _waste_page(
+            request, _waste(request, document_id), errors=problem_messages(error)
+        )
         response.status_code = error.http_status
         return response
     return redirect("inventory:waste_detail", document_id=document.pk)
@@ -604,7 +599,10 @@ def transfer_cancel(request: HttpRequest, order_id: int) -> HttpResponse:
         if error.http_status in (403, 404):
             raise
         return _transfer_page(
-            request, _order(request, order_id), errors=_messages_of(error), status=error.http_status
+            request,
+            _order(request, order_id),
+            errors=problem_messages(error),
+            status=error.http_status,
         )
     messages.success(request, _("Cancelled."))
     return redirect("inventory:transfer_detail", order_id=order.pk)

@@ -44,7 +44,7 @@ from backroom.inventory.models import Location, Lot, StockMove, StockPosting
 from backroom.inventory.permissions import INVENTORY_MOVE, INVENTORY_VIEW
 from backroom.kernel.exceptions import DomainError
 from backroom.kernel.money import QUANTITY_PLACES, to_decimal
-from backroom.web.errors import page
+from backroom.web.errors import page, problem_messages
 from backroom.web.forms import posted_id
 from backroom.web.rendering import render_page
 
@@ -54,13 +54,6 @@ ZERO = Decimal(0)
 FIELDS = ["location_id", "item_id", "quantity", "unit", "lot_code", "expiry_date"]
 _KEY = re.compile(r"[0-9a-f]{32}")
 _QUANTITY_STEP = Decimal(1).scaleb(-QUANTITY_PLACES)
-
-
-def _messages_of(error: DomainError) -> list[str]:
-    """What to show for an error: its field messages, else its message."""
-    fields = (error.details or {}).get("fields") if isinstance(error.details, dict) else None
-    found = [str(message) for texts in (fields or {}).values() for message in texts]
-    return found or [error.message]
 
 
 def _typed(raw: str) -> str:
@@ -274,7 +267,7 @@ def _read(
         try:
             quantity = to_decimal(typed, field="quantity")
         except DomainError as error:
-            form.errors.extend(_messages_of(error))
+            form.errors.extend(problem_messages(error))
         else:
             if quantity <= 0:
                 form.errors.append(_("The quantity must be more than zero."))
@@ -305,7 +298,7 @@ def _read(
         site = form.location.site if form.location is not None else None
         used = explode(form.item, form.base_quantity, site=site)
     except DomainError as error:
-        form.errors.extend(_messages_of(error))
+        form.errors.extend(problem_messages(error))
         return form
     _fill_components(request, form, {item_id: q for item_id, q in used.items() if q > 0})
     if not form.components:
@@ -411,7 +404,7 @@ def production_new(request: HttpRequest) -> HttpResponse:
             except DomainError as error:
                 if error.http_status in (403, 404):
                     raise
-                form.errors.extend(_messages_of(error))
+                form.errors.extend(problem_messages(error))
             else:
                 _say_done(request, form, result)
                 return redirect("inventory:production_list")
