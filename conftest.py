@@ -19,15 +19,25 @@ def tree(db) -> Tree:
 
 
 # Tests that seed the whole demo once per process (the browser tests' snapshot, tests/test_demo.py's
-# module fixture) each run on one xdist worker (`--dist loadgroup`): split across both workers
-# they would seed it twice.
-DEMO_MODULES = ("tests/test_demo.py",)
+# module fixture) each run on one xdist worker: split across both they would seed it twice.
+# pytest-xdist's own `loadgroup` cannot do it under pytest 9 (it renames items through an
+# attribute pytest no longer reads), so `--dist loadgroup` gets this scheduler: each group is one
+# unit of work, every other test a unit of its own (as `--dist load`). Units are handed out
+# largest first, so the two groups start at once on the two workers.
+GROUPS = {"tests/browser/": "browser", "tests/test_demo.py": "demo"}
 
 
-@pytest.hookimpl(tryfirst=True)  # before xdist reads the groups
-def pytest_collection_modifyitems(items):
-    for item in items:
-        if item.get_closest_marker("browser"):
-            item.add_marker(pytest.mark.xdist_group("browser"))
-        elif item.nodeid.startswith(DEMO_MODULES):
-            item.add_marker(pytest.mark.xdist_group("demo"))
+@pytest.hookimpl(tryfirst=True)  # before xdist's own (which knows only its built-in modes)
+def pytest_xdist_make_scheduler(config, log):
+    if config.getvalue("dist") != "loadgroup":
+        return None
+    from xdist.scheduler import LoadScopeScheduling
+
+    class DemoGroups(LoadScopeScheduling):
+        def _split_scope(self, nodeid: str) -> str:
+            for prefix, group in GROUPS.items():
+                if nodeid.startswith(prefix):
+                    return group
+            return nodeid
+
+    return DemoGroups(config, log)
