@@ -30,6 +30,7 @@ from backroom.catalog.schemas import (
     ExplodeOut,
     ItemClassIn,
     ItemClassOut,
+    ItemClassPatch,
     ItemFilter,
     ItemIn,
     ItemOut,
@@ -81,6 +82,23 @@ def create_item_class(request: HttpRequest, payload: ItemClassIn) -> Status[Item
     return Status(
         201,
         services.create_item_class(services.ItemClassInput(**payload.dict()), actor=request.user),
+    )
+
+
+@router.patch(
+    "/item-classes/{item_class_id}", response={200: ItemClassOut, **errors(400, 403, 404)}
+)
+def update_item_class(
+    request: HttpRequest, item_class_id: Path[ObjectId], payload: ItemClassPatch
+) -> ItemClass:
+    """Change an item class (catalog.manage); only the fields sent change. `service_level`
+    (0.50–0.999, null for the planning default) sizes the safety stock of the next suggested
+    orders for its items."""
+    item_class = selectors.get_item_class(request.user, item_class_id)
+    data = payload.dict(exclude_unset=True)
+    reason = data.pop("reason", "")
+    return services.update_item_class(
+        item_class, services.ItemClassChanges(**data), actor=request.user, reason=reason
     )
 
 

@@ -9,6 +9,7 @@ from backroom.events.catalogue import event
 class CatalogEvent(StrEnum):
     UNIT_CREATED = "catalog.unit.created"
     ITEM_CLASS_CREATED = "catalog.item_class.created"
+    ITEM_CLASS_UPDATED = "catalog.item_class.updated"
     CATEGORY_CREATED = "catalog.category.created"
     ITEM_CREATED = "catalog.item.created"
     ITEM_UPDATED = "catalog.item.updated"
@@ -35,6 +36,16 @@ class ItemClassCreated:
     item_class_id: int
     code: str
     negative_stock_policy: str
+    service_level: str | None = None  # empty: the planning default
+
+
+@event(CatalogEvent.ITEM_CLASS_UPDATED)
+@dataclass(frozen=True)
+class ItemClassUpdated:
+    item_class_id: int
+    code: str
+    changed: list[str]
+    service_level: str | None
 
 
 @event(CatalogEvent.CATEGORY_CREATED)

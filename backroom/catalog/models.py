@@ -64,7 +64,9 @@ class Unit(TimestampedModel):
 
 
 class ItemClass(TimestampedModel):
-    """A class of items sharing stock policies (negative stock, later service level)."""
+    """A class of items sharing stock policies: negative stock, and the target service level
+    suggested orders size safety stock for (the chance of not running out before the next
+    delivery; empty: the `PLANNING_SERVICE_LEVELS` setting's, else 0.95)."""
 
     code = models.SlugField(_("code"), max_length=30, unique=True)
     name = models.CharField(_("name"), max_length=100)
@@ -74,11 +76,26 @@ class ItemClass(TimestampedModel):
         choices=NegativeStockPolicy.choices,
         default=NegativeStockPolicy.FORBID,
     )
+    service_level = models.DecimalField(
+        _("service level"),
+        max_digits=4,
+        decimal_places=3,
+        null=True,
+        blank=True,
+        help_text=_("0.50 to 0.999; empty: the planning default."),
+    )
 
     class Meta:
         ordering = ["code"]
         verbose_name = _("item class")
         verbose_name_plural = _("item classes")
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(service_level__isnull=True)
+                | models.Q(service_level__gte=Decimal("0.5"), service_level__lte=Decimal("0.999")),
+                name="catalog_item_class_service_level_range",
+            ),
+        ]
 
     def __str__(self) -> str:
         return self.name

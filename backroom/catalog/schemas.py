@@ -50,17 +50,35 @@ class UnitIn(Schema):
     rounding: Rounding = Rounding.HALF_UP
 
 
+SERVICE_LEVEL_HELP = (
+    "Target service level of safety stock, 0.50 to 0.999 (0.95: enough on 95 of 100 days); "
+    "null: the planning default"
+)
+
+
 class ItemClassOut(Schema):
     id: int
     code: str
     name: str
     negative_stock_policy: str
+    service_level: Decimal | None = Field(..., description=SERVICE_LEVEL_HELP)
 
 
 class ItemClassIn(Schema):
     code: str = text(min_length=1, max_length=30)
     name: str = text(min_length=1, max_length=100)
     negative_stock_policy: NegativeStockPolicy = NegativeStockPolicy.FORBID
+    # Checked by the service (a localised field error), not here.
+    service_level: Decimal | None = Field(None, description=SERVICE_LEVEL_HELP)
+
+
+class ItemClassPatch(Schema):
+    """Only the fields sent change; send `service_level: null` for the planning default."""
+
+    name: str | None = text(min_length=1, max_length=100, default=None)
+    negative_stock_policy: NegativeStockPolicy | None = None
+    service_level: Decimal | None = Field(None, description=SERVICE_LEVEL_HELP)
+    reason: str = text(max_length=1000, default="")
 
 
 class CategoryOut(Schema):

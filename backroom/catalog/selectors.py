@@ -71,6 +71,13 @@ def item_classes_for(actor: Any) -> QuerySet[ItemClass]:
     return _visible(actor, ItemClass.objects.order_by("code"))
 
 
+def get_item_class(actor: Any, item_class_id: int) -> ItemClass:
+    try:
+        return item_classes_for(actor).get(pk=item_class_id)
+    except ItemClass.DoesNotExist:
+        raise NotFound() from None
+
+
 def categories_for(actor: Any) -> QuerySet[Category]:
     return _visible(actor, Category.objects.select_related("parent").order_by("code"))
 

@@ -8,6 +8,8 @@ the latest forecast of every future day, and `ForecastRun` says when and how it 
 
 from __future__ import annotations
 
+from decimal import Decimal
+
 from django.conf import settings
 from django.db import models
 from django.utils.translation import gettext_lazy as _
@@ -281,9 +283,10 @@ class SuggestionStatus(models.TextChoices):
 
 
 class SuggestedOrder(TimestampedModel):
-    """This morning's suggested order of a store from one supplier: what to order today for
-    the next delivery, to last until the delivery after it. A newer suggestion for the same
-    store and supplier supersedes an open one; submitting it makes a requisition."""
+    """This morning's suggested order of a store from one supplier — or from one warehouse /
+    central kitchen (配送, `source_site`; exactly one of the two is set): what to order today
+    for the next delivery, to last until the delivery after it. A newer suggestion for the
+    same store and source supersedes an open one; submitting it makes a requisition."""
 
     scope_field = "site__node"
 
@@ -293,6 +296,16 @@ class SuggestedOrder(TimestampedModel):
     supplier = models.ForeignKey(
         "procurement.Supplier",
         verbose_name=_("supplier"),
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
+    )
+    source_site = models.ForeignKey(
+        "org.Site",
+        verbose_name=_("warehouse or central kitchen"),
+        null=True,
+        blank=True,
         on_delete=models.PROTECT,
         related_name="+",
     )
@@ -316,7 +329,14 @@ class SuggestedOrder(TimestampedModel):
     objects = OrgScopedQuerySet.as_manager()
 
     class Meta:
-        ordering = ["site", "supplier", "-order_date"]
+        # Suppliers' suggestions first on every database (PostgreSQL sorts NULL last, SQLite
+        # first).
+        ordering = [
+            "site",
+            models.F("supplier").asc(nulls_last=True),
+            "source_site",
+            "-order_date",
+        ]
         verbose_name = _("suggested order")
         verbose_name_plural = _("suggested orders")
         constraints = [
@@ -325,18 +345,35 @@ class SuggestedOrder(TimestampedModel):
                 condition=models.Q(status="open"),
                 name="planning_one_open_suggestion",
             ),
+            models.UniqueConstraint(
+                fields=["site", "source_site"],
+                condition=models.Q(status="open"),
+                name="planning_one_open_site_suggestion",
+            ),
+            models.CheckConstraint(
+                condition=models.Q(supplier__isnull=False, source_site__isnull=True)
+                | models.Q(supplier__isnull=True, source_site__isnull=False),
+                name="planning_suggestion_one_source",
+            ),
         ]
 
     def __str__(self) -> str:
-        return f"{self.site_id} × {self.supplier_id} {self.order_date}"
+        source = self.supplier_id or f"site {self.source_site_id}"
+        return f"{self.site_id} × {source} {self.order_date}"
 
 
 class SuggestedLine(models.Model):
-    """One item of a suggestion with every step of its arithmetic (suggestion_math)."""
+    """One item of a suggestion with every step of its arithmetic (suggestion_math). A line
+    from a warehouse or kitchen has no supplier item: `unit` is its guide line's unit, and
+    `pack_size` is empty when it is not sent in packs (the need is ordered as it is)."""
 
     order = models.ForeignKey(SuggestedOrder, on_delete=models.CASCADE, related_name="lines")
     supplier_item = models.ForeignKey(
-        "procurement.SupplierItem", on_delete=models.PROTECT, related_name="+"
+        "procurement.SupplierItem",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
     )
     item = models.ForeignKey("catalog.Item", on_delete=models.PROTECT, related_name="+")
     basis = models.CharField(_("basis"), max_length=10)
@@ -347,12 +384,15 @@ class SuggestedLine(models.Model):
     on_order = QuantityField(verbose_name=_("on order"))
     in_transit = QuantityField(verbose_name=_("in transit"))
     need = QuantityField(verbose_name=_("need"))
-    pack_size = QuantityField(verbose_name=_("pack size"))  # base units per pack
+    pack_size = QuantityField(verbose_name=_("pack size"), null=True, blank=True)  # base/pack
+    unit_pack_size = QuantityField(  # the same pack in `unit` (empty on older lines)
+        verbose_name=_("pack size (order unit)"), null=True, blank=True
+    )
     moq = QuantityField(verbose_name=_("minimum order"))  # base units
     packs = models.PositiveIntegerField(_("packs"), default=0)
     quantity = QuantityField(verbose_name=_("suggested (purchase unit)"))
     base_quantity = QuantityField(verbose_name=_("suggested (base unit)"))
-    unit = models.CharField(_("purchase unit"), max_length=20)
+    unit = models.CharField(_("order unit"), max_length=20)
     service_level = models.DecimalField(max_digits=5, decimal_places=4)
     daily_error = QuantityField(verbose_name=_("daily usage error"))
     window_days = models.PositiveSmallIntegerField(_("days covered"))
@@ -367,3 +407,11 @@ class SuggestedLine(models.Model):
 
     def __str__(self) -> str:
         return f"{self.order_id} {self.item_id}: {self.quantity} {self.unit}"
+
+    @property
+    def order_pack_size(self) -> Decimal | None:
+        """The pack in `unit` (None: sent in any quantity)."""
+        if self.unit_pack_size is not None:
+            return self.unit_pack_size
+        supplier_item = self.supplier_item if self.supplier_item_id else None
+        return supplier_item.pack_size if supplier_item is not None else None

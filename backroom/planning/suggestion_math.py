@@ -10,6 +10,9 @@ step can be checked with golden numbers and shown on the page.
     packs      = need ÷ pack size, rounded up; at least the supplier's minimum order (MOQ)
     suggested  = packs × pack size (0 when need ≤ 0: nothing to order)
 
+A line without a pack (a warehouse or central kitchen sending any quantity) orders the need
+itself, at least the minimum, rounded up to the ledger's step only.
+
 Without a forecast for the item (a new ingredient, a store without history) the par level is
 the target instead: need = par − on hand − on order − in transit.
 
@@ -43,7 +46,7 @@ class LineInputs:
     on_hand: Decimal
     on_order: Decimal
     in_transit: Decimal
-    pack_size: Decimal  # base units per pack (1 when sold loose)
+    pack_size: Decimal | None  # base units per pack (1 when sold loose); None: no packs
     moq: Decimal = ZERO  # minimum order, base units
     par: Decimal | None = None
 
@@ -90,8 +93,11 @@ def suggest(inputs: LineInputs) -> Suggestion:
     need = target - available
     if need <= 0 or basis == Basis.NONE:
         return Suggestion(basis, usage, safety, target, need, 0, ZERO, ZERO)
-    pack = inputs.pack_size if inputs.pack_size > 0 else Decimal(1)
     wanted = max(need, inputs.moq)
+    if inputs.pack_size is None:
+        quantity = wanted.quantize(STEP, ROUND_CEILING)
+        return Suggestion(basis, usage, safety, target, need, 0, quantity, quantity - need)
+    pack = inputs.pack_size if inputs.pack_size > 0 else Decimal(1)
     packs = int((wanted / pack).to_integral_value(ROUND_CEILING))
     quantity = (pack * packs).quantize(STEP)
     return Suggestion(basis, usage, safety, target, need, packs, quantity, quantity - need)

@@ -1,19 +1,23 @@
-"""Suggested orders: per store × supplier (its order guide), what to order today, each line
-explained (see `suggestion_math` for the arithmetic), and the store manager's submission as a
-requisition (要货) through procurement, which asks for a reason where the manager deviates a lot.
+"""Suggested orders: per store × supplier, and per store × warehouse or central kitchen (配送),
+from its order guide, what to order today, each line explained (see `suggestion_math` for the
+arithmetic), and the store manager's submission as a requisition (要货) through procurement,
+which asks for a reason where the manager deviates a lot.
 
 Where the numbers come from:
-- the window: today → the delivery after next, from the supplier's delivery calendar for the
-  store (`procurement.services.next_delivery_dates`; cut-off and lead time included);
+- the window: today → the delivery after next, from the supplier's (or the warehouse's or
+  kitchen's) delivery calendar for the store (`procurement.services.next_delivery_dates`;
+  cut-off and lead time included);
 - usage: `services.ingredient_demand` over the window (forecast menu demand and planned events
   exploded through the recipes with the store's modifier mix);
 - the daily error: the backtest's daily error of each menu item, carried through the recipe
   (root of the sum of squares: menu items' errors are treated as independent), × 1.25 to turn
   a mean absolute error into a standard deviation;
-- the service level: `PLANNING_SERVICE_LEVELS[item class code]`, else `…["default"]`;
+- the service level: the item class's (catalog), else `PLANNING_SERVICE_LEVELS[class code]`,
+  else `…["default"]`, else 0.95;
 - on hand (the store's own locations), on order (open POs, and transfer orders to the store not
   yet dispatched), in transit (dispatched, not yet received);
 - pack size and minimum order: the supplier item's, in its purchase unit, converted to base;
+  a warehouse's or kitchen's line has its own unit and, optionally, a pack (no minimum);
 - the par on the order guide line when there is no forecast for the item.
 """
 
@@ -22,12 +26,12 @@ from __future__ import annotations
 import datetime as dt
 import math
 from collections import defaultdict
-from decimal import ROUND_HALF_UP, Decimal
+from decimal import ROUND_CEILING, ROUND_HALF_UP, Decimal
 from typing import Any, NamedTuple
 
 from django.conf import settings
 from django.db import transaction
-from django.db.models import Q
+from django.db.models import F, Q
 from django.utils.translation import gettext as _
 
 from backroom.accounts.authorization import require_permission
@@ -36,9 +40,10 @@ from backroom.catalog.batch import catalog_batch
 from backroom.catalog.models import Item
 from backroom.catalog.recipes import explode
 from backroom.catalog.selectors import site_today
-from backroom.catalog.units import to_base
+from backroom.catalog.units import from_base, to_base
 from backroom.inventory.selectors import inbound_transfers, site_on_hand
 from backroom.kernel.exceptions import Conflict, DomainError, NotFound, ValidationFailed
+from backroom.org.choices import SiteStatus
 from backroom.org.models import Site
 from backroom.planning import services
 from backroom.planning.models import (
@@ -56,8 +61,14 @@ DEFAULT_SERVICE_LEVEL = Decimal("0.95")
 
 
 def service_level(item: Item) -> Decimal:
+    """The item's target service level: its item class's (set by HQ in the catalog), else the
+    `PLANNING_SERVICE_LEVELS` setting's entry for the class code, else its "default", else
+    0.95."""
+    item_class = item.item_class if item.item_class_id else None
+    if item_class is not None and item_class.service_level is not None:
+        return Decimal(item_class.service_level)
     levels = getattr(settings, "PLANNING_SERVICE_LEVELS", {})
-    code = item.item_class.code if item.item_class_id else ""
+    code = item_class.code if item_class is not None else ""
     return Decimal(str(levels.get(code, levels.get("default", DEFAULT_SERVICE_LEVEL))))
 
 
@@ -97,43 +108,78 @@ def daily_errors(
 def build_suggestions(
     site: Site, *, today: dt.date | None = None, shared: dict[str, Any] | None = None
 ) -> list[SuggestedOrder]:
-    """Suggest today's orders of the store from every supplier of its order guides, replacing
-    the open suggestions (a submitted one stays as it was submitted). `shared`: one dict for a
-    run over many stores (recipes, items and modifiers are read once)."""
+    """Suggest today's orders of the store from every supplier, warehouse and central kitchen
+    of its order guides, replacing the open suggestions (a submitted one stays as it was
+    submitted). `shared`: one dict for a run over many stores (recipes, items and modifiers
+    are read once)."""
     shared = shared if shared is not None else {}
     with catalog_batch(reuse=True):  # units by code read once (for the whole run when open)
         return _build(site, today=today, shared=shared)
 
 
 class _GuideLine(NamedTuple):
-    supplier_item: Any
+    """One order guide line as planning reads it: the item, the unit it is ordered in, its
+    pack (in that unit; None: any quantity), minimum order (in that unit) and par."""
+
+    item: Any
+    unit: str
+    pack: Decimal | None
+    moq: Decimal
     par_quantity: Decimal | None
+    supplier_item: Any | None  # None: from a warehouse or central kitchen
 
 
 def _guide_lines(guides: list[Any], shared: dict[str, Any]) -> dict[int, list[_GuideLine]]:
-    """Each guide's active lines, in order; supplier items (with their items and units) are
-    read once per run, as every store's guide names the same few hundred."""
+    """Each guide's active lines, in order; supplier items and items (with their classes and
+    units) are read once per run, as every store's guide names the same few hundred."""
     from backroom.procurement.models import OrderGuideLine, SupplierItem
 
     rows = list(
         OrderGuideLine.objects.filter(guide__in=guides)
         .order_by("guide", "position", "id")
-        .values_list("guide_id", "supplier_item_id", "par_quantity")
+        .values_list("guide_id", "supplier_item_id", "item_id", "unit", "pack_size", "par_quantity")
     )
     known = shared.setdefault("supplier_items", {})
-    missing = {supplier_item_id for _guide, supplier_item_id, _par in rows} - known.keys()
+    missing = {row[1] for row in rows if row[1] is not None} - known.keys()
     if missing:
         known.update(
             SupplierItem.objects.select_related("item__item_class", "item__base_unit")
             .prefetch_related("item__units")
             .in_bulk(list(missing))
         )
+    items = shared.setdefault("guide_items", {})
+    missing = {row[2] for row in rows if row[1] is None} - items.keys()
+    if missing:
+        items.update(
+            Item.objects.select_related("item_class", "base_unit")
+            .prefetch_related("units")
+            .in_bulk(list(missing))
+        )
     lines: dict[int, list[_GuideLine]] = {guide.pk: [] for guide in guides}
-    for guide_id, supplier_item_id, par in rows:
-        supplier_item = known[supplier_item_id]
-        if supplier_item.is_active:
-            lines[guide_id].append(_GuideLine(supplier_item, par))
+    for guide_id, supplier_item_id, item_id, unit, pack, par in rows:
+        if supplier_item_id is not None:
+            supplier_item = known[supplier_item_id]
+            if supplier_item.is_active:
+                lines[guide_id].append(
+                    _GuideLine(
+                        supplier_item.item,
+                        supplier_item.purchase_unit,
+                        supplier_item.pack_size,
+                        supplier_item.minimum_order_quantity,
+                        par,
+                        supplier_item,
+                    )
+                )
+        elif items[item_id].is_active:
+            lines[guide_id].append(_GuideLine(items[item_id], unit, pack, Decimal(0), par, None))
     return lines
+
+
+def _source_key(guide: Any) -> tuple[bool, str]:
+    """Suppliers first (by code), then warehouses and kitchens (by code)."""
+    if guide.supplier_id is not None:
+        return (False, guide.supplier.code)
+    return (True, guide.source_site.node.code)
 
 
 def _build(site: Site, *, today: dt.date | None, shared: dict[str, Any]) -> list[SuggestedOrder]:
@@ -142,13 +188,14 @@ def _build(site: Site, *, today: dt.date | None, shared: dict[str, Any]) -> list
     from backroom.procurement.services import next_delivery_dates
 
     day = today or site_today(site)
-    guides = list(
-        OrderGuide.objects.filter(store=site, is_active=True, supplier__is_active=True)
-        .select_related("supplier")
-        .order_by("supplier__code")
+    guides = sorted(
+        OrderGuide.objects.filter(store=site, is_active=True)
+        .filter(Q(supplier__is_active=True) | Q(source_site__status=SiteStatus.OPEN))
+        .select_related("supplier", "source_site__node"),
+        key=_source_key,
     )
     lines_of = _guide_lines(guides, shared)
-    item_ids = {line.supplier_item.item_id for lines in lines_of.values() for line in lines}
+    item_ids = {line.item.pk for lines in lines_of.values() for line in lines}
     stock = site_on_hand(site, item_ids)
     ordered = on_order(site, item_ids)
     transfers = inbound_transfers(site, item_ids)
@@ -163,7 +210,9 @@ def _build(site: Site, *, today: dt.date | None, shared: dict[str, Any]) -> list
             status=SuggestionStatus.SUPERSEDED
         )
         for guide in guides:
-            dates = next_delivery_dates(guide.supplier, site, day, count=2)
+            source = guide.supplier or guide.source_site
+            assert source is not None  # exactly one (a database constraint)
+            dates = next_delivery_dates(source, site, day, count=2)
             if len(dates) < 2 or not lines_of[guide.pk]:
                 continue
             delivery, cover_until = dates
@@ -178,6 +227,7 @@ def _build(site: Site, *, today: dt.date | None, shared: dict[str, Any]) -> list
             order = SuggestedOrder.objects.create(
                 site=site,
                 supplier=guide.supplier,
+                source_site=guide.source_site,
                 order_date=day,
                 delivery_date=delivery,
                 cover_until=cover_until,
@@ -185,16 +235,13 @@ def _build(site: Site, *, today: dt.date | None, shared: dict[str, Any]) -> list
             )
             window = (cover_until - day).days
             rows = []
-            for guide_line in lines_of[guide.pk]:
-                supplier_item = guide_line.supplier_item
-                item = supplier_item.item
-                per_pack = to_base(item, supplier_item.pack_size, supplier_item.purchase_unit)
-                moq = to_base(
-                    item, supplier_item.minimum_order_quantity, supplier_item.purchase_unit
-                )
+            for line in lines_of[guide.pk]:
+                item = line.item
+                per_pack = to_base(item, line.pack, line.unit) if line.pack is not None else None
+                moq = to_base(item, line.moq, line.unit)
                 par = (
-                    to_base(item, guide_line.par_quantity, supplier_item.purchase_unit)
-                    if guide_line.par_quantity is not None
+                    to_base(item, line.par_quantity, line.unit)
+                    if line.par_quantity is not None
                     else None
                 )
                 in_forecast = covered and item.pk in usage
@@ -212,10 +259,16 @@ def _build(site: Site, *, today: dt.date | None, shared: dict[str, Any]) -> list
                     par=par,
                 )
                 result = suggest(inputs)
+                if line.pack is not None:
+                    quantity = (line.pack * result.packs).quantize(STEP)
+                else:  # any quantity: the need in the line's unit, never less than it
+                    quantity = from_base(item, result.quantity, line.unit).quantize(
+                        STEP, ROUND_CEILING
+                    )
                 rows.append(
                     SuggestedLine(
                         order=order,
-                        supplier_item=supplier_item,
+                        supplier_item=line.supplier_item,
                         item=item,
                         basis=result.basis,
                         usage=result.usage,
@@ -226,11 +279,12 @@ def _build(site: Site, *, today: dt.date | None, shared: dict[str, Any]) -> list
                         in_transit=inputs.in_transit,
                         need=result.need,
                         pack_size=per_pack,
+                        unit_pack_size=line.pack,
                         moq=moq,
                         packs=result.packs,
-                        quantity=(supplier_item.pack_size * result.packs).quantize(STEP),
+                        quantity=quantity,
                         base_quantity=result.quantity,
-                        unit=supplier_item.purchase_unit,
+                        unit=line.unit,
                         service_level=inputs.service_level,
                         daily_error=inputs.daily_error,
                         window_days=window,
@@ -242,8 +296,9 @@ def _build(site: Site, *, today: dt.date | None, shared: dict[str, Any]) -> list
 
 
 def suggestions_for(actor: Any, site: Site) -> list[SuggestedOrder]:
-    """The store's open suggestions (the latest per supplier) and those submitted since
-    yesterday, lines with their items."""
+    """The store's open suggestions (the latest per supplier, warehouse or kitchen) and those
+    submitted since yesterday, lines with their items: suppliers first, by name, then the
+    warehouses and kitchens, by code."""
     require_permission(actor, PLANNING_VIEW, site.node)
     return list(
         SuggestedOrder.objects.restrict(actor, PLANNING_VIEW)
@@ -255,16 +310,16 @@ def suggestions_for(actor: Any, site: Site) -> list[SuggestedOrder]:
                 order_date__gte=site_today(site) - dt.timedelta(days=1),
             )
         )
-        .select_related("supplier", "requisition")
+        .select_related("supplier", "source_site__node", "requisition")
         .prefetch_related("lines__item", "lines__supplier_item")
-        .order_by("supplier__name")
+        .order_by(F("supplier__name").asc(nulls_last=True), "source_site__node__code", "pk")
     )
 
 
 def get_suggestion(actor: Any, order_id: int) -> SuggestedOrder:
     order = (
         SuggestedOrder.objects.restrict(actor, PLANNING_VIEW)
-        .select_related("site__node", "supplier")
+        .select_related("site__node", "supplier", "source_site__node")
         .filter(pk=order_id)
         .first()
     )
@@ -280,14 +335,16 @@ def submit_suggestion(
     *,
     actor: Any,
 ) -> Any:
-    """Submit the suggestion as a requisition with the manager's quantities (purchase units,
-    per line id; a line left out keeps the suggestion). Procurement checks pack multiples and
-    asks for a reason on large deviations: every problem at once, nothing saved."""
+    """Submit the suggestion as a requisition with the manager's quantities (in each line's
+    unit, per line id; a line left out keeps the suggestion). Procurement checks pack multiples
+    and asks for a reason on large deviations: every problem at once, nothing saved. A
+    warehouse's or kitchen's suggestion makes distribution lines (配送), which become a draft
+    transfer order once the requisition is approved."""
     from backroom.procurement.services import RequisitionLineInput, create_requisition
 
-    locked = SuggestedOrder.objects.select_for_update()
+    locked = SuggestedOrder.objects.select_for_update(of=("self",))
     with transaction.atomic():
-        order = locked.select_related("site__node", "supplier").get(pk=order.pk)
+        order = locked.select_related("site__node", "supplier", "source_site").get(pk=order.pk)
         if order.status != SuggestionStatus.OPEN:
             raise Conflict(_("This suggestion has been submitted or replaced already."))
         lines = list(order.lines.select_related("item").order_by("item__sku"))
@@ -305,13 +362,18 @@ def submit_suggestion(
                 continue
             if quantity == 0:
                 continue
+            source = (
+                {"supplier_id": order.supplier_id}
+                if order.supplier_id is not None
+                else {"source_site_id": order.source_site_id, "unit": line.unit}
+            )
             inputs.append(
                 RequisitionLineInput(
                     item_id=line.item_id,
                     quantity=quantity,
-                    supplier_id=order.supplier_id,
                     suggested_quantity=line.quantity,
                     deviation_reason=reasons.get(line.pk, ""),
+                    **source,  # type: ignore[arg-type]
                 )
             )
         if problems:

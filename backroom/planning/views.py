@@ -78,7 +78,8 @@ def refresh(request: HttpRequest) -> HttpResponse:
 
 @page(PLANNING_VIEW)
 def suggested(request: HttpRequest) -> HttpResponse:
-    """A store's suggested orders of the day, one card per supplier, each line explained."""
+    """A store's suggested orders of the day, one card per supplier, warehouse or central
+    kitchen, each line explained."""
     stores = stores_for(request.user, PLANNING_VIEW)
     site = _chosen_store(request, stores)
     context: dict[str, Any] = {

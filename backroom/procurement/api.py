@@ -15,7 +15,7 @@ code (see docs/procurement.md); a document with several problems is one 422
 from typing import Any
 
 from django.db.models import Q, QuerySet
-from django.http import FileResponse, HttpRequest
+from django.http import FileResponse, HttpRequest, HttpResponse
 from ninja import File, Form, Path, Query, Router, Status
 from ninja.files import UploadedFile
 from ninja.pagination import paginate
@@ -27,6 +27,7 @@ from backroom.kernel.exceptions import NotFound, ValidationFailed
 from backroom.org.models import Site
 from backroom.org.selectors import get_node, get_site
 from backroom.procurement import selectors, services
+from backroom.procurement.documents import pdf_filename, render_purchase_order_pdf
 from backroom.procurement.models import (
     DeliveryCalendar,
     OrderGuide,
@@ -47,8 +48,11 @@ from backroom.procurement.schemas import (
     ContactOut,
     DeliveryDatesFilter,
     DeliveryDatesOut,
+    DistributionDatesOut,
+    DistributionGuideIn,
     InvoiceDetailOut,
     InvoiceFilter,
+    InvoiceImportOut,
     InvoiceIn,
     InvoiceOut,
     OrderGuideIn,
@@ -81,7 +85,9 @@ from backroom.procurement.schemas import (
     SupplierOut,
     SupplierPatch,
 )
+from backroom.procurement.services import order_emails
 from backroom.procurement.services.common import store_today
+from backroom.procurement.services.invoice_import import MAX_FILE_BYTES as MAX_IMPORT_BYTES
 
 router = Router(tags=["procurement"])
 
@@ -355,6 +361,88 @@ def set_order_guide(
         raise NotFound() from None
 
 
+# --- distribution from warehouses and central kitchens (配送) ----------------------------------
+
+
+@router.put(
+    "/stores/{store_id}/order-guides/sites/{site_id}", response={200: OrderGuideOut, **WRITE_ERRORS}
+)
+def set_distribution_guide(
+    request: HttpRequest,
+    store_id: Path[ObjectId],
+    site_id: Path[ObjectId],
+    payload: DistributionGuideIn,
+) -> OrderGuide:
+    """Replace the items the store orders from a warehouse or central kitchen (配送), in
+    order, each in its unit with an optional pack and par (procurement.manage at the store);
+    422 for a site that is not a warehouse or kitchen, an item not kept in stock or a unit the
+    item does not convert."""
+    store = get_site(request.user, store_id)
+    guide = services.set_distribution_guide(
+        store,
+        selectors.get_source_site(site_id),
+        [services.DistributionGuideLineInput(**line.dict()) for line in payload.lines],
+        actor=request.user,
+    )
+    try:
+        return selectors.order_guides_for(request.user, store=store).get(pk=guide.pk)
+    except OrderGuide.DoesNotExist:
+        raise NotFound() from None
+
+
+@router.get("/sites/{site_id}/calendars", response={200: list[CalendarOut], **errors(404)})
+def list_distribution_calendars(
+    request: HttpRequest, site_id: Path[ObjectId]
+) -> list[DeliveryCalendar]:
+    """A warehouse's or central kitchen's delivery calendars per store or region (visible to
+    those holding procurement.view at, above or below it)."""
+    site = selectors.get_distribution_site(request.user, site_id)
+    return list(selectors.distribution_calendars_for(request.user, site))
+
+
+@router.put("/sites/{site_id}/calendars/{node_id}", response={200: CalendarOut, **WRITE_ERRORS})
+def set_distribution_calendar(
+    request: HttpRequest,
+    site_id: Path[ObjectId],
+    node_id: Path[ObjectId],
+    payload: CalendarIn,
+) -> DeliveryCalendar:
+    """Create or replace the warehouse's or kitchen's distribution schedule for a store or
+    region: weekdays, order cut-off, lead time (one day when omitted), exceptions
+    (procurement.manage at the warehouse or kitchen)."""
+    site = selectors.get_distribution_site(request.user, site_id)
+    node = get_node(request.user, node_id)
+    calendar = services.set_delivery_calendar(
+        None,
+        services.CalendarInput(
+            node_id=node.pk,
+            weekdays=payload.weekdays,
+            cutoff_time=payload.cutoff_time,
+            lead_time_days=payload.lead_time_days,
+            exceptions={row.date: row.delivers for row in payload.exceptions},
+        ),
+        actor=request.user,
+        source_site=site,
+    )
+    return selectors.distribution_calendars_for(request.user, site).get(pk=calendar.pk)
+
+
+@router.get("/sites/{site_id}/delivery-dates", response={200: DistributionDatesOut, **errors(404)})
+def distribution_dates(
+    request: HttpRequest, site_id: Path[ObjectId], filters: Query[DeliveryDatesFilter]
+) -> dict[str, Any]:
+    """The next `count` dates the warehouse or kitchen can deliver an order placed now to the
+    store (its distribution calendar's weekdays, cut-off, lead time and exceptions)."""
+    site = selectors.get_distribution_site(request.user, site_id)
+    store = get_site(request.user, filters.store_id)
+    return {
+        "source_site_id": site.pk,
+        "store_id": store.pk,
+        "calendar_id": services.calendar_for(site, store).calendar_id,
+        "dates": services.next_delivery_dates(site, store, clock.now(), count=filters.count),
+    }
+
+
 # --- requisitions (要货) ----------------------------------------------------------------------
 
 
@@ -533,6 +621,40 @@ def close_purchase_order(
     return _order(request, order_id)
 
 
+@router.get(
+    "/purchase-orders/{order_id}/pdf",
+    response={200: None, **errors(404)},
+    openapi_extra={
+        "responses": {
+            200: {"description": "The purchase order as a PDF", "content": {"application/pdf": {}}}
+        }
+    },
+)
+def get_purchase_order_pdf(request: HttpRequest, order_id: Path[ObjectId]) -> HttpResponse:
+    """The PO as the supplier gets it by e-mail: a PDF in the supplier's language (Chinese
+    names need the server's CJK font, `PROCUREMENT_PDF_FONT`), to those who may see the PO."""
+    order = _order(request, order_id)
+    response = HttpResponse(render_purchase_order_pdf(order), content_type="application/pdf")
+    response["Content-Disposition"] = f'attachment; filename="{pdf_filename(order)}"'
+    response["X-Content-Type-Options"] = "nosniff"
+    response["Cache-Control"] = "private, no-store"
+    return response
+
+
+@router.post(
+    "/purchase-orders/{order_id}/resend-email",
+    response={200: PurchaseOrderDetailOut, **WRITE_ERRORS},
+)
+def resend_purchase_order_email(request: HttpRequest, order_id: Path[ObjectId]) -> PurchaseOrder:
+    """E-mail a sent PO's PDF again where it did not go out: `failed` and `skipped` deliveries
+    (and addresses the supplier gained since) go back to `pending` and are sent right after
+    (procurement.manage at the store; see `emails`). 409 `purchase_order_state` unless the PO
+    was sent; 422 `no_email_recipient` when the supplier has no address; 409
+    `nothing_to_resend` when every address has its e-mail."""
+    order_emails.resend_purchase_order_email(_order(request, order_id), actor=request.user)
+    return _order(request, order_id)
+
+
 # --- receiving (验收) -------------------------------------------------------------------------
 
 
@@ -696,9 +818,46 @@ def enter_invoice(request: HttpRequest, payload: InvoiceIn) -> Status:
     return Status(201, selectors.get_invoice(request.user, invoice.pk))
 
 
+@router.post("/invoices/import", response={200: InvoiceImportOut, **WRITE_ERRORS})
+def import_invoices(
+    request: HttpRequest,
+    file: File[UploadedFile],
+    dry_run: Form[bool] = False,
+    queue_unknown_po: Form[bool] = False,
+) -> services.InvoiceImportResult:
+    """Import supplier invoices from a file (multipart `file`: CSV in UTF-8 or GBK, or .xlsx,
+    at most 10 MB; one row per invoice line, see docs/procurement.md for the columns), each
+    entered and matched at once as by POST /invoices (procurement.invoice at each PO's store),
+    all in one transaction. 200 with every invoice, its status and match; with `dry_run` what
+    would be created, nothing saved. 422 `document_rejected` lists every problem of the file
+    (`details.problems[]`, each with `code` and `details.row`, `details.column`), nothing
+    saved: `unknown_purchase_order` also for a PO of a store the caller may not invoice (with
+    `queue_unknown_po` an unknown PO is kept in the review queue instead), `duplicate_invoice`,
+    `not_on_purchase_order`, `invalid_number`, `invalid_date`, `required`, `unsupported_file`,
+    `empty_file`…"""
+    return services.import_invoices(
+        file.read(MAX_IMPORT_BYTES + 1),  # a larger file is refused without reading it all
+        file.name or "",
+        actor=request.user,
+        dry_run=dry_run,
+        queue_unknown_po=queue_unknown_po,
+    )
+
+
 @router.get("/invoices/{invoice_id}", response={200: InvoiceDetailOut, **errors(404)})
 def get_invoice(request: HttpRequest, invoice_id: Path[ObjectId]) -> SupplierInvoice:
     """An invoice with its lines, its latest three-way match and its review entries."""
+    return selectors.get_invoice(request.user, invoice_id)
+
+
+@router.post("/invoices/{invoice_id}/rematch", response={200: InvoiceDetailOut, **WRITE_ERRORS})
+def rematch_invoice(request: HttpRequest, invoice_id: Path[ObjectId]) -> SupplierInvoice:
+    """Run the three-way match again for an invoice in review (procurement.invoice at its
+    store), say after a late delivery: `payable` when it matches now (its review entries
+    closed, `procurement.invoice.matched` published), else still `in_review` with the new
+    match. 409 `review_state` unless it is in review. Receiving goods re-matches the PO's
+    invoices in review by itself."""
+    services.rematch_invoice(selectors.get_invoice(request.user, invoice_id), actor=request.user)
     return selectors.get_invoice(request.user, invoice_id)
 
 

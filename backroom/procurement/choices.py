@@ -73,3 +73,13 @@ class ReviewStatus(models.TextChoices):
     OPEN = "open", _("Open")
     ACCEPTED = "accepted", _("Accepted")
     REJECTED = "rejected", _("Rejected")
+
+
+class PurchaseOrderEmailStatus(models.TextChoices):
+    """Where one e-mail of a sent PO's PDF to one supplier address stands."""
+
+    PENDING = "pending", _("Waiting to be sent")
+    SENDING = "sending", _("Sending")
+    SENT = "sent", _("Sent")
+    SKIPPED = "skipped", _("Not sent")
+    FAILED = "failed", _("Failed")

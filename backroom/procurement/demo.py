@@ -9,6 +9,10 @@ Master data, as the system:
   港島食品 Island Foods serves Hong Kong in HKD (Tue/Fri).
 - group price lists (the North region's vegetables 6 % dearer on their own list), calendars per
   region (SH001 orders vegetables until 23:00), an order guide per store and supplier with pars.
+- distribution (配送) to the East China stores: the Shanghai central kitchen (CK-SH) sends its
+  broths, sauces and braises (made ahead) Monday to Saturday, order by 15:00 for the next day;
+  the Shanghai warehouse (WH-SH) sends packaging on Tuesdays and Fridays, order by 12:00. Each
+  East store has an order guide from both, in their own units and packs, with pars.
 
 The SH001 story, through the services as the demo users (dated over the last days with the
 business clock):
@@ -102,6 +106,28 @@ SUPPLIER_ITEMS: dict[str, list[tuple[str, str, str, str, str, int]]] = {
         ("EGG", "tray", "1", "1", "4", 10),
     ],
 }
+# Distribution (配送): site → (weekdays, cut-off, lead days, [(sku, unit, pack or "", par)]).
+DISTRIBUTION: dict[str, tuple[list[int], dt.time, int, list[tuple[str, str, str, str]]]] = {
+    "CK-SH": ([1, 2, 3, 4, 5, 6], dt.time(15, 0), 1, [
+        ("PREP-BEEF-BROTH", "l", "5", "10"),
+        ("PREP-PORK-BROTH", "l", "5", "10"),
+        ("PREP-CHICKEN-BROTH", "l", "5", "5"),
+        ("PREP-CHILLI-OIL", "l", "1", "2"),
+        ("PREP-SCALLION-OIL", "l", "1", "1"),
+        ("PREP-BRAISED-BEEF", "kg", "2", "4"),
+        ("PREP-BRAISED-PORK", "kg", "2", "4"),
+        ("PREP-MARINATED-EGG", "each", "30", "60"),
+        ("PREP-ZHAJIANG", "kg", "", "2"),
+    ]),
+    "WH-SH": ([2, 5], dt.time(12, 0), 1, [
+        ("BOWL-TAKEAWAY", "case", "1", "2"),
+        ("LID-TAKEAWAY", "case", "1", "2"),
+        ("BAG-TAKEAWAY", "pack", "1", "5"),
+        ("CHOPSTICKS", "pack", "1", "10"),
+        ("NAPKIN", "pack", "1", "10"),
+    ]),
+}  # fmt: skip
+DISTRIBUTION_REGION = "EAST"
 HKD_PER_CNY = D("1.09")
 NORTH_MARKUP = D("1.06")
 
@@ -268,9 +294,47 @@ def seed(ctx: DemoContext) -> None:
                 pars={row.pk: par for row, par in known},
                 actor=SYSTEM,
             )
+    _distribution(ctx, items, stores)
     ctx.extra["procurement"] = {"suppliers": suppliers}
     if {"manager.sh001", "buyer", "finance"} <= set(ctx.users) and "SH001" in ctx.nodes:
         _story(ctx, items, suppliers)
+
+
+def _distribution(ctx: DemoContext, items: dict[str, Item], stores: list[OrgNode]) -> None:
+    """The central kitchen's and the warehouse's schedules and order guides (see the module)."""
+    region = ctx.nodes.get(DISTRIBUTION_REGION)
+    if region is None:
+        return
+    served = [
+        OrgNode.objects.select_related("site").get(pk=store.pk)
+        for store in stores
+        if store.path.startswith(region.path)
+    ]
+    for code, (weekdays, cutoff, lead, lines) in DISTRIBUTION.items():
+        node = ctx.nodes.get(code)
+        if node is None:
+            continue
+        source = OrgNode.objects.select_related("site").get(pk=node.pk).site
+        services.set_delivery_calendar(
+            None,
+            services.CalendarInput(
+                node_id=region.pk, weekdays=weekdays, cutoff_time=cutoff, lead_time_days=lead
+            ),
+            actor=SYSTEM,
+            source_site=source,
+        )
+        guide = [
+            services.DistributionGuideLineInput(
+                item_id=items[sku].pk,
+                unit=unit,
+                pack_size=D(pack) if pack else None,
+                par_quantity=D(par),
+            )
+            for sku, unit, pack, par in lines
+            if sku in items
+        ]
+        for store in served:
+            services.set_distribution_guide(store.site, source, guide, actor=SYSTEM)
 
 
 def _approve(requisition: Requisition, when: dt.datetime) -> None:

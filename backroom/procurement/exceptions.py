@@ -126,6 +126,18 @@ class ReviewStateError(Conflict):
     default_message = _("The review entry is already resolved.")
 
 
+class NoEmailRecipient(ProcurementError):
+    code = "no_email_recipient"
+    default_message = _(
+        "The supplier has no e-mail address: add an order e-mail or a contact with one."
+    )
+
+
+class NothingToResend(Conflict):
+    code = "nothing_to_resend"
+    default_message = _("The purchase order was e-mailed to every address already.")
+
+
 class DocumentRejected(DomainError):
     """Several problems of one document at once (each with its own code)."""
 

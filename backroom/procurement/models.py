@@ -24,6 +24,7 @@ from backroom.org.models import code_validator
 from backroom.procurement.choices import (
     InvoiceStatus,
     MatchStatus,
+    PurchaseOrderEmailStatus,
     PurchaseOrderStatus,
     RejectionReason,
     RequisitionStatus,
@@ -120,18 +121,32 @@ class SupplierContact(TimestampedModel):
 
 
 class DeliveryCalendar(TimestampedModel):
-    """When a supplier delivers to the stores under `node` (a store, a region, an entity).
+    """When a supplier — or a warehouse / central kitchen (配送, `source_site`) — delivers to the
+    stores under `node` (a store, a region, an entity). Exactly one of the two is set.
 
     `weekdays` lists ISO weekdays (1 = Monday … 7 = Sunday). An order placed after `cutoff_time`
     (the store's local time) counts as placed the next day; the goods can arrive
-    `lead_time_days` (the supplier's when empty) after the order day, on the next delivery day.
-    The most specific calendar (the store's own, else its nearest ancestor's) applies.
+    `lead_time_days` (the supplier's, or one day from a site, when empty) after the order day,
+    on the next delivery day. The most specific calendar (the store's own, else its nearest
+    ancestor's) applies.
     """
 
     scope_field = "node"
 
     supplier = models.ForeignKey(
-        Supplier, on_delete=models.CASCADE, related_name="delivery_calendars"
+        Supplier,
+        null=True,
+        blank=True,
+        on_delete=models.CASCADE,
+        related_name="delivery_calendars",
+    )
+    source_site = models.ForeignKey(
+        "org.Site",
+        verbose_name=_("warehouse or central kitchen"),
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
     )
     node = models.ForeignKey("org.OrgNode", on_delete=models.PROTECT, related_name="+")
     weekdays = models.JSONField(_("delivery weekdays"), default=list)
@@ -148,10 +163,19 @@ class DeliveryCalendar(TimestampedModel):
             models.UniqueConstraint(
                 fields=["supplier", "node"], name="procurement_calendar_unique"
             ),
+            models.UniqueConstraint(
+                fields=["source_site", "node"], name="procurement_calendar_site_unique"
+            ),
+            models.CheckConstraint(
+                condition=models.Q(supplier__isnull=False, source_site__isnull=True)
+                | models.Q(supplier__isnull=True, source_site__isnull=False),
+                name="procurement_calendar_one_source",
+            ),
         ]
 
     def __str__(self) -> str:
-        return f"{self.supplier.code} → {self.node.code}"
+        source = self.supplier or self.source_site
+        return f"{source.code if source else '-'} → {self.node.code}"
 
 
 class DeliveryException(models.Model):
@@ -272,12 +296,23 @@ class PriceListLine(models.Model):
 
 
 class OrderGuide(TimestampedModel):
-    """The items a store orders from a supplier (its order sheet), in order."""
+    """The items a store orders (its order sheet), in order: from a supplier (直送), or from a
+    warehouse / central kitchen (配送, `source_site`). Exactly one of the two is set."""
 
     scope_field = "store__node"
 
     store = models.ForeignKey("org.Site", on_delete=models.PROTECT, related_name="+")
-    supplier = models.ForeignKey(Supplier, on_delete=models.CASCADE, related_name="order_guides")
+    supplier = models.ForeignKey(
+        Supplier, null=True, blank=True, on_delete=models.CASCADE, related_name="order_guides"
+    )
+    source_site = models.ForeignKey(
+        "org.Site",
+        verbose_name=_("warehouse or central kitchen"),
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
+    )
     is_active = models.BooleanField(_("active"), default=True)
 
     objects = OrgScopedQuerySet.as_manager()
@@ -290,15 +325,35 @@ class OrderGuide(TimestampedModel):
             models.UniqueConstraint(
                 fields=["store", "supplier"], name="procurement_order_guide_unique"
             ),
+            models.UniqueConstraint(
+                fields=["store", "source_site"], name="procurement_order_guide_site_unique"
+            ),
+            models.CheckConstraint(
+                condition=models.Q(supplier__isnull=False, source_site__isnull=True)
+                | models.Q(supplier__isnull=True, source_site__isnull=False),
+                name="procurement_order_guide_one_source",
+            ),
         ]
 
     def __str__(self) -> str:
-        return f"{self.store_id} × {self.supplier_id}"
+        return f"{self.store_id} × {self.supplier_id or f'site {self.source_site_id}'}"
 
 
 class OrderGuideLine(models.Model):
+    """One item of an order guide with its par. A supplier's guide names the supplier item
+    (unit, pack and MOQ are the supplier's); a warehouse's or kitchen's names the item, the
+    unit it is ordered in and, optionally, the pack it is sent in (in that unit). `item` is
+    set on every line."""
+
     guide = models.ForeignKey(OrderGuide, on_delete=models.CASCADE, related_name="lines")
-    supplier_item = models.ForeignKey(SupplierItem, on_delete=models.CASCADE, related_name="+")
+    supplier_item = models.ForeignKey(
+        SupplierItem, null=True, blank=True, on_delete=models.CASCADE, related_name="+"
+    )
+    item = models.ForeignKey(
+        "catalog.Item", null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    unit = models.CharField(_("unit"), max_length=20, blank=True)
+    pack_size = QuantityField(verbose_name=_("pack size"), null=True, blank=True)
     position = models.PositiveIntegerField(default=0)
     par_quantity = QuantityField(verbose_name=_("par (purchase units)"), null=True, blank=True)
 
@@ -308,10 +363,32 @@ class OrderGuideLine(models.Model):
             models.UniqueConstraint(
                 fields=["guide", "supplier_item"], name="procurement_order_guide_line_unique"
             ),
+            models.UniqueConstraint(
+                fields=["guide", "item"], name="procurement_order_guide_line_item_unique"
+            ),
+            models.CheckConstraint(
+                condition=models.Q(supplier_item__isnull=False)
+                | models.Q(item__isnull=False) & ~models.Q(unit=""),
+                name="procurement_order_guide_line_has_item",
+            ),
+            models.CheckConstraint(
+                condition=models.Q(pack_size__isnull=True) | models.Q(pack_size__gt=0),
+                name="procurement_order_guide_line_pack_positive",
+            ),
         ]
 
     def __str__(self) -> str:
-        return f"{self.guide_id}/{self.supplier_item_id}"
+        return f"{self.guide_id}/{self.supplier_item_id or self.item_id}"
+
+    @property
+    def order_unit(self) -> str:
+        """The unit the line is ordered in: the supplier item's purchase unit, or its own."""
+        return self.supplier_item.purchase_unit if self.supplier_item else self.unit
+
+    @property
+    def order_pack_size(self) -> Decimal | None:
+        """The pack it comes in (in `order_unit`): the supplier item's, or its own (if any)."""
+        return self.supplier_item.pack_size if self.supplier_item else self.pack_size
 
 
 # --- requisitions (要货) ----------------------------------------------------------------------
@@ -748,3 +825,49 @@ class ReviewEntry(TimestampedModel):
 
     def __str__(self) -> str:
         return f"review {self.pk} of {self.invoice_id}"
+
+
+# --- purchase orders by e-mail ------------------------------------------------------------------
+
+
+class PurchaseOrderEmail(TimestampedModel):
+    """One e-mail of a sent PO's PDF to one supplier address (see services/order_emails.py).
+
+    Unique per PO and recipient, so a replayed `procurement.po.sent` plans nothing twice; the
+    row is claimed (`pending` → `sending`) before the message goes out, so a retried job never
+    sends it twice. A PO whose supplier has no address gets one `skipped` row with an empty
+    `recipient`.
+    """
+
+    scope_field = "purchase_order__store__node"
+
+    purchase_order = models.ForeignKey(
+        PurchaseOrder, on_delete=models.CASCADE, related_name="emails"
+    )
+    recipient = models.EmailField(_("recipient"), blank=True)
+    status = models.CharField(
+        _("status"),
+        max_length=10,
+        choices=PurchaseOrderEmailStatus.choices,
+        default=PurchaseOrderEmailStatus.PENDING,
+    )
+    event_id = models.UUIDField(_("event"), null=True, blank=True)
+    attempts = models.PositiveIntegerField(_("attempts"), default=0)
+    sent_at = models.DateTimeField(_("sent at"), null=True, blank=True)
+    error = models.TextField(_("error"), blank=True)
+
+    objects = OrgScopedQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["purchase_order", "id"]
+        verbose_name = _("purchase order e-mail")
+        verbose_name_plural = _("purchase order e-mails")
+        constraints = [
+            models.UniqueConstraint(
+                fields=["purchase_order", "recipient"], name="procurement_po_email_once"
+            ),
+        ]
+        indexes = [models.Index(fields=["status"], name="procurement_po_email_st_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.purchase_order_id} → {self.recipient or '-'}: {self.status}"

@@ -16,6 +16,7 @@ from ninja import Field, Schema
 from backroom.config.api_support import Instant, ObjectId, text
 from backroom.procurement.choices import (
     InvoiceStatus,
+    PurchaseOrderEmailStatus,
     PurchaseOrderStatus,
     RejectionReason,
     RequisitionStatus,
@@ -177,7 +178,8 @@ class CalendarIn(Schema):
 
 class CalendarOut(Schema):
     id: int
-    supplier_id: int
+    supplier_id: int | None  # empty: a warehouse's or kitchen's calendar (source_site_id)
+    source_site_id: int | None
     node_id: int
     node_code: str = Field(..., alias="node.code")
     weekdays: list[int]
@@ -199,6 +201,16 @@ class DeliveryDatesOut(Schema):
     """The next dates the supplier can deliver an order placed now to the store."""
 
     supplier_id: int
+    store_id: int
+    calendar_id: int | None
+    dates: list[dt.date]
+
+
+class DistributionDatesOut(Schema):
+    """The next dates the warehouse or central kitchen can deliver an order placed now to the
+    store (its distribution calendar)."""
+
+    source_site_id: int
     store_id: int
     calendar_id: int | None
     dates: list[dt.date]
@@ -281,26 +293,47 @@ class OrderGuideIn(Schema):
 
 
 class OrderGuideLineOut(Schema):
-    supplier_item_id: int
-    item_id: int = Field(..., alias="supplier_item.item_id")
-    sku: str = Field(..., alias="supplier_item.item.sku")
-    item: str = Field(..., alias="supplier_item.item.name")
-    unit: str = Field(..., alias="supplier_item.purchase_unit")
+    supplier_item_id: int | None  # empty on a warehouse's or kitchen's guide
+    item_id: int
+    sku: str = Field(..., alias="item.sku")
+    item: str = Field(..., alias="item.name")
+    unit: str = Field(..., alias="order_unit", description="The purchase unit, or the line's")
+    pack_size: Decimal | None = Field(None, alias="order_pack_size", description="In `unit`")
     position: int
-    par_quantity: Decimal | None
+    par_quantity: Decimal | None = Field(..., description="In `unit`")
 
 
 class OrderGuideOut(Schema):
+    """A store's order guide from a supplier, or from a warehouse / central kitchen
+    (`source_site_id`; 配送): exactly one of the two is set."""
+
     id: int
     store_id: int
-    supplier_id: int
-    supplier_code: str = Field(..., alias="supplier.code")
+    supplier_id: int | None
+    supplier_code: str | None = Field(None, alias="supplier.code")
+    source_site_id: int | None
+    source_site_code: str | None = Field(None, alias="source_site.node.code")
     is_active: bool
     lines: list[OrderGuideLineOut]
 
     @staticmethod
     def resolve_lines(obj: Any) -> list[Any]:
         return list(obj.lines.all())
+
+
+class DistributionGuideLineIn(Schema):
+    item_id: ObjectId
+    # The unit it is ordered in (any unit of the item; its base unit when omitted).
+    unit: str | None = text(min_length=1, max_length=20, default=None)
+    pack_size: Quantity | None = Field(None, description="Sent in packs of this many `unit`")
+    par_quantity: CountedQuantity | None = Field(None, description="In `unit`")
+
+
+class DistributionGuideIn(Schema):
+    """The items the store orders from the warehouse or central kitchen, in order, each in
+    its unit with an optional pack and par (replaces the list)."""
+
+    lines: list[DistributionGuideLineIn] = Field(..., max_length=1000)
 
 
 # --- requisitions (要货) ----------------------------------------------------------------------
@@ -480,14 +513,33 @@ class PurchaseOrderOut(Schema):
     created_at: dt.datetime
 
 
+class PurchaseOrderEmailOut(Schema):
+    """One e-mail of the PO's PDF to a supplier address: `pending`, `sending`, `sent`,
+    `failed` (with `error`) or `skipped` (an empty `recipient`: the supplier has no address)."""
+
+    id: int
+    recipient: str
+    status: PurchaseOrderEmailStatus
+    attempts: int
+    sent_at: dt.datetime | None
+    error: str
+    created_at: dt.datetime
+
+
 class PurchaseOrderDetailOut(PurchaseOrderOut):
-    """A purchase order with its lines (ordered, received, rejected, still outstanding)."""
+    """A purchase order with its lines (ordered, received, rejected, still outstanding) and
+    its e-mails to the supplier."""
 
     lines: list[PurchaseOrderLineOut]
+    emails: list[PurchaseOrderEmailOut]
 
     @staticmethod
     def resolve_lines(obj: Any) -> list[Any]:
         return list(obj.lines.select_related("item").order_by("line_no"))
+
+    @staticmethod
+    def resolve_emails(obj: Any) -> list[Any]:
+        return list(obj.emails.order_by("id"))
 
 
 class PurchaseOrderFilter(Schema):
@@ -683,6 +735,39 @@ class InvoiceFilter(Schema):
     supplier_id: ObjectId | None = None
     purchase_order_id: ObjectId | None = None
     status: InvoiceStatus | None = None
+
+
+class ImportedInvoiceOut(Schema):
+    """One invoice of an imported file: created, or on a dry run what would be created
+    (`invoice_id` null)."""
+
+    supplier_code: str
+    invoice_number: str
+    purchase_order_number: str
+    rows: list[int] = Field(..., description="the file's rows of this invoice (header = row 1)")
+    line_count: int
+    status: InvoiceStatus
+    match_status: str
+    reasons: list[str] = Field(..., description="why it waits in the review queue")
+    net_amount: Decimal
+    tax_amount: Decimal
+    total_amount: Decimal
+    currency: str
+    invoice_id: int | None
+
+
+class InvoiceImportOut(Schema):
+    """What an invoice file created (or would create, on a dry run)."""
+
+    file_name: str
+    file_type: str = Field(..., description="csv or xlsx, read from the file's bytes")
+    dry_run: bool
+    invoice_count: int
+    line_count: int
+    payable_count: int
+    in_review_count: int
+    ignored_columns: list[str] = Field(..., description="columns of the file not read")
+    invoices: list[ImportedInvoiceOut]
 
 
 class ReviewOut(Schema):

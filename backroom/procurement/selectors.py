@@ -15,6 +15,7 @@ from backroom.kernel.exceptions import NotFound
 from backroom.org.models import Site
 from backroom.procurement.choices import OPEN_PO_STATUSES, ReviewStatus
 from backroom.procurement.models import (
+    DeliveryCalendar,
     OrderGuide,
     OrderGuideLine,
     PriceList,
@@ -88,16 +89,17 @@ def price_lists_for(actor: Any, supplier: Supplier) -> QuerySet[PriceList]:
 
 
 def order_guides_for(actor: Any, *, store: Site | None = None) -> QuerySet[OrderGuide]:
-    """Order guides of the stores where the actor holds procurement.view, lines in order."""
+    """Order guides of the stores where the actor holds procurement.view, lines in order:
+    the suppliers' (by code), then the warehouses' and kitchens' (by code)."""
     from django.db.models import Prefetch
 
     rows = (
         OrderGuide.objects.restrict(actor, PROCUREMENT_VIEW)
-        .select_related("supplier")
+        .select_related("supplier", "source_site__node")
         .prefetch_related(
             Prefetch(
                 "lines",
-                queryset=OrderGuideLine.objects.select_related("supplier_item__item").order_by(
+                queryset=OrderGuideLine.objects.select_related("supplier_item", "item").order_by(
                     "position", "id"
                 ),
             )
@@ -105,7 +107,50 @@ def order_guides_for(actor: Any, *, store: Site | None = None) -> QuerySet[Order
     )
     if store is not None:
         rows = rows.filter(store=store)
-    return rows.order_by("store_id", "supplier__code")
+    return rows.order_by(
+        "store_id", F("supplier__code").asc(nulls_last=True), "source_site__node__code"
+    )
+
+
+def get_source_site(site_id: int) -> Site:
+    """The site a store names as its source (a warehouse or central kitchen, checked by the
+    service): not scoped, as the permission that matters is the one at the store; 404 when
+    there is no such site."""
+    site = Site.objects.select_related("node").filter(pk=site_id).first()
+    if site is None:
+        raise NotFound()
+    return site
+
+
+def get_distribution_site(actor: Any, site_id: int, permission: str = PROCUREMENT_VIEW) -> Site:
+    """A warehouse or central kitchen whose distribution schedule the actor may see: holding
+    `permission` at, above or below it (as for suppliers); 404 otherwise."""
+    from backroom.org.choices import NodeKind
+
+    site = (
+        Site.objects.select_related("node")
+        .filter(pk=site_id, node__kind__in=[NodeKind.WAREHOUSE, NodeKind.KITCHEN])
+        .first()
+    )
+    if site is None or actor is None or not getattr(actor, "is_authenticated", False):
+        raise NotFound()
+    paths = actor.scope_paths(permission)
+    if paths is not None and not any(
+        site.node.path.startswith(path) or path.startswith(site.node.path) for path in paths
+    ):
+        raise NotFound()
+    return site
+
+
+def distribution_calendars_for(actor: Any, site: Site) -> QuerySet[DeliveryCalendar]:
+    """The warehouse's or kitchen's delivery calendars per store or region."""
+    get_distribution_site(actor, site.pk)
+    return (
+        DeliveryCalendar.objects.filter(source_site=site)
+        .select_related("node")
+        .prefetch_related("exceptions")
+        .order_by("node__path")
+    )
 
 
 def requisitions_for(actor: Any, *, store: Site | None = None) -> QuerySet[Requisition]:

@@ -12,6 +12,7 @@ from backroom.catalog.services.items import (
     UNIT_FIELDS,
     CategoryInput,
     ItemChanges,
+    ItemClassChanges,
     ItemClassInput,
     ItemInput,
     ItemUnitChanges,
@@ -25,6 +26,7 @@ from backroom.catalog.services.items import (
     create_unit,
     deactivate_item,
     update_item,
+    update_item_class,
 )
 from backroom.catalog.services.prices import (
     MenuPriceInput,
@@ -46,6 +48,7 @@ __all__ = [
     "UNSET",
     "CategoryInput",
     "ItemChanges",
+    "ItemClassChanges",
     "ItemClassInput",
     "ItemInput",
     "ItemUnitChanges",
@@ -71,4 +74,5 @@ __all__ = [
     "set_menu_price",
     "set_price_list",
     "update_item",
+    "update_item_class",
 ]

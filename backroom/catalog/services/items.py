@@ -21,6 +21,7 @@ from backroom.catalog.choices import (
 from backroom.catalog.events import (
     CategoryCreated,
     ItemClassCreated,
+    ItemClassUpdated,
     ItemCreated,
     ItemDeactivated,
     ItemUnitAdded,
@@ -110,26 +111,55 @@ def create_unit(data: UnitInput, *, actor: Any) -> Unit:
     return unit
 
 
+SERVICE_LEVEL_MIN = Decimal("0.5")
+SERVICE_LEVEL_MAX = Decimal("0.999")
+
+
+def _service_level(problems: ErrorCollector, value: Any) -> Decimal | None:
+    """A target service level: empty (the planning default), or 0.50 to 0.999."""
+    if value is None or (isinstance(value, str) and not value.strip()):
+        return None
+    level = _decimal(problems, "service_level", value, places=3, digits=4)
+    if level is None:
+        return None
+    if not SERVICE_LEVEL_MIN <= level <= SERVICE_LEVEL_MAX:
+        problems.add(
+            "service_level",
+            _(
+                "Use a service level from 0.50 to 0.999 (0.95: enough stock on 95 of 100 "
+                "days), or leave it empty for the planning default."
+            ),
+        )
+        return None
+    return level
+
+
 @dataclass
 class ItemClassInput:
     code: str
     name: str
     negative_stock_policy: str = NegativeStockPolicy.FORBID
+    service_level: Decimal | None = None
 
 
 def create_item_class(data: ItemClassInput, *, actor: Any) -> ItemClass:
-    """Add an item class (a set of stock policies such as negative stock allow/warn/forbid)."""
+    """Add an item class (a set of stock policies such as negative stock allow/warn/forbid,
+    and the target service level of its items' safety stock)."""
     require_catalog_manage(actor)
     problems = Problems()
     code = _text(problems, "code", data.code, 30)
     name = _text(problems, "name", data.name, 100)
     _choice(problems, "negative_stock_policy", data.negative_stock_policy, NegativeStockPolicy)
+    level = _service_level(problems, data.service_level)
     if code and ItemClass.objects.filter(code=code).exists():
         problems.add("code", _("The item class %(code)s already exists.") % {"code": code})
     problems.raise_if_any()
     with transaction.atomic():
         item_class = ItemClass.objects.create(
-            code=code, name=name, negative_stock_policy=data.negative_stock_policy
+            code=code,
+            name=name,
+            negative_stock_policy=data.negative_stock_policy,
+            service_level=level,
         )
         forget(f"item_class:{code}")
         _audit_and_publish(
@@ -142,6 +172,64 @@ def create_item_class(data: ItemClassInput, *, actor: Any) -> ItemClass:
                 item_class_id=item_class.pk,
                 code=item_class.code,
                 negative_stock_policy=item_class.negative_stock_policy,
+                service_level=None if level is None else str(level),
+            ),
+        )
+    return item_class
+
+
+@dataclass
+class ItemClassChanges:
+    """Fields to change on an item class; UNSET leaves a field as it is (a None service level
+    falls back to the planning default). The code never changes."""
+
+    name: Any = UNSET
+    negative_stock_policy: Any = UNSET
+    service_level: Any = UNSET
+
+
+def update_item_class(
+    item_class: ItemClass, changes: ItemClassChanges, *, actor: Any, reason: str = ""
+) -> ItemClass:
+    """Change an item class's name or policies; only the fields given change. The next
+    suggested orders size their safety stock with the new service level."""
+    require_catalog_manage(actor)
+    problems = Problems()
+    values: dict[str, Any] = {}
+    if changes.name is not UNSET:
+        values["name"] = _text(problems, "name", changes.name, 100)
+    if changes.negative_stock_policy is not UNSET:
+        _choice(
+            problems, "negative_stock_policy", changes.negative_stock_policy, NegativeStockPolicy
+        )
+        values["negative_stock_policy"] = changes.negative_stock_policy
+    if changes.service_level is not UNSET:
+        values["service_level"] = _service_level(problems, changes.service_level)
+    problems.raise_if_any()
+    with transaction.atomic():
+        item_class = ItemClass.objects.select_for_update().get(pk=item_class.pk)
+        before = snapshot(item_class)
+        changed = [name for name, value in values.items() if getattr(item_class, name) != value]
+        if not changed:
+            return item_class
+        for name in changed:
+            setattr(item_class, name, values[name])
+        item_class.save()
+        forget(f"item_class:{item_class.code}")
+        _audit_and_publish(
+            actor=actor,
+            action="catalog.item_class.update",
+            target=item_class,
+            before=before,
+            after=snapshot(item_class),
+            reason=reason,
+            payload=ItemClassUpdated(
+                item_class_id=item_class.pk,
+                code=item_class.code,
+                changed=sorted(changed),
+                service_level=(
+                    None if item_class.service_level is None else str(item_class.service_level)
+                ),
             ),
         )
     return item_class

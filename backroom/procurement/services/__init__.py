@@ -2,11 +2,13 @@
 orders, receiving and invoice matching. Other apps (planning) call these, never the models."""
 
 from backroom.procurement.services.calendar import calendar_for, next_delivery_dates
+from backroom.procurement.services.invoice_import import InvoiceImportResult, import_invoices
 from backroom.procurement.services.invoices import (
     InvoiceInput,
     InvoiceLineInput,
     enter_invoice,
     match_invoice,
+    rematch_invoice,
     resolve_review,
 )
 from backroom.procurement.services.orders import (
@@ -36,11 +38,13 @@ from backroom.procurement.services.requisitions import (
 from backroom.procurement.services.suppliers import (
     CalendarInput,
     ContactInput,
+    DistributionGuideLineInput,
     SupplierInput,
     SupplierItemInput,
     add_contact,
     create_supplier,
     set_delivery_calendar,
+    set_distribution_guide,
     set_order_guide,
     set_supplier_item,
     update_supplier,
@@ -49,6 +53,8 @@ from backroom.procurement.services.suppliers import (
 __all__ = [
     "CalendarInput",
     "ContactInput",
+    "DistributionGuideLineInput",
+    "InvoiceImportResult",
     "InvoiceInput",
     "InvoiceLineInput",
     "PriceLineInput",
@@ -70,15 +76,18 @@ __all__ = [
     "create_requisition",
     "create_supplier",
     "enter_invoice",
+    "import_invoices",
     "match_invoice",
     "next_delivery_dates",
     "order_quantity_problems",
     "price_for",
     "receive_purchase_order",
+    "rematch_invoice",
     "resolve_review",
     "round_to_pack",
     "send_purchase_order",
     "set_delivery_calendar",
+    "set_distribution_guide",
     "set_order_guide",
     "set_supplier_item",
     "submit_requisition",

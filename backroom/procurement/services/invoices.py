@@ -249,6 +249,16 @@ def _line_tolerance(supplier: Supplier, expected: Decimal) -> Decimal:
 
 def match_invoice(invoice: SupplierInvoice, *, actor: Any) -> MatchResult:
     """Run the three-way match (inside the caller's transaction): payable, or into review."""
+    result, reasons = _three_way(invoice)
+    if reasons:
+        return _to_review(invoice, result, reasons, actor)
+    _payable(invoice, result, actor, accepted_by_review=False)
+    return result
+
+
+def _three_way(invoice: SupplierInvoice) -> tuple[MatchResult, list[str]]:
+    """Match the invoice as things stand now: the match result (saved) and the reasons it
+    needs a person (none when it matches)."""
     supplier = invoice.supplier
     now = clock.now()
     lines = list(invoice.lines.select_related("purchase_order_line__item").order_by("line_no"))
@@ -265,7 +275,7 @@ def match_invoice(invoice: SupplierInvoice, *, actor: Any) -> MatchResult:
             lines=[],
             matched_at=now,
         )
-        return _to_review(invoice, result, [ReviewReason.UNKNOWN_PO], actor)
+        return result, [ReviewReason.UNKNOWN_PO]
     billed: dict[int, list[Any]] = defaultdict(list)
     for line in lines:
         if line.purchase_order_line_id is None:
@@ -353,10 +363,7 @@ def match_invoice(invoice: SupplierInvoice, *, actor: Any) -> MatchResult:
         lines=report,
         matched_at=now,
     )
-    if reasons:
-        return _to_review(invoice, result, sorted(reasons), actor)
-    _payable(invoice, result, actor, accepted_by_review=False)
-    return result
+    return result, sorted(reasons)
 
 
 def _to_review(
@@ -479,10 +486,112 @@ def resolve_review(entry: ReviewEntry, *, actor: Any, accept: bool, note: str = 
     return entry
 
 
+def rematch_invoice(invoice: SupplierInvoice, *, actor: Any) -> MatchResult:
+    """Run the three-way match again for an invoice in review (procurement.invoice at its
+    node), say once goods that were not received yet have arrived. When it matches now its
+    open review entries are closed and it becomes payable (`procurement.invoice.matched`, as
+    for an invoice matched at once); otherwise its open entries take the new match and
+    reasons. 409 `review_state` unless it is in review with an open entry."""
+    require_at(actor, PROCUREMENT_INVOICE, invoice.org_node)
+    with transaction.atomic():
+        result = _rematch(invoice.pk, actor)
+    if result is None:
+        invoice.refresh_from_db(fields=["status"])
+        raise ReviewStateError(
+            _("Invoice %(number)s is %(status)s: only an invoice in review is matched again.")
+            % {"number": invoice.invoice_number, "status": invoice.get_status_display()},
+            details={"status": invoice.status},
+        )
+    return result
+
+
+def rematch_invoices_of(
+    order: PurchaseOrder, *, actor: Any, receipt_number: str = ""
+) -> list[MatchResult]:
+    """Match again every invoice of `order` still in review (inside the caller's transaction):
+    a receipt calls it, so its receiver needs no invoice permission."""
+    ids = (
+        SupplierInvoice.objects.filter(
+            purchase_order=order, status=InvoiceStatus.IN_REVIEW, reviews__status=ReviewStatus.OPEN
+        )
+        .values_list("pk", flat=True)
+        .distinct()
+        .order_by("pk")
+    )
+    results = [_rematch(pk, actor, receipt_number=receipt_number) for pk in list(ids)]
+    return [result for result in results if result is not None]
+
+
+def _rematch(invoice_id: int, actor: Any, *, receipt_number: str = "") -> MatchResult | None:
+    """None when the invoice is not in review (any more) with an open entry."""
+    # Locks in the order receipts (PO) and review decisions (entry, then invoice) take them.
+    order_id = SupplierInvoice.objects.filter(pk=invoice_id).values_list(
+        "purchase_order_id", flat=True
+    )[0]
+    if order_id is not None:
+        list(PurchaseOrder.objects.select_for_update().filter(pk=order_id))
+    entries = list(
+        ReviewEntry.objects.select_for_update()
+        .filter(invoice_id=invoice_id, status=ReviewStatus.OPEN)
+        .order_by("pk")
+    )
+    invoice = (
+        SupplierInvoice.objects.select_for_update(of=("self",))
+        .select_related("supplier", "org_node", "purchase_order__store")
+        .get(pk=invoice_id)
+    )
+    if invoice.status != InvoiceStatus.IN_REVIEW or not entries:
+        return None
+    before = {
+        "status": invoice.status,
+        "reasons": sorted({reason for entry in entries for reason in entry.reasons}),
+    }
+    result, reasons = _three_way(invoice)
+    now = clock.now()
+    for entry in entries:
+        entry.match = result
+        if reasons:
+            entry.reasons = list(reasons)
+        else:
+            entry.status = ReviewStatus.ACCEPTED
+            entry.resolved_at = now
+            entry.resolved_by_id = actor_id(actor)
+            entry.resolution_note = _("Matched again: the invoice matches now.")
+        entry.save(
+            update_fields=[
+                "match",
+                "reasons",
+                "status",
+                "resolved_at",
+                "resolved_by",
+                "resolution_note",
+                "updated_at",
+            ]
+        )
+    audit(
+        invoice,
+        "invoice.rematch",
+        actor,
+        invoice.org_node,
+        before=before,
+        invoice=invoice.invoice_number,
+        match=result.status,
+        reasons=list(reasons),
+        reviews=[entry.pk for entry in entries],
+        outcome=InvoiceStatus.IN_REVIEW if reasons else InvoiceStatus.PAYABLE,
+        receipt=receipt_number or None,
+    )
+    if not reasons:
+        _payable(invoice, result, actor, accepted_by_review=False)
+    return result
+
+
 __all__ = [
     "InvoiceInput",
     "InvoiceLineInput",
     "enter_invoice",
     "match_invoice",
+    "rematch_invoice",
+    "rematch_invoices_of",
     "resolve_review",
 ]

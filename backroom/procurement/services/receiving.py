@@ -10,7 +10,8 @@ in one posting (keys `po-receipt:<receipt id>:<line no>`), with their lots.
 A PO line may receive up to its ordered quantity plus the supplier's over-receipt tolerance
 (`over_receipt` beyond it). The PO row and its lines are locked for the whole check-and-write,
 so two receipts of one PO at once run one after the other and the second sees the first.
-A PO stays open (partially received) until every line has arrived in full.
+A PO stays open (partially received) until every line has arrived in full. Invoices of the PO
+waiting in review are matched again in the same transaction (`rematch_invoices_of`).
 """
 
 from __future__ import annotations
@@ -54,6 +55,7 @@ from backroom.procurement.exceptions import (
 from backroom.procurement.models import PurchaseOrder, PurchaseOrderLine, Receipt, ReceiptLine
 from backroom.procurement.permissions import PROCUREMENT_RECEIVE
 from backroom.procurement.services.common import ZERO, actor_id, audit, require_at
+from backroom.procurement.services.invoices import rematch_invoices_of
 
 RECEIPT_SOURCE = "procurement.receipt"
 PHOTO_MAX_BYTES = 10 * 1024 * 1024
@@ -454,6 +456,8 @@ def receive_purchase_order(
                 ),
                 org_node=order.store.node,
             )
+            if accepted:  # invoices waiting for these goods may match now
+                rematch_invoices_of(order, actor=actor, receipt_number=receipt.number)
     except BaseException:
         if saved_photo:
             receipt.delivery_note_photo.storage.delete(saved_photo)

@@ -1,6 +1,8 @@
 """Suppliers, their contacts, the items they sell, delivery calendars and order guides.
 
-Writes need `procurement.manage` at the supplier's org node (an order guide: at the store).
+A delivery calendar and an order guide name their source: a supplier (直送) or a warehouse /
+central kitchen (配送), never both. Writes need `procurement.manage` at the supplier's org node
+(a distribution calendar: at the warehouse or kitchen; an order guide: at the store).
 """
 
 from __future__ import annotations
@@ -38,6 +40,31 @@ from backroom.procurement.permissions import PROCUREMENT_MANAGE
 from backroom.procurement.services.common import ZERO, audit, decimal, require_at, text
 
 SUPPLIER_NODE_KINDS = {NodeKind.GROUP, NodeKind.ENTITY, NodeKind.REGION}
+DISTRIBUTION_SITE_KINDS = {NodeKind.WAREHOUSE, NodeKind.KITCHEN}
+
+
+def check_distribution_site(site: Site | None, *, store: Site | None = None) -> Site:
+    """A warehouse or central kitchen that can supply the store (422 `source_site_id`
+    otherwise: no such site, a store, or the store itself)."""
+    if site is None or site.node.kind not in DISTRIBUTION_SITE_KINDS or site == store:
+        raise ValidationFailed({"source_site_id": [_("Choose a warehouse or central kitchen.")]})
+    return site
+
+
+def source_of(*, supplier: Supplier | None = None, source_site: Site | None = None) -> Any:
+    """The one source a calendar or an order guide names: a supplier or a warehouse /
+    central kitchen. Both or neither is refused (422), as the database would."""
+    if (supplier is None) == (source_site is None):
+        raise ValidationFailed(
+            {
+                "source_site_id": [
+                    _("Name either a supplier or a warehouse / central kitchen, not both.")
+                    if supplier is not None
+                    else _("Name a supplier or a warehouse / central kitchen.")
+                ]
+            }
+        )
+    return supplier if supplier is not None else check_distribution_site(source_site)
 
 
 @dataclass
@@ -284,10 +311,18 @@ class CalendarInput:
 
 
 def set_delivery_calendar(
-    supplier: Supplier, data: CalendarInput, *, actor: Any
+    supplier: Supplier | None,
+    data: CalendarInput,
+    *,
+    actor: Any,
+    source_site: Site | None = None,
 ) -> DeliveryCalendar:
-    """Create or replace the supplier's delivery calendar for a store or region."""
-    require_at(actor, PROCUREMENT_MANAGE, supplier.node)
+    """Create or replace the delivery calendar of a supplier — or, with `source_site` instead,
+    the distribution schedule of a warehouse / central kitchen — for a store or region
+    (procurement.manage at the supplier's node, or at the site)."""
+    source = source_of(supplier=supplier, source_site=source_site)
+    owner = source.node
+    require_at(actor, PROCUREMENT_MANAGE, owner)
     errors = ErrorCollector()
     node = OrgNode.objects.filter(pk=data.node_id).first()
     if node is None:
@@ -302,6 +337,7 @@ def set_delivery_calendar(
     with transaction.atomic():
         calendar, _created = DeliveryCalendar.objects.update_or_create(
             supplier=supplier,
+            source_site=source_site,
             node=node,
             defaults={
                 "weekdays": weekdays,
@@ -320,8 +356,8 @@ def set_delivery_calendar(
             calendar,
             "calendar.set",
             actor,
-            supplier.node,
-            supplier=supplier.code,
+            owner,
+            **({"supplier": supplier.code} if supplier else {"source_site": owner.code}),
             node=node.code,
             weekdays=weekdays,
             cutoff_time=data.cutoff_time,
@@ -341,9 +377,9 @@ def set_order_guide(
 ) -> OrderGuide:
     """The items a store orders from a supplier, in this order (replaces the previous list)."""
     require_at(actor, PROCUREMENT_MANAGE, store.node)
-    known = set(
+    known = dict(
         SupplierItem.objects.filter(supplier=supplier, pk__in=supplier_item_ids).values_list(
-            "pk", flat=True
+            "pk", "item_id"
         )
     )
     missing = [pk for pk in supplier_item_ids if pk not in known]
@@ -360,6 +396,7 @@ def set_order_guide(
                 OrderGuideLine(
                     guide=guide,
                     supplier_item_id=pk,
+                    item_id=known[pk],
                     position=position,
                     par_quantity=pars.get(pk),
                 )
@@ -377,16 +414,109 @@ def set_order_guide(
     return guide
 
 
+@dataclass(frozen=True)
+class DistributionGuideLineInput:
+    """An item a store orders from a warehouse or central kitchen: the unit it is ordered in
+    (the item's base unit when None), the pack it is sent in (in that unit; none: any
+    quantity) and the par (in that unit)."""
+
+    item_id: int
+    unit: str | None = None
+    pack_size: Decimal | None = None
+    par_quantity: Decimal | None = None
+
+
+def set_distribution_guide(
+    store: Site,
+    source_site: Site,
+    lines: Sequence[DistributionGuideLineInput],
+    *,
+    actor: Any,
+) -> OrderGuide:
+    """The items a store orders from a warehouse or central kitchen (配送), in this order, with
+    their unit, pack and par (replaces the previous list; procurement.manage at the store).
+    Every problem of every line is reported at once and nothing changes."""
+    require_at(actor, PROCUREMENT_MANAGE, store.node)
+    source = check_distribution_site(source_site, store=store)
+    errors = ErrorCollector()
+    items = (
+        Item.objects.select_related("base_unit")
+        .prefetch_related("units")
+        .in_bulk({line.item_id for line in lines})
+    )
+    rows: list[OrderGuideLine] = []
+    seen: set[int] = set()
+    for index, line in enumerate(lines):
+        prefix = f"lines.{index}"
+        item = items.get(line.item_id)
+        if item is None or item.kind not in STOCKED_KINDS or not item.is_active:
+            errors.add(f"{prefix}.item_id", _("There is no such stocked item."))
+            continue
+        if item.pk in seen:
+            errors.add(f"{prefix}.item_id", _("%(item)s is listed twice.") % {"item": item.sku})
+            continue
+        seen.add(item.pk)
+        unit = (line.unit or item.base_unit.code).strip()
+        try:
+            resolve_unit(item, unit, field=f"{prefix}.unit")
+        except (UnknownUnit, MissingConversion) as error:
+            errors.add(f"{prefix}.unit", error.message)
+        pack = (
+            None
+            if line.pack_size is None
+            else decimal(errors, f"{prefix}.pack_size", line.pack_size, positive=True)
+        )
+        par = (
+            None
+            if line.par_quantity is None
+            else decimal(errors, f"{prefix}.par_quantity", line.par_quantity)
+        )
+        rows.append(
+            OrderGuideLine(
+                item=item, unit=unit, pack_size=pack, par_quantity=par, position=len(rows)
+            )
+        )
+    errors.raise_if_any()
+    with transaction.atomic():
+        guide, _created = OrderGuide.objects.get_or_create(store=store, source_site=source)
+        OrderGuideLine.objects.filter(guide=guide).delete()
+        for row in rows:
+            row.guide = guide
+        OrderGuideLine.objects.bulk_create(rows)
+        audit(
+            guide,
+            "order_guide.set",
+            actor,
+            store.node,
+            source_site=source.node.code,
+            lines=[
+                {
+                    "item_id": row.item_id,
+                    "unit": row.unit,
+                    "pack_size": row.pack_size,
+                    "par_quantity": row.par_quantity,
+                }
+                for row in rows[:200]
+            ],
+        )
+    return guide
+
+
 __all__ = [
+    "DISTRIBUTION_SITE_KINDS",
     "ZERO",
     "CalendarInput",
     "ContactInput",
+    "DistributionGuideLineInput",
     "SupplierInput",
     "SupplierItemInput",
     "add_contact",
+    "check_distribution_site",
     "create_supplier",
     "set_delivery_calendar",
+    "set_distribution_guide",
     "set_order_guide",
     "set_supplier_item",
+    "source_of",
     "update_supplier",
 ]

@@ -1,6 +1,7 @@
 """Supplier invoices: the list, entering an invoice against a PO (its lines prefilled with what
-was received at the PO price), the invoice with its three-way match, and the review queue of
-mismatches to accept or reject with a note."""
+was received at the PO price), importing a file of invoices, the invoice with its three-way
+match (matched again on request), and the review queue of mismatches to accept or reject with
+a note."""
 
 from __future__ import annotations
 
@@ -19,8 +20,10 @@ from backroom.procurement import selectors, services
 from backroom.procurement.choices import InvoiceStatus, PurchaseOrderStatus, ReviewReason
 from backroom.procurement.models import PurchaseOrder, PurchaseOrderLine, SupplierInvoice
 from backroom.procurement.permissions import PROCUREMENT_INVOICE, PROCUREMENT_VIEW
+from backroom.procurement.services.invoice_import import COLUMNS
+from backroom.procurement.services.invoice_import import MAX_FILE_BYTES as MAX_IMPORT_BYTES
 from backroom.procurement.views.common import RECENT, may, problems_by_line, typed
-from backroom.web.errors import page
+from backroom.web.errors import page, problem_messages
 from backroom.web.rendering import render_page
 
 
@@ -174,6 +177,10 @@ def invoice_detail(request: HttpRequest, invoice_id: int) -> HttpResponse:
             "may_resolve": review is not None
             and review.status == "open"
             and may(request, PROCUREMENT_INVOICE, invoice.org_node),
+            "may_rematch": invoice.status == InvoiceStatus.IN_REVIEW
+            and review is not None
+            and review.status == "open"
+            and may(request, PROCUREMENT_INVOICE, invoice.org_node),
         },
     )
 
@@ -221,8 +228,116 @@ def review_resolve(request: HttpRequest, entry_id: int) -> HttpResponse:
     return redirect("procurement:review_queue")
 
 
+@dataclass
+class ProblemRow:
+    """One problem of an uploaded file, as the page shows it."""
+
+    row: int | None
+    column: str
+    message: str
+    code: str
+
+
+def _problem_rows(error: DomainError) -> list[ProblemRow]:
+    problems = error.details.get("problems") if isinstance(error.details, dict) else None
+    if not problems:
+        return [ProblemRow(None, "", error.message, error.code)]
+    return [
+        ProblemRow(
+            problem["details"].get("row"),
+            str(problem["details"].get("column") or ""),
+            str(problem["message"]),
+            str(problem["code"]),
+        )
+        for problem in problems
+    ]
+
+
+@page(PROCUREMENT_INVOICE)
+@require_http_methods(["GET", "POST"])
+def invoice_import(request: HttpRequest) -> HttpResponse:
+    """Upload a file of supplier invoices (CSV or .xlsx): every problem of it at once, or what
+    it created (or would create, on a dry run)."""
+    problems: list[ProblemRow] = []
+    result = None
+    status = 200
+    options = {"dry_run": False, "queue_unknown_po": False}
+    if request.method == "POST":
+        options = {name: bool(request.POST.get(name)) for name in options}
+        upload = request.FILES.get("file")
+        if upload is None:
+            problems.append(ProblemRow(None, "", _("Choose the file to import."), "required"))
+        else:
+            try:
+                result = services.import_invoices(
+                    upload.read(MAX_IMPORT_BYTES + 1),
+                    upload.name or "",
+                    actor=request.user,
+                    **options,
+                )
+            except DomainError as error:
+                if error.http_status in (403, 404):
+                    raise
+                problems = _problem_rows(error)
+        if problems:
+            status = 422
+        elif result is not None and not result.dry_run:
+            messages.success(
+                request,
+                _("%(count)s invoices imported: %(payable)s payable, %(review)s in review.")
+                % {
+                    "count": result.invoice_count,
+                    "payable": result.payable_count,
+                    "review": result.in_review_count,
+                },
+            )
+    return render_page(
+        request,
+        "procurement/invoice_import.html",
+        {
+            "title": _("Import supplier invoices"),
+            "problems": problems,
+            "result": result,
+            "options": options,
+            "columns": [
+                {
+                    "label": column.label,
+                    "names": column.names,
+                    "required": column.required,
+                }
+                for column in COLUMNS
+            ],
+            "max_mb": MAX_IMPORT_BYTES >> 20,
+        },
+        status=status,
+    )
+
+
+@page(PROCUREMENT_INVOICE)
+@require_POST
+def invoice_rematch(request: HttpRequest, invoice_id: int) -> HttpResponse:
+    """Match an invoice in review again (after a late delivery, say)."""
+    invoice = selectors.get_invoice(request.user, invoice_id)
+    try:
+        services.rematch_invoice(invoice, actor=request.user)
+    except DomainError as error:
+        if error.http_status in (403, 404):
+            raise
+        for text in problem_messages(error):
+            messages.error(request, text)
+    else:
+        invoice.refresh_from_db(fields=["status"])
+        if invoice.status == InvoiceStatus.PAYABLE:
+            messages.success(request, _("Matched: the invoice is payable."))
+        else:
+            messages.warning(request, _("It still does not match: it stays in the review queue."))
+    return redirect("procurement:invoice_detail", invoice_id=invoice_id)
+
+
 urlpatterns = [
     path("invoices/", invoice_list, name="invoice_list"),
+    path("invoices/import/", invoice_import, name="invoice_import"),
+    path("invoices/<int:invoice_id>/rematch/", invoice_rematch, name="invoice_rematch"),
     path("invoices/review/", review_queue, name="review_queue"),
     path("invoices/review/<int:entry_id>/resolve/", review_resolve, name="review_resolve"),
     path("invoices/<int:invoice_id>/", invoice_detail, name="invoice_detail"),

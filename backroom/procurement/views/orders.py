@@ -1,10 +1,11 @@
 """Purchase orders (采购单) and receiving (验收), phone first.
 
 The PO list filters by state; the PO page shows its lines with what arrived so far, its receipts
-and invoices, and the buttons its state and the user's rights allow (send, cancel, close,
-receive, enter the invoice). Receiving shows one card per outstanding line: expected and
-received quantities, a rejected quantity with its reason, lot and expiry, the temperature of
-chilled and frozen goods, a substitute item, and a photo of the delivery note from the camera.
+and invoices, its PDF and its e-mails to the supplier, and the buttons its state and the user's
+rights allow (send, cancel, close, resend the e-mail, receive, enter the invoice). Receiving
+shows one card per outstanding line: expected and received quantities, a rejected quantity with
+its reason, lot and expiry, the temperature of chilled and frozen goods, a substitute item, and
+a photo of the delivery note from the camera.
 Every problem of a delivery is shown at once, next to its line; nothing is saved and the form
 keeps what was typed.
 """
@@ -29,15 +30,22 @@ from backroom.kernel.exceptions import DomainError
 from backroom.procurement import selectors, services
 from backroom.procurement.choices import (
     RECEIVABLE_PO_STATUSES,
+    PurchaseOrderEmailStatus,
     PurchaseOrderStatus,
     RejectionReason,
 )
+from backroom.procurement.documents import pdf_filename, render_purchase_order_pdf
 from backroom.procurement.models import PurchaseOrder, PurchaseOrderLine, Receipt
 from backroom.procurement.permissions import (
     PROCUREMENT_INVOICE,
     PROCUREMENT_MANAGE,
     PROCUREMENT_RECEIVE,
     PROCUREMENT_VIEW,
+)
+from backroom.procurement.services.order_emails import (
+    EMAILABLE_STATUSES,
+    RETRYABLE,
+    resend_purchase_order_email,
 )
 from backroom.procurement.services.receiving import temperature_range
 from backroom.procurement.views.common import RECENT, may, problems_by_line, typed
@@ -87,6 +95,10 @@ def _order_page(
 ) -> HttpResponse:
     node = order.store.node
     manage = may(request, PROCUREMENT_MANAGE, node)
+    emails = list(order.emails.order_by("id"))
+    if any(email.recipient for email in emails):
+        # The "no address" row of the first send is history once an address was found.
+        emails = [email for email in emails if email.recipient]
     return render_page(
         request,
         "procurement/order_detail.html",
@@ -99,6 +111,11 @@ def _order_page(
             "may_send": manage and order.status == PurchaseOrderStatus.APPROVED,
             "may_cancel": manage and order.status in CANCELLABLE,
             "may_close": manage and order.status == PurchaseOrderStatus.PARTIALLY_RECEIVED,
+            "emails": emails,
+            "may_resend": manage
+            and order.status in EMAILABLE_STATUSES
+            and (not emails or any(email.status in RETRYABLE for email in emails)),
+            "email_statuses": PurchaseOrderEmailStatus,
             "may_receive": order.status in RECEIVABLE_PO_STATUSES
             and may(request, PROCUREMENT_RECEIVE, node),
             "may_invoice": order.status
@@ -126,6 +143,13 @@ def _order_action(request: HttpRequest, order_id: int, action: str) -> HttpRespo
         elif action == "cancel":
             services.cancel_purchase_order(order, actor=request.user, reason=reason)
             messages.success(request, _("Cancelled."))
+        elif action == "resend_email":
+            rows = resend_purchase_order_email(order, actor=request.user)
+            messages.success(
+                request,
+                _("The purchase order is being e-mailed to %(recipients)s.")
+                % {"recipients": ", ".join(row.recipient for row in rows)},
+            )
         else:
             services.close_purchase_order(order, actor=request.user, reason=reason)
             messages.success(request, _("Closed: nothing more is expected."))
@@ -156,6 +180,24 @@ def order_cancel(request: HttpRequest, order_id: int) -> HttpResponse:
 @require_POST
 def order_close(request: HttpRequest, order_id: int) -> HttpResponse:
     return _order_action(request, order_id, "close")
+
+
+@page(PROCUREMENT_MANAGE)
+@require_POST
+def order_resend_email(request: HttpRequest, order_id: int) -> HttpResponse:
+    """E-mail the PO's PDF again where it did not go out (failed, or no address then)."""
+    return _order_action(request, order_id, "resend_email")
+
+
+@page(PROCUREMENT_VIEW)
+def order_pdf(request: HttpRequest, order_id: int) -> HttpResponse:
+    """The PO as the supplier gets it: a PDF, to those who may see the PO."""
+    order = _order(request, order_id)
+    response = HttpResponse(render_purchase_order_pdf(order), content_type="application/pdf")
+    response["Content-Disposition"] = f'attachment; filename="{pdf_filename(order)}"'
+    response["X-Content-Type-Options"] = "nosniff"
+    response["Cache-Control"] = "private, no-store"
+    return response
 
 
 # --- receiving (验收) ---------------------------------------------------------------------------
@@ -368,6 +410,8 @@ urlpatterns = [
     path("orders/<int:order_id>/send/", order_send, name="order_send"),
     path("orders/<int:order_id>/cancel/", order_cancel, name="order_cancel"),
     path("orders/<int:order_id>/close/", order_close, name="order_close"),
+    path("orders/<int:order_id>/pdf/", order_pdf, name="order_pdf"),
+    path("orders/<int:order_id>/resend-email/", order_resend_email, name="order_resend_email"),
     path("orders/<int:order_id>/receive/", receive, name="receive"),
     path("receiving/", receiving, name="receiving"),
     path("receipts/<int:receipt_id>/", receipt_detail, name="receipt_detail"),

@@ -1,0 +1,508 @@
+"""An invoice file read into rows of typed cells: its type from its bytes (a zip workbook is
+.xlsx; anything else must be CSV text in UTF-8, with or without a BOM, else GB18030/GBK), its
+header row, and each cell checked (numbers, dates, codes), a problem for every bad one."""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import io
+import re
+import zipfile
+from collections.abc import Sequence
+from dataclasses import dataclass
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+from django.utils.translation import gettext as _
+
+from backroom.kernel.files import document_type
+from backroom.procurement.services.invoice_import.columns import (
+    BY_HEADER,
+    BY_KEY,
+    COLUMNS,
+    accepted_headers,
+    header_key,
+)
+from backroom.procurement.services.invoice_import.problems import (
+    DuplicateColumn,
+    EmptyFile,
+    InvalidDate,
+    InvalidNumber,
+    InvalidValue,
+    MissingColumn,
+    Problems,
+    RequiredValue,
+    UnsupportedFile,
+)
+
+MAX_FILE_BYTES = 10 * 1024 * 1024
+MAX_UNPACKED_BYTES = 100 * 1024 * 1024  # a workbook is a zip: refuse a zip bomb before reading
+MAX_ROWS = 5000
+MAX_QUANTITY = Decimal(1_000_000)
+MAX_PRICE = Decimal(1_000_000)
+MAX_AMOUNT = Decimal(1_000_000_000)
+FIRST_DAY, LAST_DAY = dt.date(2000, 1, 1), dt.date(2100, 12, 31)
+EXCEL_EPOCH = dt.date(1899, 12, 30)  # serial 1 = 1900-01-01 (and Excel's phantom 1900-02-29)
+
+CSV, XLSX = "csv", "xlsx"
+
+# --- reading the file --------------------------------------------------------------------------
+
+
+@dataclass
+class Sheet:
+    """A file's type and its non-blank rows."""
+
+    file_type: str
+    rows: list[tuple[int, list[Any]]]  # (spreadsheet row number, cells) of the non-blank rows
+
+
+def is_blank(value: Any) -> bool:
+    return value is None or (isinstance(value, str) and not value.strip())
+
+
+def _read_xlsx(data: bytes) -> Sheet:
+    try:
+        with zipfile.ZipFile(io.BytesIO(data)) as archive:
+            names = archive.namelist()
+            unpacked = sum(info.file_size for info in archive.infolist())
+    except (zipfile.BadZipFile, OSError, ValueError):
+        raise UnsupportedFile(
+            _("The file is a damaged zip archive, not a readable Excel workbook (.xlsx).")
+        ) from None
+    if "xl/workbook.xml" not in names:
+        raise UnsupportedFile(
+            _("The file is a zip archive but not an Excel workbook (.xlsx).")
+        ) from None
+    if unpacked > MAX_UNPACKED_BYTES:
+        raise UnsupportedFile(
+            _("The workbook is too large once unpacked (at most %(size)s MB).")
+            % {"size": MAX_UNPACKED_BYTES >> 20}
+        )
+    from openpyxl import load_workbook
+
+    rows: list[tuple[int, list[Any]]] = []
+    try:
+        workbook = load_workbook(io.BytesIO(data), read_only=True, data_only=True)
+    except Exception:  # openpyxl raises many kinds for a damaged workbook
+        raise UnsupportedFile(_("The Excel workbook (.xlsx) cannot be read.")) from None
+    try:
+        sheet = workbook.active or workbook.worksheets[0]
+        for number, values in enumerate(sheet.iter_rows(values_only=True), start=1):
+            cells = list(values)
+            if all(is_blank(value) for value in cells):
+                continue
+            rows.append((number, cells))
+            if len(rows) > MAX_ROWS + 1:
+                break
+    except Exception:
+        raise UnsupportedFile(_("The Excel workbook (.xlsx) cannot be read.")) from None
+    finally:
+        workbook.close()
+    return Sheet(XLSX, rows)
+
+
+def _decode(data: bytes) -> str:
+    for encoding in ("utf-8-sig", "gb18030"):
+        try:
+            return data.decode(encoding)
+        except UnicodeDecodeError:
+            continue
+    raise UnsupportedFile(_("The file is not text in UTF-8 or GBK: save it as CSV UTF-8."))
+
+
+def _delimiter(text: str) -> str:
+    """The delimiter under which a line of the first ten names the most known columns (comma
+    on a tie)."""
+    lines = [line for line in text.splitlines()[:50] if line.strip()][:10]
+    best, found = ",", 0
+    for delimiter in (",", ";", "\t"):
+        for line in lines:
+            try:
+                cells = next(csv.reader([line], delimiter=delimiter), [])
+            except csv.Error:
+                continue
+            known = sum(1 for cell in cells if header_key(cell) in BY_HEADER)
+            if known > found:
+                best, found = delimiter, known
+    return best
+
+
+def _read_csv(data: bytes) -> Sheet:
+    text = _decode(data)
+    if "\x00" in text:
+        raise UnsupportedFile()
+    reader = csv.reader(io.StringIO(text, newline=""), delimiter=_delimiter(text), strict=True)
+    rows: list[tuple[int, list[Any]]] = []
+    number = 0
+    try:
+        for cells in reader:
+            number += 1
+            if all(is_blank(cell) for cell in cells):
+                continue
+            rows.append((number, list(cells)))
+            if len(rows) > MAX_ROWS + 1:
+                break
+    except csv.Error:
+        raise UnsupportedFile(
+            _("Row %(row)s of the CSV file cannot be read (an unclosed quote?).")
+            % {"row": number + 1},
+            row=number + 1,
+        ) from None
+    return Sheet(CSV, rows)
+
+
+def read_sheet(data: bytes) -> Sheet:
+    """The file's non-blank rows, by its bytes: an .xlsx workbook (its active sheet) or CSV."""
+    if not data or not data.strip().removeprefix(b"\xef\xbb\xbf").strip():
+        raise EmptyFile()
+    head = data[:16]
+    if head.startswith(b"PK\x03\x04"):
+        return _read_xlsx(data)
+    if head.startswith(b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"):
+        raise UnsupportedFile(
+            _("This is an old Excel workbook (.xls): save it as .xlsx or CSV and upload that.")
+        )
+    if document_type(head) is not None or b"\x00" in data[:4096]:
+        raise UnsupportedFile()
+    return _read_csv(data)
+
+
+# --- checking cells ----------------------------------------------------------------------------
+
+_PLAIN_NUMBER = re.compile(r"[+-]?(\d+\.?\d*|\.\d+)")
+_SCIENTIFIC = re.compile(r"[+-]?(\d+\.?\d*|\.\d+)[eE][+-]?\d+")
+_WITH_COMMA = re.compile(r"[+-]?[\d.,]*,[\d.,]*")
+_DATE = re.compile(
+    r"(\d{4})[-/.](\d{1,2})[-/.](\d{1,2})(?:[ T]\d{1,2}:\d{2}(?::\d{2}(?:\.\d+)?)?)?"
+)
+_CHINESE_DATE = re.compile(r"(\d{4})\s*年\s*(\d{1,2})\s*月\s*(\d{1,2})\s*日")
+_SERIAL = re.compile(r"\d{5}(?:\.0*)?")
+
+
+def cell_text(value: Any) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return str(value)
+    if isinstance(value, float):
+        return str(int(value)) if value.is_integer() else f"{value:.15g}"
+    if isinstance(value, dt.datetime):
+        return value.isoformat(sep=" ")
+    if isinstance(value, dt.date):
+        return value.isoformat()
+    return str(value).strip()
+
+
+@dataclass
+class Row:
+    """One data row: its number, its raw cells by column key and their typed values (empty or
+    None where the cell was blank or bad)."""
+
+    number: int
+    values: dict[str, Any]
+    supplier_code: str = ""
+    invoice_number: str = ""
+    invoice_date: dt.date | None = None
+    purchase_order_number: str = ""
+    po_line_no: int | None = None
+    item_sku: str = ""
+    quantity: Decimal | None = None
+    unit_price: Decimal | None = None
+    amount: Decimal | None = None
+    tax: Decimal | None = None
+    currency: str = ""
+
+    def blank(self, key: str) -> bool:
+        return is_blank(self.values.get(key))
+
+
+class Cells:
+    """Reads one row's cells into typed values, adding a problem for each bad cell."""
+
+    def __init__(self, problems: Problems) -> None:
+        self.problems = problems
+
+    def required(self, row: Row, key: str) -> bool:
+        if row.blank(key):
+            self.problems.add(
+                RequiredValue,
+                row.number,
+                key,
+                _("Fill in the %(column)s.") % {"column": BY_KEY[key].label},
+            )
+            return False
+        return True
+
+    def identifier(self, row: Row, key: str, limit: int, *, required: bool) -> str:
+        if row.blank(key):
+            if required:
+                self.required(row, key)
+            return ""
+        value = cell_text(row.values[key])
+        if _SCIENTIFIC.fullmatch(value):
+            self.problems.add(
+                InvalidValue,
+                row.number,
+                key,
+                _(
+                    "“%(value)s” looks like a long number Excel shortened: format the column as "
+                    "text and export the file again."
+                )
+                % {"value": value},
+            )
+            return ""
+        if len(value) > limit:
+            self.problems.add(
+                InvalidValue,
+                row.number,
+                key,
+                _("At most %(count)s characters.") % {"count": limit},
+            )
+            return ""
+        return value
+
+    def number(
+        self, row: Row, key: str, *, places: int, maximum: Decimal, required: bool
+    ) -> Decimal | None:
+        if row.blank(key):
+            if required:
+                self.required(row, key)
+            return None
+        value = row.values[key]
+        number: Decimal | None = None
+        if isinstance(value, bool):
+            number = None
+        elif isinstance(value, int):
+            number = Decimal(value)
+        elif isinstance(value, float):
+            # A workbook keeps numbers as doubles: Excel shows 15 significant digits of them.
+            number = Decimal(f"{value:.15g}")
+        elif isinstance(value, Decimal):
+            number = value
+        else:
+            raw = cell_text(value)
+            if _PLAIN_NUMBER.fullmatch(raw):
+                number = Decimal(raw)
+            elif _SCIENTIFIC.fullmatch(raw):
+                self.problems.add(
+                    InvalidNumber,
+                    row.number,
+                    key,
+                    _(
+                        "“%(value)s” is in scientific notation: write the number out in full "
+                        "(format the column as a number in Excel)."
+                    )
+                    % {"value": raw},
+                )
+                return None
+            elif _WITH_COMMA.fullmatch(raw):
+                self.problems.add(
+                    InvalidNumber,
+                    row.number,
+                    key,
+                    _(
+                        "“%(value)s” has a comma: write numbers with a decimal point and without "
+                        "thousands separators (1234.5)."
+                    )
+                    % {"value": raw},
+                )
+                return None
+        if number is None or not number.is_finite():
+            self.problems.add(
+                InvalidNumber,
+                row.number,
+                key,
+                _("“%(value)s” is not a number.") % {"value": cell_text(value)},
+            )
+            return None
+        if number < 0:
+            self.problems.add(InvalidNumber, row.number, key, _("Cannot be negative."))
+            return None
+        if number > maximum:
+            self.problems.add(
+                InvalidNumber, row.number, key, _("At most %(maximum)s.") % {"maximum": maximum}
+            )
+            return None
+        exponent = number.normalize().as_tuple().exponent
+        if isinstance(exponent, int) and -exponent > places:
+            self.problems.add(
+                InvalidNumber,
+                row.number,
+                key,
+                _("At most %(count)s decimal places.") % {"count": places},
+            )
+            return None
+        return number
+
+    def line_number(self, row: Row, key: str) -> int | None:
+        if row.blank(key):
+            return None
+        value = row.values[key]
+        raw = cell_text(value)
+        try:
+            number = Decimal(raw)
+        except InvalidOperation:
+            number = Decimal(-1)
+        if not number.is_finite() or number != number.to_integral_value() or not 1 <= number:
+            self.problems.add(
+                InvalidNumber,
+                row.number,
+                key,
+                _("“%(value)s” is not a line number (1, 2, 3…).") % {"value": raw},
+            )
+            return None
+        if number > 100_000:
+            self.problems.add(InvalidNumber, row.number, key, _("No PO has so many lines."))
+            return None
+        return int(number)
+
+    def date(self, row: Row, key: str) -> dt.date | None:
+        if not self.required(row, key):
+            return None
+        value = row.values[key]
+        found: dt.date | None = None
+        raw = cell_text(value)
+        try:
+            if isinstance(value, dt.datetime):
+                found = value.date()
+            elif isinstance(value, dt.date):
+                found = value
+            elif isinstance(value, int | float) and not isinstance(value, bool):
+                found = from_serial(value)
+            else:
+                match = _DATE.fullmatch(raw) or _CHINESE_DATE.fullmatch(raw)
+                if match:
+                    year, month, day = (int(part) for part in match.groups())
+                    found = dt.date(year, month, day)
+                elif _SERIAL.fullmatch(raw):
+                    found = from_serial(float(raw))
+        except (ValueError, OverflowError):
+            found = None
+        if found is None:
+            self.problems.add(
+                InvalidDate,
+                row.number,
+                key,
+                _(
+                    "“%(value)s” is not a date: write 2026-12-04, 2026/12/04 or 2026年12月4日, "
+                    "or use an Excel date."
+                )
+                % {"value": raw},
+            )
+            return None
+        if not FIRST_DAY <= found <= LAST_DAY:
+            self.problems.add(InvalidDate, row.number, key, _("Give a date between 2000 and 2100."))
+            return None
+        return found
+
+    def currency(self, row: Row, key: str) -> str:
+        if row.blank(key):
+            return ""
+        value = cell_text(row.values[key]).upper()
+        if not re.fullmatch(r"[A-Z]{3}", value):
+            self.problems.add(
+                InvalidValue,
+                row.number,
+                key,
+                _("“%(value)s” is not a currency code such as CNY or HKD.") % {"value": value},
+            )
+            return ""
+        return value
+
+
+def from_serial(value: float) -> dt.date:
+    """The day of an Excel date serial (days since 1899-12-30; a fraction is the time)."""
+    return EXCEL_EPOCH + dt.timedelta(days=int(value))
+
+
+def header_row_index(rows: Sequence[tuple[int, list[Any]]]) -> int:
+    """The header row: the first of the first ten rows that names at least three known columns
+    (so a title above the table is skipped), else the first row."""
+    for index, (_number, cells) in enumerate(rows[:10]):
+        if sum(1 for cell in cells if header_key(cell_text(cell)) in BY_HEADER) >= 3:
+            return index
+    return 0
+
+
+def read_headers(
+    header: tuple[int, list[Any]], problems: Problems
+) -> tuple[dict[str, int], list[str]]:
+    """Each known column's position; the columns the import ignores."""
+    number, cells = header
+    positions: dict[str, int] = {}
+    ignored: list[str] = []
+    for index, cell in enumerate(cells):
+        name = cell_text(cell)
+        column = BY_HEADER.get(header_key(name)) if name else None
+        if column is None:
+            if name:
+                ignored.append(name)
+            continue
+        if column.key in positions:
+            problems.add(
+                DuplicateColumn,
+                number,
+                column.key,
+                _("“%(first)s” and “%(second)s” are both the %(column)s: keep one of them.")
+                % {
+                    "first": problems.headers[column.key],
+                    "second": name,
+                    "column": column.label,
+                },
+                column=name,
+            )
+            continue
+        positions[column.key] = index
+        problems.headers[column.key] = name
+    for column in COLUMNS:
+        if column.required and column.key not in positions:
+            problems.add(
+                MissingColumn,
+                number,
+                column.key,
+                _("The file has no %(column)s column (its header may be: %(names)s).")
+                % {"column": column.label, "names": accepted_headers(column)},
+            )
+    if "po_line_no" not in positions and "item_sku" not in positions:
+        problems.add(
+            MissingColumn,
+            number,
+            "po_line_no",
+            _(
+                "The file needs a PO line no column (%(lines)s) or an item SKU column (%(skus)s) "
+                "to say which PO line each row bills."
+            )
+            % {
+                "lines": accepted_headers(BY_KEY["po_line_no"]),
+                "skus": accepted_headers(BY_KEY["item_sku"]),
+            },
+        )
+    return positions, ignored
+
+
+def read_row(number: int, cells: list[Any], positions: dict[str, int], read: Cells) -> Row:
+    row = Row(
+        number,
+        {key: cells[index] if index < len(cells) else None for key, index in positions.items()},
+    )
+    row.supplier_code = read.identifier(row, "supplier_code", 20, required=True).upper()
+    row.invoice_number = read.identifier(row, "invoice_number", 60, required=True)
+    row.invoice_date = read.date(row, "invoice_date")
+    row.purchase_order_number = read.identifier(row, "purchase_order_number", 60, required=True)
+    row.po_line_no = read.line_number(row, "po_line_no")
+    row.item_sku = read.identifier(row, "item_sku", 60, required=False)
+    if row.blank("po_line_no") and row.blank("item_sku"):
+        read.problems.add(
+            RequiredValue,
+            number,
+            "po_line_no" if "po_line_no" in positions else "item_sku",
+            _("Give the PO line no or the item SKU this row bills."),
+        )
+    row.quantity = read.number(row, "quantity", places=6, maximum=MAX_QUANTITY, required=True)
+    row.unit_price = read.number(row, "unit_price", places=4, maximum=MAX_PRICE, required=True)
+    row.amount = read.number(row, "amount", places=4, maximum=MAX_AMOUNT, required=False)
+    row.tax = read.number(row, "tax", places=4, maximum=MAX_AMOUNT, required=False)
+    row.currency = read.currency(row, "currency")
+    return row
