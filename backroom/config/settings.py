@@ -221,13 +221,17 @@ CHANNELS_OUTBOUND_DRY_RUN = env_bool("CHANNELS_OUTBOUND_DRY_RUN", DEBUG and not 
 # Webhook delivery: HTTP timeout in seconds.
 WEBHOOK_TIMEOUT = float(os.environ.get("WEBHOOK_TIMEOUT", "10"))
 
-# Email (approval notifications), Django 6.1's MAILERS: printed to the console on a laptop and in
-# the demo, kept in memory under tests, SMTP otherwise (host, port, user, password and TLS
+# Email (approval notifications, purchase orders to suppliers), Django 6.1's MAILERS: written as
+# files to var/mail/ on a laptop and in the demo (a PO's PDF would flood the console), kept in
+# memory under tests, SMTP otherwise (host, port, user, password and TLS
 # from EMAIL_* environment variables). BACKROOM_BASE_URL makes the links in emails absolute.
 if TESTING:
     _MAILER: dict = {"BACKEND": "django.core.mail.backends.locmem.EmailBackend"}
 elif DEBUG and not os.environ.get("EMAIL_HOST"):
-    _MAILER = {"BACKEND": "django.core.mail.backends.console.EmailBackend"}
+    _MAILER = {
+        "BACKEND": "django.core.mail.backends.filebased.EmailBackend",
+        "OPTIONS": {"file_path": str(VAR_DIR / "mail")},
+    }
 else:
     _MAILER = {
         "BACKEND": "django.core.mail.backends.smtp.EmailBackend",

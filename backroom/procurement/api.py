@@ -233,16 +233,20 @@ def set_calendar(
     node = get_node(request.user, node_id)
     calendar = services.set_delivery_calendar(
         supplier,
-        services.CalendarInput(
-            node_id=node.pk,
-            weekdays=payload.weekdays,
-            cutoff_time=payload.cutoff_time,
-            lead_time_days=payload.lead_time_days,
-            exceptions={row.date: row.delivers for row in payload.exceptions},
-        ),
+        _calendar_input(node, payload),
         actor=request.user,
     )
     return _calendars(supplier).get(pk=calendar.pk)
+
+
+def _calendar_input(node: Any, payload: CalendarIn) -> services.CalendarInput:
+    return services.CalendarInput(
+        node_id=node.pk,
+        weekdays=payload.weekdays,
+        cutoff_time=payload.cutoff_time,
+        lead_time_days=payload.lead_time_days,
+        exceptions={row.date: row.delivers for row in payload.exceptions},
+    )
 
 
 @router.get(
@@ -414,13 +418,7 @@ def set_distribution_calendar(
     node = get_node(request.user, node_id)
     calendar = services.set_delivery_calendar(
         None,
-        services.CalendarInput(
-            node_id=node.pk,
-            weekdays=payload.weekdays,
-            cutoff_time=payload.cutoff_time,
-            lead_time_days=payload.lead_time_days,
-            exceptions={row.date: row.delivers for row in payload.exceptions},
-        ),
+        _calendar_input(node, payload),
         actor=request.user,
         source_site=site,
     )
