@@ -7,9 +7,9 @@ pages (anonymous, no permission, permission, another store)."""
 from __future__ import annotations
 
 import datetime as dt
+import io
 import json
 import logging
-import re
 from pathlib import Path
 from smtplib import SMTPException
 from typing import Any
@@ -18,6 +18,7 @@ import pytest
 from django.core import mail
 from django.core.mail.backends import locmem
 from django.utils import translation
+from pypdf import PdfReader
 
 from backroom.audit.models import AuditEntry
 from backroom.events.models import EventConsumption, OutboxEvent
@@ -120,73 +121,9 @@ def email_states() -> list[tuple[Any, ...]]:
     )
 
 
-# --- reading a PDF back (fpdf2 writes uncompressed page content with compress=False) ------------
-
-
-def _strings(content: bytes) -> list[tuple[bytes, bytes]]:
-    """The string operands of a content stream, each with the operator that follows it."""
-    found: list[tuple[bytes, bytes]] = []
-    pending: list[bytes] = []
-    index = 0
-    while index < len(content):
-        char = content[index : index + 1]
-        if char == b"(":
-            depth, index, value = 1, index + 1, bytearray()
-            while depth:
-                char = content[index : index + 1]
-                if char == b"\\":
-                    following = content[index + 1 : index + 2]
-                    octal = re.match(rb"[0-7]{1,3}", content[index + 1 : index + 4])
-                    if octal:
-                        value.append(int(octal.group(), 8))
-                        index += 1 + len(octal.group())
-                        continue
-                    value += {b"n": b"\n", b"r": b"\r", b"t": b"\t", b"b": b"\b", b"f": b"\f"}.get(
-                        following, following
-                    )
-                    index += 2
-                    continue
-                depth += {b"(": 1, b")": -1}.get(char, 0)
-                if depth:
-                    value += char
-                index += 1
-            pending.append(bytes(value))
-            continue
-        if char == b"<" and content[index + 1 : index + 2] != b"<":
-            end = content.index(b">", index)
-            pending.append(bytes.fromhex(content[index + 1 : end].decode()))
-            index = end + 1
-            continue
-        operator = re.match(rb"[A-Za-z*']+", content[index:])
-        if operator:
-            if pending:
-                found.append((b"".join(pending), operator.group()))
-                pending = []
-            index += len(operator.group())
-            continue
-        index += 1
-    return found
-
-
 def pdf_text(data: bytes) -> str:
-    """The text shown on the pages of an uncompressed fpdf2 PDF, one shown string a line."""
-    to_unicode: dict[int, str] = {}
-    for block in re.findall(rb"beginbfchar(.*?)endbfchar", data, re.S):
-        for code, unicode in re.findall(rb"<([0-9A-Fa-f]+)>\s*<([0-9A-Fa-f]+)>", block):
-            to_unicode[int(code, 16)] = bytes.fromhex(unicode.decode()).decode("utf-16-be")
-    lines = []
-    for stream in re.findall(rb"stream\r?\n(.*?)\r?\nendstream", data, re.S):
-        if b" Tj" not in stream and b"TJ" not in stream:
-            continue
-        for value, operator in _strings(stream):
-            if operator not in (b"Tj", b"TJ"):
-                continue
-            if to_unicode:
-                codes = [int.from_bytes(value[i : i + 2], "big") for i in range(0, len(value), 2)]
-                lines.append("".join(to_unicode.get(code, "\ufffd") for code in codes))
-            else:
-                lines.append(value.decode("latin-1"))
-    return "\n".join(lines)
+    """The text shown on the PDF's pages, read back with pypdf (through the fonts' ToUnicode)."""
+    return "\n".join(page.extract_text() for page in PdfReader(io.BytesIO(data)).pages)
 
 
 # --- the document ------------------------------------------------------------------------------
