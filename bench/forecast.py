@@ -6,10 +6,11 @@
 The data (planning.forecasting.synthetic.daily_sales: fast and slow movers, weekly and yearly
 patterns, promotions known in advance) is generated first and not timed. The timed part is one
 `forecast_with_details` call, exactly what the nightly job runs: validation, the panel, the
-selection backtest (statsforecast baselines and intermittent models, LightGBM trained once) and
-the final forecast (LightGBM trained again on all of the history). Peak memory is the process's
-maximum resident set size. `--score` then runs an honest one-window backtest and prints the
-forecaster's accuracy next to the weekly seasonal naive (not timed).
+selection backtest (statsforecast baselines and intermittent models, the global LightGBM model
+trained once) and the final forecast (the global model trained again on all of the history if
+some series uses it). Peak memory is the process's maximum resident set size. `--score` then
+runs an honest one-window backtest and prints the forecaster's accuracy next to the weekly
+seasonal naive (not timed).
 """
 
 from __future__ import annotations

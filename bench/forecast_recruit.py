@@ -185,6 +185,12 @@ def main() -> None:
         rows.append({"method": method, **{k: result[k] for k in ("rmsle", "mase", "wape", "bias")}})
     table = pd.DataFrame(rows).set_index("method")
     print(table.to_string(float_format=lambda x: f"{x:.4f}"))
+    for baseline in ("seasonal_naive", "weekday_median"):
+        change = table.loc["forecaster"] / table.loc[baseline] - 1
+        print(
+            f"forecaster vs {baseline}: "
+            + ", ".join(f"{name} {change[name]:+.1%}" for name in ("rmsle", "mase", "wape"))
+        )
     picks = pd.read_csv(details)["model"].value_counts()
     print("models picked:", picks.to_dict())
 

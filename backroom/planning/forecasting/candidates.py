@@ -1,5 +1,5 @@
-"""The candidate models: statsforecast baselines, intermittent-demand models and the global
-LightGBM model (mlforecast). Each takes a Panel and returns forecasts for its `future` grid.
+"""The candidate models: statsforecast baselines and intermittent-demand models (the global
+LightGBM model is in globalmodel). Each takes a Panel and returns forecasts for its `future` grid.
 """
 
 from __future__ import annotations
@@ -9,7 +9,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from backroom.planning.forecasting.data import OPEN, Panel
+from backroom.planning.forecasting.data import OPEN, Panel, last_days, open_days
 
 SEASON = 7
 SHORT = "short"
@@ -17,7 +17,6 @@ ZERO = "zero"
 INTERMITTENT = "intermittent"
 SMOOTH = "smooth"
 
-GLOBAL_MODEL = "lightgbm"
 BASELINES = ("seasonal_naive", "weekday_mean", "weekday_median", "window_mean")
 COMBINATION = "lightgbm_weekday_median"
 INTERMITTENT_MODELS = ("croston", "adida", "imapa")
@@ -27,16 +26,24 @@ ZERO_MODEL = "zero"
 
 @dataclass(frozen=True)
 class Settings:
-    """How the forecaster runs. The defaults are for daily store × item sales."""
+    """How the forecaster runs. The defaults are for daily store × item sales.
+
+    min_history_days: fewer open days than this and a series is "short" (the mean of its open
+    days): 4 weeks, the longest window a baseline needs and one value per weekday for 4 weeks.
+    recent_days: the span of a series' level (8 weeks). train_days: the days the global model
+    learns from; max_train_rows: at most this many (series, origin, day ahead) training rows —
+    beyond that a fixed random sample, so the training cost stops growing with the number of
+    series (the model is no better with more: see docs/benchmarks.md).
+    """
 
     backtest_windows: int = 2
-    min_history_days: int = 56
+    min_history_days: int = 28
     recent_days: int = 56
     intermittent_days: int = 182
     intermittent_adi: float = 1.32
     switch_margin: float = 0.1
     train_days: int = 365
-    max_train_rows: int = 3_000_000
+    max_train_rows: int = 400_000
     boost_rounds: int = 250
     learning_rate: float = 0.05
     num_leaves: int = 63
@@ -51,25 +58,27 @@ def segments(panel: Panel, settings: Settings) -> pd.Series:
     open days. Intermittent: the average interval between sales (ADI) over the last
     `intermittent_days` open days is at least `intermittent_adi` (Syntetos–Boylan's cut-off).
     """
-    frame = panel.frame[panel.frame[OPEN] > 0]
-    uid = frame["unique_id"].to_numpy()
-    # Position from the end among open days: 0 is the last open day.
-    from_end = frame.groupby("unique_id", sort=False).cumcount(ascending=False).to_numpy()
-    y = frame["y"].to_numpy()
-    counts = pd.Series(1, index=uid).groupby(level=0).size()
-    recent = pd.Series(
-        y[from_end < settings.recent_days], index=uid[from_end < settings.recent_days]
-    )
-    recent_sum = recent.groupby(level=0).sum()
-    window = from_end < settings.intermittent_days
-    days = pd.Series(1, index=uid[window]).groupby(level=0).size()
-    selling = pd.Series(y[window] > 0, index=uid[window]).groupby(level=0).sum()
+    uid, y, position = open_days(panel.frame)  # position 0: the series' last open day
     all_ids = pd.Index(np.unique(panel.frame["unique_id"].to_numpy()))
+    size = int(all_ids.max()) + 1 if len(all_ids) else 0
+
+    def per_series(rows: np.ndarray, weights: np.ndarray | None = None) -> pd.Series:
+        counted = np.bincount(
+            uid[rows], weights=None if weights is None else weights[rows], minlength=size
+        )
+        return pd.Series(counted[all_ids.to_numpy()], index=all_ids)
+
+    everything = np.ones(len(uid), dtype=bool)
+    counts = per_series(everything)
+    recent_sum = per_series(position < settings.recent_days, y.astype(np.float64))
+    window = position < settings.intermittent_days
+    days = per_series(window)
+    selling = per_series(window, (y > 0).astype(np.float64))
     result = pd.Series(SMOOTH, index=all_ids, dtype=object)
-    adi = days.reindex(all_ids) / selling.reindex(all_ids).replace(0, np.nan)
+    adi = days / selling.replace(0, np.nan)
     result[adi >= settings.intermittent_adi] = INTERMITTENT
-    result[recent_sum.reindex(all_ids).fillna(0) <= 0] = ZERO
-    result[counts.reindex(all_ids).fillna(0) < settings.min_history_days] = SHORT
+    result[recent_sum <= 0] = ZERO
+    result[counts < settings.min_history_days] = SHORT
     return result
 
 
@@ -94,12 +103,13 @@ def baseline_forecasts(panel: Panel, series_segments: pd.Series) -> pd.DataFrame
 
     grid = _grid(panel)
     frame = panel.frame
-    data = frame[["unique_id", "ds"]].assign(y=frame["y_filled"].astype(np.float64))
     long_ids = series_segments.index[~series_segments.isin([SHORT])]
     intermittent_ids = series_segments.index[series_segments == INTERMITTENT]
+    everything = max(1, int(frame["day"].max()) + 1) if len(frame) else 1
     runs = [
         (
             long_ids,
+            4 * SEASON,  # what these read: the last 4 weeks
             [
                 SeasonalNaive(SEASON, alias="seasonal_naive"),
                 SeasonalWindowAverage(SEASON, 4, alias="weekday_mean"),
@@ -108,6 +118,7 @@ def baseline_forecasts(panel: Panel, series_segments: pd.Series) -> pd.DataFrame
         ),
         (
             intermittent_ids,
+            everything,
             [
                 CrostonOptimized(alias="croston"),
                 ADIDA(alias="adida"),
@@ -115,20 +126,32 @@ def baseline_forecasts(panel: Panel, series_segments: pd.Series) -> pd.DataFrame
             ],
         ),
     ]
-    for ids, models in runs:
+    for ids, days, models in runs:
         if len(ids) == 0:
             for model in models:
                 grid[str(model)] = np.nan  # a model's str() is its alias
             continue
-        subset = data[data["unique_id"].isin(ids).to_numpy()]
+        rows, _from_end = last_days(frame, ids.to_numpy(), days)
+        subset = pd.DataFrame(
+            {
+                "unique_id": frame["unique_id"].to_numpy()[rows],
+                "ds": frame["ds"].to_numpy()[rows],
+                "y": frame["y_filled"].to_numpy(np.float64)[rows],
+            }
+        )
         engine = StatsForecast(models=models, freq="D", n_jobs=1)
         result = engine.forecast(df=subset, h=panel.horizon)
         grid = grid.merge(result, on=["unique_id", "ds"], how="left")
     grid["weekday_median"] = _weekday_median(frame, grid)
     grid.loc[~grid["unique_id"].isin(long_ids).to_numpy(), "weekday_median"] = np.nan
+    is_open = frame[OPEN].to_numpy() > 0
     open_mean = (
-        frame[frame[OPEN] > 0].groupby("unique_id")["y"].mean().reindex(series_segments.index)
-    ).fillna(0.0)
+        pd.Series(frame["y"].to_numpy()[is_open])
+        .groupby(frame["unique_id"].to_numpy()[is_open])
+        .mean()
+        .reindex(series_segments.index)
+        .fillna(0.0)
+    )
     grid[FALLBACK] = grid["unique_id"].map(open_mean).astype(np.float64)
     grid[ZERO_MODEL] = 0.0
     return grid
@@ -137,8 +160,8 @@ def baseline_forecasts(panel: Panel, series_segments: pd.Series) -> pd.DataFrame
 def _weekday_median(frame: pd.DataFrame, grid: pd.DataFrame, weeks: int = 8) -> np.ndarray:
     """The median of the same weekday's open days over the last `weeks` weeks (else the median
     of all open days in those weeks)."""
-    from_end = frame.groupby("unique_id", sort=False).cumcount(ascending=False).to_numpy()
-    recent = frame[(from_end < 7 * weeks) & (frame[OPEN].to_numpy() > 0)]
+    rows, _from_end = last_days(frame, np.unique(grid["unique_id"].to_numpy()), 7 * weeks)
+    recent = frame.iloc[rows[frame[OPEN].to_numpy()[rows] > 0]]
     weekday = recent["ds"].dt.dayofweek.to_numpy()
     by_weekday = recent.groupby([recent["unique_id"].to_numpy(), weekday])["y"].median()
     overall = recent.groupby("unique_id")["y"].median()
@@ -149,105 +172,3 @@ def _weekday_median(frame: pd.DataFrame, grid: pd.DataFrame, weeks: int = 8) -> 
     missing = np.isnan(values)
     values[missing] = grid["unique_id"].map(overall).to_numpy(np.float64)[missing]
     return values
-
-
-def _scales(frame: pd.DataFrame, recent_days: int) -> pd.Series:
-    """Per series: the mean of the last `recent_days` days (y_filled), or 1 when that is 0."""
-    from_end = frame.groupby("unique_id", sort=False).cumcount(ascending=False).to_numpy()
-    recent = frame[from_end < recent_days]
-    scale = recent.groupby("unique_id")["y_filled"].mean()
-    return scale.where(scale > 0, 1.0)
-
-
-class GlobalModel:
-    """One LightGBM model over many series (mlforecast: lags, rolling means, weekday and calendar
-    features, the known-in-advance features), on values divided by each series' recent mean so
-    big and small series share it. Tweedie loss: non-negative, suited to many zeros."""
-
-    LOOKBACK_DAYS = 120
-
-    def __init__(self, features: tuple[str, ...], settings: Settings) -> None:
-        self.features = features
-        self.settings = settings
-        self.pipeline = None
-
-    def _pipeline(self):  # type: ignore[no-untyped-def]
-        import lightgbm
-        from mlforecast import MLForecast
-        from mlforecast.lag_transforms import RollingMean, SeasonalRollingMean
-
-        settings = self.settings
-        model = lightgbm.LGBMRegressor(
-            objective="tweedie",
-            tweedie_variance_power=1.2,
-            n_estimators=settings.boost_rounds,
-            learning_rate=settings.learning_rate,
-            num_leaves=settings.num_leaves,
-            min_child_samples=100,
-            subsample=0.8,
-            subsample_freq=1,
-            colsample_bytree=0.8,
-            max_bin=127,
-            n_jobs=settings.num_threads,
-            random_state=settings.seed,
-            deterministic=True,
-            force_row_wise=True,
-            verbosity=-1,
-        )
-        return MLForecast(
-            models={GLOBAL_MODEL: model},
-            freq="D",
-            lags=[1, 2, 7, 14, 28],
-            lag_transforms={
-                1: [RollingMean(7), RollingMean(28)],
-                7: [SeasonalRollingMean(SEASON, 4)],
-            },
-            date_features=["dayofweek", "day", "month", "dayofyear"],
-            num_threads=settings.num_threads,
-        )
-
-    def _model_frame(self, frame: pd.DataFrame, scale: pd.Series) -> pd.DataFrame:
-        data = frame[["unique_id", "ds", OPEN, *self.features]].copy()
-        data["y"] = (frame["y_filled"] / frame["unique_id"].map(scale)).astype(np.float32)
-        return data
-
-    def fit(self, panel: Panel, series: pd.Index) -> None:
-        """Train on (a deterministic sample of) `series`, on their last `train_days` open days."""
-        settings = self.settings
-        rng = np.random.default_rng(settings.seed)
-        limit = max(1, settings.max_train_rows // settings.train_days)
-        chosen = np.sort(series.to_numpy())
-        if len(chosen) > limit:
-            chosen = np.sort(rng.choice(chosen, size=limit, replace=False))
-        frame = panel.frame[panel.frame["unique_id"].isin(chosen).to_numpy()]
-        from_end = frame.groupby("unique_id", sort=False).cumcount(ascending=False).to_numpy()
-        frame = frame[from_end < settings.train_days + 60]
-        data = self._model_frame(frame, _scales(frame, settings.recent_days))
-        pipeline = self._pipeline()
-        prepared = pipeline.preprocess(data, static_features=[], dropna=True)
-        train_from = frame.groupby("unique_id")["ds"].max() - pd.Timedelta(
-            days=settings.train_days - 1
-        )
-        keep = (prepared[OPEN] > 0) & (prepared["ds"] >= prepared["unique_id"].map(train_from))
-        prepared = prepared[keep]
-        columns = [c for c in prepared.columns if c not in ("unique_id", "ds", "y")]
-        pipeline.fit_models(prepared[columns], prepared["y"].to_numpy())
-        self.pipeline = pipeline
-
-    def predict(self, panel: Panel, series: pd.Index) -> pd.DataFrame:
-        """Forecasts (unique_id, ds, lightgbm) for `series` over the panel's future grid."""
-        assert self.pipeline is not None, "fit first"
-        frame = panel.frame[panel.frame["unique_id"].isin(series).to_numpy()]
-        from_end = frame.groupby("unique_id", sort=False).cumcount(ascending=False).to_numpy()
-        frame = frame[from_end < self.LOOKBACK_DAYS]
-        scale = _scales(frame, self.settings.recent_days)
-        data = self._model_frame(frame, scale)
-        future = panel.future[panel.future["unique_id"].isin(series).to_numpy()]
-        future = future[["unique_id", "ds", OPEN, *self.features]]
-        predicted = self.pipeline.predict(panel.horizon, new_df=data, X_df=future)
-        predicted[GLOBAL_MODEL] = np.maximum(
-            predicted[GLOBAL_MODEL].to_numpy(np.float64)
-            * predicted["unique_id"].map(scale).to_numpy(np.float64),
-            0.0,
-        )
-        return predicted[["unique_id", "ds", GLOBAL_MODEL]]

@@ -74,8 +74,8 @@ def _number_column(
         text = raw.astype("string").str.strip()
         blank = text.isna() | (text == "")
         numbers = pd.to_numeric(text.where(~blank, None), errors="coerce").astype("float64")
-    bad = numbers.isna() & ~blank
-    bad |= ~np.isfinite(numbers.fillna(0.0))
+    array = numbers.to_numpy()
+    bad = pd.Series(np.isinf(array) | (np.isnan(array) & ~blank.to_numpy()), index=table.index)
     if bad.any():
         problems.setdefault(column, []).append(
             _("not a number on %(where)s")
@@ -85,7 +85,7 @@ def _number_column(
         problems.setdefault(column, []).append(
             _("empty on %(where)s") % {"where": _where(table.index[blank], first_line=first_line)}
         )
-    return numbers.where(~bad)
+    return numbers.where(~bad) if bad.any() else numbers
 
 
 def parse_table(
@@ -99,7 +99,9 @@ def parse_table(
     row may leave `value` empty (a day with features only); a future table has no `value`.
     """
     problems: dict[str, list[str]] = {}
-    table = table.reset_index(drop=True)
+    index = table.index
+    if not (isinstance(index, pd.RangeIndex) and index.start == 0 and index.step == 1):
+        table = table.reset_index(drop=True)  # positions are line numbers; a copy only if needed
     required = (ID, TIME) if future else REQUIRED_COLUMNS
     missing = [column for column in required if column not in table.columns]
     if missing:
@@ -137,7 +139,10 @@ def parse_table(
 
     raw_dates = table[TIME]
     if pd.api.types.is_datetime64_any_dtype(raw_dates):
-        dates = pd.to_datetime(raw_dates).dt.tz_localize(None).dt.normalize()
+        dates = pd.to_datetime(raw_dates)
+        if dates.dt.tz is not None:
+            dates = dates.dt.tz_localize(None)
+        dates = dates.dt.normalize()
         bad_date = dates.isna()
     else:
         text = raw_dates.astype("string").str.strip()
@@ -166,8 +171,9 @@ def parse_table(
             table, column, problems, first_line=first_line, allow_blank=True
         )
 
-    keyed = typed[~empty_id & ~bad_date]
-    duplicated = keyed.duplicated([ID, TIME], keep=False)
+    usable = ~empty_id & ~bad_date
+    keyed = typed if usable.all() else typed[usable]
+    duplicated = _duplicated_keys(keyed)
     if duplicated.any():
         pairs = keyed[duplicated].groupby([ID, TIME], sort=True).groups
         described = []
@@ -185,6 +191,28 @@ def parse_table(
     return typed
 
 
+def _series_codes(ids: pd.Series) -> np.ndarray:
+    """Integer codes of series ids (a categorical's own codes: no strings materialised)."""
+    if isinstance(ids.dtype, pd.CategoricalDtype):
+        return ids.cat.codes.to_numpy()
+    return pd.factorize(ids)[0]
+
+
+def _day_numbers(dates: pd.Series) -> np.ndarray:
+    return dates.to_numpy().astype("datetime64[D]").astype(np.int64)
+
+
+def _duplicated_keys(keyed: pd.DataFrame) -> pd.Series:
+    """Rows whose (series_id, date) occurs more than once (all of them)."""
+    codes = _series_codes(keyed[ID]).astype(np.int64)
+    days = _day_numbers(keyed[TIME])
+    span = int(days.max() - days.min()) + 1 if len(days) else 1
+    key = codes * span + (days - (days.min() if len(days) else 0))
+    if len(key) < 2 or bool(np.all(key[1:] > key[:-1])):
+        return pd.Series(False, index=keyed.index)  # sorted by series and date: no duplicate
+    return pd.Series(pd.Series(key).duplicated(keep=False).to_numpy(), index=keyed.index)
+
+
 def check_horizon(horizon: int) -> None:
     """A horizon is 1 to 366 days."""
     if not 1 <= horizon <= MAX_HORIZON:
@@ -195,12 +223,15 @@ def check_horizon(horizon: int) -> None:
 
 def split_future(table: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Split a typed table into history and the rows after each series' last value (the future)."""
-    observed = table[VALUE].notna()
-    last = table[observed].groupby(ID, sort=False, observed=True)[TIME].max()
-    last_of_row = table[ID].map(last)
-    is_future = ~observed & (last_of_row.isna() | (table[TIME] > last_of_row))
+    observed = table[VALUE].notna().to_numpy()
+    codes = _series_codes(table[ID])
+    days = _day_numbers(table[TIME])
+    last = pd.Series(days[observed]).groupby(codes[observed]).max()
+    none = np.iinfo(np.int64).min
+    last_of_row = last.reindex(np.arange(codes.max() + 1 if len(codes) else 0)).fillna(none)
+    is_future = ~observed & (days > last_of_row.to_numpy(np.int64)[codes])
     future = table[is_future].drop(columns=[VALUE])
-    return table[~is_future], future
+    return (table[~is_future] if is_future.any() else table), future
 
 
 def build_panel(
@@ -229,49 +260,59 @@ def build_panel(
                     ]
                 }
             )
-    observed = history[history[VALUE].notna()]
-    if observed.empty:
+    # Arrays rather than frame copies: a 50,000-series history has tens of millions of rows.
+    given_values = history[VALUE].to_numpy(np.float64)
+    observed = ~np.isnan(given_values)
+    if not observed.any():
         raise ForecastInputInvalid({VALUE: [_("the history has no values")]})
-    codes, series_ids = pd.factorize(observed[ID], sort=True)
+    raw_codes, uniques = pd.factorize(history[ID], sort=True)
+    present = np.zeros(len(uniques), dtype=bool)
+    present[raw_codes[observed]] = True  # series with at least one value
+    remap = np.full(len(uniques), -1, dtype=np.int64)
+    remap[present] = np.arange(int(present.sum()))
+    codes = remap[raw_codes]
+    del raw_codes
+    series_ids = np.asarray(uniques, dtype=object)[present]
     code_of = pd.Series(np.arange(len(series_ids), dtype=np.int64), index=series_ids)
-    first = observed[TIME].groupby(codes).min().to_numpy()
-    last = observed[TIME].groupby(codes).max().to_numpy()
-    lengths = ((last - first) // np.timedelta64(1, "D")).astype(np.int64) + 1
+    days = _day_numbers(history[TIME])
+    span = pd.Series(days[observed]).groupby(codes[observed]).agg(["min", "max"])
+    first_day = span["min"].to_numpy(np.int64)
+    lengths = span["max"].to_numpy(np.int64) - first_day + 1
+    first = first_day.astype("datetime64[D]").astype("datetime64[ns]")
+    last = first + (lengths - 1).astype("timedelta64[D]")
     starts = np.concatenate([[0], np.cumsum(lengths)[:-1]])
     total = int(lengths.sum())
     series = np.repeat(np.arange(len(series_ids), dtype=np.int32), lengths)
     day = np.arange(total, dtype=np.int64) - np.repeat(starts, lengths)
     dates = np.repeat(first, lengths) + day.astype("timedelta64[D]")
 
-    row_codes = history[ID].map(code_of)
-    known = row_codes.notna().to_numpy()
-    rows = history[known]
-    row_code = row_codes[known].to_numpy(np.int64)
-    offset = ((rows[TIME].to_numpy() - first[row_code]) // np.timedelta64(1, "D")).astype(np.int64)
-    inside = (offset >= 0) & (offset < lengths[row_code])
-    position = starts[row_code[inside]] + offset[inside]
-    rows = rows[inside]
+    known = codes >= 0
+    safe = np.where(known, codes, 0)
+    days -= first_day[safe]  # now the row's day within its series
+    inside = known & (days >= 0) & (days < lengths[safe])
+    days += starts[safe]  # now the row's position in the panel
+    position = days
+    del safe
 
     value = np.zeros(total, dtype=np.float32)
-    row_values = rows[VALUE].to_numpy(np.float64)
-    has_value = ~np.isnan(row_values)
-    value[position[has_value]] = row_values[has_value]
+    has_value = inside & observed
+    value[position[has_value]] = given_values[has_value]
     is_open = np.full(total, 1.0 if missing_days == "zero" else 0.0, dtype=np.float32)
     if missing_days == "closed":
         is_open[position[has_value]] = 1.0
-    if OPEN in rows.columns:
-        given = rows[OPEN].to_numpy(np.float64)
-        has_open = ~np.isnan(given)
+    if OPEN in history.columns:
+        given = history[OPEN].to_numpy(np.float64)
+        has_open = inside & ~np.isnan(given)
         is_open[position[has_open]] = (given[has_open] > 0).astype(np.float32)
+    value[is_open == 0] = 0.0
     frame = pd.DataFrame({"unique_id": series, "ds": dates, "y": value, OPEN: is_open})
     frame["day"] = day.astype(np.int32)
     for feature in features:
         column = np.zeros(total, dtype=np.float32)
-        given = rows[feature].to_numpy(np.float64)
-        has_feature = ~np.isnan(given)
+        given = history[feature].to_numpy(np.float64)
+        has_feature = inside & ~np.isnan(given)
         column[position[has_feature]] = given[has_feature]
         frame[feature] = column
-    frame.loc[frame[OPEN] == 0, "y"] = 0.0
     frame["y_filled"] = _fill_closed_days(frame)
 
     future_series = np.repeat(np.arange(len(series_ids), dtype=np.int32), horizon)
@@ -342,32 +383,39 @@ def _fill_closed_days(frame: pd.DataFrame) -> np.ndarray:
 
 def truncate(panel: Panel, days_before_end: int) -> tuple[Panel, pd.DataFrame]:
     """The panel as it was `days_before_end` days before each series' end, and the actuals of the
-    `panel.horizon` days after that cut-off (for a rolling-origin backtest)."""
+    `panel.horizon` days after that cut-off (for a rolling-origin backtest). A series with no day
+    left before the cut-off is left out of both."""
     frame = panel.frame
-    length = frame.groupby("unique_id", sort=False)["day"].transform("max").to_numpy() + 1
-    cut = length - days_before_end
+    uid = frame["unique_id"].to_numpy()
     day = frame["day"].to_numpy()
+    # Each series is one block of consecutive days (build_panel): its length is the block's size.
+    boundary = np.flatnonzero(uid[1:] != uid[:-1]) + 1
+    lengths = np.diff(np.concatenate([[0], boundary, [len(uid)]]))
+    cut = np.repeat(lengths - days_before_end, lengths)
     keep = day < cut
-    after = (day >= cut) & (day < cut + panel.horizon)
+    after = (cut >= 1) & (day >= cut) & (day < cut + panel.horizon)
+    del cut
+    history = frame[keep]
+    history.index = pd.RangeIndex(len(history))  # no copy, unlike reset_index
     actual = frame[after]
-    remaining = frame[keep].groupby("unique_id", sort=False).size()
-    keep_series = remaining[remaining >= 1].index
-    history = frame[keep & frame["unique_id"].isin(keep_series).to_numpy()]
-    actual = actual[actual["unique_id"].isin(keep_series)]
+    actual.index = pd.RangeIndex(len(actual))
     future = actual[["unique_id", "ds", OPEN, *panel.features]]
     truncated = Panel(
-        frame=history.reset_index(drop=True),
+        frame=history,
         future=_complete_future(future, history, panel),
         series_ids=panel.series_ids,
         features=panel.features,
         horizon=panel.horizon,
     )
-    return truncated, actual.reset_index(drop=True)
+    return truncated, actual
 
 
 def _complete_future(future: pd.DataFrame, history: pd.DataFrame, panel: Panel) -> pd.DataFrame:
     """Every series in `history` gets exactly `horizon` future rows (missing ones: open, features 0)."""
-    last = history.groupby("unique_id", sort=True)["ds"].max()
+    ids = history["unique_id"].to_numpy()
+    ends = np.concatenate([np.flatnonzero(ids[1:] != ids[:-1]), [len(ids) - 1]])
+    ends = ends[ends >= 0]  # the last row of each series
+    last = pd.Series(history["ds"].to_numpy()[ends], index=ids[ends]).sort_index()
     uid = np.repeat(last.index.to_numpy(np.int32), panel.horizon)
     step = np.tile(np.arange(1, panel.horizon + 1), len(last)).astype("timedelta64[D]")
     grid = pd.DataFrame({"unique_id": uid, "ds": np.repeat(last.to_numpy(), panel.horizon) + step})
@@ -376,3 +424,42 @@ def _complete_future(future: pd.DataFrame, history: pd.DataFrame, panel: Panel) 
     for feature in panel.features:
         merged[feature] = merged[feature].fillna(0.0).astype(np.float32)
     return merged
+
+
+def last_days(frame: pd.DataFrame, series: np.ndarray, days: int) -> tuple[np.ndarray, np.ndarray]:
+    """Row positions of the last `days` days of each of `series` in a panel frame, and each
+    row's distance from its series' last day (0 = the last day), without copying the frame.
+
+    A panel frame holds each series as one block of consecutive days (build_panel, truncate).
+    """
+    uid = frame["unique_id"].to_numpy()
+    if len(uid) == 0:
+        empty = np.zeros(0, dtype=np.int64)
+        return empty, empty
+    boundary = np.flatnonzero(uid[1:] != uid[:-1]) + 1
+    starts = np.concatenate([[0], boundary])
+    ends = np.concatenate([boundary, [len(uid)]])
+    wanted = np.isin(uid[starts], series)
+    first = np.maximum(starts, ends - days)[wanted]
+    counts = (ends[wanted] - first).astype(np.int64)
+    offsets = np.concatenate([[0], np.cumsum(counts)[:-1]])
+    positions = np.repeat(first - offsets, counts) + np.arange(int(counts.sum()))
+    from_end = np.repeat(ends[wanted], counts) - 1 - positions
+    return positions, from_end
+
+
+def from_end(series: np.ndarray) -> np.ndarray:
+    """Each row's position from the end of its block of equal consecutive `series` codes (0 =
+    the block's last row): groupby().cumcount(ascending=False) for a panel's one-block series."""
+    boundary = np.flatnonzero(series[1:] != series[:-1]) + 1
+    ends = np.concatenate([boundary, [len(series)]])
+    lengths = np.diff(np.concatenate([[0], ends]))
+    return np.repeat(ends, lengths) - 1 - np.arange(len(series))
+
+
+def open_days(frame: pd.DataFrame) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(unique_id, y, position from the series' last open day) of a panel frame's open days,
+    without copying the frame."""
+    is_open = frame[OPEN].to_numpy() > 0
+    series = frame["unique_id"].to_numpy()[is_open]
+    return series, frame["y"].to_numpy()[is_open], from_end(series)

@@ -4,13 +4,15 @@ Flow for one history (a Panel):
 1. Classify each series: short, zero, intermittent or smooth (candidates.segments).
 2. Backtest: for each of `backtest_windows` origins (the last h days, the h before them, ...)
    forecast h days with every candidate from the history before that origin. The global model
-   is trained once, at the earliest origin, and predicts every window (no refit), which keeps the
-   cost at two trainings in all.
+   (globalmodel: two heads, the mean and the log-scale median) is trained once, at the earliest
+   origin, and predicts every window (no refit); with too little history for it, its candidates
+   sit the backtest out.
 3. Per segment, the candidate with the lowest mean relative error (RMSE / recent level) wins; a
    series keeps the segment's winner unless its own backtest puts another candidate at least
    `switch_margin` lower. Short series use the mean of their open days, zero series forecast 0.
-4. Forecast: every candidate on the whole history, each series takes its pick; closed days
-   (`open` = 0) are 0; nothing is negative.
+4. Forecast: every candidate on the whole history (the global model trained again, only if some
+   series picked one of its candidates), each series takes its pick; closed days (`open` = 0)
+   are 0; nothing is negative.
 """
 
 from __future__ import annotations
@@ -30,20 +32,24 @@ from backroom.planning.forecasting.data import (
     Panel,
     build_panel,
     check_horizon,
+    open_days,
     parse_table,
     split_future,
     truncate,
 )
+from backroom.planning.forecasting.globalmodel import GLOBAL_MODEL, HEADS, GlobalModel
 
+MODEL_CANDIDATES = (*HEADS, c.COMBINATION)  # the candidates that need the global model
 SEGMENT_CANDIDATES: dict[str, tuple[str, ...]] = {
-    c.SMOOTH: (c.GLOBAL_MODEL, c.COMBINATION, *c.BASELINES),
-    c.INTERMITTENT: (c.GLOBAL_MODEL, c.COMBINATION, *c.BASELINES, *c.INTERMITTENT_MODELS),
+    c.SMOOTH: (*MODEL_CANDIDATES, *c.BASELINES),
+    # Not the log head: it forecasts the median, which is 0 for a series that sells on fewer
+    # than half of its days; a quiet backtest window must not be able to pick that.
+    c.INTERMITTENT: (GLOBAL_MODEL, c.COMBINATION, *c.BASELINES, *c.INTERMITTENT_MODELS),
     c.SHORT: (c.FALLBACK,),
     c.ZERO: (c.ZERO_MODEL,),
 }
 ALL_CANDIDATES = (
-    c.GLOBAL_MODEL,
-    c.COMBINATION,
+    *MODEL_CANDIDATES,
     *c.BASELINES,
     *c.INTERMITTENT_MODELS,
     c.FALLBACK,
@@ -99,6 +105,7 @@ def prepare(
     check_horizon(horizon)
     typed = parse_table(history, first_line=first_line)
     past, ahead = split_future(typed)
+    del typed  # past is a copy when there are future rows: do not hold both
     if future is not None:
         extra = parse_table(future, future=True)
         ahead = pd.concat([ahead, extra], ignore_index=True).drop_duplicates(
@@ -148,7 +155,11 @@ def run(panel: Panel, settings: c.Settings) -> ForecastResult:
     level = _levels(panel, settings)
     errors = _selection_backtest(panel, settings)
     picks, table = _pick(errors, final_segments, level, settings)
-    grid = _candidate_forecasts(panel, final_segments, settings, global_model=None)
+    # The global model is trained again on the whole history only if some series uses it.
+    needs_model = bool(picks.isin(MODEL_CANDIDATES).any())
+    grid = _candidate_forecasts(
+        panel, final_segments, settings, global_model=None, train=needs_model
+    )
     chosen = grid["unique_id"].map(picks)
     values = np.full(len(grid), np.nan)
     for model in ALL_CANDIDATES:
@@ -173,9 +184,9 @@ def run(panel: Panel, settings: c.Settings) -> ForecastResult:
 
 
 def _levels(panel: Panel, settings: c.Settings) -> pd.Series:
-    frame = panel.frame[panel.frame[OPEN] > 0]
-    from_end = frame.groupby("unique_id", sort=False).cumcount(ascending=False).to_numpy()
-    level = frame[from_end < settings.recent_days].groupby("unique_id")["y"].mean()
+    series, y, position = open_days(panel.frame)
+    recent = position < settings.recent_days
+    level = pd.Series(y[recent]).groupby(series[recent]).mean()
     return level.reindex(np.unique(panel.frame["unique_id"])).fillna(0.0)
 
 
@@ -184,30 +195,31 @@ def _candidate_forecasts(
     series_segments: pd.Series,
     settings: c.Settings,
     *,
-    global_model: c.GlobalModel | None,
+    global_model: GlobalModel | None,
+    train: bool = True,
 ) -> pd.DataFrame:
     grid = c.baseline_forecasts(panel, series_segments)
     eligible = series_segments.index[series_segments.isin([c.SMOOTH, c.INTERMITTENT])]
-    if len(eligible) == 0:
-        grid[c.GLOBAL_MODEL] = np.nan
-        grid[c.COMBINATION] = np.nan
-        return grid
     model = global_model
-    if model is None:
-        model = c.GlobalModel(panel.features, settings)
+    if model is None and train and len(eligible):
+        model = GlobalModel(panel.features, settings)
         model.fit(panel, eligible)
+    if model is None or len(eligible) == 0:
+        for name in MODEL_CANDIDATES:
+            grid[name] = np.nan
+        return grid
     predicted = model.predict(panel, eligible)
     grid = grid.merge(predicted, on=["unique_id", "ds"], how="left")
     # An equal-weight combination: averaging a global model with a robust local baseline is
     # seldom worse than the better of the two and often better than both.
-    grid[c.COMBINATION] = (grid[c.GLOBAL_MODEL] + grid["weekday_median"]) / 2
+    grid[c.COMBINATION] = (grid[GLOBAL_MODEL] + grid["weekday_median"]) / 2
     return grid
 
 
 def _selection_backtest(panel: Panel, settings: c.Settings) -> pd.DataFrame:
     """Backtest predictions of every candidate: unique_id, ds, window, y, open, <models>."""
     windows = []
-    global_model: c.GlobalModel | None = None
+    global_model: GlobalModel | None = None
     for window in range(settings.backtest_windows, 0, -1):
         truncated, actual = truncate(panel, window * panel.horizon)
         if actual.empty:
@@ -216,21 +228,17 @@ def _selection_backtest(panel: Panel, settings: c.Settings) -> pd.DataFrame:
         if global_model is None:
             eligible = window_segments.index[window_segments.isin([c.SMOOTH, c.INTERMITTENT])]
             if len(eligible):
-                global_model = c.GlobalModel(panel.features, settings)
+                global_model = GlobalModel(panel.features, settings)
                 global_model.fit(truncated, eligible)
-        if global_model is None:
-            grid = c.baseline_forecasts(truncated, window_segments)
-            grid[c.GLOBAL_MODEL] = np.nan
-            grid[c.COMBINATION] = np.nan
-        else:
-            grid = _candidate_forecasts(
-                truncated, window_segments, settings, global_model=global_model
-            )
+        grid = _candidate_forecasts(
+            truncated, window_segments, settings, global_model=global_model, train=False
+        )
         joined = actual[["unique_id", "ds", "y", OPEN]].merge(
             grid.drop(columns=[OPEN]), on=["unique_id", "ds"], how="inner"
         )
         joined["window"] = window
         windows.append(joined)
+        del truncated, actual, grid  # before the next window's copy of the panel
     if not windows:
         return pd.DataFrame(columns=["unique_id", "ds", "window", "y", OPEN, *ALL_CANDIDATES])
     return pd.concat(windows, ignore_index=True)
@@ -253,8 +261,11 @@ def _pick(
         if len(ids) == 0:
             continue
         data = scored[scored["unique_id"].isin(ids)]
+        # A candidate that could not run in the backtest (no global model: too little history)
+        # is left out; the others are compared on the days where all of them have a forecast.
+        names = tuple(name for name in names if name in data and data[name].notna().any())
         data = data[data[list(names)].notna().all(axis=1)] if len(data) else data
-        if data.empty:
+        if data.empty or not names:
             picks[ids] = c.BASELINES[1]
             continue
         # Squared error: its minimum is the mean, what ordering needs (absolute error would
@@ -319,10 +330,12 @@ def _series_table(
         frame = pd.DataFrame(
             {"unique_id": scored["unique_id"].to_numpy()[valid], "error": error[valid]}
         )
-        grouped = frame.groupby("unique_id")["error"]
-        table["error_mae"] = grouped.apply(lambda e: float(np.mean(np.abs(e))))
-        table["error_rmse"] = grouped.apply(lambda e: float(np.sqrt(np.mean(e**2))))
-        table["error_bias"] = grouped.mean()
+        frame["absolute"] = np.abs(frame["error"])
+        frame["squared"] = frame["error"] ** 2
+        grouped = frame.groupby("unique_id")
+        table["error_mae"] = grouped["absolute"].mean()
+        table["error_rmse"] = np.sqrt(grouped["squared"].mean())
+        table["error_bias"] = grouped["error"].mean()
         table["backtest_points"] = grouped.size().reindex(index).fillna(0).astype(int)
         table = _with_accuracy(table, panel, scored, prediction)
     has_backtest = table["backtest_points"] > 0

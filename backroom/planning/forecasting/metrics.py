@@ -48,10 +48,16 @@ def rmsle(actual: np.ndarray, forecast: np.ndarray) -> float:
 
 def naive_scale(frame: pd.DataFrame, season: int = SEASON) -> pd.Series:
     """Per series (unique_id): the mean |y_t − y_{t−season}| over pairs of open days in `frame`."""
-    ordered = frame.sort_values(["unique_id", "ds"])
-    y = ordered["y"].to_numpy(np.float64)
-    is_open = ordered["open"].to_numpy() > 0
-    uid = ordered["unique_id"].to_numpy()
+    uid = frame["unique_id"].to_numpy()
+    days = frame["ds"].to_numpy()
+    ordered = len(uid) < 2 or bool(
+        np.all((uid[1:] > uid[:-1]) | ((uid[1:] == uid[:-1]) & (days[1:] > days[:-1])))
+    )
+    if not ordered:  # a panel frame is already in order: no copy then
+        frame = frame[["unique_id", "ds", "y", "open"]].sort_values(["unique_id", "ds"])
+        uid = frame["unique_id"].to_numpy()
+    y = frame["y"].to_numpy(np.float64)
+    is_open = frame["open"].to_numpy() > 0
     if len(y) <= season:
         return pd.Series(dtype="float64")
     same = uid[season:] == uid[:-season]

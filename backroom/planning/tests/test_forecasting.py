@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import math
 from pathlib import Path
+from unittest import mock
 
 import numpy as np
 import pandas as pd
@@ -16,12 +17,14 @@ from backroom.planning.forecasting import (
     Settings,
     backtest,
     cold_start,
+    engine,
     forecast,
     forecast_with_details,
     metrics,
     prepare,
 )
 from backroom.planning.forecasting.engine import SEGMENT_CANDIDATES
+from backroom.planning.forecasting.globalmodel import GLOBAL_MODEL, LOG_MODEL, GlobalModel
 from backroom.planning.forecasting.synthetic import WEEKLY, daily_sales
 
 FAST = Settings(num_threads=1, boost_rounds=80, learning_rate=0.1, backtest_windows=1)
@@ -63,6 +66,127 @@ def test_forecast_recovers_the_weekly_pattern(weekly_result):
     assert (result.series["wape"] < result.series["naive_wape"]).mean() > 0.7
     assert (result.series["actual_total"] > 0).all()
     assert set(result.forecasts["model"]) <= set(SEGMENT_CANDIDATES["smooth"])
+
+
+def test_the_pick_is_the_backtest_winner(weekly_result):
+    _history, result = weekly_result
+    table = result.candidates.set_index("segment")
+    smooth = table.loc["smooth"]
+    errors = smooth[[name for name in SEGMENT_CANDIDATES["smooth"] if name in smooth.index]]
+    assert smooth["pick"] == errors.astype(float).idxmin()
+    assert {GLOBAL_MODEL, LOG_MODEL} <= set(errors.index)
+
+
+def _errors(segment_of: dict[int, str], forecasts: dict[str, float], actual: float = 10.0):
+    """A backtest table: 28 open days per series, each candidate a constant forecast."""
+    rows = []
+    for uid in segment_of:
+        for day in range(28):
+            rows.append({"unique_id": uid, "ds": day, "window": 1, "y": actual, "open": 1.0})
+    frame = pd.DataFrame(rows)
+    for name in engine.ALL_CANDIDATES:
+        frame[name] = forecasts.get(name, 0.0)
+    return frame
+
+
+def test_pick_by_backtest_segment_winner_per_series_switch_and_no_median_for_slow_movers():
+    segments = pd.Series({0: "smooth", 1: "smooth", 2: "intermittent", 3: "smooth", 4: "smooth"})
+    level = pd.Series({0: 10.0, 1: 10.0, 2: 0.4, 3: 10.0, 4: 10.0})
+    settings = Settings()
+    errors = _errors(
+        dict(segments),
+        {GLOBAL_MODEL: 12.0, LOG_MODEL: 10.5, "weekday_median": 11.0, "adida": 11.5},
+    )
+    # Series 1's own backtest: the weekday median is spot on, the log head 9 % off.
+    series_1 = errors["unique_id"] == 1
+    errors.loc[series_1, "weekday_median"] = 10.0
+    errors.loc[series_1, LOG_MODEL] = 10.9
+    # Series 2 (intermittent): the log head is spot on, ADIDA the next best.
+    errors.loc[errors["unique_id"] == 2, LOG_MODEL] = 10.0
+    errors.loc[errors["unique_id"] == 2, "adida"] = 10.2
+    picks, table = engine._pick(errors, segments, level, settings)
+    assert table.set_index("segment").loc["smooth", "pick"] == LOG_MODEL
+    assert picks[0] == LOG_MODEL
+    assert picks[1] == "weekday_median"  # at least `switch_margin` better on its own backtest
+    # The log head (a median: 0 for a slow mover) is no candidate for intermittent series, even
+    # where its backtest is the best.
+    assert pd.isna(table.set_index("segment").loc["intermittent", LOG_MODEL])
+    assert picks[2] == "adida"
+
+
+def test_the_log_head_is_a_robust_non_negative_median():
+    rng = np.random.default_rng(7)
+    dates = pd.date_range("2025-01-06", periods=300, freq="D")
+    frames = []
+    for index in range(24):
+        values = rng.poisson(10 + index, len(dates)).astype(float)
+        values[rng.random(len(dates)) < 0.06] *= 8  # one-off parties
+        frames.append(pd.DataFrame({"series_id": f"P{index:02d}", "date": dates, "value": values}))
+    for index in range(6):  # slow movers: mostly zeros
+        values = rng.poisson(0.2, len(dates)).astype(float)
+        frames.append(pd.DataFrame({"series_id": f"Z{index}", "date": dates, "value": values}))
+    history = pd.concat(frames, ignore_index=True)
+    panel = prepare(history, 21)
+    series = pd.Index(np.arange(len(panel.series_ids)))
+    model = GlobalModel(panel.features, FAST)
+    model.fit(panel, series)
+    predicted = model.predict(panel, series)
+    assert len(predicted) == len(series) * 21
+    for head in (GLOBAL_MODEL, LOG_MODEL):
+        assert np.isfinite(predicted[head]).all() and (predicted[head] >= 0).all()
+    predicted["series_id"] = panel.series_ids[predicted["unique_id"].to_numpy()]
+    recent = history[history["date"] > dates[-57]].groupby("series_id")["value"]
+    per_series = predicted.groupby("series_id")[[GLOBAL_MODEL, LOG_MODEL]].mean()
+    parties = per_series.index.str.startswith("P")
+    # Near the median of a day, below the mean that the parties pull up; the mean head higher.
+    ratio = per_series.loc[parties, LOG_MODEL] / recent.median()[parties]
+    assert ratio.between(0.8, 1.2).all(), ratio
+    assert (per_series.loc[parties, LOG_MODEL] < recent.mean()[parties]).all()
+    assert per_series.loc[parties, GLOBAL_MODEL].sum() > per_series.loc[parties, LOG_MODEL].sum()
+
+
+def test_the_direct_model_keeps_the_weekly_shape_to_the_end_of_a_long_horizon():
+    history = weekly_history(series=12, days=280)
+    result = forecast_with_details(history, 35, settings=FAST)
+    forecasts = result.forecasts
+    last_week = forecasts["date"] > history["date"].max() + pd.Timedelta(days=28)
+    for index in (0, 6, 11):
+        rows = forecasts[(forecasts["series_id"] == f"W{index:02d}") & last_week]
+        expected = (20 + 10 * index) * WEEKLY[rows["date"].dt.dayofweek.to_numpy()]
+        relative = np.abs(rows["forecast"].to_numpy() - expected) / expected
+        assert relative.mean() < 0.12, (index, relative)
+
+
+def test_closed_days_are_missing_values_not_zeros():
+    history = weekly_history(series=6, days=210)
+    history["open"] = (history["date"].dt.dayofweek != 0).astype(float)  # closed on Mondays
+    history.loc[history["open"] == 0, "value"] = 0.0
+    last = history["date"].max()
+    future = pd.DataFrame({"series_id": "W03", "date": pd.date_range(last, periods=15)[1:]})
+    future["open"] = 1.0  # open every day of the horizon, Mondays included
+    result = forecast_with_details(history, 14, future=future, settings=FAST)
+    rows = result.forecasts[result.forecasts["series_id"] == "W03"]
+    mondays = rows[rows["date"].dt.dayofweek == 0]
+    level = history.loc[(history["series_id"] == "W03") & (history["open"] > 0), "value"].mean()
+    assert len(mondays) == 2
+    assert (mondays["forecast"] > 0.5 * level).all(), (mondays, level)
+    others = result.forecasts[result.forecasts["series_id"] == "W00"]
+    assert (others.loc[others["date"].dt.dayofweek == 0, "forecast"] > 0).all()
+
+
+def test_the_global_model_is_trained_only_when_there_is_history_for_it():
+    history = weekly_history(series=6, days=45)  # a new chain: 45 days, a 28-day horizon
+    with mock.patch.object(GlobalModel, "fit", autospec=True, side_effect=GlobalModel.fit) as fit:
+        result = forecast_with_details(history, 28, settings=FAST)
+    picks = set(result.series["model"])
+    assert not picks & set(engine.MODEL_CANDIDATES)
+    assert fit.call_count == 0
+    assert (result.forecasts["forecast"] > 0).all()
+    longer = weekly_history(series=6, days=150)
+    with mock.patch.object(GlobalModel, "fit", autospec=True, side_effect=GlobalModel.fit) as fit:
+        result = forecast_with_details(longer, 28, settings=FAST)
+    uses_model = bool(set(result.series["model"]) & set(engine.MODEL_CANDIDATES))
+    assert fit.call_count == 1 + uses_model  # the backtest's, and the final one if it is used
 
 
 def test_backtest_beats_seasonal_naive_on_a_weekly_pattern():
