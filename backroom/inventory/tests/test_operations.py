@@ -5,6 +5,7 @@ from django.utils import timezone
 
 from backroom.audit.models import AuditEntry
 from backroom.catalog.exceptions import UnknownUnit
+from backroom.catalog.selectors import site_today
 from backroom.config.ledger_checks import run_ledger_checks
 from backroom.events.models import OutboxEvent
 from backroom.inventory import selectors, services
@@ -94,7 +95,8 @@ def test_bad_input_reports_every_problem_at_once_and_changes_nothing(stock):
 
 
 def test_closed_location_and_expired_lot_are_refused(stock):
-    _receive(stock, 5, lot_code="OLD", expiry_date=timezone.localdate() - dt.timedelta(days=1))
+    yesterday = site_today(stock.walk_in.site) - dt.timedelta(days=1)  # the store's business date
+    _receive(stock, 5, lot_code="OLD", expiry_date=yesterday)
     with pytest.raises(ExpiredLot):
         services.consume(
             item=stock.flour,

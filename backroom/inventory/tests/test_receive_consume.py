@@ -4,6 +4,7 @@ import pytest
 from django.utils import timezone
 
 from backroom.audit.models import AuditEntry
+from backroom.catalog.selectors import site_today
 from backroom.events.models import OutboxEvent
 from backroom.inventory import services
 from backroom.inventory.models import ItemValuation, Lot, StockBalance, StockMove, StockPosting
@@ -72,7 +73,7 @@ def test_replay_with_the_same_key_returns_the_first_result_and_changes_nothing(s
 
 
 def test_consume_fefo_across_lots_skipping_expired(stock):
-    today = timezone.localdate()
+    today = site_today(stock.walk_in.site)  # the store's business date (not the calendar's)
     for code, days, qty in (
         ("LATE", 20, 5),
         ("EXPIRED", -1, 4),
