@@ -209,12 +209,9 @@ def update_item_class(
     with transaction.atomic():
         item_class = ItemClass.objects.select_for_update().get(pk=item_class.pk)
         before = snapshot(item_class)
-        changed = [name for name, value in values.items() if getattr(item_class, name) != value]
+        changed = _apply_changes(item_class, values)
         if not changed:
             return item_class
-        for name in changed:
-            setattr(item_class, name, values[name])
-        item_class.save()
         forget(f"item_class:{item_class.code}")
         _audit_and_publish(
             actor=actor,
@@ -686,12 +683,9 @@ def change_item_unit(
     with transaction.atomic():
         item_unit = ItemUnit.objects.select_for_update().select_related("item").get(pk=item_unit.pk)
         before = snapshot(item_unit)
-        changed = [name for name, value in values.items() if getattr(item_unit, name) != value]
+        changed = _apply_changes(item_unit, values)
         if not changed:
             return item_unit
-        for name in changed:
-            setattr(item_unit, name, values[name])
-        item_unit.save()
         _audit_and_publish(
             actor=actor,
             action="catalog.item_unit.change",
@@ -708,3 +702,13 @@ def change_item_unit(
             ),
         )
     return item_unit
+
+
+def _apply_changes(instance: Any, values: dict[str, Any]) -> list[str]:
+    """Set and save the fields whose values differ; the names of those changed (none: no save)."""
+    changed = [name for name, value in values.items() if getattr(instance, name) != value]
+    for name in changed:
+        setattr(instance, name, values[name])
+    if changed:
+        instance.save()
+    return changed
