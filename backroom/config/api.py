@@ -123,6 +123,7 @@ def _mount() -> None:
     api.add_router("/v1/channels/", "backroom.channels.api_anomalies.router")  # order alerts
     api.add_router("/v1/procurement/", "backroom.procurement.api.router")
     api.add_router("/v1/planning/", "backroom.planning.api.router")
+    api.add_router("/v1/imports/", "backroom.imports.api.router")
 
 
 _mount()

@@ -60,6 +60,7 @@ INSTALLED_APPS = [
     "backroom.channels",
     "backroom.procurement",
     "backroom.planning",
+    "backroom.imports",
     "backroom.web",
 ]
 

@@ -14,5 +14,6 @@ urlpatterns = [
     path("channels/", include("backroom.channels.urls")),
     path("procurement/", include("backroom.procurement.urls")),
     path("planning/", include("backroom.planning.urls")),
+    path("imports/", include("backroom.imports.urls")),
     path("", include("backroom.web.urls")),
 ]

@@ -1,0 +1,1 @@
+"""Imports: resumable spreadsheet and CSV imports with error workbooks; exports."""

@@ -1,0 +1,136 @@
+"""What an importer is: its columns, its natural key, how it checks rows (each chunk in file
+order, then once at the end for rules across rows), how it applies them through the owning
+app's services, and how it exports what exists in the same columns.
+
+The engine (`backroom.imports.services.engine`) reads the file, types every cell, refuses
+duplicate natural keys within the file and calls these hooks; an importer only knows its
+domain. Register one with `@register`; `IMPORTERS` maps each kind to its class."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from typing import Any, ClassVar
+
+from django.utils.functional import Promise
+
+from backroom.imports.columns import CODE, Column, Row, header_key
+from backroom.imports.problems import Problems
+
+CREATED, UPDATED, UNCHANGED = "created", "updated", "unchanged"
+
+
+@dataclass
+class Change:
+    """What applying one row did: `action` is created, updated or unchanged; `key` names the
+    thing in words (a code, store/item/lot); `fields` lists what an update changed."""
+
+    row: int
+    action: str
+    key: str
+    fields: list[str] = field(default_factory=list)
+
+
+class Importer:
+    """Base of every importer. One instance checks (and then applies) one file for one actor,
+    so it may keep what it learns across chunks (codes seen, references to rows further on)."""
+
+    kind: ClassVar[str]
+    label: ClassVar[Promise]
+    description: ClassVar[Promise]  # the first line of the template's instructions
+    columns: ClassVar[tuple[Column, ...]]
+    key_fields: ClassVar[tuple[str, ...]]  # the natural key: one row per key in a file
+    ordered: ClassVar[bool] = False  # apply by `depth` and `group` (parents first), not file order
+    chunk_size: ClassVar[int] = 200
+    permission: ClassVar[str]  # held anywhere to see the importer at all
+    do_not_call_in_templates: ClassVar[bool] = True  # templates show the class itself
+
+    def __init__(self, actor: Any) -> None:
+        self.actor = actor
+
+    # --- who may use it -------------------------------------------------------------------
+
+    @classmethod
+    def allowed(cls, actor: Any) -> bool:
+        return bool(
+            actor is not None
+            and getattr(actor, "is_authenticated", False)
+            and actor.has_scoped_permission(cls.permission, None)
+        )
+
+    # --- checking -------------------------------------------------------------------------
+
+    def check_rows(self, rows: Sequence[Row], problems: Problems) -> None:
+        """Check a chunk of typed rows (those with bad cells have `ok` False) against the
+        database and the rows seen so far; add a problem for each bad one."""
+
+    def finish_check(self, problems: Problems) -> None:
+        """Rules across the whole file (a reference to a row further on, a cycle)."""
+
+    def depth(self, row: Row) -> int:
+        """For `ordered` importers: rows of a lower depth are applied first."""
+        return 0
+
+    def group(self, row: Row) -> Any:
+        """For `ordered` importers: rows of one group (a recipe's lines, one price list) are
+        applied together, in one `apply_rows` call, whatever the chunk size; None: no group.
+        Rows are applied by (depth, group, row number)."""
+        return None
+
+    # --- applying -------------------------------------------------------------------------
+
+    def apply_rows(self, rows: Sequence[Row]) -> list[Change]:
+        """Apply checked rows through the services (inside the engine's transaction): create
+        what is new, update what changed, leave the rest."""
+        raise NotImplementedError
+
+    # --- exporting ------------------------------------------------------------------------
+
+    def export(self) -> Iterator[dict[str, Any]]:
+        """What exists in the actor's scope, one dict of typed values per row (by column key),
+        in the form this importer reads back unchanged."""
+        raise NotImplementedError
+
+    # --- helpers --------------------------------------------------------------------------
+
+    @classmethod
+    def column(cls, key: str) -> Column:
+        for column in cls.columns:
+            if column.key == key:
+                return column
+        raise KeyError(key)
+
+    @classmethod
+    def sample(cls) -> dict[str, Any]:
+        return {column.key: column.example for column in cls.columns}
+
+    @classmethod
+    def natural_key(cls, row: Row) -> tuple[Any, ...] | None:
+        """The row's natural key, codes compared without case; None when a part is missing."""
+        parts = []
+        for key in cls.key_fields:
+            value = row.get(key)
+            if value is None or value == "":
+                return None
+            if cls.column(key).type == CODE and isinstance(value, str):
+                value = value.casefold()
+            parts.append(value)
+        return tuple(parts)
+
+    @classmethod
+    def match_header(cls, name: Any) -> Column | None:
+        wanted = header_key(name)
+        if not wanted:
+            return None
+        for column in cls.columns:
+            if any(header_key(candidate) == wanted for candidate in column.names):
+                return column
+        return None
+
+
+IMPORTERS: dict[str, type[Importer]] = {}
+
+
+def register(importer: type[Importer]) -> type[Importer]:
+    IMPORTERS[importer.kind] = importer
+    return importer
