@@ -6,7 +6,16 @@ from backroom.imports.importers.base import IMPORTERS, Change, Importer, registe
 
 __all__ = ["IMPORTERS", "Change", "Importer", "register"]
 
-MODULES = ("stores", "users", "items", "recipes", "suppliers", "prices", "opening_stock")
+MODULES = (
+    "stores",
+    "locations",
+    "users",
+    "items",
+    "recipes",
+    "suppliers",
+    "prices",
+    "opening_stock",
+)
 
 
 def load_all() -> None:

@@ -5,8 +5,8 @@ exports in the same columns. Pages, API and CLI call these."""
 from __future__ import annotations
 
 import datetime as dt
-from functools import partial
 from collections.abc import Iterable
+from functools import partial
 from typing import Any
 
 from django.core.files.base import ContentFile
