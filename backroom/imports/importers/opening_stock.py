@@ -13,7 +13,7 @@ from collections.abc import Iterator, Sequence
 from decimal import Decimal
 from typing import Any
 
-from django.db.models import Count, Min, Sum
+from django.db.models import Min, Sum
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
@@ -35,6 +35,11 @@ from backroom.org.models import Site
 SOURCE_TYPE = "opening_stock"
 NO_LOT = ""
 COST_TOLERANCE = Decimal("0.000001")  # the ledger keeps cost per base unit to 10 places
+
+
+def move_key(location: Location, item: Item, lot: str) -> str:
+    """The idempotency key of a key's first opening move (corrections add `:2`, `:3`…)."""
+    return f"opening:{location.pk}:{item.pk}:{lot.casefold()}"
 
 
 @register
@@ -312,22 +317,37 @@ class OpeningStockImporter(Importer):
     def posted(
         self, keys: Sequence[tuple[Location, Item, str]]
     ) -> dict[tuple[int, int, str], dict[str, Any]]:
-        """The opening stock posted so far for these keys: quantity, cost, number of moves."""
+        """The opening stock posted so far for these keys: quantity, cost, number of moves.
+        The first move of a key is found by its idempotency key (a unique index: a new file
+        costs one indexed probe per chunk); corrections, only for keys found."""
         if not keys:
             return {}
+        natural = {
+            move_key(location, item, lot): (location.pk, item.pk, lot.casefold())
+            for location, item, lot in keys
+        }
         found: dict[tuple[int, int, str], dict[str, Any]] = {}
-        moves = (
+        first = StockMove.objects.filter(idempotency_key__in=natural).values_list(
+            "idempotency_key", "quantity", "unit_cost"
+        )
+        for key, quantity, unit_cost in first:
+            found[natural[key]] = {"quantity": quantity, "cost": unit_cost, "moves": 1}
+        if not found:
+            return found
+        corrections = (
             StockMove.objects.filter(
                 source_type=SOURCE_TYPE,
-                location_id__in={location.pk for location, _item, _lot in keys},
-                item_id__in={item.pk for _location, item, _lot in keys},
+                location_id__in={location for location, _item, _lot in found},
+                item_id__in={item for _location, item, _lot in found},
             )
-            .values("location_id", "item_id", "lot__code")
-            .annotate(quantity=Sum("quantity"), cost=Min("unit_cost"), moves=Count("id"))
+            .exclude(idempotency_key__in=natural)
+            .values_list("location_id", "item_id", "lot__code", "quantity")
         )
-        for move in moves:
-            lot = (move["lot__code"] or NO_LOT).casefold()
-            found[(move["location_id"], move["item_id"], lot)] = dict(move)
+        for location_id, item_id, lot_code, quantity in corrections:
+            earlier = found.get((location_id, item_id, (lot_code or NO_LOT).casefold()))
+            if earlier is not None:
+                earlier["quantity"] += quantity
+                earlier["moves"] += 1
         return found
 
     # --- applying -----------------------------------------------------------------------
@@ -350,7 +370,7 @@ class OpeningStockImporter(Importer):
         for row, site, location, item in resolved:
             lot = row.get("lot_code") or None
             natural = f"{site.node.code}/{location.code}/{item.sku}" + (f"/{lot}" if lot else "")
-            key = f"opening:{location.pk}:{item.pk}:{(lot or NO_LOT).casefold()}"
+            key = move_key(location, item, lot or NO_LOT)
             base = self.base_quantity(row, item, None)
             assert base is not None
             source = Source(SOURCE_TYPE, str(location.pk), natural[:64])

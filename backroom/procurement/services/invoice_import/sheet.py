@@ -4,11 +4,8 @@ header row, and each cell checked (numbers, dates, codes), a problem for every b
 
 from __future__ import annotations
 
-import csv
 import datetime as dt
-import io
 import re
-import zipfile
 from collections.abc import Sequence
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
@@ -16,7 +13,14 @@ from typing import Any
 
 from django.utils.translation import gettext as _
 
-from backroom.kernel.files import document_type
+from backroom.kernel.spreadsheets import (
+    EmptySheet,
+    UnreadableSheet,
+    cell_text,
+    from_serial,
+    is_blank,
+    open_sheet,
+)
 from backroom.procurement.services.invoice_import.columns import (
     BY_HEADER,
     BY_KEY,
@@ -37,15 +41,11 @@ from backroom.procurement.services.invoice_import.problems import (
 )
 
 MAX_FILE_BYTES = 10 * 1024 * 1024
-MAX_UNPACKED_BYTES = 100 * 1024 * 1024  # a workbook is a zip: refuse a zip bomb before reading
 MAX_ROWS = 5000
 MAX_QUANTITY = Decimal(1_000_000)
 MAX_PRICE = Decimal(1_000_000)
 MAX_AMOUNT = Decimal(1_000_000_000)
 FIRST_DAY, LAST_DAY = dt.date(2000, 1, 1), dt.date(2100, 12, 31)
-EXCEL_EPOCH = dt.date(1899, 12, 30)  # serial 1 = 1900-01-01 (and Excel's phantom 1900-02-29)
-
-CSV, XLSX = "csv", "xlsx"
 
 # --- reading the file --------------------------------------------------------------------------
 
@@ -58,115 +58,21 @@ class Sheet:
     rows: list[tuple[int, list[Any]]]  # (spreadsheet row number, cells) of the non-blank rows
 
 
-def is_blank(value: Any) -> bool:
-    return value is None or (isinstance(value, str) and not value.strip())
-
-
-def _read_xlsx(data: bytes) -> Sheet:
-    try:
-        with zipfile.ZipFile(io.BytesIO(data)) as archive:
-            names = archive.namelist()
-            unpacked = sum(info.file_size for info in archive.infolist())
-    except (zipfile.BadZipFile, OSError, ValueError):
-        raise UnsupportedFile(
-            _("The file is a damaged zip archive, not a readable Excel workbook (.xlsx).")
-        ) from None
-    if "xl/workbook.xml" not in names:
-        raise UnsupportedFile(
-            _("The file is a zip archive but not an Excel workbook (.xlsx).")
-        ) from None
-    if unpacked > MAX_UNPACKED_BYTES:
-        raise UnsupportedFile(
-            _("The workbook is too large once unpacked (at most %(size)s MB).")
-            % {"size": MAX_UNPACKED_BYTES >> 20}
-        )
-    from openpyxl import load_workbook
-
-    rows: list[tuple[int, list[Any]]] = []
-    try:
-        workbook = load_workbook(io.BytesIO(data), read_only=True, data_only=True)
-    except Exception:  # openpyxl raises many kinds for a damaged workbook
-        raise UnsupportedFile(_("The Excel workbook (.xlsx) cannot be read.")) from None
-    try:
-        sheet = workbook.active or workbook.worksheets[0]
-        for number, values in enumerate(sheet.iter_rows(values_only=True), start=1):
-            cells = list(values)
-            if all(is_blank(value) for value in cells):
-                continue
-            rows.append((number, cells))
-            if len(rows) > MAX_ROWS + 1:
-                break
-    except Exception:
-        raise UnsupportedFile(_("The Excel workbook (.xlsx) cannot be read.")) from None
-    finally:
-        workbook.close()
-    return Sheet(XLSX, rows)
-
-
-def _decode(data: bytes) -> str:
-    for encoding in ("utf-8-sig", "gb18030"):
-        try:
-            return data.decode(encoding)
-        except UnicodeDecodeError:
-            continue
-    raise UnsupportedFile(_("The file is not text in UTF-8 or GBK: save it as CSV UTF-8."))
-
-
-def _delimiter(text: str) -> str:
-    """The delimiter under which a line of the first ten names the most known columns (comma
-    on a tie)."""
-    lines = [line for line in text.splitlines()[:50] if line.strip()][:10]
-    best, found = ",", 0
-    for delimiter in (",", ";", "\t"):
-        for line in lines:
-            try:
-                cells = next(csv.reader([line], delimiter=delimiter), [])
-            except csv.Error:
-                continue
-            known = sum(1 for cell in cells if header_key(cell) in BY_HEADER)
-            if known > found:
-                best, found = delimiter, known
-    return best
-
-
-def _read_csv(data: bytes) -> Sheet:
-    text = _decode(data)
-    if "\x00" in text:
-        raise UnsupportedFile()
-    reader = csv.reader(io.StringIO(text, newline=""), delimiter=_delimiter(text), strict=True)
-    rows: list[tuple[int, list[Any]]] = []
-    number = 0
-    try:
-        for cells in reader:
-            number += 1
-            if all(is_blank(cell) for cell in cells):
-                continue
-            rows.append((number, list(cells)))
-            if len(rows) > MAX_ROWS + 1:
-                break
-    except csv.Error:
-        raise UnsupportedFile(
-            _("Row %(row)s of the CSV file cannot be read (an unclosed quote?).")
-            % {"row": number + 1},
-            row=number + 1,
-        ) from None
-    return Sheet(CSV, rows)
-
-
 def read_sheet(data: bytes) -> Sheet:
-    """The file's non-blank rows, by its bytes: an .xlsx workbook (its active sheet) or CSV."""
-    if not data or not data.strip().removeprefix(b"\xef\xbb\xbf").strip():
-        raise EmptyFile()
-    head = data[:16]
-    if head.startswith(b"PK\x03\x04"):
-        return _read_xlsx(data)
-    if head.startswith(b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"):
-        raise UnsupportedFile(
-            _("This is an old Excel workbook (.xls): save it as .xlsx or CSV and upload that.")
-        )
-    if document_type(head) is not None or b"\x00" in data[:4096]:
-        raise UnsupportedFile()
-    return _read_csv(data)
+    """The file's non-blank rows, by its bytes: an .xlsx workbook (its first sheet) or CSV
+    (see `backroom.kernel.spreadsheets`); more than MAX_ROWS + 1 are not read."""
+    try:
+        sheet = open_sheet(data, known_header=lambda name: header_key(name) in BY_HEADER)
+        rows: list[tuple[int, list[Any]]] = []
+        for row in sheet.rows():
+            rows.append(row)
+            if len(rows) > MAX_ROWS + 1:
+                break
+    except EmptySheet:
+        raise EmptyFile() from None
+    except UnreadableSheet as error:
+        raise UnsupportedFile(error.message) from None
+    return Sheet(sheet.file_type, rows)
 
 
 # --- checking cells ----------------------------------------------------------------------------
@@ -179,20 +85,6 @@ _DATE = re.compile(
 )
 _CHINESE_DATE = re.compile(r"(\d{4})\s*年\s*(\d{1,2})\s*月\s*(\d{1,2})\s*日")
 _SERIAL = re.compile(r"\d{5}(?:\.0*)?")
-
-
-def cell_text(value: Any) -> str:
-    if value is None:
-        return ""
-    if isinstance(value, bool):
-        return str(value)
-    if isinstance(value, float):
-        return str(int(value)) if value.is_integer() else f"{value:.15g}"
-    if isinstance(value, dt.datetime):
-        return value.isoformat(sep=" ")
-    if isinstance(value, dt.date):
-        return value.isoformat()
-    return str(value).strip()
 
 
 @dataclass
@@ -410,11 +302,6 @@ class Cells:
             )
             return ""
         return value
-
-
-def from_serial(value: float) -> dt.date:
-    """The day of an Excel date serial (days since 1899-12-30; a fraction is the time)."""
-    return EXCEL_EPOCH + dt.timedelta(days=int(value))
 
 
 def header_row_index(rows: Sequence[tuple[int, list[Any]]]) -> int:
