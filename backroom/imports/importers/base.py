@@ -43,6 +43,7 @@ class Importer:
     ordered: ClassVar[bool] = False  # apply by `depth` and `group` (parents first), not file order
     chunk_size: ClassVar[int] = 200
     permission: ClassVar[str]  # held anywhere to see the importer at all
+    writes: ClassVar[str]  # the permission of what it writes, held somewhere (checked per row)
     do_not_call_in_templates: ClassVar[bool] = True  # templates show the class itself
 
     def __init__(self, actor: Any) -> None:
@@ -56,6 +57,7 @@ class Importer:
             actor is not None
             and getattr(actor, "is_authenticated", False)
             and actor.has_scoped_permission(cls.permission, None)
+            and actor.has_scoped_permission(cls.writes, None)
         )
 
     # --- checking -------------------------------------------------------------------------

@@ -34,6 +34,7 @@ from django.utils.translation import gettext_lazy
 from backroom.catalog.batch import catalog_batch
 from backroom.catalog.choices import ItemKind, Rounding, Storage
 from backroom.catalog.models import Category, Item, ItemClass, ItemUnit, Unit
+from backroom.catalog.permissions import CATALOG_MANAGE
 from backroom.catalog.selectors import can_manage, items_for
 from backroom.catalog.services import (
     ItemChanges,
@@ -153,6 +154,7 @@ class ItemsImporter(Importer):
         "columns blank). Item columns may be repeated on each row of an item or filled on one."
     )
     permission = IMPORTS_USE
+    writes = CATALOG_MANAGE
     ordered = True  # only to apply each item's rows together (see `group`)
     chunk_size = 500
     key_fields = ("sku", "unit")

@@ -41,6 +41,7 @@ class LocationsImporter(Importer):
         "Storage locations: one row per store (or warehouse, central kitchen) and location."
     )
     permission = IMPORTS_USE
+    writes = INVENTORY_MANAGE
     key_fields = ("store_code", "location_code")
     columns = (
         Column(

@@ -51,6 +51,7 @@ class OpeningStockImporter(Importer):
         "and its unit cost (before tax)."
     )
     permission = IMPORTS_USE
+    writes = INVENTORY_MOVE
     chunk_size = 1000
     key_fields = ("store_code", "location_code", "item_sku", "lot_code")
     columns = (

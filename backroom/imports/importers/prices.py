@@ -123,6 +123,7 @@ class PriceImporter(Importer):
         "blank to set only how the supplier sells the item."
     )
     permission = IMPORTS_USE
+    writes = PROCUREMENT_MANAGE
     ordered = True  # a price list's rows applied together (see `group`)
     chunk_size = 1000
     key_fields = ("supplier_code", "item_sku", "scope_code", "valid_from")

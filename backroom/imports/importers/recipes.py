@@ -39,6 +39,7 @@ from backroom.catalog.batch import catalog_batch
 from backroom.catalog.choices import RECIPE_KINDS, ItemKind
 from backroom.catalog.exceptions import MissingConversion, UnknownUnit
 from backroom.catalog.models import Item, Recipe, RecipeLine
+from backroom.catalog.permissions import CATALOG_MANAGE
 from backroom.catalog.selectors import can_manage, can_view
 from backroom.catalog.services import RecipeInput, RecipeLineInput, publish_recipe
 from backroom.catalog.units import resolve_unit
@@ -85,6 +86,7 @@ class RecipesImporter(Importer):
         "unchanged one is left as it is. Sub-recipes may be anywhere in the file."
     )
     permission = IMPORTS_USE
+    writes = CATALOG_MANAGE
     ordered = True
     chunk_size = 500
     key_fields = ("recipe_sku", "component_sku")

@@ -113,6 +113,7 @@ class StoresImporter(Importer):
         "and only sites can be renamed."
     )
     permission = IMPORTS_USE
+    writes = ORG_MANAGE
     ordered = True
     key_fields = ("code",)
     columns = (

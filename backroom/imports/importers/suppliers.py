@@ -88,6 +88,7 @@ class SupplierImporter(Importer):
         "currency and terms. Existing suppliers are updated; a column left out changes nothing."
     )
     permission = IMPORTS_USE
+    writes = PROCUREMENT_MANAGE
     chunk_size = 500
     key_fields = ("code",)
     columns = (

@@ -80,6 +80,7 @@ class UsersImporter(Importer):
         "never takes a role away."
     )
     permission = IMPORTS_USE
+    writes = ACCOUNTS_MANAGE
     key_fields = ("username", "role_code", "node_code")
     columns = (
         Column(

@@ -8,6 +8,7 @@ from backroom.imports.models import ImportStatus
 from backroom.imports.services import export_file, import_file
 from backroom.imports.testing import problem_codes, run_import
 from backroom.inventory.models import Location
+from backroom.kernel.exceptions import PermissionDenied
 
 pytestmark = pytest.mark.django_db
 
@@ -46,6 +47,6 @@ def test_locations_import_update_round_trip_and_refusals(world):
         (4, "kind", "invalid_choice"),
     ]
     # A store manager does not manage locations (inventory.manage), not even at their store.
-    denied = run_import("locations", HEADER, rows[:1], actor=world.manager_a, dry_run=True)
-    assert problem_codes(denied) == [(2, "store_code", "permission_denied")]
+    with pytest.raises(PermissionDenied):
+        run_import("locations", HEADER, rows[:1], actor=world.manager_a, dry_run=True)
     assert Location.objects.count() == 4
