@@ -288,3 +288,47 @@ def test_demo_avt_shows_believable_variance(demo, code):
     assert all(site.opening_count and site.closing_count for site in report.sites)
     values = [abs(row.variance_value) for row in report.rows]
     assert values == sorted(values, reverse=True)
+
+
+def test_the_sample_migration_pack_imports_end_to_end_into_the_demo(demo, client):
+    """The pack the imports page offers: every file, in order, as an HQ administrator; then
+    the same files again change nothing."""
+    from backroom.catalog.models import Item
+    from backroom.imports.sample_pack import pack_files
+    from backroom.imports.services import import_file
+    from backroom.inventory.models import StockMove
+
+    admin = User.objects.get(username="admin")
+    files = pack_files()
+    assert [kind for kind, _name, _data in files] == [
+        "stores",
+        "locations",
+        "users",
+        "items",
+        "recipes",
+        "suppliers",
+        "prices",
+        "opening_stock",
+    ]
+    for kind, name, data in files:
+        job = import_file(kind, name, data, actor=admin, dry_run=False)
+        assert job.status == "applied", (kind, job.problems, job.error)
+        assert job.created_count == job.total_rows, (kind, job.updated_count)
+    assert set(
+        OrgNode.objects.filter(
+            code__in=["LOTUS-CO", "SOUTH", "GZ001", "GZ002", "CK-GZ"]
+        ).values_list("parent__code", flat=True)
+    ) == {"GRP", "LOTUS-CO", "SOUTH"}
+    dish = Item.objects.get(sku="LT-DUMP-PORK")
+    assert dish.recipes.count() == 1
+    assert (
+        StockMove.objects.filter(source_type="opening_stock", site__node__code="GZ001").count() == 6
+    )
+    for kind, name, data in files:
+        again = import_file(kind, name, data, actor=admin, dry_run=False)
+        assert again.unchanged_count == again.total_rows, (kind, again.changes)
+
+    client.force_login(admin)
+    response = client.get("/imports/sample-pack/")
+    assert response.status_code == 200 and response["Content-Type"] == "application/zip"
+    assert client.get("/imports/").content.count(b'data-testid="importer"') == 8

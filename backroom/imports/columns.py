@@ -18,7 +18,16 @@ from django.utils.translation import get_language
 from django.utils.translation import gettext as _
 
 from backroom.imports.problems import Problems
-from backroom.kernel.spreadsheets import Formula, cell_text, from_serial, is_blank
+from backroom.kernel.spreadsheets import (
+    CellError,
+    Formula,
+    cell_text,
+    is_blank,
+    read_code,
+    read_date,
+    read_decimal,
+    read_text,
+)
 
 TEXT, CODE, DECIMAL, INTEGER, DATE, BOOLEAN, CHOICE = (
     "text",
@@ -29,19 +38,8 @@ TEXT, CODE, DECIMAL, INTEGER, DATE, BOOLEAN, CHOICE = (
     "boolean",
     "choice",
 )
-FIRST_DAY, LAST_DAY = dt.date(2000, 1, 1), dt.date(2100, 12, 31)
 TRUE_WORDS = {"1", "y", "yes", "true", "t", "x", "是", "对", "启用", "有效"}
 FALSE_WORDS = {"0", "n", "no", "false", "f", "否", "停用", "无效"}
-
-_PLAIN_NUMBER = re.compile(r"[+-]?(\d+\.?\d*|\.\d+)")
-_SCIENTIFIC = re.compile(r"[+-]?(\d+\.?\d*|\.\d+)[eE][+-]?\d+")
-_WITH_COMMA = re.compile(r"[+-]?[\d.,]*,[\d.,]*")
-_DATE = re.compile(
-    r"(\d{4})[-/.](\d{1,2})[-/.](\d{1,2})(?:[ T]\d{1,2}:\d{2}(?::\d{2}(?:\.\d+)?)?)?"
-)
-_CHINESE_DATE = re.compile(r"(\d{4})\s*年\s*(\d{1,2})\s*月\s*(\d{1,2})\s*日?")
-_DAY_FIRST = re.compile(r"(\d{1,2})[-/.](\d{1,2})[-/.](\d{4})")
-_SERIAL = re.compile(r"\d{5}(?:\.0*)?")
 
 
 def header_key(name: Any) -> str:
@@ -146,95 +144,16 @@ def read_cell(row: Row, column: Column, problems: Problems) -> None:
         row.ok = False
 
 
-class CellError(Exception):
-    def __init__(self, code: str, message: str) -> None:
-        super().__init__(message)
-        self.code, self.message = code, message
-
-
 def _text(value: Any, column: Column) -> str:
-    text = cell_text(value)
-    if len(text) > column.max_length:
-        raise CellError(
-            "too_long", _("At most %(count)s characters.") % {"count": column.max_length}
-        )
-    return text
+    return read_text(value, column.max_length)
 
 
 def _code(value: Any, column: Column) -> str:
-    if isinstance(value, int | float) and not isinstance(value, bool) and abs(value) >= 1e15:
-        raise CellError(
-            "invalid_value",
-            _(
-                "“%(value)s” is a number too long for Excel to keep exactly: format the column as "
-                "text, type the code again and save."
-            )
-            % {"value": f"{value:.15g}"},
-        )
-    text = _text(value, column)
-    if _SCIENTIFIC.fullmatch(text):
-        raise CellError(
-            "invalid_value",
-            _(
-                "“%(value)s” looks like a long number Excel shortened: format the column as text "
-                "and type the code again."
-            )
-            % {"value": text},
-        )
-    if any(character in text for character in "\r\n\t"):
-        raise CellError("invalid_value", _("A code cannot contain line breaks or tabs."))
-    return text
+    return read_code(value, column.max_length)
 
 
 def _decimal(value: Any, column: Column) -> Decimal:
-    number: Decimal | None = None
-    if isinstance(value, bool):
-        number = None
-    elif isinstance(value, int):
-        number = Decimal(value)
-    elif isinstance(value, float):
-        number = Decimal(f"{value:.15g}")  # Excel shows 15 significant digits of a double
-    elif isinstance(value, Decimal):
-        number = value
-    else:
-        raw = cell_text(value)
-        if _PLAIN_NUMBER.fullmatch(raw):
-            number = Decimal(raw)
-        elif _SCIENTIFIC.fullmatch(raw):
-            raise CellError(
-                "invalid_number",
-                _(
-                    "“%(value)s” is in scientific notation: write the number out in full "
-                    "(format the column as a number in Excel)."
-                )
-                % {"value": raw},
-            )
-        elif _WITH_COMMA.fullmatch(raw):
-            raise CellError(
-                "invalid_number",
-                _(
-                    "“%(value)s” has a comma: write numbers with a decimal point and without "
-                    "thousands separators (1234.5)."
-                )
-                % {"value": raw},
-            )
-    if number is None or not number.is_finite():
-        raise CellError(
-            "invalid_number", _("“%(value)s” is not a number.") % {"value": cell_text(value)}
-        )
-    if column.minimum is not None and number < column.minimum:
-        if column.minimum == 0:
-            raise CellError("invalid_number", _("Cannot be negative."))
-        raise CellError("invalid_number", _("At least %(minimum)s.") % {"minimum": column.minimum})
-    if number > column.maximum:
-        raise CellError("invalid_number", _("At most %(maximum)s.") % {"maximum": column.maximum})
-    exponent = number.normalize().as_tuple().exponent
-    if isinstance(exponent, int) and -exponent > column.places:
-        raise CellError(
-            "invalid_number",
-            _("At most %(count)s decimal places.") % {"count": column.places},
-        )
-    return number
+    return read_decimal(value, places=column.places, minimum=column.minimum, maximum=column.maximum)
 
 
 def _integer(value: Any, column: Column) -> int:
@@ -247,43 +166,7 @@ def _integer(value: Any, column: Column) -> int:
 
 
 def _date(value: Any, column: Column) -> dt.date:
-    raw = cell_text(value)
-    found: dt.date | None = None
-    try:
-        if isinstance(value, dt.datetime):
-            found = value.date()
-        elif isinstance(value, dt.date):
-            found = value
-        elif isinstance(value, int | float | Decimal) and not isinstance(value, bool):
-            found = from_serial(float(value))
-        elif match := _DATE.fullmatch(raw) or _CHINESE_DATE.fullmatch(raw):
-            year, month, day = (int(part) for part in match.groups())
-            found = dt.date(year, month, day)
-        elif _SERIAL.fullmatch(raw):
-            found = from_serial(float(raw))
-        elif _DAY_FIRST.fullmatch(raw):
-            raise CellError(
-                "invalid_date",
-                _(
-                    "“%(value)s” could be day/month or month/day: write the year first "
-                    "(2026-12-04) or use an Excel date."
-                )
-                % {"value": raw},
-            )
-    except (ValueError, OverflowError):
-        found = None
-    if found is None:
-        raise CellError(
-            "invalid_date",
-            _(
-                "“%(value)s” is not a date: write 2026-12-04, 2026/12/04 or 2026年12月4日, or use "
-                "an Excel date."
-            )
-            % {"value": raw},
-        )
-    if not FIRST_DAY <= found <= LAST_DAY:
-        raise CellError("invalid_date", _("Give a date between 2000 and 2100."))
-    return found
+    return read_date(value)
 
 
 def _boolean(value: Any, column: Column) -> bool:

@@ -6,6 +6,7 @@ app_name = "imports"
 
 urlpatterns = [
     path("", views.index, name="index"),
+    path("sample-pack/", views.sample_pack, name="sample_pack"),
     path("<slug:kind>/upload/", views.upload, name="upload"),
     path("<slug:kind>/template/", views.template, name="template"),
     path("<slug:kind>/export/", views.export, name="export"),

@@ -8,16 +8,19 @@ from itertools import islice
 from typing import Any
 
 from django.contrib import messages
+from django.core.exceptions import PermissionDenied as HttpForbidden
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
+from backroom.accounts.permissions import ORG_MANAGE
 from backroom.imports import selectors, services
 from backroom.imports.downloads import download
 from backroom.imports.importers import IMPORTERS
 from backroom.imports.models import RUNNING, ImportJob, ImportStatus
 from backroom.imports.permissions import IMPORTS_USE
+from backroom.imports.sample_pack import sample_pack_zip
 from backroom.imports.services.engine import header_label, open_job_sheet
 from backroom.kernel.exceptions import DomainError, ValidationFailed
 from backroom.kernel.spreadsheets import cell_text
@@ -40,6 +43,7 @@ def index(request: HttpRequest) -> HttpResponse:
             "importers": importers,
             "jobs": selectors.jobs_for(request.user).select_related("created_by")[:20],
             "max_mb": services.MAX_FILE_BYTES >> 20,
+            "sample_pack": request.user.has_scoped_permission(ORG_MANAGE),  # type: ignore[union-attr]
         },
     )
 
@@ -61,6 +65,18 @@ def upload(request: HttpRequest, kind: str) -> HttpResponse:
         messages.error(request, f"{file.name}: {error.message}")
         return redirect("imports:index")
     return redirect("imports:job", job.pk)
+
+
+@page(IMPORTS_USE)
+@require_GET
+def sample_pack(request: HttpRequest) -> HttpResponse:
+    """The sample migration pack (a small fictional chain), for HQ administrators to try."""
+    if not request.user.has_scoped_permission(ORG_MANAGE):  # type: ignore[union-attr]
+        raise HttpForbidden()
+    response = HttpResponse(sample_pack_zip(), content_type="application/zip")
+    response["Content-Disposition"] = 'attachment; filename="lotus-dumpling-house-pack.zip"'
+    response["Cache-Control"] = "private, no-store"
+    return response
 
 
 @page(IMPORTS_USE)

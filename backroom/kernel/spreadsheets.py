@@ -290,6 +290,156 @@ def _scan_sheet_xml(data: bytes, path: str) -> tuple[list[CellNote], bool]:
     return notes, has_formulas
 
 
+# --- reading cells ----------------------------------------------------------------------------
+
+FIRST_DAY, LAST_DAY = dt.date(2000, 1, 1), dt.date(2100, 12, 31)
+_PLAIN_NUMBER = re.compile(r"[+-]?(\d+\.?\d*|\.\d+)")
+_SCIENTIFIC = re.compile(r"[+-]?(\d+\.?\d*|\.\d+)[eE][+-]?\d+")
+_WITH_COMMA = re.compile(r"[+-]?[\d.,]*,[\d.,]*")
+_DATE = re.compile(
+    r"(\d{4})[-/.](\d{1,2})[-/.](\d{1,2})(?:[ T]\d{1,2}:\d{2}(?::\d{2}(?:\.\d+)?)?)?"
+)
+_CHINESE_DATE = re.compile(r"(\d{4})\s*年\s*(\d{1,2})\s*月\s*(\d{1,2})\s*日?")
+_DAY_FIRST = re.compile(r"(\d{1,2})[-/.](\d{1,2})[-/.](\d{4})")
+_SERIAL = re.compile(r"\d{5}(?:\.0*)?")
+
+
+class CellError(Exception):
+    """A cell that cannot be read as what its column holds: a stable `code` and a message
+    saying how to fix it."""
+
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(message)
+        self.code, self.message = code, message
+
+
+def read_text(value: Any, max_length: int) -> str:
+    text = cell_text(value)
+    if len(text) > max_length:
+        raise CellError("too_long", _("At most %(count)s characters.") % {"count": max_length})
+    return text
+
+
+def read_code(value: Any, max_length: int) -> str:
+    """A code (SKU, lot, invoice number): text, refusing what Excel shortened to 15 digits."""
+    if isinstance(value, int | float) and not isinstance(value, bool) and abs(value) >= 1e15:
+        raise CellError(
+            "invalid_value",
+            _(
+                "“%(value)s” is a number too long for Excel to keep exactly: format the column as "
+                "text, type the code again and save."
+            )
+            % {"value": f"{value:.15g}"},
+        )
+    text = read_text(value, max_length)
+    if _SCIENTIFIC.fullmatch(text):
+        raise CellError(
+            "invalid_value",
+            _(
+                "“%(value)s” looks like a long number Excel shortened: format the column as text "
+                "and type the code again."
+            )
+            % {"value": text},
+        )
+    if any(character in text for character in "\r\n\t"):
+        raise CellError("invalid_value", _("A code cannot contain line breaks or tabs."))
+    return text
+
+
+def read_decimal(value: Any, *, places: int, minimum: Decimal | None, maximum: Decimal) -> Decimal:
+    """A number as written (a workbook's double to the 15 digits Excel shows), refusing
+    scientific notation, thousands separators, and what is out of range or too precise."""
+    number: Decimal | None = None
+    if isinstance(value, bool):
+        number = None
+    elif isinstance(value, int):
+        number = Decimal(value)
+    elif isinstance(value, float):
+        number = Decimal(f"{value:.15g}")
+    elif isinstance(value, Decimal):
+        number = value
+    else:
+        raw = cell_text(value)
+        if _PLAIN_NUMBER.fullmatch(raw):
+            number = Decimal(raw)
+        elif _SCIENTIFIC.fullmatch(raw):
+            raise CellError(
+                "invalid_number",
+                _(
+                    "“%(value)s” is in scientific notation: write the number out in full "
+                    "(format the column as a number in Excel)."
+                )
+                % {"value": raw},
+            )
+        elif _WITH_COMMA.fullmatch(raw):
+            raise CellError(
+                "invalid_number",
+                _(
+                    "“%(value)s” has a comma: write numbers with a decimal point and without "
+                    "thousands separators (1234.5)."
+                )
+                % {"value": raw},
+            )
+    if number is None or not number.is_finite():
+        raise CellError(
+            "invalid_number", _("“%(value)s” is not a number.") % {"value": cell_text(value)}
+        )
+    if minimum is not None and number < minimum:
+        if minimum == 0:
+            raise CellError("invalid_number", _("Cannot be negative."))
+        raise CellError("invalid_number", _("At least %(minimum)s.") % {"minimum": minimum})
+    if number > maximum:
+        raise CellError("invalid_number", _("At most %(maximum)s.") % {"maximum": maximum})
+    exponent = number.normalize().as_tuple().exponent
+    if isinstance(exponent, int) and -exponent > places:
+        raise CellError(
+            "invalid_number", _("At most %(count)s decimal places.") % {"count": places}
+        )
+    return number
+
+
+def read_date(value: Any) -> dt.date:
+    """A day from an Excel date or serial, or text written year first (2026-12-04, 2026/12/04,
+    2026年12月4日); a day-first date is refused as ambiguous."""
+    raw = cell_text(value)
+    found: dt.date | None = None
+    try:
+        if isinstance(value, dt.datetime):
+            found = value.date()
+        elif isinstance(value, dt.date):
+            found = value
+        elif isinstance(value, int | float | Decimal) and not isinstance(value, bool):
+            found = from_serial(float(value))
+        elif match := _DATE.fullmatch(raw) or _CHINESE_DATE.fullmatch(raw):
+            year, month, day = (int(part) for part in match.groups())
+            found = dt.date(year, month, day)
+        elif _SERIAL.fullmatch(raw):
+            found = from_serial(float(raw))
+        elif _DAY_FIRST.fullmatch(raw):
+            raise CellError(
+                "invalid_date",
+                _(
+                    "“%(value)s” could be day/month or month/day: write the year first "
+                    "(2026-12-04) or use an Excel date."
+                )
+                % {"value": raw},
+            )
+    except (ValueError, OverflowError):
+        found = None
+    if found is None:
+        raise CellError(
+            "invalid_date",
+            _(
+                "“%(value)s” is not a date: write 2026-12-04, 2026/12/04 or 2026年12月4日, or use "
+                "an Excel date."
+            )
+            % {"value": raw},
+        )
+    if not FIRST_DAY <= found <= LAST_DAY:
+        raise CellError("invalid_date", _("Give a date between 2000 and 2100."))
+    return found
+
+
 # --- writing ----------------------------------------------------------------------------------
 
 

@@ -8,11 +8,13 @@ domain. Register one with `@register`; `IMPORTERS` maps each kind to its class."
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+import operator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
 from django.utils.functional import Promise
+from django.utils.translation import gettext as _
 
 from backroom.imports.columns import CODE, Column, Row, header_key
 from backroom.imports.problems import Problems
@@ -29,6 +31,59 @@ class Change:
     action: str
     key: str
     fields: list[str] = field(default_factory=list)
+
+
+@dataclass
+class RowGroup:
+    """The rows of a file that describe one thing (an item with its units, a recipe with its
+    lines): the values they give for the thing itself, and the row that gave each."""
+
+    name: str  # as the first row writes it
+    rows: list[Row] = field(default_factory=list)
+    values: dict[str, Any] = field(default_factory=dict)
+    given_in: dict[str, int] = field(default_factory=dict)
+
+    @property
+    def first(self) -> int:
+        return self.rows[0].number
+
+    def row_of(self, key: str) -> int:
+        return self.given_in.get(key, self.first)
+
+    def gather(
+        self,
+        row: Row,
+        columns: Sequence[Column],
+        problems: Problems,
+        same: Callable[[Any, Any], bool] = operator.eq,
+    ) -> bool:
+        """Take the row's values of these columns; a value another row gave differently is a
+        `conflicting_values` problem (False)."""
+        ok = True
+        for column in columns:
+            if not row.has(column.key):
+                continue
+            if column.key not in self.values:
+                self.values[column.key] = row[column.key]
+                self.given_in[column.key] = row.number
+            elif not same(self.values[column.key], row[column.key]):
+                ok = False
+                problems.add(
+                    row.number,
+                    column.key,
+                    "conflicting_values",
+                    _(
+                        "Row %(row)s gives %(name)s another %(column)s (%(value)s): give the "
+                        "same value on each of its rows, or fill it on one row only."
+                    )
+                    % {
+                        "row": self.given_in[column.key],
+                        "name": self.name,
+                        "column": column.label,
+                        "value": self.values[column.key],
+                    },
+                )
+        return ok
 
 
 class Importer:

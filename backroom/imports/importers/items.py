@@ -24,7 +24,7 @@ excepted: blank keeps it)."""
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
@@ -48,7 +48,15 @@ from backroom.catalog.services import (
     update_item,
 )
 from backroom.imports.columns import BOOLEAN, CHOICE, CODE, DECIMAL, INTEGER, TEXT, Column, Row
-from backroom.imports.importers.base import CREATED, UNCHANGED, UPDATED, Change, Importer, register
+from backroom.imports.importers.base import (
+    CREATED,
+    UNCHANGED,
+    UPDATED,
+    Change,
+    Importer,
+    RowGroup,
+    register,
+)
 from backroom.imports.permissions import IMPORTS_USE
 from backroom.imports.problems import Problems
 from backroom.kernel.money import CURRENCIES, FACTOR_PLACES, MONEY_PLACES
@@ -126,22 +134,14 @@ FACTOR_MAXIMUM = Decimal(10) ** 12 - Decimal(1).scaleb(-FACTOR_PLACES)
 
 
 @dataclass
-class Entry:
-    """One SKU of the file: its rows, and the item values its rows give (with the first row
-    giving each)."""
+class Entry(RowGroup):
+    """One SKU of the file: its rows, and the item values its rows give."""
 
-    sku: str
-    rows: list[Row] = field(default_factory=list)
-    values: dict[str, Any] = field(default_factory=dict)
-    given_in: dict[str, int] = field(default_factory=dict)
     plain_row: int | None = None  # the row without a unit, if any
 
     @property
-    def first(self) -> int:
-        return self.rows[0].number
-
-    def row_of(self, key: str) -> int:
-        return self.given_in.get(key, self.first)
+    def sku(self) -> str:
+        return self.name
 
 
 @register
@@ -290,29 +290,10 @@ class ItemsImporter(Importer):
                 continue
             entry = self.entries.setdefault(row["sku"].casefold(), Entry(row["sku"]))
             entry.rows.append(row)
-            for key in ITEM_FIELDS:
-                if not row.has(key):
-                    continue
-                if key not in entry.values:
-                    entry.values[key] = row[key]
-                    entry.given_in[key] = row.number
-                elif not same_value(entry.values[key], row[key]):
-                    row.ok = False
-                    problems.add(
-                        row.number,
-                        key,
-                        "conflicting_values",
-                        _(
-                            "Row %(row)s gives %(sku)s another %(column)s (%(value)s): give the "
-                            "same value on every row of an item, or fill it on one row only."
-                        )
-                        % {
-                            "row": entry.given_in[key],
-                            "sku": entry.sku,
-                            "column": self.column(key).label,
-                            "value": entry.values[key],
-                        },
-                    )
+            if not entry.gather(
+                row, [self.column(key) for key in ITEM_FIELDS], problems, same_value
+            ):
+                row.ok = False
             if is_blank(row.raw.get("unit")):
                 if entry.plain_row is not None:
                     row.ok = False

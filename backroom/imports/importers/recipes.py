@@ -26,7 +26,7 @@ from __future__ import annotations
 import datetime as dt
 from collections import Counter
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
@@ -44,7 +44,15 @@ from backroom.catalog.selectors import can_manage, can_view
 from backroom.catalog.services import RecipeInput, RecipeLineInput, publish_recipe
 from backroom.catalog.units import resolve_unit
 from backroom.imports.columns import CODE, DATE, DECIMAL, TEXT, Column, Row
-from backroom.imports.importers.base import CREATED, UNCHANGED, UPDATED, Change, Importer, register
+from backroom.imports.importers.base import (
+    CREATED,
+    UNCHANGED,
+    UPDATED,
+    Change,
+    Importer,
+    RowGroup,
+    register,
+)
 from backroom.imports.permissions import IMPORTS_USE
 from backroom.imports.problems import Problems
 
@@ -55,13 +63,9 @@ LineKey = tuple[int, Decimal, str, Decimal, str]  # component id, quantity, unit
 
 
 @dataclass
-class Plan:
+class Plan(RowGroup):
     """One recipe of the file: its rows, its recipe values, and what applying it will do."""
 
-    sku: str
-    rows: list[Row] = field(default_factory=list)
-    values: dict[str, Any] = field(default_factory=dict)
-    given_in: dict[str, int] = field(default_factory=dict)
     ok: bool = True
     item: Item | None = None
     action: str = ""  # PUBLISH or KEEP once checked
@@ -69,11 +73,8 @@ class Plan:
     level: int = 0
 
     @property
-    def first(self) -> int:
-        return self.rows[0].number
-
-    def row_of(self, key: str) -> int:
-        return self.given_in.get(key, self.first)
+    def sku(self) -> str:
+        return self.name
 
 
 @register
@@ -162,29 +163,8 @@ class RecipesImporter(Importer):
             plan = self.plans.setdefault(row["recipe_sku"].casefold(), Plan(row["recipe_sku"]))
             plan.rows.append(row)
             plan.ok = plan.ok and row.ok
-            for key in HEADER_FIELDS:
-                if not row.has(key):
-                    continue
-                if key not in plan.values:
-                    plan.values[key], plan.given_in[key] = row[key], row.number
-                elif plan.values[key] != row[key]:
-                    plan.ok = row.ok = False
-                    problems.add(
-                        row.number,
-                        key,
-                        "conflicting_values",
-                        _(
-                            "Row %(row)s gives recipe %(sku)s another %(column)s (%(value)s): "
-                            "give the same value on every row of a recipe, or fill it on one "
-                            "row only."
-                        )
-                        % {
-                            "row": plan.given_in[key],
-                            "sku": plan.sku,
-                            "column": self.column(key).label,
-                            "value": plan.values[key],
-                        },
-                    )
+            if not plan.gather(row, [self.column(key) for key in HEADER_FIELDS], problems):
+                plan.ok = row.ok = False
             if row.has("yield_quantity") and row["yield_quantity"] == 0:
                 plan.ok = row.ok = False
                 problems.add(

@@ -11,6 +11,17 @@ from django.utils.translation import gettext as _
 INVALID_INPUT = 2
 
 
+def check_kind(kind: str) -> None:
+    from backroom.imports.importers import IMPORTERS
+
+    if kind not in IMPORTERS:
+        raise CommandError(
+            _("%(kind)s: no such importer (one of %(kinds)s)")
+            % {"kind": kind, "kinds": ", ".join(IMPORTERS)},
+            returncode=INVALID_INPUT,
+        )
+
+
 def acting_user(username: str | None) -> Any:
     """The named active user, or (without a name) the first active superuser."""
     users = get_user_model().objects.filter(is_active=True)

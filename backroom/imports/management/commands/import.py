@@ -19,7 +19,7 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.utils.translation import gettext as _
 
 from backroom.imports.importers import IMPORTERS
-from backroom.imports.management.commands._common import INVALID_INPUT, acting_user
+from backroom.imports.management.commands._common import INVALID_INPUT, acting_user, check_kind
 from backroom.imports.models import ImportStatus
 from backroom.imports.services import MAX_FILE_BYTES, import_file
 from backroom.kernel.exceptions import DomainError
@@ -36,12 +36,7 @@ class Command(BaseCommand):
 
     def handle(self, *args: Any, **options: Any) -> None:
         kind = options["kind"]
-        if kind not in IMPORTERS:
-            raise CommandError(
-                _("%(kind)s: no such importer (one of %(kinds)s)")
-                % {"kind": kind, "kinds": ", ".join(IMPORTERS)},
-                returncode=INVALID_INPUT,
-            )
+        check_kind(kind)
         user = acting_user(options["user"])
         path = Path(options["file"])
         try:

@@ -14,12 +14,15 @@ from typing import Any
 from django.utils.translation import gettext as _
 
 from backroom.kernel.spreadsheets import (
+    CellError,
     EmptySheet,
     UnreadableSheet,
     cell_text,
-    from_serial,
     is_blank,
     open_sheet,
+    read_code,
+    read_date,
+    read_decimal,
 )
 from backroom.procurement.services.invoice_import.columns import (
     BY_HEADER,
@@ -45,7 +48,6 @@ MAX_ROWS = 5000
 MAX_QUANTITY = Decimal(1_000_000)
 MAX_PRICE = Decimal(1_000_000)
 MAX_AMOUNT = Decimal(1_000_000_000)
-FIRST_DAY, LAST_DAY = dt.date(2000, 1, 1), dt.date(2100, 12, 31)
 
 # --- reading the file --------------------------------------------------------------------------
 
@@ -76,15 +78,6 @@ def read_sheet(data: bytes) -> Sheet:
 
 
 # --- checking cells ----------------------------------------------------------------------------
-
-_PLAIN_NUMBER = re.compile(r"[+-]?(\d+\.?\d*|\.\d+)")
-_SCIENTIFIC = re.compile(r"[+-]?(\d+\.?\d*|\.\d+)[eE][+-]?\d+")
-_WITH_COMMA = re.compile(r"[+-]?[\d.,]*,[\d.,]*")
-_DATE = re.compile(
-    r"(\d{4})[-/.](\d{1,2})[-/.](\d{1,2})(?:[ T]\d{1,2}:\d{2}(?::\d{2}(?:\.\d+)?)?)?"
-)
-_CHINESE_DATE = re.compile(r"(\d{4})\s*年\s*(\d{1,2})\s*月\s*(\d{1,2})\s*日")
-_SERIAL = re.compile(r"\d{5}(?:\.0*)?")
 
 
 @dataclass
@@ -132,28 +125,11 @@ class Cells:
             if required:
                 self.required(row, key)
             return ""
-        value = cell_text(row.values[key])
-        if _SCIENTIFIC.fullmatch(value):
-            self.problems.add(
-                InvalidValue,
-                row.number,
-                key,
-                _(
-                    "“%(value)s” looks like a long number Excel shortened: format the column as "
-                    "text and export the file again."
-                )
-                % {"value": value},
-            )
+        try:
+            return read_code(row.values[key], limit)
+        except CellError as error:
+            self.problems.add(InvalidValue, row.number, key, error.message)
             return ""
-        if len(value) > limit:
-            self.problems.add(
-                InvalidValue,
-                row.number,
-                key,
-                _("At most %(count)s characters.") % {"count": limit},
-            )
-            return ""
-        return value
 
     def number(
         self, row: Row, key: str, *, places: int, maximum: Decimal, required: bool
@@ -162,71 +138,11 @@ class Cells:
             if required:
                 self.required(row, key)
             return None
-        value = row.values[key]
-        number: Decimal | None = None
-        if isinstance(value, bool):
-            number = None
-        elif isinstance(value, int):
-            number = Decimal(value)
-        elif isinstance(value, float):
-            # A workbook keeps numbers as doubles: Excel shows 15 significant digits of them.
-            number = Decimal(f"{value:.15g}")
-        elif isinstance(value, Decimal):
-            number = value
-        else:
-            raw = cell_text(value)
-            if _PLAIN_NUMBER.fullmatch(raw):
-                number = Decimal(raw)
-            elif _SCIENTIFIC.fullmatch(raw):
-                self.problems.add(
-                    InvalidNumber,
-                    row.number,
-                    key,
-                    _(
-                        "“%(value)s” is in scientific notation: write the number out in full "
-                        "(format the column as a number in Excel)."
-                    )
-                    % {"value": raw},
-                )
-                return None
-            elif _WITH_COMMA.fullmatch(raw):
-                self.problems.add(
-                    InvalidNumber,
-                    row.number,
-                    key,
-                    _(
-                        "“%(value)s” has a comma: write numbers with a decimal point and without "
-                        "thousands separators (1234.5)."
-                    )
-                    % {"value": raw},
-                )
-                return None
-        if number is None or not number.is_finite():
-            self.problems.add(
-                InvalidNumber,
-                row.number,
-                key,
-                _("“%(value)s” is not a number.") % {"value": cell_text(value)},
-            )
+        try:
+            return read_decimal(row.values[key], places=places, minimum=Decimal(0), maximum=maximum)
+        except CellError as error:
+            self.problems.add(InvalidNumber, row.number, key, error.message)
             return None
-        if number < 0:
-            self.problems.add(InvalidNumber, row.number, key, _("Cannot be negative."))
-            return None
-        if number > maximum:
-            self.problems.add(
-                InvalidNumber, row.number, key, _("At most %(maximum)s.") % {"maximum": maximum}
-            )
-            return None
-        exponent = number.normalize().as_tuple().exponent
-        if isinstance(exponent, int) and -exponent > places:
-            self.problems.add(
-                InvalidNumber,
-                row.number,
-                key,
-                _("At most %(count)s decimal places.") % {"count": places},
-            )
-            return None
-        return number
 
     def line_number(self, row: Row, key: str) -> int | None:
         if row.blank(key):
@@ -253,41 +169,11 @@ class Cells:
     def date(self, row: Row, key: str) -> dt.date | None:
         if not self.required(row, key):
             return None
-        value = row.values[key]
-        found: dt.date | None = None
-        raw = cell_text(value)
         try:
-            if isinstance(value, dt.datetime):
-                found = value.date()
-            elif isinstance(value, dt.date):
-                found = value
-            elif isinstance(value, int | float) and not isinstance(value, bool):
-                found = from_serial(value)
-            else:
-                match = _DATE.fullmatch(raw) or _CHINESE_DATE.fullmatch(raw)
-                if match:
-                    year, month, day = (int(part) for part in match.groups())
-                    found = dt.date(year, month, day)
-                elif _SERIAL.fullmatch(raw):
-                    found = from_serial(float(raw))
-        except (ValueError, OverflowError):
-            found = None
-        if found is None:
-            self.problems.add(
-                InvalidDate,
-                row.number,
-                key,
-                _(
-                    "“%(value)s” is not a date: write 2026-12-04, 2026/12/04 or 2026年12月4日, "
-                    "or use an Excel date."
-                )
-                % {"value": raw},
-            )
+            return read_date(row.values[key])
+        except CellError as error:
+            self.problems.add(InvalidDate, row.number, key, error.message)
             return None
-        if not FIRST_DAY <= found <= LAST_DAY:
-            self.problems.add(InvalidDate, row.number, key, _("Give a date between 2000 and 2100."))
-            return None
-        return found
 
     def currency(self, row: Row, key: str) -> str:
         if row.blank(key):
