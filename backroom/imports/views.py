@@ -107,7 +107,9 @@ def _mapping_rows(job: ImportJob, errors: dict[str, list[str]]) -> list[dict[str
             "index": str(index),
             "header": header_label(index, name),
             "field": job.mapping.get(str(index), ""),
-            "samples": [cell_text(row[index]) for row in samples if index < len(row)],
+            "samples": [
+                text for row in samples if index < len(row) and (text := cell_text(row[index]))
+            ],
             "errors": errors.get(str(index), []),
         }
         for index, name in enumerate(job.headers)
