@@ -132,7 +132,7 @@ def open_sheet(source: bytes | Path, *, known_header: Callable[[str], bool] | No
     if head.startswith(b"PK\x03\x04"):
         return _open_xlsx(data)
     if head.startswith(_OLE):
-        if _ENCRYPTED in data[: 1 << 20]:
+        if _ENCRYPTED in data:  # an encrypted OOXML package is a compound file
             raise UnreadableSheet(
                 _(
                     "The workbook is protected with a password: open it in Excel, remove the "

@@ -52,6 +52,16 @@ def test_unreadable_files_are_refused_with_what_to_do(world, data, words):
     assert words in raised.value.message
 
 
+def test_a_workbook_encrypted_with_a_password_is_refused_with_what_to_do(world):
+    from msoffcrypto.format.ooxml import OOXMLFile
+
+    plain = io.BytesIO(xlsx(lambda sheet: sheet.append(HEADER)))
+    encrypted = io.BytesIO()
+    OOXMLFile(plain).encrypt("secret", encrypted)
+    with pytest.raises(UnreadableSheet, match="protected with a password"):
+        upload_import("opening_stock", "x.xlsx", encrypted.getvalue(), actor=world.admin)
+
+
 def test_zip_that_is_not_a_workbook(world):
     import zipfile
 
