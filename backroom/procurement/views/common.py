@@ -3,16 +3,19 @@ by the document line they belong to (every problem at once, next to its line).""
 
 from __future__ import annotations
 
+import datetime as dt
 import re
 from typing import Any
 
 from django.http import HttpRequest
+from django.utils import timezone
 
 from backroom.kernel.exceptions import DomainError, ValidationFailed
 from backroom.org.models import OrgNode
 from backroom.procurement.exceptions import DocumentRejected
 
 RECENT = 50
+EXPORT_CHUNK = 2000  # rows fetched at a time while an export streams
 _LINE_FIELD = re.compile(r"^lines\.(\d+)\.")
 
 
@@ -22,6 +25,13 @@ def typed(raw: str | None) -> str:
     if value.count(",") == 1 and "." not in value:
         value = value.replace(",", ".")
     return value
+
+
+def local_time(moment: dt.datetime | None) -> dt.datetime | None:
+    """An aware moment as the local wall-clock time without a zone (Excel holds no zones)."""
+    if moment is None:
+        return None
+    return timezone.localtime(moment).replace(tzinfo=None, microsecond=0)
 
 
 def may(request: HttpRequest, permission: str, node: OrgNode | None = None) -> bool:

@@ -13,18 +13,79 @@ from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect
 from django.urls import path
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_http_methods, require_POST
 
 from backroom.kernel.exceptions import DomainError
 from backroom.procurement import selectors, services
 from backroom.procurement.choices import InvoiceStatus, PurchaseOrderStatus, ReviewReason
-from backroom.procurement.models import PurchaseOrder, PurchaseOrderLine, SupplierInvoice
+from backroom.procurement.models import (
+    PurchaseOrder,
+    PurchaseOrderLine,
+    ReviewEntry,
+    SupplierInvoice,
+)
 from backroom.procurement.permissions import PROCUREMENT_INVOICE, PROCUREMENT_VIEW
 from backroom.procurement.services.invoice_import import COLUMNS
 from backroom.procurement.services.invoice_import import MAX_FILE_BYTES as MAX_IMPORT_BYTES
-from backroom.procurement.views.common import RECENT, may, problems_by_line, typed
+from backroom.procurement.views.common import (
+    EXPORT_CHUNK,
+    RECENT,
+    local_time,
+    may,
+    problems_by_line,
+    typed,
+)
 from backroom.web.errors import page, problem_messages
+from backroom.web.exports import Column, export_format, export_table
 from backroom.web.rendering import render_page
+
+
+def _order_number(invoice: SupplierInvoice) -> str:
+    """The PO it bills, or the number printed on it when no PO was found."""
+    if invoice.purchase_order is not None:
+        return invoice.purchase_order.number
+    return invoice.purchase_order_reference
+
+
+INVOICE_COLUMNS = [
+    Column(gettext_lazy("Invoice number"), lambda invoice: invoice.invoice_number),
+    Column(gettext_lazy("Supplier code"), lambda invoice: invoice.supplier.code),
+    Column(gettext_lazy("Supplier"), lambda invoice: invoice.supplier.name),
+    Column(gettext_lazy("Purchase order"), _order_number),
+    Column(gettext_lazy("Org unit code"), lambda invoice: invoice.org_node.code),
+    Column(gettext_lazy("Invoice date"), lambda invoice: invoice.invoice_date),
+    Column(gettext_lazy("Due date"), lambda invoice: invoice.due_date),
+    Column(gettext_lazy("Status"), lambda invoice: str(invoice.get_status_display())),
+    Column(gettext_lazy("Currency"), lambda invoice: invoice.currency),
+    Column(gettext_lazy("Net amount"), lambda invoice: invoice.net_amount),
+    Column(gettext_lazy("Tax"), lambda invoice: invoice.tax_amount),
+    Column(gettext_lazy("Total"), lambda invoice: invoice.total_amount),
+    Column(gettext_lazy("Note"), lambda invoice: invoice.note),
+]
+
+
+def _review_store_code(entry: ReviewEntry) -> str:
+    order = entry.invoice.purchase_order
+    return order.store.node.code if order is not None else ""
+
+
+REVIEW_COLUMNS = [
+    Column(gettext_lazy("Invoice number"), lambda entry: entry.invoice.invoice_number),
+    Column(gettext_lazy("Supplier code"), lambda entry: entry.invoice.supplier.code),
+    Column(gettext_lazy("Supplier"), lambda entry: entry.invoice.supplier.name),
+    Column(gettext_lazy("Purchase order"), lambda entry: _order_number(entry.invoice)),
+    Column(gettext_lazy("Store code"), _review_store_code),
+    Column(gettext_lazy("Invoice date"), lambda entry: entry.invoice.invoice_date),
+    Column(gettext_lazy("Currency"), lambda entry: entry.invoice.currency),
+    Column(gettext_lazy("Total"), lambda entry: entry.invoice.total_amount),
+    Column(
+        gettext_lazy("Difference"),
+        lambda entry: entry.match.difference if entry.match is not None else None,
+    ),
+    Column(gettext_lazy("Reasons"), lambda entry: "; ".join(_reasons(entry.reasons))),
+    Column(gettext_lazy("In review since"), lambda entry: local_time(entry.created_at)),
+]
 
 
 def review_count(request: HttpRequest) -> int:
@@ -34,8 +95,12 @@ def review_count(request: HttpRequest) -> int:
 
 @page(PROCUREMENT_VIEW)
 def invoice_list(request: HttpRequest) -> HttpResponse:
-    """Recent supplier invoices with their state."""
+    """Recent supplier invoices with their state; `?export=xlsx|csv` downloads every one the
+    user may see."""
     rows = selectors.invoices_for(request.user)
+    if wanted := export_format(request):
+        every = rows.select_related("org_node").iterator(chunk_size=EXPORT_CHUNK)
+        return export_table(wanted, "supplier-invoices", INVOICE_COLUMNS, every)
     return render_page(
         request,
         "procurement/invoice_list.html",
@@ -192,12 +257,14 @@ def _reasons(codes: list[str]) -> list[str]:
 
 @page(PROCUREMENT_INVOICE)
 def review_queue(request: HttpRequest) -> HttpResponse:
-    """Invoices that did not match, oldest first."""
-    entries = list(
-        selectors.review_queue_for(request.user).select_related(
-            "invoice__purchase_order__store__node"
-        )[:RECENT]
+    """Invoices that did not match, oldest first; `?export=xlsx|csv` downloads every one."""
+    rows = selectors.review_queue_for(request.user).select_related(
+        "invoice__purchase_order__store__node"
     )
+    if wanted := export_format(request):
+        every = rows.iterator(chunk_size=EXPORT_CHUNK)
+        return export_table(wanted, "invoice-review", REVIEW_COLUMNS, every)
+    entries = list(rows[:RECENT])
     for entry in entries:
         entry.reason_labels = _reasons(entry.reasons)  # type: ignore[attr-defined]
     return render_page(

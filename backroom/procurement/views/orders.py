@@ -18,10 +18,12 @@ from decimal import Decimal
 from typing import Any
 
 from django.contrib import messages
+from django.db.models import Count
 from django.http import FileResponse, Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect
 from django.urls import path
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_http_methods, require_POST
 
 from backroom.catalog.choices import STOCKED_KINDS
@@ -48,11 +50,41 @@ from backroom.procurement.services.order_emails import (
     resend_purchase_order_email,
 )
 from backroom.procurement.services.receiving import temperature_range
-from backroom.procurement.views.common import RECENT, may, problems_by_line, typed
+from backroom.procurement.views.common import (
+    EXPORT_CHUNK,
+    RECENT,
+    local_time,
+    may,
+    problems_by_line,
+    typed,
+)
 from backroom.web.errors import page
+from backroom.web.exports import Column, export_format, export_table
 from backroom.web.rendering import render_page
 
 CANCELLABLE = (PurchaseOrderStatus.DRAFT, PurchaseOrderStatus.APPROVED, PurchaseOrderStatus.SENT)
+
+ORDER_COLUMNS = [
+    Column(gettext_lazy("Number"), lambda order: order.number),
+    Column(gettext_lazy("Order date"), lambda order: order.order_date),
+    Column(gettext_lazy("Expected delivery"), lambda order: order.expected_date),
+    Column(gettext_lazy("Store code"), lambda order: order.store.node.code),
+    Column(gettext_lazy("Store"), lambda order: order.store.node.name),
+    Column(gettext_lazy("Receiving location"), lambda order: order.location.code),
+    Column(gettext_lazy("Supplier code"), lambda order: order.supplier.code),
+    Column(gettext_lazy("Supplier"), lambda order: order.supplier.name),
+    Column(gettext_lazy("Status"), lambda order: str(order.get_status_display())),
+    Column(gettext_lazy("Currency"), lambda order: order.currency),
+    Column(gettext_lazy("Total"), lambda order: order.total_amount),
+    Column(gettext_lazy("Lines"), lambda order: order.line_count),
+    Column(gettext_lazy("Receipts"), lambda order: order.receipt_count),
+    Column(
+        gettext_lazy("Requisition"),
+        lambda order: order.requisition.number if order.requisition else "",
+    ),
+    Column(gettext_lazy("Sent at"), lambda order: local_time(order.sent_at)),
+    Column(gettext_lazy("Note"), lambda order: order.note),
+]
 
 
 def _order(request: HttpRequest, order_id: int) -> PurchaseOrder:
@@ -68,11 +100,17 @@ def _lines(order: PurchaseOrder) -> list[PurchaseOrderLine]:
 
 @page(PROCUREMENT_VIEW)
 def order_list(request: HttpRequest) -> HttpResponse:
-    """Purchase orders the user may see, newest first, filtered by state."""
+    """Purchase orders the user may see, newest first, filtered by state; `?export=xlsx|csv`
+    downloads every one of them (the filter kept)."""
     status = request.GET.get("status", "")
     if status not in PurchaseOrderStatus.values:
         status = ""
     rows = selectors.purchase_orders_for(request.user, status=status or None)
+    if wanted := export_format(request):
+        every = rows.select_related("location", "requisition").annotate(line_count=Count("lines"))
+        return export_table(
+            wanted, "purchase-orders", ORDER_COLUMNS, every.iterator(chunk_size=EXPORT_CHUNK)
+        )
     return render_page(
         request,
         "procurement/order_list.html",
@@ -81,6 +119,8 @@ def order_list(request: HttpRequest) -> HttpResponse:
             "orders": list(rows[:RECENT]),
             "statuses": PurchaseOrderStatus.choices,
             "status": status,
+            # An HTMX filter change swaps the list; the export buttons follow out of band.
+            "exports_out_of_band": request.headers.get("HX-Request") == "true",
         },
         partial="orders",
     )

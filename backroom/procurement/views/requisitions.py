@@ -3,9 +3,11 @@ lines, its approval request and the purchase orders and transfer orders it creat
 
 from __future__ import annotations
 
+from django.db.models import Count
 from django.http import HttpRequest, HttpResponse
 from django.urls import path
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 
 from backroom.approvals import runtime
 from backroom.procurement import selectors
@@ -13,15 +15,37 @@ from backroom.procurement.choices import RequisitionStatus
 from backroom.procurement.models import Requisition
 from backroom.procurement.permissions import PROCUREMENT_VIEW
 from backroom.procurement.services.orders import REQUISITION_DOCUMENT_TYPE
-from backroom.procurement.views.common import RECENT
+from backroom.procurement.views.common import EXPORT_CHUNK, RECENT, local_time
 from backroom.web.errors import page
+from backroom.web.exports import Column, export_format, export_table
 from backroom.web.rendering import render_page
+
+REQUISITION_COLUMNS = [
+    Column(gettext_lazy("Number"), lambda requisition: requisition.number),
+    Column(gettext_lazy("Created at"), lambda requisition: local_time(requisition.created_at)),
+    Column(gettext_lazy("Store code"), lambda requisition: requisition.store.node.code),
+    Column(gettext_lazy("Store"), lambda requisition: requisition.store.node.name),
+    Column(gettext_lazy("Receiving location"), lambda requisition: requisition.location.code),
+    Column(gettext_lazy("Status"), lambda requisition: str(requisition.get_status_display())),
+    Column(gettext_lazy("Urgent"), lambda requisition: requisition.is_urgent),
+    Column(gettext_lazy("Needed by"), lambda requisition: requisition.needed_by),
+    Column(gettext_lazy("Currency"), lambda requisition: requisition.currency),
+    Column(gettext_lazy("Estimated amount"), lambda requisition: requisition.estimated_amount),
+    Column(gettext_lazy("Lines"), lambda requisition: requisition.line_count),
+    Column(gettext_lazy("Note"), lambda requisition: requisition.note),
+]
 
 
 @page(PROCUREMENT_VIEW)
 def requisition_list(request: HttpRequest) -> HttpResponse:
-    """Requisitions waiting for approval, then the recent ones."""
+    """Requisitions waiting for approval, then the recent ones; `?export=xlsx|csv` downloads
+    every one the user may see."""
     rows = selectors.requisitions_for(request.user)
+    if wanted := export_format(request):
+        every = rows.select_related("location").annotate(line_count=Count("lines"))
+        return export_table(
+            wanted, "requisitions", REQUISITION_COLUMNS, every.iterator(chunk_size=EXPORT_CHUNK)
+        )
     return render_page(
         request,
         "procurement/requisition_list.html",

@@ -11,11 +11,14 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
+from backroom.imports.importers import IMPORTERS
 from backroom.procurement import selectors
 from backroom.procurement.models import DeliveryCalendar
 from backroom.procurement.permissions import PROCUREMENT_VIEW
 from backroom.web.errors import page
 from backroom.web.rendering import render_page
+
+ROUND_TRIP_EXPORTS = ("suppliers", "prices")
 
 WEEKDAYS = {
     1: gettext_lazy("Mon"),
@@ -30,11 +33,21 @@ WEEKDAYS = {
 
 @page(PROCUREMENT_VIEW)
 def supplier_list(request: HttpRequest) -> HttpResponse:
-    """Suppliers serving the user's part of the chain."""
+    """Suppliers serving the user's part of the chain. Its exports are the importers' (suppliers,
+    and supplier items with prices), offered to those who may import them, so that a file
+    exported, edited and imported again round-trips."""
     return render_page(
         request,
         "procurement/supplier_list.html",
-        {"title": _("Suppliers"), "suppliers": list(selectors.suppliers_for(request.user))},
+        {
+            "title": _("Suppliers"),
+            "suppliers": list(selectors.suppliers_for(request.user)),
+            "exports": [
+                importer
+                for kind in ROUND_TRIP_EXPORTS
+                if (importer := IMPORTERS.get(kind)) is not None and importer.allowed(request.user)
+            ],
+        },
     )
 
 
