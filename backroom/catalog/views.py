@@ -11,15 +11,19 @@ from backroom.catalog import costing, selectors, units
 from backroom.catalog.choices import RECIPE_KINDS, SELLABLE_KINDS, STOCKED_KINDS, ItemKind
 from backroom.catalog.exceptions import RecipeNotFound
 from backroom.catalog.permissions import CATALOG_VIEW
+from backroom.imports.links import round_trip_exports
 from backroom.web.errors import page
 from backroom.web.rendering import render_page
 
 PAGE_SIZE = 50
+ROUND_TRIP_EXPORTS = ("items", "recipes")
 
 
 @page(CATALOG_VIEW)
 def item_list(request: HttpRequest) -> HttpResponse:
-    """Items with their base unit and units; search by SKU, name or barcode; filter by kind."""
+    """Items with their base unit and units; search by SKU, name or barcode; filter by kind.
+    Its exports are the importers' (items with their units, and recipes), offered to those who
+    may import them, so that a file exported, edited and imported again round-trips."""
     items = selectors.items_for(request.user)
     kind = request.GET.get("kind", "")
     if kind in ItemKind.values:
@@ -37,6 +41,7 @@ def item_list(request: HttpRequest) -> HttpResponse:
             "kinds": ItemKind.choices,
             "kind": kind,
             "search": search,
+            "exports": round_trip_exports(request.user, ROUND_TRIP_EXPORTS),
         },
         partial="results",
     )

@@ -444,9 +444,14 @@ def read_date(value: Any) -> dt.date:
 
 
 def _plain(value: Any) -> Any:
+    """A cell as a spreadsheet holds it: decimals without trailing zeros (1.2000 → 1.2), aware
+    times in the current time zone without one (Excel cannot hold a zone)."""
     if isinstance(value, Decimal):
-        normal = value.normalize()
-        return format(normal, "f") if normal == normal.to_integral_value() else format(value, "f")
+        return format(value.normalize(), "f") if value.is_finite() else str(value)
+    if isinstance(value, dt.datetime) and value.tzinfo is not None:
+        from django.utils import timezone
+
+        return timezone.localtime(value).replace(tzinfo=None)
     return value
 
 
@@ -489,6 +494,8 @@ def write_xlsx(
                     value = cell_text(_plain(value))
                 elif isinstance(value, Decimal):
                     value = _excel_number(value)
+                else:
+                    value = _plain(value)
                 cells.append(value)
             sheet.append(cells)
     out = io.BytesIO()

@@ -16,6 +16,7 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect
 from django.urls import path, reverse
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_http_methods, require_POST
 
 from backroom.inventory import counts as count_reads
@@ -27,10 +28,12 @@ from backroom.inventory.models import CountKind, CountLine, CountSheet, CountSta
 from backroom.inventory.permissions import INVENTORY_COUNT, INVENTORY_MANAGE, INVENTORY_VIEW
 from backroom.inventory.selectors import locations_for
 from backroom.inventory.services.counts import review_threshold
+from backroom.inventory.views.exporting import EXPORT_CHUNK, store_time
 from backroom.kernel.exceptions import DomainError, ValidationFailed
 from backroom.org.models import Site
 from backroom.org.selectors import get_site, sites_for
 from backroom.web.errors import page, problem_messages
+from backroom.web.exports import Column, export_format, export_table
 from backroom.web.rendering import render_page
 
 ZERO = Decimal(0)
@@ -163,13 +166,36 @@ def _counting_page(
 
 # --- list and start ---------------------------------------------------------------------------
 
+COUNT_COLUMNS = [
+    Column(gettext_lazy("Number"), lambda sheet: sheet.number),
+    Column(gettext_lazy("Store code"), lambda sheet: sheet.site.node.code),
+    Column(gettext_lazy("Store"), lambda sheet: sheet.site.node.name),
+    Column(gettext_lazy("Kind"), lambda sheet: str(sheet.get_kind_display())),
+    Column(gettext_lazy("Status"), lambda sheet: str(sheet.get_status_display())),
+    Column(gettext_lazy("Needs approval"), lambda sheet: sheet.requires_review),
+    Column(gettext_lazy("Template"), lambda sheet: sheet.template.name if sheet.template else ""),
+    Column(gettext_lazy("Lines"), lambda sheet: sheet.line_total),
+    Column(gettext_lazy("Lines counted"), lambda sheet: sheet.line_counted),
+    Column(gettext_lazy("Started at"), lambda sheet: store_time(sheet.started_at, sheet.site)),
+    Column(gettext_lazy("Submitted at"), lambda sheet: store_time(sheet.submitted_at, sheet.site)),
+    Column(gettext_lazy("Posted at"), lambda sheet: store_time(sheet.posted_at, sheet.site)),
+    Column(gettext_lazy("Created by"), lambda sheet: str(sheet.created_by or "")),
+    Column(gettext_lazy("Approved by"), lambda sheet: str(sheet.approved_by or "")),
+]
+
 
 @page(INVENTORY_VIEW)
 def count_list(request: HttpRequest) -> HttpResponse:
-    """Open counts and the recent ones at the stores the user may see."""
+    """Open counts and the recent ones at the stores the user may see; `?export=xlsx|csv`
+    downloads every count they may see."""
     sheets = count_reads.with_progress(count_reads.count_sheets_for(request.user)).select_related(
         "site__node"
     )
+    if wanted := export_format(request):
+        every = sheets.select_related("template", "created_by", "approved_by")
+        return export_table(
+            wanted, "counts", COUNT_COLUMNS, every.iterator(chunk_size=EXPORT_CHUNK)
+        )
     return render_page(
         request,
         "inventory/count_list.html",

@@ -16,11 +16,12 @@ from decimal import Decimal
 from typing import Any
 
 from django.contrib import messages
-from django.db.models import Case, IntegerField, Value, When
+from django.db.models import Case, Count, IntegerField, Sum, Value, When
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect
 from django.urls import path
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_http_methods, require_POST
 
 from backroom.approvals.choices import TaskStatus
@@ -40,10 +41,12 @@ from backroom.inventory.models import Location, TransferOrder, WasteDocument
 from backroom.inventory.permissions import INVENTORY_MOVE, INVENTORY_VIEW
 from backroom.inventory.selectors import locations_for
 from backroom.inventory.services import waste
+from backroom.inventory.views.exporting import EXPORT_CHUNK, store_time
 from backroom.kernel.exceptions import DomainError
 from backroom.org.models import Site
 from backroom.org.selectors import get_site, sites_for
 from backroom.web.errors import page, problem_messages
+from backroom.web.exports import Column, export_format, export_table
 from backroom.web.forms import posted_id
 from backroom.web.rendering import render_page
 
@@ -126,10 +129,44 @@ def _waste(request: HttpRequest, document_id: int) -> WasteDocument:
     ).get(pk=document.pk)
 
 
+WASTE_COLUMNS = [
+    Column(gettext_lazy("Number"), lambda document: document.number),
+    Column(gettext_lazy("Store code"), lambda document: document.site.node.code),
+    Column(gettext_lazy("Store"), lambda document: document.site.node.name),
+    Column(
+        gettext_lazy("Occurred at"),
+        lambda document: store_time(document.occurred_at, document.site),
+    ),
+    Column(gettext_lazy("Status"), lambda document: str(document.get_status_display())),
+    Column(gettext_lazy("Lines"), lambda document: document.line_count),
+    Column(gettext_lazy("Currency"), lambda document: document.currency),
+    Column(gettext_lazy("Value"), lambda document: document.total_value),
+    Column(gettext_lazy("Needs approval"), lambda document: document.requires_approval),
+    Column(gettext_lazy("Submitted by"), lambda document: str(document.submitted_by or "")),
+    Column(
+        gettext_lazy("Submitted at"),
+        lambda document: store_time(document.submitted_at, document.site),
+    ),
+    Column(gettext_lazy("Decided by"), lambda document: str(document.decided_by or "")),
+    Column(
+        gettext_lazy("Decided at"), lambda document: store_time(document.decided_at, document.site)
+    ),
+    Column(gettext_lazy("Decision reason"), lambda document: document.decision_reason),
+    Column(
+        gettext_lazy("Posted at"), lambda document: store_time(document.posted_at, document.site)
+    ),
+    Column(gettext_lazy("Note"), lambda document: document.note),
+]
+
+
 @page(INVENTORY_VIEW)
 def waste_list(request: HttpRequest) -> HttpResponse:
-    """Waste records waiting for approval first, then the recent ones."""
+    """Waste records waiting for approval first, then the recent ones; `?export=xlsx|csv`
+    downloads every record the user may see."""
     rows = reads.waste_documents_for(request.user).select_related("site__legal_entity")
+    if wanted := export_format(request):
+        every = rows.annotate(line_count=Count("lines"))
+        return export_table(wanted, "waste", WASTE_COLUMNS, every.iterator(chunk_size=EXPORT_CHUNK))
     pending = list(rows.filter(status=WasteStatus.PENDING_APPROVAL))
     recent = list(rows.exclude(status=WasteStatus.PENDING_APPROVAL)[:RECENT])
     return render_page(
@@ -348,10 +385,53 @@ def _order(request: HttpRequest, order_id: int) -> TransferOrder:
     return reads.get_transfer_order(request.user, order_id)
 
 
+def _currency(order: TransferOrder) -> str:
+    return str(order.from_site.legal_entity.base_currency)
+
+
+TRANSFER_COLUMNS = [
+    Column(gettext_lazy("Number"), lambda order: order.number),
+    Column(gettext_lazy("Status"), lambda order: str(order.get_status_display())),
+    Column(gettext_lazy("From store code"), lambda order: order.from_site.node.code),
+    Column(gettext_lazy("From store"), lambda order: order.from_site.node.name),
+    Column(gettext_lazy("From location"), lambda order: order.from_location.code),
+    Column(gettext_lazy("To store code"), lambda order: order.to_site.node.code),
+    Column(gettext_lazy("To store"), lambda order: order.to_site.node.name),
+    Column(gettext_lazy("To location"), lambda order: order.to_location.code),
+    Column(gettext_lazy("Expected on"), lambda order: order.expected_date),
+    Column(gettext_lazy("Lines"), lambda order: order.line_count),
+    Column(gettext_lazy("Currency"), _currency),
+    Column(gettext_lazy("Dispatched value"), lambda order: order.dispatched_total),
+    Column(gettext_lazy("Discrepancy value"), lambda order: order.discrepancy_total),
+    Column(gettext_lazy("Created at"), lambda order: store_time(order.created_at, order.from_site)),
+    Column(
+        gettext_lazy("Dispatched at"),
+        lambda order: store_time(order.dispatched_at, order.from_site),
+    ),
+    Column(gettext_lazy("Received at"), lambda order: store_time(order.received_at, order.to_site)),
+    Column(
+        gettext_lazy("Cancelled at"),
+        lambda order: store_time(order.cancelled_at, order.from_site),
+    ),
+    Column(gettext_lazy("Cancel reason"), lambda order: order.cancel_reason),
+    Column(gettext_lazy("Note"), lambda order: order.note),
+]
+
+
 @page(INVENTORY_VIEW)
 def transfer_list(request: HttpRequest) -> HttpResponse:
-    """Open transfer orders (arriving ones first), then the recent closed ones."""
+    """Open transfer orders (arriving ones first), then the recent closed ones;
+    `?export=xlsx|csv` downloads every order the user may see (sending or receiving)."""
     rows = reads.transfer_orders_for(request.user)
+    if wanted := export_format(request):
+        every = rows.select_related("from_site__legal_entity").annotate(
+            line_count=Count("lines"),
+            dispatched_total=Sum("lines__dispatched_value"),
+            discrepancy_total=Sum("lines__discrepancy_value"),
+        )
+        return export_table(
+            wanted, "transfers", TRANSFER_COLUMNS, every.iterator(chunk_size=EXPORT_CHUNK)
+        )
     open_rows = rows.filter(status__in=OPEN_TRANSFERS).order_by(
         Case(
             When(status=TransferStatus.DISPATCHED, then=Value(0)),

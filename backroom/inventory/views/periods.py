@@ -22,17 +22,20 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect
 from django.urls import path, reverse
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_POST
 
 from backroom.catalog.selectors import site_today
 from backroom.inventory import periods
 from backroom.inventory.models import StockPeriodClose
 from backroom.inventory.permissions import INVENTORY_MANAGE, INVENTORY_VIEW
+from backroom.inventory.views.exporting import store_time
 from backroom.kernel.exceptions import DomainError, ValidationFailed
 from backroom.org.choices import SITE_KINDS
 from backroom.org.models import OrgNode, Site
 from backroom.org.selectors import get_site, sites_for
 from backroom.web.errors import page
+from backroom.web.exports import Column, export_format, export_table
 from backroom.web.forms import posted_id
 from backroom.web.rendering import render_page
 
@@ -99,6 +102,23 @@ def _sites(request: HttpRequest) -> QuerySet[Site]:
     return sites_for(request.user, INVENTORY_VIEW)
 
 
+PERIOD_COLUMNS = [
+    Column(gettext_lazy("Store code"), lambda row: row.site.node.code),
+    Column(gettext_lazy("Store"), lambda row: row.site.node.name),
+    Column(gettext_lazy("Time zone"), lambda row: row.site.time_zone),
+    Column(gettext_lazy("Closed through"), lambda row: row.closed_through),
+    Column(
+        gettext_lazy("Changed by"),
+        lambda row: str(row.latest.created_by or _("system")) if row.latest else "",
+    ),
+    Column(
+        gettext_lazy("Changed at"),
+        lambda row: store_time(row.latest.created_at, row.site) if row.latest else None,
+    ),
+    Column(gettext_lazy("Reason"), lambda row: row.latest.reason if row.latest else ""),
+]
+
+
 def _list_page(
     request: HttpRequest,
     node_id: int | None,
@@ -128,6 +148,8 @@ def _list_page(
         suggested = suggested_through(row.today, row.closed_through)
         row.through = suggested.isoformat() if suggested else ""
         rows.append(row)
+    if typed is None and (wanted := export_format(request)):
+        return export_table(wanted, "stock-periods", PERIOD_COLUMNS, rows)
     return render_page(
         request,
         "inventory/period_list.html",
@@ -137,6 +159,10 @@ def _list_page(
             "nodes": nodes if len(nodes) > 1 else [],
             "node": node,
             "may_close_any": any(row.may_close for row in rows),
+            # The list's own URL: a refused close renders this page at the close form's.
+            "export_base": reverse("inventory:periods"),
+            # An HTMX filter change swaps the list; the export buttons follow out of band.
+            "exports_out_of_band": request.headers.get("HX-Request") == "true",
         },
         partial="periods",
         status=status,
@@ -149,7 +175,8 @@ def _may_close(request: HttpRequest, site: Site) -> bool:
 
 @page(INVENTORY_VIEW)
 def period_list(request: HttpRequest) -> HttpResponse:
-    """The stores the user may see, each with the date it is closed through and a form."""
+    """The stores the user may see, each with the date it is closed through and a form;
+    `?export=xlsx|csv` downloads the stores listed (the region filter kept)."""
     return _list_page(request, posted_id(request.GET.get("node")))
 
 

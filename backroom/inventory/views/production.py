@@ -29,6 +29,7 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect
 from django.urls import path
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_http_methods
 
 from backroom.catalog.choices import ItemKind
@@ -42,9 +43,11 @@ from backroom.inventory.choices import LocationKind, MoveReason, PostingOperatio
 from backroom.inventory.ledger import site_today
 from backroom.inventory.models import Location, Lot, StockMove, StockPosting
 from backroom.inventory.permissions import INVENTORY_MOVE, INVENTORY_VIEW
+from backroom.inventory.views.exporting import EXPORT_CHUNK, store_time
 from backroom.kernel.exceptions import DomainError
 from backroom.kernel.money import QUANTITY_PLACES, to_decimal
 from backroom.web.errors import page, problem_messages
+from backroom.web.exports import Column, export_format, export_table
 from backroom.web.forms import posted_id
 from backroom.web.rendering import render_page
 
@@ -91,15 +94,59 @@ class ProductionRow:
         return str(site.legal_entity.base_currency) if site is not None else ""
 
 
+def _site_currency(move: StockMove) -> str:
+    return str(move.site.legal_entity.base_currency)
+
+
+PRODUCTION_COLUMNS = [
+    Column(gettext_lazy("Produced at"), lambda move: store_time(move.occurred_at, move.site)),
+    Column(gettext_lazy("Store code"), lambda move: move.site.node.code),
+    Column(gettext_lazy("Store"), lambda move: move.site.node.name),
+    Column(gettext_lazy("Location"), lambda move: move.location.code),
+    Column(gettext_lazy("SKU"), lambda move: move.item.sku),
+    Column(gettext_lazy("Item"), lambda move: move.item.name),
+    Column(gettext_lazy("Quantity"), lambda move: move.quantity),
+    Column(gettext_lazy("Unit"), lambda move: move.item.base_unit.code),
+    Column(gettext_lazy("Lot"), lambda move: move.lot.code if move.lot else ""),
+    Column(gettext_lazy("Use by"), lambda move: move.lot.expiry_date if move.lot else None),
+    Column(gettext_lazy("Unit cost"), lambda move: move.unit_cost),
+    Column(gettext_lazy("Value"), lambda move: move.value),
+    Column(gettext_lazy("Currency"), _site_currency),
+    Column(gettext_lazy("Reversed"), lambda move: move.is_reversed),
+    Column(gettext_lazy("Recorded by"), lambda move: str(move.posting.actor or "")),
+    Column(gettext_lazy("Posting"), lambda move: move.posting_id),
+]
+
+
 @page(INVENTORY_VIEW)
 def production_list(request: HttpRequest) -> HttpResponse:
-    """The productions at the stores the user may see, newest first, a page at a time."""
+    """The productions at the stores the user may see, newest first, a page at a time;
+    `?export=xlsx|csv` downloads every one of them (the product made by each)."""
     postings = (
         selectors.movement_postings(request.user)
         .filter(operation=PostingOperation.PRODUCE)
         .select_related("site__node", "site__legal_entity")
         .order_by("-id")
     )
+    if wanted := export_format(request):
+        products = (
+            StockMove.objects.filter(
+                posting__in=postings.values("pk"), reason=MoveReason.PRODUCTION
+            )
+            .select_related(
+                "site__node",
+                "site__legal_entity",
+                "item__base_unit",
+                "location",
+                "lot",
+                "posting__actor",
+            )
+            .annotate(is_reversed=Exists(StockMove.objects.filter(reverses=OuterRef("pk"))))
+            .order_by("-posting_id", "key_line", "pk")
+        )
+        return export_table(
+            wanted, "production", PRODUCTION_COLUMNS, products.iterator(chunk_size=EXPORT_CHUNK)
+        )
     page_obj = Paginator(postings, PAGE_SIZE).get_page(request.GET.get("page"))
     shown = list(page_obj.object_list)
     made = {

@@ -10,6 +10,7 @@ from django.http import HttpRequest, HttpResponse
 from django.urls import path
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 
 from backroom.catalog.models import Category, Item
 from backroom.inventory import reports, selectors
@@ -17,6 +18,7 @@ from backroom.inventory.permissions import INVENTORY_VIEW
 from backroom.kernel.exceptions import NotFound, ValidationFailed
 from backroom.org.models import Site
 from backroom.web.errors import page
+from backroom.web.exports import MAX_ROWS, Column, export_format, export_table
 from backroom.web.forms import posted_id
 from backroom.web.rendering import render_page
 
@@ -50,10 +52,36 @@ def _categories() -> list[Category]:
     return list(Category.objects.order_by("code"))
 
 
+ON_HAND_COLUMNS = [
+    Column(gettext_lazy("Store code"), lambda row: row.balance.location.site.node.code),
+    Column(gettext_lazy("Store"), lambda row: row.balance.location.site.node.name),
+    Column(gettext_lazy("Location code"), lambda row: row.balance.location.code),
+    Column(gettext_lazy("Location"), lambda row: row.balance.location.name),
+    Column(gettext_lazy("SKU"), lambda row: row.balance.item.sku),
+    Column(gettext_lazy("Item"), lambda row: row.balance.item.name),
+    Column(
+        gettext_lazy("Category"),
+        lambda row: row.balance.item.category.name if row.balance.item.category else "",
+    ),
+    Column(gettext_lazy("Lot"), lambda row: row.balance.lot.code if row.balance.lot else ""),
+    Column(
+        gettext_lazy("Expiry date"),
+        lambda row: row.balance.lot.expiry_date if row.balance.lot else None,
+    ),
+    Column(gettext_lazy("Days to expiry"), lambda row: row.days_to_expiry),
+    Column(gettext_lazy("On hand"), lambda row: row.balance.quantity),
+    Column(gettext_lazy("Unit"), lambda row: row.balance.item.base_unit.code),
+    Column(gettext_lazy("Average cost"), lambda row: row.average_cost),
+    Column(gettext_lazy("Value"), lambda row: row.value),
+]
+CURRENCY = gettext_lazy("Currency")
+
+
 @page(INVENTORY_VIEW)
 def on_hand(request: HttpRequest) -> HttpResponse:
     """On hand by store, location and lot with value and days to expiry; filters and totals;
-    for a chosen store, what is reserved of each item and what is still available to promise."""
+    for a chosen store, what is reserved of each item and what is still available to promise.
+    `?export=xlsx|csv` downloads every matching line (the filters kept)."""
     site = _visible_site(request)
     category_id = posted_id(request.GET.get("category"))
     search = request.GET.get("q", "").strip()[:100]
@@ -68,6 +96,21 @@ def on_hand(request: HttpRequest) -> HttpResponse:
         if search
         else None
     )
+    if wanted := export_format(request):
+        # Every matching line, not the page's first 500.
+        every = reports.on_hand_report(
+            request.user, site=site, category=category_id, item_ids=item_ids, limit=MAX_ROWS
+        )
+        # A value means nothing without its currency, and one file may span companies.
+        currencies = {
+            row.pk: str(row.legal_entity.base_currency)
+            for row in reports.visible_sites(request.user)
+        }
+        columns = [
+            *ON_HAND_COLUMNS,
+            Column(CURRENCY, lambda row: currencies.get(row.balance.location.site_id, "")),
+        ]
+        return export_table(wanted, "stock-on-hand", columns, every.rows)
     report = reports.on_hand_report(
         request.user, site=site, category=category_id, item_ids=item_ids
     )
@@ -89,6 +132,8 @@ def on_hand(request: HttpRequest) -> HttpResponse:
             "categories": _categories(),
             "category_id": category_id,
             "search": search,
+            # An HTMX filter change swaps the table; the export buttons follow out of band.
+            "exports_out_of_band": request.headers.get("HX-Request") == "true",
         },
         partial="results",
     )

@@ -11,7 +11,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
-from backroom.imports.importers import IMPORTERS
+from backroom.imports.links import round_trip_exports
 from backroom.procurement import selectors
 from backroom.procurement.models import DeliveryCalendar
 from backroom.procurement.permissions import PROCUREMENT_VIEW
@@ -42,11 +42,7 @@ def supplier_list(request: HttpRequest) -> HttpResponse:
         {
             "title": _("Suppliers"),
             "suppliers": list(selectors.suppliers_for(request.user)),
-            "exports": [
-                importer
-                for kind in ROUND_TRIP_EXPORTS
-                if (importer := IMPORTERS.get(kind)) is not None and importer.allowed(request.user)
-            ],
+            "exports": round_trip_exports(request.user, ROUND_TRIP_EXPORTS),
         },
     )
 

@@ -9,6 +9,7 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods
 
 from backroom.accounts import permissions
+from backroom.imports.links import round_trip_exports
 from backroom.kernel.exceptions import PermissionDenied, ValidationFailed
 from backroom.org import services
 from backroom.org.choices import SITE_KINDS, NodeKind, SiteStatus
@@ -17,10 +18,14 @@ from backroom.web.errors import apply_errors, page
 from backroom.web.forms import NodeForm, SiteForm
 from backroom.web.rendering import render_page
 
+ROUND_TRIP_EXPORTS = ("stores", "locations")
+
 
 @page(permissions.ORG_VIEW)
 def org_tree(request: HttpRequest) -> HttpResponse:
-    """The visible part of the tree, indented, with each site's details."""
+    """The visible part of the tree, indented, with each site's details. Its exports are the
+    importers' (the tree with its stores, and their storage locations), offered to those who may
+    import them, so that a file exported, edited and imported again round-trips."""
     user = request.user
     return render_page(
         request,
@@ -29,6 +34,7 @@ def org_tree(request: HttpRequest) -> HttpResponse:
             "title": _("Organisation"),
             "rows": tree_rows(user),
             "can_manage": user.has_scoped_permission(permissions.ORG_MANAGE),  # type: ignore[union-attr]
+            "exports": round_trip_exports(user, ROUND_TRIP_EXPORTS),
         },
     )
 

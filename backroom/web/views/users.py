@@ -12,11 +12,14 @@ from django.views.decorators.http import require_http_methods, require_POST
 from backroom.accounts import permissions, services
 from backroom.accounts.models import Membership
 from backroom.accounts.selectors import get_user, memberships_for, roles, users_for
+from backroom.imports.links import round_trip_exports
 from backroom.kernel.exceptions import NotFound, PermissionDenied, ValidationFailed
 from backroom.org.selectors import nodes_for
 from backroom.web.errors import apply_errors, page
 from backroom.web.forms import GrantForm, UserCreateForm
 from backroom.web.rendering import render_page
+
+ROUND_TRIP_EXPORTS = ("users",)
 
 
 def _with_visible_memberships(actor: Any, queryset: Any) -> Any:
@@ -32,6 +35,9 @@ def _with_visible_memberships(actor: Any, queryset: Any) -> Any:
 
 @page(permissions.ACCOUNTS_VIEW)
 def user_list(request: HttpRequest) -> HttpResponse:
+    """Users the actor may see with their roles. Its export is the users importer's, offered to
+    those who may import users, so that a file exported, edited and imported again
+    round-trips."""
     user = request.user
     people = _with_visible_memberships(user, users_for(user).order_by("username"))
     return render_page(
@@ -41,6 +47,7 @@ def user_list(request: HttpRequest) -> HttpResponse:
             "title": _("Users"),
             "people": people,
             "can_manage": user.has_scoped_permission(permissions.ACCOUNTS_MANAGE),  # type: ignore[union-attr]
+            "exports": round_trip_exports(user, ROUND_TRIP_EXPORTS),
         },
     )
 
