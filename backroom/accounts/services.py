@@ -41,7 +41,7 @@ from backroom.accounts.selectors import users_for
 from backroom.audit.services import record_audit, snapshot
 from backroom.events.services import publish
 from backroom.kernel.actors import SYSTEM
-from backroom.kernel.exceptions import ErrorCollector, NotFound
+from backroom.kernel.exceptions import ErrorCollector, NotFound, ValidationFailed
 from backroom.org.models import OrgNode
 
 TOKEN_PREFIX = "brt"
@@ -360,6 +360,34 @@ def require_manage_user(actor: Any, user: User) -> None:
         require_permission(actor, ACCOUNTS_MANAGE)
     for node in nodes:
         require_permission(actor, ACCOUNTS_MANAGE, node)
+
+
+def set_password(user: User, password: str, *, actor: Any, reason: str = "") -> User:
+    """Set a user's password (an imported user's first, or a forgotten one): accounts.manage
+    wherever the user holds a role; the password rules apply. The user's other sessions end
+    (Django checks a hash of the password on each request). Audited without the password."""
+    require_manage_user(actor, user)
+    try:
+        validate_password(password, user)
+    except ValidationError as error:
+        raise ValidationFailed({"password": list(error.messages)}) from None
+    with transaction.atomic():
+        user = User.objects.select_for_update().get(pk=user.pk)
+        user.set_password(password)
+        user.save(update_fields=["password"])
+        record_audit(
+            actor=actor,
+            action="accounts.user.set_password",
+            target=user,
+            after={"password": "(set)"},
+            reason=reason,
+            org_node=_home_node(user),
+        )
+        publish(
+            UserUpdated(user_id=user.pk, username=user.username, changed=["password"]),
+            org_node=_home_node(user),
+        )
+    return user
 
 
 def update_user(user: User, changes: UserChanges, *, actor: Any, reason: str = "") -> User:

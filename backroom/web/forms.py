@@ -124,6 +124,13 @@ class UserCreateForm(forms.Form):
         self.fields["node"].queryset = nodes  # type: ignore[attr-defined]
 
 
+class PasswordForm(forms.Form):
+    password = forms.CharField(
+        label=_("New password"),
+        widget=forms.PasswordInput(render_value=False, attrs={"autocomplete": "new-password"}),
+    )
+
+
 class GrantForm(forms.Form):
     role = RoleChoiceField(label=_("Role"), queryset=Role.objects.none())
     node = NodeChoiceField(label=_("At"), queryset=OrgNode.objects.none())

@@ -14,6 +14,7 @@ urlpatterns = [
     path("users/new/", users.user_create, name="user_create"),
     path("users/<int:user_id>/", users.user_detail, name="user_detail"),
     path("users/<int:user_id>/grant/", users.user_grant, name="user_grant"),
+    path("users/<int:user_id>/password/", users.user_password, name="user_password"),
     path(
         "memberships/<int:membership_id>/revoke/",
         users.membership_revoke,

@@ -6,7 +6,7 @@ audited, published).
 Natural key: username + role + node. Roles that a user holds but the file does not list are
 kept: an import grants, it never revokes. A blank detail cell leaves the user's value as it is;
 two rows of one user giving different values are refused. A new user gets a long random
-password that nobody is told: an administrator sets their password before they sign in."""
+password that nobody is told: an administrator sets one on the user's page before they sign in."""
 
 from __future__ import annotations
 
@@ -75,8 +75,8 @@ class UsersImporter(Importer):
     description = gettext_lazy(
         "Users and roles: one row per role a user holds at an org node (username, role code, "
         "node code), with the user's display name, email, language and active flag on each of "
-        "the user's rows (or on one of them). New users are created with a random password that "
-        "an administrator sets before they sign in. Roles not in the file are kept: an import "
+        "the user's rows (or on one of them). New users get a password nobody knows: an administrator sets "
+        "one on the user's page (Set a password) before they sign in. Roles not in the file are kept: an import "
         "never takes a role away."
     )
     permission = IMPORTS_USE

@@ -16,7 +16,7 @@ from backroom.imports.links import round_trip_exports
 from backroom.kernel.exceptions import NotFound, PermissionDenied, ValidationFailed
 from backroom.org.selectors import nodes_for
 from backroom.web.errors import apply_errors, page
-from backroom.web.forms import GrantForm, UserCreateForm
+from backroom.web.forms import GrantForm, PasswordForm, UserCreateForm
 from backroom.web.rendering import render_page
 
 ROUND_TRIP_EXPORTS = ("users",)
@@ -57,7 +57,11 @@ def _grant_form(actor: Any, data: Any = None) -> GrantForm:
 
 
 def _render_user(
-    request: HttpRequest, person: Any, form: GrantForm, status: int = 200
+    request: HttpRequest,
+    person: Any,
+    form: GrantForm,
+    status: int = 200,
+    password_form: PasswordForm | None = None,
 ) -> HttpResponse:
     actor = request.user
     person = _with_visible_memberships(actor, users_for(actor).filter(pk=person.pk)).get()
@@ -68,6 +72,7 @@ def _render_user(
             "title": str(person),
             "person": person,
             "form": form,
+            "password_form": password_form or PasswordForm(),
             "can_manage": actor.has_scoped_permission(permissions.ACCOUNTS_MANAGE),  # type: ignore[union-attr]
         },
         status=status,
@@ -102,6 +107,24 @@ def user_grant(request: HttpRequest, user_id: int) -> HttpResponse:
             messages.success(request, _("Role granted."))
             return redirect("web:user_detail", user_id=person.pk)
     return _render_user(request, person, form, status=422)
+
+
+@page(permissions.ACCOUNTS_MANAGE)
+@require_POST
+def user_password(request: HttpRequest, user_id: int) -> HttpResponse:
+    """Set the user's password (an imported user has none they know)."""
+    actor = request.user
+    person = get_user(actor, user_id)
+    form = PasswordForm(request.POST)
+    if form.is_valid():
+        try:
+            services.set_password(person, form.cleaned_data["password"], actor=actor)
+        except ValidationFailed as error:
+            apply_errors(form, error)
+        else:
+            messages.success(request, _("Password set: tell %(name)s.") % {"name": person})
+            return redirect("web:user_detail", user_id=person.pk)
+    return _render_user(request, person, _grant_form(actor), status=422, password_form=form)
 
 
 @page(permissions.ACCOUNTS_MANAGE)
