@@ -10,8 +10,9 @@ from typing import Any
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
-from backroom.imports.columns import BOOLEAN, CHOICE, CODE, TEXT, Column, Row
+from backroom.imports.columns import BOOLEAN, CHOICE, TEXT, Column, Row
 from backroom.imports.importers.base import CREATED, UNCHANGED, UPDATED, Change, Importer, register
+from backroom.imports.importers.sites import LOCATION_CODE, STORE_CODE, Sites
 from backroom.imports.permissions import IMPORTS_USE
 from backroom.imports.problems import Problems
 from backroom.inventory.choices import LocationKind
@@ -44,26 +45,8 @@ class LocationsImporter(Importer):
     writes = INVENTORY_MANAGE
     key_fields = ("store_code", "location_code")
     columns = (
-        Column(
-            "store_code",
-            "Store code",
-            "门店编码",
-            CODE,
-            True,
-            "SH001",
-            max_length=20,
-            aliases=("store", "site code", "门店"),
-        ),
-        Column(
-            "location_code",
-            "Location code",
-            "库位编码",
-            CODE,
-            True,
-            "WALKIN",
-            max_length=20,
-            aliases=("location", "库位"),
-        ),
+        STORE_CODE,
+        LOCATION_CODE,
         Column("name", "Name", "名称", TEXT, True, "Walk-in cooler", max_length=100),
         Column("kind", "Kind", "类型", CHOICE, True, "walk-in cooler", choices=KINDS),
         Column(
@@ -79,15 +62,7 @@ class LocationsImporter(Importer):
 
     def __init__(self, actor: Any) -> None:
         super().__init__(actor)
-        self.sites: dict[str, Site | None] = {}
-
-    def site(self, code: str) -> Site | None:
-        key = code.casefold()
-        if key not in self.sites:
-            self.sites[key] = (
-                Site.objects.select_related("node").filter(node__code__iexact=code).first()
-            )
-        return self.sites[key]
+        self.site = Sites()
 
     def existing(self, site: Site, code: str) -> Location | None:
         return Location.objects.filter(site=site, code__iexact=code).first()

@@ -22,6 +22,7 @@ from backroom.catalog.models import Item
 from backroom.catalog.units import to_base
 from backroom.imports.columns import CODE, DATE, DECIMAL, Column, Row
 from backroom.imports.importers.base import CREATED, UNCHANGED, UPDATED, Change, Importer, register
+from backroom.imports.importers.sites import LOCATION_CODE, STORE_CODE, Sites
 from backroom.imports.permissions import IMPORTS_USE
 from backroom.imports.problems import Problems
 from backroom.inventory.choices import MoveReason
@@ -55,26 +56,8 @@ class OpeningStockImporter(Importer):
     chunk_size = 1000
     key_fields = ("store_code", "location_code", "item_sku", "lot_code")
     columns = (
-        Column(
-            "store_code",
-            "Store code",
-            "门店编码",
-            CODE,
-            True,
-            "SH001",
-            max_length=20,
-            aliases=("store", "site code", "门店"),
-        ),
-        Column(
-            "location_code",
-            "Location code",
-            "库位编码",
-            CODE,
-            True,
-            "WALKIN",
-            max_length=20,
-            aliases=("location", "库位"),
-        ),
+        STORE_CODE,
+        LOCATION_CODE,
         Column(
             "item_sku",
             "Item SKU",
@@ -140,20 +123,12 @@ class OpeningStockImporter(Importer):
 
     def __init__(self, actor: Any) -> None:
         super().__init__(actor)
-        self.sites: dict[str, Site | None] = {}
+        self.site = Sites()
         self.locations: dict[tuple[int, str], Location | None] = {}
         self.items: dict[str, Item | None] = {}
         self.allowed_sites: dict[int, bool] = {}
 
     # --- lookups ------------------------------------------------------------------------
-
-    def site(self, code: str) -> Site | None:
-        key = code.casefold()
-        if key not in self.sites:
-            self.sites[key] = (
-                Site.objects.select_related("node").filter(node__code__iexact=code).first()
-            )
-        return self.sites[key]
 
     def location(self, site: Site, code: str) -> Location | None:
         key = (site.pk, code.casefold())
