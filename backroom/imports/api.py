@@ -11,11 +11,11 @@ from ninja.files import UploadedFile
 
 from backroom.config.api_support import ObjectId, errors
 from backroom.imports import selectors, services
-from backroom.imports.downloads import XLSX, download
 from backroom.imports.importers import IMPORTERS
 from backroom.imports.models import ImportJob
 from backroom.imports.schemas import ImporterOut, ImportJobListOut, ImportJobOut, MappingIn
 from backroom.kernel.spreadsheets import cell_text
+from backroom.web.exports import XLSX, download
 
 router = Router(tags=["imports"])
 WRITE_ERRORS = errors(403, 404, 409)

@@ -10,7 +10,7 @@ from __future__ import annotations
 import datetime as dt
 import re
 from dataclasses import dataclass, field
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from typing import Any
 
 from django.utils.functional import Promise
@@ -225,10 +225,3 @@ def export_value(column: Column, value: Any) -> Any:
         exponent = normal.as_tuple().exponent
         return value.quantize(Decimal(1)) if isinstance(exponent, int) and exponent > 0 else normal
     return value
-
-
-def to_decimal(value: Any) -> Decimal | None:
-    try:
-        return Decimal(str(value))
-    except (InvalidOperation, ValueError):
-        return None

@@ -46,9 +46,3 @@ class Problems:
 
     def sorted(self) -> list[Problem]:
         return sorted(self.items, key=lambda problem: (problem.row or 0, problem.field))
-
-    def by_row(self) -> dict[int | None, list[Problem]]:
-        grouped: dict[int | None, list[Problem]] = {}
-        for problem in self.items:
-            grouped.setdefault(problem.row, []).append(problem)
-        return grouped

@@ -16,7 +16,6 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 
 from backroom.accounts.permissions import ORG_MANAGE
 from backroom.imports import selectors, services
-from backroom.imports.downloads import download
 from backroom.imports.importers import IMPORTERS
 from backroom.imports.models import RUNNING, ImportJob, ImportStatus
 from backroom.imports.permissions import IMPORTS_USE
@@ -25,6 +24,7 @@ from backroom.imports.services.engine import header_label, open_job_sheet
 from backroom.kernel.exceptions import DomainError, ValidationFailed
 from backroom.kernel.spreadsheets import cell_text
 from backroom.web.errors import page
+from backroom.web.exports import download
 from backroom.web.rendering import render_page
 
 SHOWN_PROBLEMS = 500
@@ -156,23 +156,25 @@ def job_page(request: HttpRequest, job_id: int) -> HttpResponse:
             messages.error(request, error.message)
             return redirect("imports:job", job.pk)
     context = _job_context(job)
+    show_mapping = job.status in (ImportStatus.UPLOADED, ImportStatus.INVALID) or bool(errors)
+    polled = request.headers.get("HX-Request") == "true"
     context.update(
         {
             "title": f"{importer.label}: {job.file_name}",
             "columns": importer.columns,
-            "mapping_rows": _mapping_rows(job, errors),
+            # The sample values come from the file: read it for the form, not for each poll.
+            "mapping_rows": _mapping_rows(job, errors) if show_mapping and not polled else [],
             "missing": [
                 message
                 for key, messages in errors.items()
                 if not key.isdigit()
                 for message in messages
             ],
-            "show_mapping": job.status in (ImportStatus.UPLOADED, ImportStatus.INVALID)
-            or bool(errors),
+            "show_mapping": show_mapping,
         }
     )
     response = render_page(request, "imports/job.html", context, partial="progress", status=status)
-    if request.headers.get("HX-Request") == "true" and job.status not in RUNNING:
+    if polled and job.status not in RUNNING:
         response["HX-Refresh"] = "true"  # done: show the whole page (problems, changes)
     return response
 

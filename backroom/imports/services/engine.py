@@ -15,7 +15,6 @@ import logging
 import uuid
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from itertools import islice
-from pathlib import Path
 from typing import Any
 
 from django.db import transaction
@@ -356,7 +355,3 @@ def finish(job: ImportJob, token: str, status: str, *, error: str = "") -> Impor
 def header_label(index: int, name: Any) -> str:
     """A header for messages: its text, or its column letter when blank."""
     return cell_text(name) or _("column %(letter)s") % {"letter": column_letter(index)}
-
-
-def file_path(job: ImportJob) -> Path:
-    return Path(job.file.path)
