@@ -59,6 +59,7 @@ INSTALLED_APPS = [
     "backroom.inventory",
     "backroom.channels",
     "backroom.procurement",
+    "backroom.finance",
     "backroom.planning",
     "backroom.imports",
     "backroom.web",

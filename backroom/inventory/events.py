@@ -18,7 +18,8 @@ class InventoryEvent(StrEnum):
 @event(InventoryEvent.STOCK_POSTED)
 @dataclass(frozen=True)
 class StockPosted:
-    """Moves were posted. `items` lists the item ids touched; `locations` the location ids."""
+    """Moves were posted. `items` lists the item ids touched; `locations` the location ids;
+    `reasons` the moves' reasons (finance posts sales depletion per day, not per order)."""
 
     posting_id: int
     operation: str
@@ -26,6 +27,7 @@ class StockPosted:
     move_count: int
     items: list[int] = field(default_factory=list)
     locations: list[int] = field(default_factory=list)
+    reasons: list[str] = field(default_factory=list)
 
 
 @event(InventoryEvent.NEGATIVE_STOCK)

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
-from django.db.models import QuerySet
+from django.db.models import Q, QuerySet, Sum
 from django.utils import timezone
 
 from backroom.accounts.authorization import require_permission
@@ -291,3 +291,68 @@ def site_on_hand(site: Site, item_ids: Iterable[int]) -> dict[int, Decimal]:
     for item_id, total in rows:
         result[item_id] = total or ZERO
     return result
+
+
+@dataclass(frozen=True)
+class ValuedMove:
+    """What finance posts of a move: value by reason, category and store (system read)."""
+
+    site: Site
+    category_id: int | None
+    reason: str  # a reversal carries the reason of the move it reverses
+    value: Decimal
+    occurred_at: dt.datetime
+    source_type: str
+    source_id: str
+    source_number: str
+
+
+def posting_values(posting_id: int) -> list[ValuedMove]:
+    """The moves of one stock posting, for finance's automatic postings."""
+    rows = list(
+        StockMove.objects.filter(posting_id=posting_id)
+        .order_by("id")
+        .values(
+            "site_id",
+            "item__category_id",
+            "reason",
+            "reverses__reason",
+            "value",
+            "occurred_at",
+            "source_type",
+            "source_id",
+            "source_number",
+        )
+    )
+    sites = Site.objects.select_related("node", "legal_entity__node").in_bulk(
+        {row["site_id"] for row in rows}
+    )
+    return [
+        ValuedMove(
+            site=sites[row["site_id"]],
+            category_id=row["item__category_id"],
+            reason=row["reverses__reason"] or row["reason"],
+            value=row["value"],
+            occurred_at=row["occurred_at"],
+            source_type=row["source_type"],
+            source_id=row["source_id"],
+            source_number=row["source_number"],
+        )
+        for row in rows
+    ]
+
+
+def value_by_category(
+    site: Site, start: dt.datetime, end: dt.datetime, reasons: Iterable[str]
+) -> dict[int | None, Decimal]:
+    """Σ value of a store's moves with these reasons (or reversing them) in [start, end), per
+    item category (finance's daily cost of sales)."""
+    reasons = list(reasons)
+    rows = (
+        StockMove.objects.filter(site=site, occurred_at__gte=start, occurred_at__lt=end)
+        .filter(Q(reason__in=reasons) | Q(reverses__reason__in=reasons))
+        .order_by()
+        .values("item__category_id")
+        .annotate(total=Sum("value"))
+    )
+    return {row["item__category_id"]: row["total"] or ZERO for row in rows}

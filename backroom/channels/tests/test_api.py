@@ -4,6 +4,7 @@ mappings, each with its permission matrix (anonymous / no permission / other sto
 import uuid
 
 import pytest
+from django.utils import timezone
 
 from backroom.audit.models import AuditEntry
 from backroom.catalog.models import Modifier
@@ -12,6 +13,7 @@ from backroom.channels.models import InboxMessage, MenuMapping, Order, OrderLine
 from backroom.channels.tests.conftest import D, placed
 from backroom.events.models import OutboxEvent
 from backroom.inventory.models import Reservation, StockMove
+from backroom.kernel.dates import business_date
 from backroom.testing.factories import client_for, make_user, token_client_for
 from backroom.testing.matrix import assert_matrix
 
@@ -183,8 +185,10 @@ def test_list_orders_matrix_and_filters(tree, menu):
     client = client_for(make_user("region_manager", tree.region))
     rows = client.get("/api/v1/channels/orders", {"status": "completed"}).json()["items"]
     assert [row["external_id"] for row in rows] == ["B1"]
+    site = tree.store_a.site
+    today = business_date(timezone.now(), time_zone=site.time_zone, cutoff_hour=site.cutoff_hour)
     rows = client.get(
-        "/api/v1/channels/orders", {"store_id": tree.store_a.site.pk, "business_date": "2026-12-04"}
+        "/api/v1/channels/orders", {"store_id": site.pk, "business_date": today.isoformat()}
     ).json()["items"]
     assert [row["store_code"] for row in rows] == ["SHA001"]
     assert (

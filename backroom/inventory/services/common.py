@@ -288,6 +288,7 @@ def finish_posting(
             move_count=len(moves),
             items=items[:1000],
             locations=locations[:1000],
+            reasons=sorted({str(move.reason) for move in moves}),
         ),
         org_node=node,
     )

@@ -1,0 +1,15 @@
+"""Reactions from the outbox (after commit, in the worker): operations post to the books."""
+
+from backroom.events.models import OutboxEvent
+from backroom.events.services import subscribe
+from backroom.finance.services.automatic import DAILY_REASONS, post_stock_posting
+from backroom.inventory.events import InventoryEvent
+
+
+@subscribe(InventoryEvent.STOCK_POSTED, is_async=True, name="finance.post_stock")
+def post_stock(outbox_event: OutboxEvent) -> None:
+    """A journal per stock posting; sales depletion alone waits for the day's journal."""
+    reasons = set(outbox_event.payload.get("reasons") or ["unknown"])
+    if reasons <= set(DAILY_REASONS):
+        return
+    post_stock_posting(outbox_event.payload["posting_id"])

@@ -1,0 +1,365 @@
+"""Automatic postings: operations reach the books as they happen (docs/finance.md).
+
+A rule turns a source (a stock posting, a store's business day of sales) into legs: a role, an
+item category, a store and a signed amount in the entity's base currency. Roles resolve to
+accounts through the entity's posting accounts (a category's own mapping first). A journal is
+posted per source and entity, once: its idempotency key names the source.
+
+When an account mapping is missing, or the entity has no books, nothing is lost: the source
+waits in `PendingPosting` (the "needs mapping" queue) and is posted when the mapping is made
+(`set_posting_account` calls `retry_pending`) or by the periodic retry.
+
+Stock rules, per move (a reversal takes the rule of the move it reverses):
+- the stock side: inventory of the item's category at the move's store, ± the move's value;
+- the other side, by reason: receipt and revaluation → goods received not invoiced; price
+  variance → purchase price variance; consumption and sale → cost of sales; waste → waste;
+  adjustment, count variance, transfer discrepancy → stock count variance;
+- transfers and production have no other side: their values net out within the posting. What
+  is left per entity is intercompany (a transfer between two entities, at cost: the sender
+  debits a receivable, the receiver credits a payable), or stock variance within one entity.
+Sales depletion is high-volume, so it is not posted per order: `post_sales_cost` posts each
+store's business day as one journal per category, and later moves in a day as a top-up journal.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections import defaultdict
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Any
+
+from django.db import transaction
+from django.db.models import Sum
+from django.utils.translation import gettext as _
+
+from backroom.catalog.models import Category
+from backroom.events.services import publish
+from backroom.finance.choices import JournalKind, PostingRole
+from backroom.finance.events import PostingWaiting
+from backroom.finance.exceptions import MappingMissing
+from backroom.finance.models import Account, Journal, JournalLine, PendingPosting, PostingAccount
+from backroom.finance.services.books import primary_book
+from backroom.finance.services.journals import LineInput, Source, record_journal
+from backroom.finance.services.periods import postable_date
+from backroom.inventory.choices import MoveReason
+from backroom.inventory.selectors import posting_values, value_by_category
+from backroom.kernel.clock import now as clock_now
+from backroom.kernel.dates import business_date, business_day_bounds
+from backroom.kernel.exceptions import DomainError
+from backroom.org.models import LegalEntity, Site
+
+ZERO = Decimal(0)
+
+COUNTER_ROLE = {
+    MoveReason.RECEIPT: PostingRole.GOODS_RECEIVED_NOT_INVOICED,
+    MoveReason.REVALUATION: PostingRole.GOODS_RECEIVED_NOT_INVOICED,
+    MoveReason.PRICE_VARIANCE: PostingRole.PURCHASE_PRICE_VARIANCE,
+    MoveReason.CONSUMPTION: PostingRole.COST_OF_SALES,
+    MoveReason.SALE: PostingRole.COST_OF_SALES,
+    MoveReason.WASTE: PostingRole.WASTE,
+    MoveReason.ADJUSTMENT: PostingRole.INVENTORY_VARIANCE,
+    MoveReason.COUNT_VARIANCE: PostingRole.INVENTORY_VARIANCE,
+    MoveReason.TRANSFER_DISCREPANCY: PostingRole.INVENTORY_VARIANCE,
+}
+# Posted per store and business day by `post_sales_cost`, not per stock posting.
+DAILY_REASONS = {MoveReason.SALE}
+
+
+@dataclass(frozen=True)
+class Leg:
+    role: str
+    category_id: int | None
+    site: Site
+    amount: Decimal
+    description: str = ""
+
+
+@dataclass(frozen=True)
+class Posting:
+    """What a rule wants posted for one entity."""
+
+    entity: LegalEntity
+    key: str
+    date: dt.date
+    description: str
+    legs: list[Leg]
+    source: Source
+    net_of: str = ""  # post only the difference from the journals whose key starts so
+
+
+Rule = Callable[..., list[Posting]]
+RULES: dict[str, Rule] = {}
+
+
+def rule(name: str) -> Callable[[Rule], Rule]:
+    def register(func: Rule) -> Rule:
+        RULES[name] = func
+        return func
+
+    return register
+
+
+def resolve_accounts(
+    entity: LegalEntity, legs: Iterable[Leg]
+) -> dict[tuple[str, int | None], Account]:
+    """The account of each (role, category) among the legs; `MappingMissing` lists every gap."""
+    rows = PostingAccount.objects.filter(entity=entity).select_related("account")
+    mapping = {(row.role, row.category_id): row.account for row in rows}
+    parents = dict(Category.objects.values_list("id", "parent_id"))
+    found: dict[tuple[str, int | None], Account] = {}
+    missing: list[str] = []
+    for role, category_id in sorted(
+        {(leg.role, leg.category_id) for leg in legs}, key=lambda k: (k[0], k[1] or 0)
+    ):
+        category: int | None = category_id
+        while category is not None and (role, category) not in mapping:
+            category = parents.get(category)
+        account = mapping.get((role, category))
+        if account is None:
+            missing.append(str(PostingRole(role).label))
+        else:
+            found[(role, category_id)] = account
+    if missing:
+        raise MappingMissing(
+            {
+                "roles": [
+                    _("%(entity)s has no account for: %(roles)s.")
+                    % {"entity": entity.node.code, "roles": ", ".join(sorted(set(missing)))}
+                ]
+            }
+        )
+    return found
+
+
+def _lines(posting: Posting) -> list[LineInput]:
+    accounts = resolve_accounts(posting.entity, posting.legs)
+    totals: dict[tuple[int, int], Decimal] = defaultdict(Decimal)
+    order: dict[tuple[int, int], tuple[Account, Site, str]] = {}
+    for leg in posting.legs:
+        account = accounts[(leg.role, leg.category_id)]
+        key = (account.pk, leg.site.pk)
+        totals[key] += leg.amount
+        order.setdefault(key, (account, leg.site, leg.description))
+    if posting.net_of:
+        earlier = (
+            JournalLine.objects.filter(journal__idempotency_key__startswith=posting.net_of)
+            .values("account", "site")
+            .annotate(total=Sum("base_amount"))
+            .order_by()
+        )
+        sites = {leg.site.pk: leg.site for leg in posting.legs}
+        for row in earlier:
+            key = (row["account"], row["site"])
+            totals[key] -= row["total"]
+            if key not in order:
+                account = Account.objects.get(pk=row["account"])
+                site = sites.get(row["site"]) or Site.objects.select_related("node").get(
+                    pk=row["site"]
+                )
+                order[key] = (account, site, "")
+    lines = []
+    for key, amount in totals.items():
+        if amount:
+            account, site, description = order[key]
+            lines.append(
+                LineInput(account=account, amount=amount, site=site, description=description)
+            )
+    return sorted(lines, key=lambda line: (line.amount < 0, line.account.code, line.site.node.code))  # type: ignore[union-attr]
+
+
+def post(posting: Posting, *, rule_name: str, arguments: dict[str, Any]) -> Journal | None:
+    """Post one automatic journal, or park it in the queue with the reason it waits."""
+    if not posting.net_of and not any(leg.amount for leg in posting.legs):
+        return None
+    existing = Journal.objects.filter(idempotency_key=posting.key).first()
+    if existing is not None:
+        return existing
+    try:
+        with transaction.atomic():
+            book = primary_book(posting.entity)
+            lines = _lines(posting)
+            if len(lines) < 2:
+                return None
+            journal = record_journal(
+                book,
+                date=postable_date(posting.entity, posting.date, None),
+                description=posting.description,
+                lines=lines,
+                actor=None,
+                kind=JournalKind.AUTOMATIC,
+                source=posting.source,
+                key=posting.key,
+                post=True,
+            )
+            PendingPosting.objects.filter(key=posting.key).update(journal=journal)
+            return journal
+    except DomainError as problem:
+        _park(posting, rule_name, arguments, problem)
+        return None
+
+
+def _park(
+    posting: Posting, rule_name: str, arguments: dict[str, Any], problem: DomainError
+) -> None:
+    details = (
+        "; ".join(
+            message for messages in getattr(problem, "errors", {}).values() for message in messages
+        )
+        or problem.message
+    )
+    with transaction.atomic():
+        pending, created = PendingPosting.objects.get_or_create(
+            key=posting.key,
+            defaults={
+                "entity": posting.entity,
+                "rule": rule_name,
+                "arguments": arguments,
+                "source_type": posting.source.type,
+                "source_id": posting.source.id,
+                "source_number": posting.source.number,
+                "problem_code": problem.code,
+                "problem": details,
+            },
+        )
+        if not created:
+            PendingPosting.objects.filter(pk=pending.pk).update(
+                problem_code=problem.code, problem=details, attempts=pending.attempts + 1
+            )
+        else:
+            publish(
+                PostingWaiting(
+                    pending_id=pending.pk,
+                    entity=posting.entity.node.code,
+                    rule=rule_name,
+                    problem_code=problem.code,
+                ),
+                org_node=posting.entity.node,
+            )
+
+
+def run_rule(rule_name: str, **arguments: Any) -> list[Journal]:
+    journals = []
+    for posting in RULES[rule_name](**arguments):
+        journal = post(posting, rule_name=rule_name, arguments=arguments)
+        if journal is not None:
+            journals.append(journal)
+    return journals
+
+
+def retry_pending(entity: LegalEntity | None = None) -> int:
+    """Run again every waiting posting (of one entity); returns how many were posted."""
+    waiting = PendingPosting.objects.filter(journal__isnull=True)
+    if entity is not None:
+        waiting = waiting.filter(entity=entity)
+    posted = 0
+    for pending in list(waiting.order_by("id")):
+        run_rule(pending.rule, **pending.arguments)
+        posted += PendingPosting.objects.filter(pk=pending.pk, journal__isnull=False).count()
+    return posted
+
+
+# --- stock -------------------------------------------------------------------------------
+
+
+@rule("stock")
+def stock_rule(posting_id: int) -> list[Posting]:
+    """One journal per entity a stock posting touched (sales depletion excepted)."""
+    moves = [move for move in posting_values(posting_id) if move.reason not in DAILY_REASONS]
+    if not moves:
+        return []
+    by_entity: dict[int, list[Leg]] = defaultdict(list)
+    entities: dict[int, LegalEntity] = {}
+    sites: dict[int, Site] = {}
+    for move in moves:
+        entity = move.site.legal_entity
+        entities[entity.pk] = entity
+        sites.setdefault(entity.pk, move.site)
+        legs = by_entity[entity.pk]
+        legs.append(Leg(PostingRole.INVENTORY, move.category_id, move.site, move.value))
+        counter = COUNTER_ROLE.get(MoveReason(move.reason))
+        if counter is not None:
+            legs.append(Leg(counter, move.category_id, move.site, -move.value))
+    first = moves[0]
+    postings = []
+    for entity_id, legs in by_entity.items():
+        residue = -sum((leg.amount for leg in legs), ZERO)
+        if residue:
+            role = (
+                PostingRole.INVENTORY_VARIANCE
+                if len(entities) == 1
+                else PostingRole.INTERCOMPANY_RECEIVABLE
+                if residue > 0
+                else PostingRole.INTERCOMPANY_PAYABLE
+            )
+            legs.append(Leg(role, None, sites[entity_id], residue))
+        site = sites[entity_id]
+        postings.append(
+            Posting(
+                entity=entities[entity_id],
+                key=f"stock:{posting_id}:{entity_id}",
+                date=business_date(
+                    first.occurred_at, time_zone=site.time_zone, cutoff_hour=site.cutoff_hour
+                ),
+                description=_("%(reason)s %(number)s at %(site)s")
+                % {
+                    "reason": MoveReason(first.reason).label,
+                    "number": first.source_number or f"#{posting_id}",
+                    "site": site.node.code,
+                },
+                legs=legs,
+                source=Source(first.source_type, first.source_id, first.source_number),
+            )
+        )
+    return postings
+
+
+# --- sales cost per store and business day ----------------------------------------------
+
+
+@rule("sales_cost")
+def sales_cost_rule(site_id: int, day: str) -> list[Posting]:
+    """A store's cost of sales for a business day; posted again later, only the difference."""
+    site = Site.objects.select_related("node", "legal_entity__node").get(pk=site_id)
+    date = dt.date.fromisoformat(day)
+    start, end = business_day_bounds(date, time_zone=site.time_zone, cutoff_hour=site.cutoff_hour)
+    legs: list[Leg] = []
+    for category_id, value in value_by_category(site, start, end, DAILY_REASONS).items():
+        legs.append(Leg(PostingRole.INVENTORY, category_id, site, value))
+        legs.append(Leg(PostingRole.COST_OF_SALES, category_id, site, -value))
+    prefix = f"sales-cost:{site_id}:{day}:"
+    return [
+        Posting(
+            entity=site.legal_entity,
+            key=f"{prefix}{Journal.objects.filter(idempotency_key__startswith=prefix).count() + 1}",
+            date=date,
+            description=_("Cost of sales at %(site)s on %(day)s")
+            % {"site": site.node.code, "day": day},
+            legs=legs,
+            source=Source("org.site.day", f"{site_id}:{day}", f"{site.node.code} {day}"),
+            net_of=prefix,
+        )
+    ]
+
+
+def post_stock_posting(posting_id: int) -> list[Journal]:
+    return run_rule("stock", posting_id=posting_id)
+
+
+def post_sales_cost(site: Site, day: dt.date) -> list[Journal]:
+    return run_rule("sales_cost", site_id=site.pk, day=day.isoformat())
+
+
+def post_recent_sales_cost(*, days: int, now: dt.datetime | None = None) -> int:
+    """Post (or top up) the cost of sales of every open store's last `days` business days,
+    the current day excepted; returns the number of journals posted."""
+    now = now or clock_now()
+    posted = 0
+    for site in Site.objects.filter(legal_entity__books__is_primary=True).select_related(
+        "node", "legal_entity__node"
+    ):
+        today = business_date(now, time_zone=site.time_zone, cutoff_hour=site.cutoff_hour)
+        for back in range(days, 0, -1):
+            posted += len(post_sales_cost(site, today - dt.timedelta(days=back)))
+    return posted

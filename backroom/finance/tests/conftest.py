@@ -1,0 +1,39 @@
+"""Finance test data: the tree fixture's two entities with their books open."""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from decimal import Decimal
+
+import pytest
+
+from backroom.finance.models import Book
+from backroom.finance.services.books import open_books
+from backroom.finance.services.journals import LineInput
+from backroom.inventory.tests.conftest import stock  # noqa: F401  (the stock fixture)
+from backroom.kernel.actors import SYSTEM
+
+DAY = dt.date(2026, 11, 10)
+
+
+@dataclass
+class Books:
+    cn: Book  # CN-CO, CNY, Chinese small-business chart
+    hk: Book  # HK-CO, HKD, IFRS-style chart
+
+
+@pytest.fixture
+def books(tree) -> Books:
+    return Books(
+        cn=open_books(tree.entity.legal_entity, chart="cn_small_business", actor=SYSTEM),
+        hk=open_books(tree.entity_hk.legal_entity, chart="ifrs", actor=SYSTEM),
+    )
+
+
+def D(value: str | int) -> Decimal:
+    return Decimal(str(value))
+
+
+def line(account: str, amount: str, **extra) -> LineInput:
+    return LineInput(account=account, amount=D(amount), **extra)

@@ -1,0 +1,214 @@
+"""Automatic postings from the stock ledger: golden numbers per rule, the waiting queue, and
+the reconciliation (stock value = inventory accounts) after a sequence of operations."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+from django.db.models import Sum
+
+from backroom.config.ledger_checks import run_ledger_checks
+from backroom.events.services import dispatch_outbox
+from backroom.finance.choices import JournalKind, PostingRole
+from backroom.finance.models import Account, Journal, JournalLine, PendingPosting, PostingAccount
+from backroom.finance.services.automatic import post_recent_sales_cost, post_sales_cost
+from backroom.finance.services.books import set_posting_account
+from backroom.finance.tests.conftest import D
+from backroom.inventory import services as inventory
+from backroom.inventory.choices import MoveReason
+from backroom.inventory.models import StockBalance
+from backroom.inventory.tests.conftest import key
+from backroom.kernel.actors import SYSTEM
+
+pytestmark = pytest.mark.django_db
+
+NOON = dt.datetime(2026, 11, 10, 4, 0, tzinfo=dt.UTC)  # 12:00 in Shanghai, business day 11-10
+
+
+def lines_of(journal: Journal) -> list[tuple[str, str, object]]:
+    return [
+        (line.account.code, line.site.node.code if line.site else "", line.base_amount)
+        for line in journal.lines.select_related("account", "site__node")
+    ]
+
+
+def receive(stock, quantity="10", cost="4.50", location=None, **extra):
+    return inventory.receive(
+        item=stock.flour,
+        location=location or stock.walk_in,
+        quantity=D(quantity),
+        unit_cost=D(cost),
+        key=key(),
+        actor=SYSTEM,
+        occurred_at=NOON,
+        **extra,
+    )
+
+
+def test_a_receipt_posts_inventory_against_goods_received_not_invoiced(books, stock):
+    receive(stock, "10", "4.50")
+    dispatch_outbox()
+    journal = Journal.objects.get(kind=JournalKind.AUTOMATIC)
+    assert journal.book == books.cn and journal.date == dt.date(2026, 11, 10)
+    assert lines_of(journal) == [
+        ("1403", "SHA001", D("45.0000")),
+        ("2202.01", "SHA001", D("-45.0000")),
+    ]
+    assert journal.idempotency_key.startswith("stock:")
+
+
+def test_waste_and_count_variance_go_to_their_food_cost_accounts(books, stock):
+    receive(stock, "10", "4.00")
+    inventory.consume(
+        item=stock.flour,
+        location=stock.walk_in,
+        quantity=D("1.5"),
+        key=key(),
+        actor=SYSTEM,
+        reason=MoveReason.WASTE,
+        occurred_at=NOON,
+    )
+    inventory.adjust(
+        item=stock.flour,
+        location=stock.walk_in,
+        quantity=D("-0.25"),
+        key=key(),
+        actor=SYSTEM,
+        reason=MoveReason.COUNT_VARIANCE,
+        occurred_at=NOON,
+    )
+    dispatch_outbox()
+    waste, variance = Journal.objects.filter(kind=JournalKind.AUTOMATIC).order_by("id")[1:]
+    assert lines_of(waste) == [("5401.02", "SHA001", D("6.0000")), ("1403", "SHA001", D("-6.0000"))]
+    assert lines_of(variance) == [
+        ("5401.03", "SHA001", D("1.0000")),
+        ("1403", "SHA001", D("-1.0000")),
+    ]
+
+
+def test_a_transfer_between_stores_of_one_entity_moves_inventory_by_store(books, stock, tree):
+    receive(stock, "10", "3.00")
+    inventory.transfer(
+        item=stock.flour,
+        from_location=stock.walk_in,
+        to_location=stock.freezer_b,
+        quantity=D(4),
+        key="t-1",
+        actor=SYSTEM,
+        occurred_at=NOON,
+    )
+    inventory.receive_transfer(
+        transfer_key="t-1", location=stock.freezer_b, key="t-1-in", actor=SYSTEM, occurred_at=NOON
+    )
+    dispatch_outbox()
+    journals = Journal.objects.filter(kind=JournalKind.AUTOMATIC).order_by("id")
+    stores = {
+        (code, store): amount
+        for journal in journals[1:]
+        for code, store, amount in lines_of(journal)
+    }
+    # Only inventory accounts move; nothing lands in variance or intercompany.
+    assert {code for code, _ in stores} == {"1403"}
+    assert stores == {("1403", "SHA001"): D("-12.0000"), ("1403", "SHA002"): D("12.0000")}
+    total = JournalLine.objects.filter(account__code="1403").aggregate(total=Sum("base_amount"))
+    assert total["total"] == D(30)
+
+
+def test_a_missing_mapping_waits_in_the_queue_and_posts_once_mapped(books, stock, tree):
+    PostingAccount.objects.filter(entity=books.cn.entity, role=PostingRole.WASTE).delete()
+    receive(stock, "10", "2.00")
+    inventory.consume(
+        item=stock.flour,
+        location=stock.walk_in,
+        quantity=D(1),
+        key=key(),
+        actor=SYSTEM,
+        reason=MoveReason.WASTE,
+        occurred_at=NOON,
+    )
+    dispatch_outbox()
+    pending = PendingPosting.objects.get()
+    assert pending.problem_code == "mapping_missing" and "Waste" in pending.problem
+    assert Journal.objects.count() == 1  # the receipt
+    set_posting_account(
+        books.cn.entity,
+        role=PostingRole.WASTE,
+        account=Account.objects.get(book=books.cn, code="5711"),
+        actor=SYSTEM,
+    )
+    pending.refresh_from_db()
+    assert pending.journal is not None
+    assert lines_of(pending.journal)[0] == ("5711", "SHA001", D("2.0000"))
+
+
+def test_sales_depletion_posts_per_store_and_day_with_a_top_up_for_late_orders(books, stock, tree):
+    receive(stock, "10", "5.00")
+    sell = dict(item=stock.flour, location=stock.walk_in, actor=SYSTEM, reason=MoveReason.SALE)
+    inventory.consume(quantity=D(2), key=key(), occurred_at=NOON, **sell)
+    dispatch_outbox()
+    assert Journal.objects.count() == 1  # sales wait for the day's journal
+    site = tree.store_a.site
+    (first,) = post_sales_cost(site, dt.date(2026, 11, 10))
+    assert lines_of(first) == [
+        ("5401.01", "SHA001", D("10.0000")),
+        ("1403", "SHA001", D("-10.0000")),
+    ]
+    assert post_sales_cost(site, dt.date(2026, 11, 10)) == []  # nothing new
+    inventory.consume(quantity=D(1), key=key(), occurred_at=NOON + dt.timedelta(hours=2), **sell)
+    dispatch_outbox()
+    assert post_recent_sales_cost(days=3, now=NOON + dt.timedelta(days=1)) == 1
+    top_up = Journal.objects.filter(idempotency_key__endswith=":2").get()
+    assert lines_of(top_up) == [
+        ("5401.01", "SHA001", D("5.0000")),
+        ("1403", "SHA001", D("-5.0000")),
+    ]
+
+
+def test_stock_value_equals_the_inventory_accounts_after_a_run_of_operations(books, stock, tree):
+    receive(stock, "20", "4.10")
+    receive(stock, "5", "4.70", location=stock.dry)
+    inventory.consume(
+        item=stock.flour,
+        location=stock.walk_in,
+        quantity=D("3.3"),
+        key=key(),
+        actor=SYSTEM,
+        reason=MoveReason.SALE,
+        occurred_at=NOON,
+    )
+    inventory.consume(
+        item=stock.flour,
+        location=stock.dry,
+        quantity=D("0.7"),
+        key=key(),
+        actor=SYSTEM,
+        reason=MoveReason.WASTE,
+        occurred_at=NOON,
+    )
+    inventory.transfer(
+        item=stock.flour,
+        from_location=stock.walk_in,
+        to_location=stock.freezer_b,
+        quantity=D(6),
+        key="t-2",
+        actor=SYSTEM,
+        occurred_at=NOON,
+    )
+    inventory.adjust(
+        item=stock.flour,
+        location=stock.dry,
+        quantity=D("0.2"),
+        key=key(),
+        actor=SYSTEM,
+        reason=MoveReason.COUNT_VARIANCE,
+        occurred_at=NOON,
+    )
+    dispatch_outbox()
+    post_sales_cost(tree.store_a.site, dt.date(2026, 11, 10))
+    stock_value = StockBalance.objects.aggregate(total=Sum("value"))["total"]
+    inventory_accounts = JournalLine.objects.filter(
+        account__code="1403", journal__book=books.cn
+    ).aggregate(total=Sum("base_amount"))["total"]
+    assert stock_value == inventory_accounts
+    assert all(o.is_consistent for o in run_ledger_checks() if o.name.startswith("finance"))
