@@ -124,6 +124,7 @@ def _mount() -> None:
     api.add_router("/v1/procurement/", "backroom.procurement.api.router")
     api.add_router("/v1/planning/", "backroom.planning.api.router")
     api.add_router("/v1/imports/", "backroom.imports.api.router")
+    api.add_router("/v1/finance/", "backroom.finance.api.router")
 
 
 _mount()

@@ -1,0 +1,324 @@
+"""Finance API (/api/v1/finance/): books, chart, journals, periods, rates, trial balance, the
+queue of automatic postings waiting for a mapping. Writes go through `finance.services`."""
+
+from typing import Any
+
+from django.db.models import QuerySet
+from django.http import HttpRequest
+from ninja import Path, Query, Router, Schema, Status
+from ninja.pagination import paginate
+
+from backroom.config.api_support import ObjectId, Pagination, errors
+from backroom.finance import reports, selectors
+from backroom.finance.choices import AccountKind, JournalStatus
+from backroom.finance.models import Account, FxRate, Journal, PendingPosting, Period
+from backroom.finance.permissions import FINANCE_VIEW
+from backroom.finance.schemas import (
+    AccountingPeriodOut,
+    AccountingPeriodStatusIn,
+    BookIn,
+    BookOut,
+    Day,
+    FxRateIn,
+    FxRateOut,
+    JournalDetailOut,
+    JournalIn,
+    JournalOut,
+    JournalReverseIn,
+    JournalUpdate,
+    LedgerAccountIn,
+    LedgerAccountOut,
+    LedgerAccountPatch,
+    LineIn,
+    PendingOut,
+    TrialBalanceOut,
+    TrialBalanceRowOut,
+)
+from backroom.finance.services import books as book_services
+from backroom.finance.services import fx, journals, periods
+from backroom.finance.services.journals import LineInput
+from backroom.kernel.exceptions import NotFound, ValidationFailed
+from backroom.org.models import LegalEntity, Site
+
+router = Router(tags=["finance"])
+WRITE_ERRORS = errors(403, 404, 409)
+
+
+def _lines(lines: list[LineIn]) -> list[LineInput]:
+    """API lines as service lines (the service checks each store belongs to the entity)."""
+    store_ids = {line.store_id for line in lines if line.store_id}
+    sites = Site.objects.select_related("node").in_bulk(store_ids)
+    problems: dict[str, list[str]] = {}
+    for index, line in enumerate(lines):
+        if line.store_id and line.store_id not in sites:
+            problems[f"lines.{index}.store_id"] = ["There is no such store."]
+    if problems:
+        raise ValidationFailed(problems)
+    return [
+        LineInput(
+            account=line.account,
+            amount=line.signed(),
+            currency=line.currency,
+            rate=line.rate,
+            base_amount=line.base_amount,
+            site=sites.get(line.store_id) if line.store_id else None,
+            cost_centre=line.cost_centre,
+            channel=line.channel,
+            description=line.description,
+        )
+        for line in lines
+    ]
+
+
+# --- books and the chart ---------------------------------------------------------------------
+
+
+@router.get("/books", response={200: list[BookOut], **errors()})
+def list_books(request: HttpRequest) -> QuerySet[Any]:
+    """The books of the entities the caller may see (finance.view)."""
+    return selectors.books_for(request.user)
+
+
+@router.post("/books", response={201: BookOut, **WRITE_ERRORS})
+def open_book(request: HttpRequest, payload: BookIn) -> Status:
+    """Open a book for a legal entity from a chart template (`cn_small_business`, `ifrs`); the
+    entity's first book is its primary one and gets a posting account for every role."""
+    entity = (
+        LegalEntity.objects.restrict(request.user, FINANCE_VIEW)
+        .select_related("node")
+        .filter(pk=payload.entity_id)
+        .first()
+    )
+    if entity is None:
+        raise NotFound()
+    book = book_services.open_books(
+        entity, chart=payload.chart, code=payload.code, name=payload.name, actor=request.user
+    )
+    return Status(201, book)
+
+
+@router.get("/books/{book_id}/accounts", response={200: list[LedgerAccountOut], **errors(404)})
+def list_accounts(request: HttpRequest, book_id: Path[ObjectId]) -> QuerySet[Account]:
+    """The book's chart of accounts by code."""
+    return selectors.accounts_of(selectors.get_book(request.user, book_id))
+
+
+@router.post("/books/{book_id}/accounts", response={201: LedgerAccountOut, **WRITE_ERRORS})
+def create_account(
+    request: HttpRequest, book_id: Path[ObjectId], payload: LedgerAccountIn
+) -> Status:
+    book = selectors.get_book(request.user, book_id)
+    values = payload.dict()
+    parent_id = values.pop("parent_id")
+    parent = book.accounts.filter(pk=parent_id).first() if parent_id else None
+    if parent_id and parent is None:
+        raise ValidationFailed({"parent_id": ["There is no such account in this book."]})
+    account = book_services.create_account(book, actor=request.user, parent=parent, **values)
+    return Status(201, account)
+
+
+@router.patch("/accounts/{account_id}", response={200: LedgerAccountOut, **WRITE_ERRORS})
+def update_account(
+    request: HttpRequest, account_id: Path[ObjectId], payload: LedgerAccountPatch
+) -> Account:
+    """Rename an account or (de)activate it; kind and code stay once it has postings."""
+    account = selectors.get_account(request.user, account_id)
+    changes = {k: v for k, v in payload.dict(exclude_unset=True).items() if v is not None}
+    return book_services.update_account(account, actor=request.user, **changes)
+
+
+# --- journals -------------------------------------------------------------------------------
+
+
+class JournalFilter(Schema):
+    book_id: ObjectId | None = None
+    status: JournalStatus | None = None
+    date_from: Day | None = None
+    date_to: Day | None = None
+    account: str | None = None
+    store_id: ObjectId | None = None
+    source_type: str | None = None
+    source_id: str | None = None
+
+
+@router.get("/journals", response={200: list[JournalOut], **errors()})
+@paginate(Pagination)
+def list_journals(request: HttpRequest, filters: Query[JournalFilter]) -> QuerySet[Journal]:
+    """Journals newest first; filter by book, status, dates, an account code or store on any
+    line, or the source document."""
+    rows = selectors.journals_for(request.user)
+    if filters.book_id:
+        rows = rows.filter(book_id=filters.book_id)
+    if filters.status:
+        rows = rows.filter(status=filters.status)
+    if filters.date_from:
+        rows = rows.filter(date__gte=filters.date_from)
+    if filters.date_to:
+        rows = rows.filter(date__lte=filters.date_to)
+    if filters.account:
+        rows = rows.filter(lines__account__code=filters.account)
+    if filters.store_id:
+        rows = rows.filter(lines__site_id=filters.store_id)
+    if filters.source_type:
+        rows = rows.filter(source_type=filters.source_type)
+    if filters.source_id:
+        rows = rows.filter(source_id=filters.source_id)
+    return rows.distinct()
+
+
+@router.post("/journals", response={201: JournalDetailOut, **WRITE_ERRORS})
+def create_journal(request: HttpRequest, payload: JournalIn) -> Status:
+    """Enter a manual journal (a draft, or posted with `post: true`). Every problem at once:
+    `unbalanced`, `period_closed`, `fx_rate_missing` or `invalid` by line."""
+    book = selectors.get_book(request.user, payload.book_id)
+    journal = journals.create_journal(
+        book,
+        actor=request.user,
+        date=payload.date,
+        description=payload.description,
+        lines=_lines(payload.lines),
+        post=payload.post,
+    )
+    return Status(201, selectors.get_journal(request.user, journal.pk))
+
+
+@router.get("/journals/{journal_id}", response={200: JournalDetailOut, **errors(404)})
+def get_journal(request: HttpRequest, journal_id: Path[ObjectId]) -> Journal:
+    """A journal with its lines and the document it records."""
+    return selectors.get_journal(request.user, journal_id)
+
+
+@router.put("/journals/{journal_id}", response={200: JournalDetailOut, **WRITE_ERRORS})
+def update_journal(
+    request: HttpRequest, journal_id: Path[ObjectId], payload: JournalUpdate
+) -> Journal:
+    """Replace a draft; a posted journal is refused with `journal_posted` (reverse it)."""
+    journal = selectors.get_journal(request.user, journal_id)
+    journals.update_draft(
+        journal,
+        actor=request.user,
+        date=payload.date,
+        description=payload.description,
+        lines=_lines(payload.lines),
+    )
+    return selectors.get_journal(request.user, journal_id)
+
+
+@router.delete("/journals/{journal_id}", response={204: None, **WRITE_ERRORS})
+def discard_journal(request: HttpRequest, journal_id: Path[ObjectId]) -> Status:
+    """Discard a draft; a posted journal is refused with `journal_posted`."""
+    journals.discard_draft(selectors.get_journal(request.user, journal_id), actor=request.user)
+    return Status(204, None)
+
+
+@router.post("/journals/{journal_id}/post", response={200: JournalDetailOut, **WRITE_ERRORS})
+def post_journal(request: HttpRequest, journal_id: Path[ObjectId]) -> Journal:
+    """Post a draft after checking it again in full."""
+    journal = selectors.get_journal(request.user, journal_id)
+    journals.post_journal(journal, actor=request.user)
+    return selectors.get_journal(request.user, journal_id)
+
+
+@router.post("/journals/{journal_id}/reverse", response={201: JournalDetailOut, **WRITE_ERRORS})
+def reverse_journal(
+    request: HttpRequest, journal_id: Path[ObjectId], payload: JournalReverseIn
+) -> Status:
+    """Post the journal's mirror image, dated `date` or today; into the first open period when
+    that one is closed. Once per journal (`already_reversed`)."""
+    journal = selectors.get_journal(request.user, journal_id)
+    reversal = journals.reverse_journal(
+        journal, actor=request.user, date=payload.date, reason=payload.reason
+    )
+    return Status(201, selectors.get_journal(request.user, reversal.pk))
+
+
+# --- periods, rates, the waiting queue --------------------------------------------------------
+
+
+@router.get("/periods", response={200: list[AccountingPeriodOut], **errors()})
+@paginate(Pagination)
+def list_periods(request: HttpRequest, entity_id: ObjectId | None = None) -> QuerySet[Period]:
+    rows = selectors.periods_for(request.user)
+    return rows.filter(entity_id=entity_id) if entity_id else rows
+
+
+@router.post("/periods/{period_id}/status", response={200: AccountingPeriodOut, **WRITE_ERRORS})
+def change_period_status(
+    request: HttpRequest, period_id: Path[ObjectId], payload: AccountingPeriodStatusIn
+) -> Period:
+    """Soft-close, close, or (with a reason) reopen a period, one step at a time and in order."""
+    period = selectors.get_period(request.user, period_id)
+    return periods.change_period_status(
+        period, status=payload.status, actor=request.user, reason=payload.reason
+    )
+
+
+@router.get("/fx-rates", response={200: list[FxRateOut], **errors()})
+@paginate(Pagination)
+def list_fx_rates(request: HttpRequest) -> QuerySet[FxRate]:
+    if not selectors.books_for(request.user).exists():
+        return FxRate.objects.none()
+    return selectors.fx_rates()
+
+
+@router.post("/fx-rates", response={201: FxRateOut, **WRITE_ERRORS})
+def set_fx_rate(request: HttpRequest, payload: FxRateIn) -> Status:
+    """Enter or correct the rate of a day: 1 `currency` = `rate` `quote`."""
+    row = fx.set_fx_rate(
+        date=payload.date,
+        currency=payload.currency,
+        quote=payload.quote,
+        rate=payload.rate,
+        actor=request.user,
+    )
+    return Status(201, row)
+
+
+@router.get("/pending-postings", response={200: list[PendingOut], **errors()})
+@paginate(Pagination)
+def list_pending(request: HttpRequest) -> QuerySet[PendingPosting]:
+    """Automatic postings waiting for an account mapping or a rate, oldest first."""
+    return selectors.pending_for(request.user)
+
+
+# --- reports ------------------------------------------------------------------------------------
+
+
+@router.get("/books/{book_id}/trial-balance", response={200: TrialBalanceOut, **errors(404)})
+def trial_balance(
+    request: HttpRequest,
+    book_id: Path[ObjectId],
+    start: Day,
+    end: Day | None = None,
+    store_id: ObjectId | None = None,
+) -> dict[str, Any]:
+    """Opening, debits, credits and closing per account for the months `start`…`end` (whole
+    months; one month when `end` is left out), optionally for one store."""
+    book = selectors.get_book(request.user, book_id)
+    sites = None
+    if store_id:
+        if not Site.objects.filter(pk=store_id, legal_entity_id=book.entity_id).exists():
+            raise NotFound()
+        sites = [store_id]
+    report = reports.trial_balance(book, start, end or start, sites=sites)
+    return {
+        "book_id": book.pk,
+        "currency": book.currency,
+        "start": report.start,
+        "end": reports.last_month_of(report.end),
+        "debit": report.debit,
+        "credit": report.credit,
+        "rows": [
+            TrialBalanceRowOut(
+                account_id=row.account.pk,
+                account_code=row.account.code,
+                account_name=row.account.label,
+                kind=AccountKind(row.account.kind),
+                opening=row.opening,
+                debit=row.debit,
+                credit=row.credit,
+                closing=row.closing,
+            )
+            for row in report.rows
+        ],
+    }

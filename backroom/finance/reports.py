@@ -1,0 +1,218 @@
+"""Reports over the balances projection: the trial balance and the profit and loss.
+
+Both read `AccountBalance` (one row per account, month, store and currency), never the lines,
+so they stay fast whatever the history. Months are whole periods; the fiscal year is the
+calendar year (P&L accounts start each year at zero in the trial balance's opening column).
+The P&L's food cost is what automatic postings book for stock leaving other than by transfer:
+the accounts mapped to cost of sales, waste, count variance and price variance. So it matches
+the actual usage of the AvT report valued at moving-average cost.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections import defaultdict
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Any
+
+from django.db.models import Q, Sum
+
+from backroom.finance.choices import PROFIT_AND_LOSS, AccountKind, PostingRole
+from backroom.finance.models import Account, AccountBalance, Book, PostingAccount
+from backroom.finance.services.periods import month_start, next_month
+
+ZERO = Decimal(0)
+Q4 = Decimal("0.0001")
+FOOD_COST_ROLES = [
+    PostingRole.COST_OF_SALES,
+    PostingRole.WASTE,
+    PostingRole.INVENTORY_VARIANCE,
+    PostingRole.PURCHASE_PRICE_VARIANCE,
+]
+
+
+def _q(value: Any) -> Decimal:
+    return Decimal(value or 0).quantize(Q4)
+
+
+@dataclass
+class TrialBalanceRow:
+    account: Account
+    opening: Decimal  # signed: debit +
+    debit: Decimal
+    credit: Decimal
+
+    @property
+    def closing(self) -> Decimal:
+        return self.opening + self.debit - self.credit
+
+
+@dataclass
+class TrialBalance:
+    book: Book
+    start: dt.date
+    end: dt.date  # the first day of the last month
+    rows: list[TrialBalanceRow] = field(default_factory=list)
+
+    @property
+    def debit(self) -> Decimal:
+        return sum((row.debit for row in self.rows), ZERO)
+
+    @property
+    def credit(self) -> Decimal:
+        return sum((row.credit for row in self.rows), ZERO)
+
+    @property
+    def closing(self) -> Decimal:
+        return sum((row.closing for row in self.rows), ZERO)
+
+
+def _balances(book: Book, sites: Iterable[int] | None) -> Any:
+    rows = AccountBalance.objects.filter(account__book=book)
+    if sites is not None:
+        rows = rows.filter(site_id__in=list(sites))
+    return rows
+
+
+def trial_balance(
+    book: Book, start: dt.date, end: dt.date, *, sites: Iterable[int] | None = None
+) -> TrialBalance:
+    """Opening, debits, credits and closing per postable account for months start…end."""
+    start, end = month_start(start), month_start(end)
+    year_start = start.replace(month=1)
+    balances = _balances(book, sites)
+    pnl = [kind.value for kind in PROFIT_AND_LOSS]
+    opening = dict(
+        balances.filter(period__start__lt=start)
+        .filter(~Q(account__kind__in=pnl) | Q(period__start__gte=year_start))
+        .values("account_id")
+        .annotate(total=Sum("debit") - Sum("credit"))
+        .order_by()
+        .values_list("account_id", "total")
+    )
+    movement = {
+        row["account_id"]: (row["debit"], row["credit"])
+        for row in balances.filter(period__start__gte=start, period__start__lte=end)
+        .values("account_id")
+        .annotate(debit=Sum("debit"), credit=Sum("credit"))
+        .order_by()
+    }
+    report = TrialBalance(book=book, start=start, end=end)
+    for account in book.accounts.filter(pk__in={*opening, *movement}).order_by("code"):
+        debit, credit = movement.get(account.pk, (ZERO, ZERO))
+        row = TrialBalanceRow(account, _q(opening.get(account.pk)), _q(debit), _q(credit))
+        if row.opening or row.debit or row.credit:
+            report.rows.append(row)
+    return report
+
+
+# --- profit and loss -------------------------------------------------------------------------
+
+
+@dataclass
+class PnlLine:
+    account: Account
+    values: list[Decimal]  # one per column, in the section's natural sign (income +, cost +)
+
+
+@dataclass
+class PnlSection:
+    key: str
+    lines: list[PnlLine] = field(default_factory=list)
+
+    def totals(self, columns: int) -> list[Decimal]:
+        return [sum((line.values[i] for line in self.lines), ZERO) for i in range(columns)]
+
+
+@dataclass
+class Pnl:
+    book: Book
+    columns: list[tuple[dt.date, dt.date]]  # (first month, last month) per column
+    revenue: PnlSection
+    food_cost: PnlSection
+    expenses: PnlSection
+
+    @property
+    def width(self) -> int:
+        return len(self.columns)
+
+    def gross_profit(self) -> list[Decimal]:
+        revenue, food = self.revenue.totals(self.width), self.food_cost.totals(self.width)
+        return [r - f for r, f in zip(revenue, food, strict=True)]
+
+    def profit(self) -> list[Decimal]:
+        expenses = self.expenses.totals(self.width)
+        return [g - e for g, e in zip(self.gross_profit(), expenses, strict=True)]
+
+    def food_cost_pct(self) -> list[Decimal | None]:
+        revenue, food = self.revenue.totals(self.width), self.food_cost.totals(self.width)
+        return [
+            (f / r * 100).quantize(Decimal("0.1")) if r else None
+            for r, f in zip(revenue, food, strict=True)
+        ]
+
+
+def comparison_columns(start: dt.date, end: dt.date) -> list[tuple[dt.date, dt.date]]:
+    """The months asked for, the same number of months before them, and a year earlier."""
+    start, end = month_start(start), month_start(end)
+    months = (end.year - start.year) * 12 + end.month - start.month + 1
+    previous_end = month_start(start - dt.timedelta(days=1))
+    previous_start = previous_end
+    for _ in range(months - 1):
+        previous_start = month_start(previous_start - dt.timedelta(days=1))
+    last_year = (start.replace(year=start.year - 1), end.replace(year=end.year - 1))
+    return [(start, end), (previous_start, previous_end), last_year]
+
+
+def food_cost_accounts(book: Book) -> set[int]:
+    return set(
+        PostingAccount.objects.filter(
+            entity_id=book.entity_id, role__in=FOOD_COST_ROLES, account__book=book
+        ).values_list("account_id", flat=True)
+    )
+
+
+def profit_and_loss(
+    book: Book,
+    start: dt.date,
+    end: dt.date,
+    *,
+    sites: Iterable[int] | None = None,
+) -> Pnl:
+    """Revenue, food cost, gross profit, other expenses and profit, with comparison columns."""
+    columns = comparison_columns(start, end)
+    balances = _balances(book, sites).filter(account__kind__in=[k.value for k in PROFIT_AND_LOSS])
+    totals: dict[int, list[Decimal]] = defaultdict(lambda: [ZERO] * len(columns))
+    for index, (first, last) in enumerate(columns):
+        for account_id, net in (
+            balances.filter(period__start__gte=first, period__start__lte=last)
+            .values("account_id")
+            .annotate(net=Sum("debit") - Sum("credit"))
+            .order_by()
+            .values_list("account_id", "net")
+        ):
+            totals[account_id][index] = _q(net)
+    food = food_cost_accounts(book)
+    report = Pnl(
+        book=book,
+        columns=columns,
+        revenue=PnlSection("revenue"),
+        food_cost=PnlSection("food_cost"),
+        expenses=PnlSection("expenses"),
+    )
+    for account in book.accounts.filter(pk__in=totals).order_by("code"):
+        values = totals[account.pk]
+        if account.kind == AccountKind.REVENUE:
+            report.revenue.lines.append(PnlLine(account, [-v for v in values]))
+        elif account.pk in food:
+            report.food_cost.lines.append(PnlLine(account, values))
+        else:
+            report.expenses.lines.append(PnlLine(account, values))
+    return report
+
+
+def last_month_of(end: dt.date) -> dt.date:
+    """The last day of the month starting at `end` (for journal links)."""
+    return next_month(end) - dt.timedelta(days=1)

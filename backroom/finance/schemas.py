@@ -1,0 +1,213 @@
+"""Finance API schemas. Amounts are signed on lines (debit +, credit −) or given as separate
+debit and credit columns; bounds keep every value inside its database column."""
+
+from __future__ import annotations
+
+import datetime as dt
+from decimal import Decimal
+from typing import Annotated, Any
+
+from ninja import Field, Schema
+from pydantic import model_validator
+
+from backroom.config.api_support import ObjectId, text
+from backroom.finance.choices import AccountKind, JournalKind, JournalStatus, PeriodStatus
+
+Amount = Annotated[Decimal, Field(ge=-(10**13), le=10**13, max_digits=18, decimal_places=4)]
+Rate = Annotated[Decimal, Field(gt=0, le=10**9, max_digits=24, decimal_places=12)]
+Day = Annotated[dt.date, Field(ge=dt.date(2000, 1, 1), le=dt.date(2100, 12, 31))]
+Currency = Annotated[str, Field(pattern=r"^[A-Z]{3}$")]
+MAX_LINES = 500
+
+
+class BookOut(Schema):
+    id: int
+    entity_id: int
+    entity_code: str = Field(..., alias="entity.node.code")
+    code: str
+    name: str
+    chart: str
+    currency: str
+    is_primary: bool
+
+
+class BookIn(Schema):
+    entity_id: ObjectId
+    chart: str = text(max_length=30)
+    code: str = text(max_length=20, default="")
+    name: str = text(max_length=100, default="")
+
+
+class LedgerAccountOut(Schema):
+    id: int
+    code: str
+    name: str
+    name_zh: str
+    kind: AccountKind
+    parent_id: int | None
+    is_postable: bool
+    is_active: bool
+
+
+class LedgerAccountIn(Schema):
+    code: str = text(min_length=1, max_length=20)
+    name: str = text(min_length=1, max_length=200)
+    name_zh: str = text(max_length=200, default="")
+    kind: AccountKind
+    parent_id: ObjectId | None = None
+    is_postable: bool = True
+
+
+class LedgerAccountPatch(Schema):
+    name: str | None = text(min_length=1, max_length=200, default=None)
+    name_zh: str | None = text(max_length=200, default=None)
+    is_active: bool | None = None
+
+
+class LineIn(Schema):
+    account: str = text(min_length=1, max_length=20, default="")
+    debit: Amount | None = Field(None, ge=0)
+    credit: Amount | None = Field(None, ge=0)
+    amount: Amount | None = Field(None, description="Signed instead of debit/credit: debit +")
+    currency: Currency | None = None
+    rate: Rate | None = None
+    base_amount: Amount | None = None
+    store_id: ObjectId | None = None
+    cost_centre: str = text(max_length=40, default="")
+    channel: str = text(max_length=40, default="")
+    description: str = text(max_length=300, default="")
+
+    @model_validator(mode="after")
+    def one_amount(self) -> LineIn:
+        given = [value is not None for value in (self.debit, self.credit, self.amount)]
+        if sum(given) != 1:
+            raise ValueError("Give exactly one of debit, credit or amount.")
+        return self
+
+    def signed(self) -> Decimal:
+        if self.amount is not None:
+            return self.amount
+        return self.debit if self.debit is not None else -(self.credit or Decimal(0))
+
+
+class JournalIn(Schema):
+    book_id: ObjectId
+    date: Day
+    description: str = text(min_length=1, max_length=300)
+    lines: list[LineIn] = Field(..., min_length=2, max_length=MAX_LINES)
+    post: bool = Field(False, description="Post at once instead of saving a draft")
+
+
+class JournalUpdate(Schema):
+    date: Day
+    description: str = text(min_length=1, max_length=300)
+    lines: list[LineIn] = Field(..., min_length=2, max_length=MAX_LINES)
+
+
+class JournalReverseIn(Schema):
+    date: Day | None = Field(None, description="Defaults to today (or the first open period)")
+    reason: str = text(max_length=300, default="")
+
+
+class LineOut(Schema):
+    line_no: int
+    account_id: int
+    account_code: str = Field(..., alias="account.code")
+    account_name: str = Field(..., alias="account.label")
+    description: str
+    currency: str
+    amount: Decimal
+    rate: Decimal
+    base_amount: Decimal
+    store_id: int | None = Field(None, alias="site_id")
+    cost_centre: str
+    channel: str
+
+
+class JournalOut(Schema):
+    id: int
+    number: str
+    book_id: int
+    date: dt.date
+    period: str = Field(..., alias="period.name")
+    status: JournalStatus
+    kind: JournalKind
+    description: str
+    source_type: str
+    source_id: str
+    source_number: str
+    reverses_id: int | None
+    posted_at: dt.datetime | None
+
+
+class JournalDetailOut(JournalOut):
+    lines: list[LineOut]
+
+    @staticmethod
+    def resolve_lines(journal: Any) -> list[Any]:
+        return list(journal.lines.select_related("account", "site").order_by("line_no"))
+
+
+class AccountingPeriodOut(Schema):
+    id: int
+    entity_id: int
+    entity_code: str = Field(..., alias="entity.node.code")
+    name: str
+    start: dt.date
+    end: dt.date
+    status: PeriodStatus
+    changed_at: dt.datetime | None
+
+
+class AccountingPeriodStatusIn(Schema):
+    status: PeriodStatus
+    reason: str = text(max_length=500, default="")
+
+
+class FxRateIn(Schema):
+    date: Day
+    currency: Currency
+    quote: Currency
+    rate: Rate
+
+
+class FxRateOut(Schema):
+    date: dt.date
+    currency: str
+    quote: str
+    rate: Decimal
+    source: str
+
+
+class PendingOut(Schema):
+    id: int
+    entity_code: str = Field(..., alias="entity.node.code")
+    rule: str
+    source_type: str
+    source_id: str
+    source_number: str
+    problem_code: str
+    problem: str
+    attempts: int
+    created_at: dt.datetime
+
+
+class TrialBalanceRowOut(Schema):
+    account_id: int
+    account_code: str
+    account_name: str
+    kind: AccountKind
+    opening: Decimal
+    debit: Decimal
+    credit: Decimal
+    closing: Decimal
+
+
+class TrialBalanceOut(Schema):
+    book_id: int
+    currency: str
+    start: dt.date
+    end: dt.date
+    rows: list[TrialBalanceRowOut]
+    debit: Decimal
+    credit: Decimal

@@ -1,0 +1,86 @@
+"""Reads of the books, scoped to the actor: finance at an entity sees that entity's books."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.db.models import QuerySet
+
+from backroom.finance.models import Account, Book, FxRate, Journal, PendingPosting, Period
+from backroom.finance.permissions import FINANCE_VIEW
+from backroom.kernel.exceptions import NotFound
+
+
+def books_for(actor: Any, permission: str = FINANCE_VIEW) -> QuerySet[Book]:
+    return Book.objects.restrict(actor, permission).select_related("entity__node")
+
+
+def get_book(actor: Any, book_id: int, permission: str = FINANCE_VIEW) -> Book:
+    book = books_for(actor, permission).filter(pk=book_id).first()
+    if book is None:
+        raise NotFound()
+    return book
+
+
+def accounts_of(book: Book) -> QuerySet[Account]:
+    return book.accounts.select_related("parent").order_by("code")
+
+
+def get_account(actor: Any, account_id: int) -> Account:
+    account = (
+        Account.objects.restrict(actor, FINANCE_VIEW)
+        .select_related("book__entity__node", "parent")
+        .filter(pk=account_id)
+        .first()
+    )
+    if account is None:
+        raise NotFound()
+    return account
+
+
+def journals_for(actor: Any) -> QuerySet[Journal]:
+    return (
+        Journal.objects.restrict(actor, FINANCE_VIEW)
+        .select_related("book__entity__node", "period", "created_by", "posted_by", "reverses")
+        .order_by("-date", "-id")
+    )
+
+
+def get_journal(actor: Any, journal_id: int) -> Journal:
+    journal = journals_for(actor).filter(pk=journal_id).first()
+    if journal is None:
+        raise NotFound()
+    return journal
+
+
+def journal_lines(journal: Journal) -> list[Any]:
+    return list(journal.lines.select_related("account", "site__node").order_by("line_no"))
+
+
+def periods_for(actor: Any) -> QuerySet[Period]:
+    return (
+        Period.objects.restrict(actor, FINANCE_VIEW)
+        .select_related("entity__node", "changed_by")
+        .order_by("entity__node__code", "-start")
+    )
+
+
+def get_period(actor: Any, period_id: int) -> Period:
+    period = periods_for(actor).filter(pk=period_id).first()
+    if period is None:
+        raise NotFound()
+    return period
+
+
+def pending_for(actor: Any) -> QuerySet[PendingPosting]:
+    return (
+        PendingPosting.objects.restrict(actor, FINANCE_VIEW)
+        .filter(journal__isnull=True)
+        .select_related("entity__node")
+        .order_by("created_at", "id")
+    )
+
+
+def fx_rates() -> QuerySet[FxRate]:
+    """Rates are public reference data: anyone who may see any book may read them."""
+    return FxRate.objects.order_by("-date", "currency", "quote")
