@@ -860,3 +860,8 @@ def _replace(
             for pk, (currency, rows) in sorted(per_order.items())
         ]
     )
+
+
+def channel_days(site: Site, day: dt.date) -> list[SalesChannelDay]:
+    """A store's sales per channel on a business day (finance posts them as a daily journal)."""
+    return list(SalesChannelDay.objects.filter(site=site, business_date=day).order_by("kind"))

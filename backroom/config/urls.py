@@ -15,5 +15,6 @@ urlpatterns = [
     path("procurement/", include("backroom.procurement.urls")),
     path("planning/", include("backroom.planning.urls")),
     path("imports/", include("backroom.imports.urls")),
+    path("finance/", include("backroom.finance.urls")),
     path("", include("backroom.web.urls")),
 ]

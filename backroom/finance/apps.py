@@ -9,3 +9,9 @@ class FinanceConfig(AppConfig):
 
     def ready(self) -> None:
         from backroom.finance import events, handlers, permissions  # noqa: F401  (registration)
+        from backroom.web.navigation import NavItem, register_nav_item
+
+        register_nav_item(
+            NavItem(_("Finance"), "finance:pnl", "ti-report-money", permissions.FINANCE_VIEW),
+            before="web:audit",
+        )

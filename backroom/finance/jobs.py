@@ -1,15 +1,16 @@
-"""Worker schedules: each store's cost of sales for recent business days; the waiting queue."""
+"""Worker schedules: each store's sales and cost of sales of recent days; the waiting queue."""
 
 from huey import crontab
 from huey.contrib.djhuey import db_periodic_task
 
 
 @db_periodic_task(crontab(minute="15"))
-def post_recent_sales_cost() -> int:
-    """Hourly: the last three business days of every store (late orders top them up)."""
-    from backroom.finance.services.automatic import post_recent_sales_cost
+def post_recent_sales() -> int:
+    """Hourly: sales and cost of sales of the last three business days of every store (late
+    orders and refunds top them up)."""
+    from backroom.finance.services.automatic import post_recent_sales
 
-    return post_recent_sales_cost(days=3)
+    return post_recent_sales(days=3)
 
 
 @db_periodic_task(crontab(minute="*/10"))

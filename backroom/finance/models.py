@@ -45,6 +45,13 @@ class Book(models.Model):
     chart = models.CharField(_("chart template"), max_length=30)
     currency = CurrencyField(verbose_name=_("base currency"))
     is_primary = models.BooleanField(_("primary book"), default=False)
+    sales_tax_rate = models.DecimalField(
+        _("output VAT rate on sales"),
+        max_digits=5,
+        decimal_places=4,
+        default=0,
+        help_text=_("Menu prices include it: 0.06 for 6%."),
+    )
     created_at = models.DateTimeField(auto_now_add=True)
 
     objects = OrgScopedQuerySet.as_manager()

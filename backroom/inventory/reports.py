@@ -333,7 +333,9 @@ def _count_page(source_id: str) -> str | None:
     return f"/stock/counts/{source_id}/" if source_id.isdigit() else None
 
 
-def _document_page(name: str, argument: str) -> Callable[[str], str | None]:
+def document_page(name: str, argument: str) -> Callable[[str], str | None]:
+    """A page builder for `register_source_page`: the URL `name` with the id as `argument`."""
+
     def url(source_id: str) -> str | None:
         return reverse(name, kwargs={argument: int(source_id)}) if source_id.isdigit() else None
 
@@ -341,15 +343,20 @@ def _document_page(name: str, argument: str) -> Callable[[str], str | None]:
 
 
 register_source_page(COUNT_SOURCE, _count_page)
-register_source_page(SALES_SOURCE, _document_page("catalog:item_detail", "item_id"))
-register_source_page(WASTE_SOURCE, _document_page("inventory:waste_detail", "document_id"))
-register_source_page(TRANSFER_ORDER_SOURCE, _document_page("inventory:transfer_detail", "order_id"))
+register_source_page(SALES_SOURCE, document_page("catalog:item_detail", "item_id"))
+register_source_page(WASTE_SOURCE, document_page("inventory:waste_detail", "document_id"))
+register_source_page(TRANSFER_ORDER_SOURCE, document_page("inventory:transfer_detail", "order_id"))
 
 
 def source_url(move: StockMove) -> str | None:
     """The page of the document a move comes from, when there is one."""
-    builder = _SOURCE_PAGES.get(move.source_type)
-    return builder(move.source_id) if builder is not None and move.source_id else None
+    return source_page(move.source_type, move.source_id)
+
+
+def source_page(source_type: str, source_id: str) -> str | None:
+    """The page of a source document (a move's, a journal's), when it has one."""
+    builder = _SOURCE_PAGES.get(source_type)
+    return builder(source_id) if builder is not None and source_id else None
 
 
 @dataclass(frozen=True)

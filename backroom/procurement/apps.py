@@ -8,11 +8,16 @@ class ProcurementConfig(AppConfig):
     verbose_name = _("Procurement")
 
     def ready(self) -> None:
+        from backroom.inventory.reports import document_page, register_source_page
         from backroom.procurement import events, permissions  # noqa: F401  (registration)
         from backroom.procurement.services import requisitions  # noqa: F401  (decision hook)
+        from backroom.procurement.services.receiving import RECEIPT_SOURCE
         from backroom.procurement.views.invoices import review_count
         from backroom.web.navigation import NavItem, register_nav_item
 
+        register_source_page(
+            RECEIPT_SOURCE, document_page("procurement:receipt_detail", "receipt_id")
+        )
         for item in [
             NavItem(
                 _("Requisitions"),

@@ -35,15 +35,17 @@ from django.db.models import Sum
 from django.utils.translation import gettext as _
 
 from backroom.catalog.models import Category
+from backroom.channels.rollups import channel_days
 from backroom.events.services import publish
 from backroom.finance.choices import JournalKind, PostingRole
 from backroom.finance.events import PostingWaiting
 from backroom.finance.exceptions import MappingMissing
 from backroom.finance.models import Account, Journal, JournalLine, PendingPosting, PostingAccount
 from backroom.finance.services.books import primary_book
-from backroom.finance.services.journals import LineInput, Source, record_journal
+from backroom.finance.services.journals import LineInput, Source, money, record_journal
 from backroom.finance.services.periods import postable_date
 from backroom.inventory.choices import MoveReason
+from backroom.inventory.reports import sold_line_revenue
 from backroom.inventory.selectors import posting_values, value_by_category
 from backroom.kernel.clock import now as clock_now
 from backroom.kernel.dates import business_date, business_day_bounds
@@ -74,6 +76,7 @@ class Leg:
     site: Site
     amount: Decimal
     description: str = ""
+    channel: str = ""
 
 
 @dataclass(frozen=True)
@@ -135,23 +138,23 @@ def resolve_accounts(
 
 def _lines(posting: Posting) -> list[LineInput]:
     accounts = resolve_accounts(posting.entity, posting.legs)
-    totals: dict[tuple[int, int], Decimal] = defaultdict(Decimal)
-    order: dict[tuple[int, int], tuple[Account, Site, str]] = {}
+    totals: dict[tuple[int, int, str], Decimal] = defaultdict(Decimal)
+    order: dict[tuple[int, int, str], tuple[Account, Site, str]] = {}
     for leg in posting.legs:
         account = accounts[(leg.role, leg.category_id)]
-        key = (account.pk, leg.site.pk)
+        key = (account.pk, leg.site.pk, leg.channel)
         totals[key] += leg.amount
         order.setdefault(key, (account, leg.site, leg.description))
     if posting.net_of:
         earlier = (
             JournalLine.objects.filter(journal__idempotency_key__startswith=posting.net_of)
-            .values("account", "site")
+            .values("account", "site", "channel")
             .annotate(total=Sum("base_amount"))
             .order_by()
         )
         sites = {leg.site.pk: leg.site for leg in posting.legs}
         for row in earlier:
-            key = (row["account"], row["site"])
+            key = (row["account"], row["site"], row["channel"])
             totals[key] -= row["total"]
             if key not in order:
                 account = Account.objects.get(pk=row["account"])
@@ -164,7 +167,13 @@ def _lines(posting: Posting) -> list[LineInput]:
         if amount:
             account, site, description = order[key]
             lines.append(
-                LineInput(account=account, amount=amount, site=site, description=description)
+                LineInput(
+                    account=account,
+                    amount=amount,
+                    site=site,
+                    channel=key[2],
+                    description=description,
+                )
             )
     return sorted(lines, key=lambda line: (line.amount < 0, line.account.code, line.site.node.code))  # type: ignore[union-attr]
 
@@ -343,6 +352,75 @@ def sales_cost_rule(site_id: int, day: str) -> list[Posting]:
     ]
 
 
+# --- sales per store and business day -------------------------------------------------------
+
+PLATFORM_KINDS = {"meituan", "eleme", "own_app"}
+
+
+def _split_tax(amount: Decimal, rate: Decimal) -> tuple[Decimal, Decimal]:
+    """(net of VAT, VAT) of a price that includes VAT at `rate`."""
+    net = money(amount / (1 + rate)) if rate else amount
+    return net, amount - net
+
+
+@rule("sales")
+def sales_rule(site_id: int, day: str) -> list[Posting]:
+    """A store's sales of a business day, per channel: revenue net of VAT, the merchant's
+    discounts, output VAT, the platform's commission, and what is due (cash from the till, a
+    receivable from a platform). Sales recorded without a channel order (sold menu lines
+    behind sale depletions) count as till sales. Posted again later, only the difference."""
+    site = Site.objects.select_related("node", "legal_entity__node").get(pk=site_id)
+    date = dt.date.fromisoformat(day)
+    book = primary_book(site.legal_entity)
+    rate = book.sales_tax_rate
+    legs: list[Leg] = []
+    for row in channel_days(site, date):
+        if row.currency != book.currency:
+            continue
+        gross, vat_gross = _split_tax(row.gross, rate)
+        discount, vat_discount = _split_tax(row.merchant_discount, rate)
+        channel = row.kind
+        due = row.net - row.commission
+        legs += [
+            Leg(PostingRole.SALES_REVENUE, None, site, -gross, channel=channel),
+            Leg(PostingRole.SALES_DISCOUNTS, None, site, discount, channel=channel),
+            Leg(PostingRole.OUTPUT_TAX, None, site, -(vat_gross - vat_discount), channel=channel),
+            Leg(PostingRole.PLATFORM_FEES, None, site, row.commission, channel=channel),
+            Leg(
+                PostingRole.PLATFORM_RECEIVABLE if channel in PLATFORM_KINDS else PostingRole.CASH,
+                None,
+                site,
+                due,
+                channel=channel,
+            ),
+        ]
+    start, end = business_day_bounds(date, time_zone=site.time_zone, cutoff_hour=site.cutoff_hour)
+    till = money(sold_line_revenue([site], {site.pk: (start, end)}).get(site.pk, ZERO))
+    if till:
+        revenue, vat = _split_tax(till, rate)
+        legs += [
+            Leg(PostingRole.SALES_REVENUE, None, site, -revenue),
+            Leg(PostingRole.OUTPUT_TAX, None, site, -vat),
+            Leg(PostingRole.CASH, None, site, till),
+        ]
+    prefix = f"sales:{site_id}:{day}:"
+    return [
+        Posting(
+            entity=site.legal_entity,
+            key=f"{prefix}{Journal.objects.filter(idempotency_key__startswith=prefix).count() + 1}",
+            date=date,
+            description=_("Sales at %(site)s on %(day)s") % {"site": site.node.code, "day": day},
+            legs=legs,
+            source=Source("org.site.day", f"{site_id}:{day}", f"{site.node.code} {day}"),
+            net_of=prefix,
+        )
+    ]
+
+
+def post_sales(site: Site, day: dt.date) -> list[Journal]:
+    return run_rule("sales", site_id=site.pk, day=day.isoformat())
+
+
 def post_stock_posting(posting_id: int) -> list[Journal]:
     return run_rule("stock", posting_id=posting_id)
 
@@ -351,8 +429,8 @@ def post_sales_cost(site: Site, day: dt.date) -> list[Journal]:
     return run_rule("sales_cost", site_id=site.pk, day=day.isoformat())
 
 
-def post_recent_sales_cost(*, days: int, now: dt.datetime | None = None) -> int:
-    """Post (or top up) the cost of sales of every open store's last `days` business days,
+def post_recent_sales(*, days: int, now: dt.datetime | None = None) -> int:
+    """Post (or top up) the sales and cost of sales of every store's last `days` business days,
     the current day excepted; returns the number of journals posted."""
     now = now or clock_now()
     posted = 0
@@ -361,5 +439,6 @@ def post_recent_sales_cost(*, days: int, now: dt.datetime | None = None) -> int:
     ):
         today = business_date(now, time_zone=site.time_zone, cutoff_hour=site.cutoff_hour)
         for back in range(days, 0, -1):
-            posted += len(post_sales_cost(site, today - dt.timedelta(days=back)))
+            day = today - dt.timedelta(days=back)
+            posted += len(post_sales(site, day)) + len(post_sales_cost(site, day))
     return posted

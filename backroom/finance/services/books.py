@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from decimal import Decimal
 from typing import Any
 
 from django.db import transaction
@@ -17,6 +18,8 @@ from backroom.finance.permissions import FINANCE_MANAGE
 from backroom.kernel.exceptions import Conflict, ErrorCollector, ValidationFailed
 from backroom.org.models import LegalEntity
 
+# Output VAT included in menu prices, by the entity's country (catering: 6% in mainland China).
+SALES_TAX_RATES = {"CN": Decimal("0.06")}
 ACCOUNT_FIELDS = ["code", "name", "name_zh", "kind", "parent", "is_postable", "is_active"]
 
 
@@ -52,6 +55,7 @@ def open_books(
             chart=template.code,
             currency=entity.base_currency,
             is_primary=primary,
+            sales_tax_rate=SALES_TAX_RATES.get(entity.country, Decimal(0)),
         )
         accounts: dict[str, Account] = {}
         for row in template.accounts:

@@ -8,11 +8,12 @@ import datetime as dt
 import pytest
 from django.db.models import Sum
 
+from backroom.channels.models import SalesChannelDay
 from backroom.config.ledger_checks import run_ledger_checks
 from backroom.events.services import dispatch_outbox
 from backroom.finance.choices import JournalKind, PostingRole
 from backroom.finance.models import Account, Journal, JournalLine, PendingPosting, PostingAccount
-from backroom.finance.services.automatic import post_recent_sales_cost, post_sales_cost
+from backroom.finance.services.automatic import post_recent_sales, post_sales, post_sales_cost
 from backroom.finance.services.books import set_posting_account
 from backroom.finance.tests.conftest import D
 from backroom.inventory import services as inventory
@@ -157,7 +158,7 @@ def test_sales_depletion_posts_per_store_and_day_with_a_top_up_for_late_orders(b
     assert post_sales_cost(site, dt.date(2026, 11, 10)) == []  # nothing new
     inventory.consume(quantity=D(1), key=key(), occurred_at=NOON + dt.timedelta(hours=2), **sell)
     dispatch_outbox()
-    assert post_recent_sales_cost(days=3, now=NOON + dt.timedelta(days=1)) == 1
+    assert post_recent_sales(days=3, now=NOON + dt.timedelta(days=1)) == 1
     top_up = Journal.objects.filter(idempotency_key__endswith=":2").get()
     assert lines_of(top_up) == [
         ("5401.01", "SHA001", D("5.0000")),
@@ -212,3 +213,38 @@ def test_stock_value_equals_the_inventory_accounts_after_a_run_of_operations(boo
     ).aggregate(total=Sum("base_amount"))["total"]
     assert stock_value == inventory_accounts
     assert all(o.is_consistent for o in run_ledger_checks() if o.name.startswith("finance"))
+
+
+def test_a_days_sales_post_per_channel_with_vat_discounts_and_commission(books, tree):
+    """Golden numbers: Meituan sold 212.00 at list price, the merchant gave 12.00 off, the
+    platform keeps 36.00 commission; menu prices include 6% VAT."""
+    site = tree.store_a.site
+    day = dt.date(2026, 11, 10)
+    row = SalesChannelDay.objects.create(
+        site=site,
+        business_date=day,
+        kind="meituan",
+        currency="CNY",
+        orders=9,
+        gross=D("212.00"),
+        merchant_discount=D("12.00"),
+        net=D("200.00"),
+        commission=D("36.00"),
+    )
+    (journal,) = post_sales(site, day)
+    assert [(code, amount) for code, _, amount in lines_of(journal)] == [
+        ("1122.01", D("164.0000")),  # receivable from Meituan
+        ("5001.01", D("11.3208")),  # the merchant's discount, net of VAT
+        ("5601.01", D("36.0000")),  # commission
+        ("2221.02", D("-11.3208")),  # output VAT: 12.0000 − 0.6792
+        ("5001.02", D("-200.0000")),  # revenue: 212 / 1.06
+    ]
+    assert set(journal.lines.values_list("channel", flat=True)) == {"meituan"}
+    assert post_sales(site, day) == []
+    SalesChannelDay.objects.filter(pk=row.pk).update(gross=D("233.20"), net=D("221.20"))
+    (top_up,) = post_sales(site, day)
+    assert [(code, amount) for code, _, amount in lines_of(top_up)] == [
+        ("1122.01", D("21.2000")),
+        ("2221.02", D("-1.2000")),
+        ("5001.02", D("-20.0000")),
+    ]

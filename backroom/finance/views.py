@@ -1,0 +1,367 @@
+"""Finance pages: journals (list, detail, post, reverse), trial balance, store P&L, periods.
+
+Thin views over `finance.selectors`, `finance.reports` and `finance.services`. Every figure on
+the P&L and the trial balance links to the journals behind it; every journal to its source
+document. Lists export to .xlsx/CSV (`?export=`).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from decimal import Decimal
+from typing import Any
+from urllib.parse import urlencode
+
+from django.contrib import messages
+from django.db.models import QuerySet
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import redirect
+from django.urls import reverse
+from django.utils import timezone
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
+
+from backroom.finance import reports, selectors
+from backroom.finance.choices import JournalStatus, PeriodStatus
+from backroom.finance.models import Book, Journal
+from backroom.finance.permissions import FINANCE_CLOSE, FINANCE_POST, FINANCE_VIEW
+from backroom.finance.services import journals, periods
+from backroom.finance.services.periods import month_start
+from backroom.inventory.reports import source_page
+from backroom.kernel.exceptions import DomainError
+from backroom.org.models import Site
+from backroom.org.selectors import sites_for
+from backroom.web.errors import page
+from backroom.web.exports import Column, export_format, export_table
+from backroom.web.forms import posted_id
+from backroom.web.rendering import render_page
+
+PAGE_SIZE = 100
+
+
+def _month(value: str | None, default: dt.date) -> dt.date:
+    """A month typed as YYYY-MM (or a date); the default when empty or unreadable."""
+    try:
+        return month_start(
+            dt.date.fromisoformat(f"{value}-01" if value and len(value) == 7 else value or "")
+        )
+    except ValueError:
+        return default
+
+
+def _book(request: HttpRequest, books: list[Book]) -> Book | None:
+    wanted = posted_id(request.GET.get("book"))
+    return next((book for book in books if book.pk == wanted), books[0] if books else None)
+
+
+def _store(request: HttpRequest, book: Book | None) -> Site | None:
+    store_id = posted_id(request.GET.get("store"))
+    if not store_id or book is None:
+        return None
+    return (
+        sites_for(request.user, FINANCE_VIEW)
+        .filter(pk=store_id, legal_entity_id=book.entity_id)
+        .first()
+    )
+
+
+def journals_url(**filters: Any) -> str:
+    query = urlencode({key: value for key, value in filters.items() if value not in (None, "")})
+    return f"{reverse('finance:journal_list')}?{query}"
+
+
+# --- journals ---------------------------------------------------------------------------------
+
+JOURNAL_COLUMNS = [
+    Column(gettext_lazy("Number"), lambda journal: journal.number),
+    Column(gettext_lazy("Date"), lambda journal: journal.date),
+    Column(gettext_lazy("Book"), lambda journal: str(journal.book)),
+    Column(gettext_lazy("Status"), lambda journal: journal.get_status_display()),
+    Column(gettext_lazy("Kind"), lambda journal: journal.get_kind_display()),
+    Column(gettext_lazy("Description"), lambda journal: journal.description),
+    Column(gettext_lazy("Source document"), lambda journal: journal.source_number),
+]
+
+
+def _filtered_journals(request: HttpRequest) -> tuple[QuerySet[Journal], dict[str, str]]:
+    rows = selectors.journals_for(request.user)
+    wanted = {
+        name: request.GET.get(name, "").strip()
+        for name in ("book", "status", "account", "store", "date_from", "date_to", "q")
+    }
+    if book_id := posted_id(wanted["book"]):
+        rows = rows.filter(book_id=book_id)
+    if wanted["status"] in JournalStatus.values:
+        rows = rows.filter(status=wanted["status"])
+    if wanted["account"]:
+        rows = rows.filter(lines__account__code=wanted["account"])
+    if store_id := posted_id(wanted["store"]):
+        rows = rows.filter(lines__site_id=store_id)
+    for name, lookup in (("date_from", "date__gte"), ("date_to", "date__lte")):
+        try:
+            if wanted[name]:
+                rows = rows.filter(**{lookup: dt.date.fromisoformat(wanted[name])})
+        except ValueError:
+            wanted[name] = ""
+    if wanted["q"]:
+        rows = rows.filter(number__icontains=wanted["q"]) | rows.filter(
+            source_number__icontains=wanted["q"]
+        )
+    return rows.distinct(), wanted
+
+
+@page(FINANCE_VIEW)
+def journal_list(request: HttpRequest) -> HttpResponse:
+    """Journals newest first, filtered as the P&L and trial balance links ask."""
+    rows, wanted = _filtered_journals(request)
+    if file_type := export_format(request):
+        return export_table(file_type, "journals", JOURNAL_COLUMNS, rows)
+    shown = list(rows[: PAGE_SIZE + 1])
+    return render_page(
+        request,
+        "finance/journal_list.html",
+        {
+            "title": _("Journals"),
+            "journals": shown[:PAGE_SIZE],
+            "more": len(shown) > PAGE_SIZE,
+            "wanted": wanted,
+            "books": list(selectors.books_for(request.user)),
+            "statuses": JournalStatus.choices,
+            "pending": selectors.pending_for(request.user).count(),
+            "export_base": reverse("finance:journal_list"),
+        },
+    )
+
+
+@page(FINANCE_VIEW)
+def journal_detail(request: HttpRequest, journal_id: int) -> HttpResponse:
+    journal = selectors.get_journal(request.user, journal_id)
+    lines = selectors.journal_lines(journal)
+    node = journal.book.entity.node
+    reversal = Journal.objects.filter(reverses=journal).first()
+    return render_page(
+        request,
+        "finance/journal_detail.html",
+        {
+            "title": _("Journal %(number)s") % {"number": journal.number},
+            "journal": journal,
+            "lines": lines,
+            "debit": sum((line.base_amount for line in lines if line.base_amount > 0), Decimal(0)),
+            "credit": -sum(
+                (line.base_amount for line in lines if line.base_amount < 0), Decimal(0)
+            ),
+            "source_url": source_page(journal.source_type, journal.source_id),
+            "reversal": reversal,
+            "may_post": request.user.has_scoped_permission(FINANCE_POST, node),  # type: ignore[union-attr]
+        },
+    )
+
+
+def _act(request: HttpRequest, journal: Journal, action: Any, success: str) -> HttpResponse:
+    try:
+        result = action()
+    except DomainError as error:
+        if error.http_status in (403, 404):
+            raise
+        details = getattr(error, "errors", {})
+        for text in [message for texts in details.values() for message in texts] or [error.message]:
+            messages.error(request, text)
+        return redirect("finance:journal_detail", journal.pk)
+    messages.success(request, success)
+    return redirect("finance:journal_detail", result.pk)
+
+
+@page(FINANCE_POST)
+def journal_post(request: HttpRequest, journal_id: int) -> HttpResponse:
+    journal = selectors.get_journal(request.user, journal_id)
+    if request.method != "POST":
+        return redirect("finance:journal_detail", journal.pk)
+    return _act(
+        request,
+        journal,
+        lambda: journals.post_journal(journal, actor=request.user),
+        _("%(number)s is posted.") % {"number": journal.number},
+    )
+
+
+@page(FINANCE_POST)
+def journal_reverse(request: HttpRequest, journal_id: int) -> HttpResponse:
+    journal = selectors.get_journal(request.user, journal_id)
+    if request.method != "POST":
+        return redirect("finance:journal_detail", journal.pk)
+    reason = request.POST.get("reason", "").strip()[:200]
+    return _act(
+        request,
+        journal,
+        lambda: journals.reverse_journal(journal, actor=request.user, reason=reason),
+        _("%(number)s is reversed.") % {"number": journal.number},
+    )
+
+
+# --- reports ----------------------------------------------------------------------------------
+
+
+def _report_context(request: HttpRequest) -> dict[str, Any]:
+    books = list(selectors.books_for(request.user))
+    book = _book(request, books)
+    this_month = month_start(timezone.localdate())
+    start = _month(request.GET.get("start"), this_month)
+    end = max(_month(request.GET.get("end"), start), start)
+    stores = (
+        list(
+            sites_for(request.user, FINANCE_VIEW)
+            .filter(legal_entity_id=book.entity_id)
+            .select_related("node")
+            .order_by("node__code")
+        )
+        if book
+        else []
+    )
+    return {
+        "books": books,
+        "book": book,
+        "start": start,
+        "end": end,
+        "end_day": reports.last_month_of(end),
+        "store": _store(request, book),
+        "stores": stores,
+    }
+
+
+@page(FINANCE_VIEW)
+def trial_balance(request: HttpRequest) -> HttpResponse:
+    context = _report_context(request)
+    book, store = context["book"], context["store"]
+    report = (
+        reports.trial_balance(
+            book, context["start"], context["end"], sites=[store.pk] if store else None
+        )
+        if book
+        else None
+    )
+    if report is not None and (file_type := export_format(request)):
+        return export_table(file_type, "trial-balance", TRIAL_BALANCE_COLUMNS, report.rows)
+    for row in report.rows if report else []:
+        row.url = journals_url(  # type: ignore[attr-defined]
+            book=book.pk,
+            account=row.account.code,
+            store=store.pk if store else None,
+            date_from=context["start"].isoformat(),
+            date_to=context["end_day"].isoformat(),
+            status=JournalStatus.POSTED,
+        )
+    return render_page(
+        request,
+        "finance/trial_balance.html",
+        {
+            **context,
+            "title": _("Trial balance"),
+            "report": report,
+            "export_base": reverse("finance:trial_balance"),
+        },
+    )
+
+
+TRIAL_BALANCE_COLUMNS = [
+    Column(gettext_lazy("Account"), lambda row: row.account.code),
+    Column(gettext_lazy("Name"), lambda row: row.account.label),
+    Column(gettext_lazy("Opening"), lambda row: row.opening),
+    Column(gettext_lazy("Debit"), lambda row: row.debit),
+    Column(gettext_lazy("Credit"), lambda row: row.credit),
+    Column(gettext_lazy("Closing"), lambda row: row.closing),
+]
+
+
+@page(FINANCE_VIEW)
+def profit_and_loss(request: HttpRequest) -> HttpResponse:
+    """A store's (or the entity's) P&L for months, against the months before and a year ago;
+    each figure links to its journals."""
+    context = _report_context(request)
+    book, store = context["book"], context["store"]
+    visible = [site.pk for site in context["stores"]]
+    report = None
+    if book is not None:
+        report = reports.profit_and_loss(
+            book, context["start"], context["end"], sites=[store.pk] if store else visible
+        )
+        for section in (report.revenue, report.food_cost, report.expenses):
+            for line in section.lines:
+                line.cells = list(  # type: ignore[attr-defined]
+                    zip(
+                        line.values,
+                        [
+                            journals_url(
+                                book=book.pk,
+                                account=line.account.code,
+                                store=store.pk if store else None,
+                                date_from=first.isoformat(),
+                                date_to=reports.last_month_of(last).isoformat(),
+                                status=JournalStatus.POSTED,
+                            )
+                            for first, last in report.columns
+                        ],
+                        strict=True,
+                    )
+                )
+    sections = []
+    if report is not None:
+        for section, label in (
+            (report.revenue, _("Revenue")),
+            (report.food_cost, _("Food cost")),
+            (report.expenses, _("Operating expenses")),
+        ):
+            sections.append((section, label, section.totals(report.width)))
+    return render_page(
+        request,
+        "finance/pnl.html",
+        {**context, "title": _("Profit and loss"), "report": report, "sections": sections},
+    )
+
+
+# --- periods ----------------------------------------------------------------------------------
+
+
+@page(FINANCE_VIEW)
+def period_list(request: HttpRequest) -> HttpResponse:
+    rows = list(selectors.periods_for(request.user)[:120])
+    for period in rows:
+        node = period.entity.node
+        period.may_close = request.user.has_scoped_permission(FINANCE_CLOSE, node)  # type: ignore[attr-defined, union-attr]
+        period.next_status = periods.STEP_FORWARD.get(period.status)  # type: ignore[attr-defined]
+        period.back_status = periods.STEP_BACK.get(period.status)  # type: ignore[attr-defined]
+    return render_page(
+        request,
+        "finance/period_list.html",
+        {"title": _("Accounting periods"), "periods": rows, "statuses": dict(PeriodStatus.choices)},
+    )
+
+
+@page(FINANCE_CLOSE)
+def period_status(request: HttpRequest, period_id: int) -> HttpResponse:
+    period = selectors.get_period(request.user, period_id)
+    if request.method == "POST":
+        try:
+            periods.change_period_status(
+                period,
+                status=request.POST.get("status", ""),
+                actor=request.user,
+                reason=request.POST.get("reason", "").strip()[:500],
+            )
+        except DomainError as error:
+            if error.http_status in (403, 404):
+                raise
+            details = getattr(error, "errors", {})
+            for text in [m for texts in details.values() for m in texts] or [error.message]:
+                messages.error(request, f"{period.entity.node.code} {period.name}: {text}")
+        else:
+            period.refresh_from_db()
+            messages.success(
+                request,
+                _("%(entity)s %(period)s is %(status)s.")
+                % {
+                    "entity": period.entity.node.code,
+                    "period": period.name,
+                    "status": period.get_status_display().lower(),
+                },
+            )
+    return redirect("finance:period_list")
