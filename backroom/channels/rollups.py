@@ -862,6 +862,12 @@ def _replace(
     )
 
 
-def channel_days(site: Site, day: dt.date) -> list[SalesChannelDay]:
-    """A store's sales per channel on a business day (finance posts them as a daily journal)."""
-    return list(SalesChannelDay.objects.filter(site=site, business_date=day).order_by("kind"))
+def channel_days(site: Site, day: dt.date) -> tuple[list[SalesChannelDay], Decimal]:
+    """A store's sales per channel on a business day, and the share of them that is live (not
+    history imported from before the store went live, docs/decisions/0007): 1 on a live day,
+    0 before go-live, between on the go-live day. Finance posts the live share."""
+    rows = list(SalesChannelDay.objects.filter(site=site, business_date=day).order_by("kind"))
+    live = Decimal(1)
+    for total in SalesDay.objects.filter(site=site, business_date=day, history_net__gt=0):
+        live = (total.net - total.history_net) / total.net if total.net else Decimal(0)
+    return rows, live

@@ -5,19 +5,30 @@ from typing import Any
 
 from django.db.models import QuerySet
 from django.http import HttpRequest
-from ninja import Path, Query, Router, Schema, Status
+from ninja import File, Form, Path, Query, Router, Schema, Status
+from ninja.files import UploadedFile
 from ninja.pagination import paginate
+from pydantic import ValidationError as PydanticError
 
 from backroom.config.api_support import ObjectId, Pagination, errors
 from backroom.finance import reports, selectors
-from backroom.finance.choices import AccountKind, JournalStatus
-from backroom.finance.models import Account, FxRate, Journal, PendingPosting, Period
-from backroom.finance.permissions import FINANCE_VIEW
+from backroom.finance.choices import AccountKind, ClaimStatus, JournalStatus
+from backroom.finance.models import (
+    Account,
+    ExpenseClaim,
+    FxRate,
+    Journal,
+    PendingPosting,
+    Period,
+)
+from backroom.finance.permissions import FINANCE_CLAIM, FINANCE_VIEW
 from backroom.finance.schemas import (
     AccountingPeriodOut,
     AccountingPeriodStatusIn,
     BookIn,
     BookOut,
+    ClaimIn,
+    ClaimOut,
     Day,
     FxRateIn,
     FxRateOut,
@@ -35,10 +46,11 @@ from backroom.finance.schemas import (
     TrialBalanceRowOut,
 )
 from backroom.finance.services import books as book_services
-from backroom.finance.services import fx, journals, periods
+from backroom.finance.services import claims, fx, journals, periods
 from backroom.finance.services.journals import LineInput
 from backroom.kernel.exceptions import NotFound, ValidationFailed
 from backroom.org.models import LegalEntity, Site
+from backroom.org.selectors import sites_for
 
 router = Router(tags=["finance"])
 WRITE_ERRORS = errors(403, 404, 409)
@@ -322,3 +334,67 @@ def trial_balance(
             for row in report.rows
         ],
     }
+
+
+# --- expense claims --------------------------------------------------------------------------
+
+
+@router.get("/expense-claims", response={200: list[ClaimOut], **errors()})
+@paginate(Pagination)
+def list_claims(request: HttpRequest, status: ClaimStatus | None = None) -> QuerySet[ExpenseClaim]:
+    """The caller's own claims and those of the stores where they may see the books."""
+    rows = selectors.claims_for(request.user)
+    return rows.filter(status=status) if status else rows
+
+
+@router.post("/expense-claims", response={201: ClaimOut, **WRITE_ERRORS})
+def submit_claim(request: HttpRequest, payload: Form[str], receipt: File[UploadedFile]) -> Status:
+    """Submit an expense claim as multipart/form-data: `payload` is JSON (`store_id`,
+    `category`, `description`, `spent_on`, `amount`, `cost_centre`) and `receipt` a JPEG, PNG,
+    WebP or HEIC photo (checked by its bytes). It waits for approval, or posts at once when no
+    policy applies."""
+    try:
+        body = ClaimIn.model_validate_json(payload)
+    except PydanticError as error:
+        fields: dict[str, list[str]] = {}
+        for problem in error.errors():
+            name = ".".join(str(part) for part in problem.get("loc", ())) or "payload"
+            fields.setdefault(f"payload.{name}", []).append(str(problem.get("msg", "")))
+        raise ValidationFailed(fields) from None
+    site = sites_for(request.user, FINANCE_CLAIM).filter(pk=body.store_id).first()
+    if site is None:
+        raise NotFound()
+    claim = claims.submit_claim(
+        site,
+        claims.ClaimInput(
+            category=body.category,
+            description=body.description,
+            spent_on=body.spent_on,
+            amount=body.amount,
+            cost_centre=body.cost_centre,
+        ),
+        receipt=receipt,
+        actor=request.user,
+    )
+    return Status(201, selectors.get_claim(request.user, claim.pk))
+
+
+@router.get("/expense-claims/{claim_id}", response={200: ClaimOut, **errors(404)})
+def get_claim(request: HttpRequest, claim_id: Path[ObjectId]) -> ExpenseClaim:
+    return selectors.get_claim(request.user, claim_id)
+
+
+@router.post("/expense-claims/{claim_id}/withdraw", response={200: ClaimOut, **WRITE_ERRORS})
+def withdraw_claim(request: HttpRequest, claim_id: Path[ObjectId]) -> ExpenseClaim:
+    """The claimant withdraws a claim still waiting for approval."""
+    claim = selectors.get_claim(request.user, claim_id)
+    claims.withdraw_claim(claim, actor=request.user)
+    return selectors.get_claim(request.user, claim_id)
+
+
+@router.post("/expense-claims/{claim_id}/paid", response={200: ClaimOut, **WRITE_ERRORS})
+def mark_claim_paid(request: HttpRequest, claim_id: Path[ObjectId]) -> ExpenseClaim:
+    """Finance paid an approved claim outside Backroom (payable to staff / bank)."""
+    claim = selectors.get_claim(request.user, claim_id)
+    claims.mark_claim_paid(claim, actor=request.user)
+    return selectors.get_claim(request.user, claim_id)

@@ -9,9 +9,13 @@ class FinanceConfig(AppConfig):
 
     def ready(self) -> None:
         from backroom.finance import events, handlers, permissions  # noqa: F401  (registration)
+        from backroom.finance.services import claims  # noqa: F401  (decision hook)
         from backroom.web.navigation import NavItem, register_nav_item
 
-        register_nav_item(
+        for item in [
             NavItem(_("Finance"), "finance:pnl", "ti-report-money", permissions.FINANCE_VIEW),
-            before="web:audit",
-        )
+            NavItem(
+                _("Expense claims"), "finance:claim_list", "ti-receipt", permissions.FINANCE_CLAIM
+            ),
+        ]:
+            register_nav_item(item, before="web:audit")

@@ -56,8 +56,17 @@ class PostingRole(models.TextChoices):
     PLATFORM_FEES = "platform_fees", _("Platform commission and fees")
     PLATFORM_RECEIVABLE = "platform_receivable", _("Receivable from platforms")
     CASH = "cash", _("Cash and till takings")
+    BANK = "bank", _("Bank (payments made outside Backroom)")
     STAFF_PAYABLE = "staff_payable", _("Payable to staff (expense claims)")
     OPERATING_EXPENSES = "operating_expenses", _("Operating expenses")
     FX_UNREALISED = "fx_unrealised", _("Unrealised exchange gain or loss")
     FX_REALISED = "fx_realised", _("Realised exchange gain or loss")
     RETAINED_EARNINGS = "retained_earnings", _("Retained earnings")
+
+
+class ClaimStatus(models.TextChoices):
+    PENDING_APPROVAL = "pending_approval", _("Waiting for approval")
+    APPROVED = "approved", _("Approved, to be paid")
+    REJECTED = "rejected", _("Rejected")
+    WITHDRAWN = "withdrawn", _("Withdrawn")
+    PAID = "paid", _("Paid")

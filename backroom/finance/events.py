@@ -44,3 +44,16 @@ class PostingWaiting:
     entity: str
     rule: str
     problem_code: str
+
+
+@event("finance.claim.changed")
+@dataclass(frozen=True)
+class ClaimChanged:
+    """An expense claim was submitted, approved, rejected, withdrawn or paid (`status`)."""
+
+    claim_id: int
+    number: str
+    site_id: int
+    status: str
+    amount: str
+    currency: str

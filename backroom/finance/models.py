@@ -18,11 +18,14 @@ from django.utils.translation import gettext_lazy as _
 from backroom.finance.choices import (
     DEBIT_NORMAL,
     AccountKind,
+    ClaimStatus,
     JournalKind,
     JournalStatus,
     PeriodStatus,
     PostingRole,
 )
+from backroom.kernel.files import private_storage
+from backroom.kernel.models import TimestampedModel
 from backroom.kernel.money import CurrencyField, MoneyField
 from backroom.kernel.scoping import OrgScopedQuerySet
 
@@ -407,3 +410,68 @@ class PendingPosting(models.Model):
 
     def __str__(self) -> str:
         return self.key
+
+
+def receipt_storage() -> Any:
+    """Where expense receipts are kept (private: see kernel.files)."""
+    return private_storage
+
+
+class ExpenseClaim(TimestampedModel):
+    """A staff member's expense claim (报销): submitted with a receipt photo, approved through
+    the approval policies, posted on approval (expense / payable to staff) and marked paid
+    when finance pays it outside Backroom (payable to staff / bank)."""
+
+    scope_field = "site__node"
+
+    number = models.CharField(_("number"), max_length=40, unique=True)
+    site = models.ForeignKey(
+        "org.Site", on_delete=models.PROTECT, related_name="+", verbose_name=_("store")
+    )
+    claimant = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        related_name="expense_claims",
+        verbose_name=_("claimant"),
+    )
+    category = models.CharField(_("category"), max_length=20)
+    description = models.CharField(_("what for"), max_length=300)
+    spent_on = models.DateField(_("spent on"))
+    amount = MoneyField(verbose_name=_("amount"))
+    currency = CurrencyField(verbose_name=_("currency"))
+    cost_centre = models.CharField(_("cost centre"), max_length=40, blank=True)
+    receipt = models.FileField(
+        _("receipt"), upload_to="finance/receipts/%Y/%m/", storage=receipt_storage
+    )
+    receipt_content_type = models.CharField(max_length=50)
+    status = models.CharField(
+        _("status"),
+        max_length=20,
+        choices=ClaimStatus.choices,
+        default=ClaimStatus.PENDING_APPROVAL,
+    )
+    decided_at = models.DateTimeField(_("decided at"), null=True, blank=True)
+    decision_reason = models.CharField(_("decision reason"), max_length=500, blank=True)
+    journal = models.ForeignKey(
+        Journal, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    paid_at = models.DateTimeField(_("paid at"), null=True, blank=True)
+    paid_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    payment_journal = models.ForeignKey(
+        Journal, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+
+    objects = OrgScopedQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        verbose_name = _("expense claim")
+        verbose_name_plural = _("expense claims")
+        constraints = [
+            models.CheckConstraint(condition=models.Q(amount__gt=0), name="finance_claim_amount"),
+        ]
+
+    def __str__(self) -> str:
+        return self.number

@@ -16,3 +16,6 @@ FINANCE_CLOSE = register_permission(
 FINANCE_MANAGE = register_permission(
     "finance.manage", _("Open books, edit the chart of accounts and the posting accounts")
 )
+FINANCE_CLAIM = register_permission(
+    "finance.claim", _("Submit expense claims (报销) at one's stores")
+)

@@ -11,7 +11,13 @@ from ninja import Field, Schema
 from pydantic import model_validator
 
 from backroom.config.api_support import ObjectId, text
-from backroom.finance.choices import AccountKind, JournalKind, JournalStatus, PeriodStatus
+from backroom.finance.choices import (
+    AccountKind,
+    ClaimStatus,
+    JournalKind,
+    JournalStatus,
+    PeriodStatus,
+)
 
 Amount = Annotated[Decimal, Field(ge=-(10**13), le=10**13, max_digits=18, decimal_places=4)]
 Rate = Annotated[Decimal, Field(gt=0, le=10**9, max_digits=24, decimal_places=12)]
@@ -211,3 +217,31 @@ class TrialBalanceOut(Schema):
     rows: list[TrialBalanceRowOut]
     debit: Decimal
     credit: Decimal
+
+
+class ClaimIn(Schema):
+    store_id: ObjectId
+    category: str = text(min_length=1, max_length=20)
+    description: str = text(min_length=1, max_length=300)
+    spent_on: Day
+    amount: Decimal = Field(..., gt=0, le=1_000_000, max_digits=18, decimal_places=2)
+    cost_centre: str = text(max_length=40, default="")
+
+
+class ClaimOut(Schema):
+    id: int
+    number: str
+    store_id: int = Field(..., alias="site_id")
+    store_code: str = Field(..., alias="site.node.code")
+    claimant: str = Field(..., alias="claimant.username")
+    category: str
+    description: str
+    spent_on: dt.date
+    amount: Decimal
+    currency: str
+    cost_centre: str
+    status: ClaimStatus
+    decision_reason: str
+    journal_id: int | None
+    payment_journal_id: int | None
+    created_at: dt.datetime

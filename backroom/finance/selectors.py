@@ -4,9 +4,17 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.db.models import QuerySet
+from django.db.models import Q, QuerySet
 
-from backroom.finance.models import Account, Book, FxRate, Journal, PendingPosting, Period
+from backroom.finance.models import (
+    Account,
+    Book,
+    ExpenseClaim,
+    FxRate,
+    Journal,
+    PendingPosting,
+    Period,
+)
 from backroom.finance.permissions import FINANCE_VIEW
 from backroom.kernel.exceptions import NotFound
 
@@ -84,3 +92,22 @@ def pending_for(actor: Any) -> QuerySet[PendingPosting]:
 def fx_rates() -> QuerySet[FxRate]:
     """Rates are public reference data: anyone who may see any book may read them."""
     return FxRate.objects.order_by("-date", "currency", "quote")
+
+
+def claims_for(actor: Any) -> QuerySet[ExpenseClaim]:
+    """The actor's own claims, and those at the stores where they may see the books."""
+    if actor is None or not getattr(actor, "is_authenticated", False):
+        return ExpenseClaim.objects.none()
+    visible = ExpenseClaim.objects.restrict(actor, FINANCE_VIEW).values("pk")
+    return (
+        ExpenseClaim.objects.filter(Q(claimant_id=actor.pk) | Q(pk__in=visible))
+        .select_related("site__node", "site__legal_entity__node", "claimant", "journal")
+        .order_by("-created_at", "-id")
+    )
+
+
+def get_claim(actor: Any, claim_id: int) -> ExpenseClaim:
+    claim = claims_for(actor).filter(pk=claim_id).first()
+    if claim is None:
+        raise NotFound()
+    return claim

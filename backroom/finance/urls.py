@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from backroom.finance import views
+from backroom.finance import views, views_claims
 
 app_name = "finance"
 urlpatterns = [
@@ -14,4 +14,10 @@ urlpatterns = [
     path("pnl/", views.profit_and_loss, name="pnl"),
     path("periods/", views.period_list, name="period_list"),
     path("periods/<int:period_id>/status/", views.period_status, name="period_status"),
+    path("claims/", views_claims.claim_list, name="claim_list"),
+    path("claims/new/", views_claims.claim_new, name="claim_new"),
+    path("claims/<int:claim_id>/", views_claims.claim_detail, name="claim_detail"),
+    path("claims/<int:claim_id>/withdraw/", views_claims.claim_withdraw, name="claim_withdraw"),
+    path("claims/<int:claim_id>/paid/", views_claims.claim_paid, name="claim_paid"),
+    path("claims/<int:claim_id>/receipt/", views_claims.claim_receipt, name="claim_receipt"),
 ]

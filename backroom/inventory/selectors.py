@@ -356,3 +356,18 @@ def value_by_category(
         .annotate(total=Sum("value"))
     )
     return {row["item__category_id"]: row["total"] or ZERO for row in rows}
+
+
+def posting_ids(site_ids: Iterable[int], *, excluding: Iterable[str] = ()) -> list[int]:
+    """The stock postings with moves at these sites, oldest first; postings whose moves all
+    have an excluded reason (or reverse such moves) are left out (finance's catch-up)."""
+    excluded = list(excluding)
+    moves = StockMove.objects.filter(site_id__in=list(site_ids))
+    if excluded:
+        moves = moves.exclude(reason__in=excluded).exclude(reverses__reason__in=excluded)
+    return sorted(set(moves.values_list("posting_id", flat=True)))
+
+
+def first_move_at(site: Site) -> dt.datetime | None:
+    move = StockMove.objects.filter(site=site).order_by("occurred_at").first()
+    return move.occurred_at if move else None

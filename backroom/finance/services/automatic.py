@@ -46,7 +46,12 @@ from backroom.finance.services.journals import LineInput, Source, money, record_
 from backroom.finance.services.periods import postable_date
 from backroom.inventory.choices import MoveReason
 from backroom.inventory.reports import sold_line_revenue
-from backroom.inventory.selectors import posting_values, value_by_category
+from backroom.inventory.selectors import (
+    first_move_at,
+    posting_ids,
+    posting_values,
+    value_by_category,
+)
 from backroom.kernel.clock import now as clock_now
 from backroom.kernel.dates import business_date, business_day_bounds
 from backroom.kernel.exceptions import DomainError
@@ -368,29 +373,31 @@ def sales_rule(site_id: int, day: str) -> list[Posting]:
     """A store's sales of a business day, per channel: revenue net of VAT, the merchant's
     discounts, output VAT, the platform's commission, and what is due (cash from the till, a
     receivable from a platform). Sales recorded without a channel order (sold menu lines
-    behind sale depletions) count as till sales. Posted again later, only the difference."""
+    behind sale depletions) count as till sales. History imported from before the store went
+    live is not posted (`channel_days`' live share). Posted again later, only the difference."""
     site = Site.objects.select_related("node", "legal_entity__node").get(pk=site_id)
     date = dt.date.fromisoformat(day)
     book = primary_book(site.legal_entity)
     rate = book.sales_tax_rate
     legs: list[Leg] = []
-    for row in channel_days(site, date):
+    rows, live = channel_days(site, date)
+    for row in rows if live else []:
         if row.currency != book.currency:
             continue
-        gross, vat_gross = _split_tax(row.gross, rate)
-        discount, vat_discount = _split_tax(row.merchant_discount, rate)
+        net, commission = money(row.net * live), money(row.commission * live)
+        gross, vat_gross = _split_tax(money(row.gross * live), rate)
+        discount, vat_discount = _split_tax(net - money(row.gross * live), rate)
         channel = row.kind
-        due = row.net - row.commission
         legs += [
             Leg(PostingRole.SALES_REVENUE, None, site, -gross, channel=channel),
-            Leg(PostingRole.SALES_DISCOUNTS, None, site, discount, channel=channel),
-            Leg(PostingRole.OUTPUT_TAX, None, site, -(vat_gross - vat_discount), channel=channel),
-            Leg(PostingRole.PLATFORM_FEES, None, site, row.commission, channel=channel),
+            Leg(PostingRole.SALES_DISCOUNTS, None, site, -discount, channel=channel),
+            Leg(PostingRole.OUTPUT_TAX, None, site, -(vat_gross + vat_discount), channel=channel),
+            Leg(PostingRole.PLATFORM_FEES, None, site, commission, channel=channel),
             Leg(
                 PostingRole.PLATFORM_RECEIVABLE if channel in PLATFORM_KINDS else PostingRole.CASH,
                 None,
                 site,
-                due,
+                net - commission,
                 channel=channel,
             ),
         ]
@@ -441,4 +448,27 @@ def post_recent_sales(*, days: int, now: dt.datetime | None = None) -> int:
         for back in range(days, 0, -1):
             day = today - dt.timedelta(days=back)
             posted += len(post_sales(site, day)) + len(post_sales_cost(site, day))
+    return posted
+
+
+def catch_up(entity: LegalEntity, *, now: dt.datetime | None = None) -> int:
+    """Post what the stock ledger and the sales hold for an entity that opened its books
+    after operations began: every stock posting, then each store's sales and cost of sales
+    per business day up to yesterday. Idempotent (each journal's key names its source)."""
+    now = now or clock_now()
+    sites = list(
+        Site.objects.filter(legal_entity=entity).select_related("node", "legal_entity__node")
+    )
+    posted = 0
+    for posting_id in posting_ids([site.pk for site in sites], excluding=DAILY_REASONS):
+        posted += len(post_stock_posting(posting_id))
+    for site in sites:
+        first = first_move_at(site)
+        if first is None:
+            continue
+        day = business_date(first, time_zone=site.time_zone, cutoff_hour=site.cutoff_hour)
+        today = business_date(now, time_zone=site.time_zone, cutoff_hour=site.cutoff_hour)
+        while day < today:
+            posted += len(post_sales(site, day)) + len(post_sales_cost(site, day))
+            day += dt.timedelta(days=1)
     return posted

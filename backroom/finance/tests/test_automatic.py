@@ -8,7 +8,7 @@ import datetime as dt
 import pytest
 from django.db.models import Sum
 
-from backroom.channels.models import SalesChannelDay
+from backroom.channels.models import SalesChannelDay, SalesDay
 from backroom.config.ledger_checks import run_ledger_checks
 from backroom.events.services import dispatch_outbox
 from backroom.finance.choices import JournalKind, PostingRole
@@ -248,3 +248,15 @@ def test_a_days_sales_post_per_channel_with_vat_discounts_and_commission(books, 
         ("2221.02", D("-1.2000")),
         ("5001.02", D("-20.0000")),
     ]
+
+
+def test_sales_history_from_before_go_live_is_not_posted(books, tree):
+    """Imported history (docs/decisions/0007) is in the rollups, not in the books."""
+    site, day = tree.store_a.site, dt.date(2026, 10, 1)
+    values = dict(currency="CNY", orders=3, gross=D("90.00"), net=D("90.00"))
+    SalesChannelDay.objects.create(site=site, business_date=day, kind="pos", **values)
+    SalesDay.objects.create(site=site, business_date=day, history_net=D("90.00"), **values)
+    assert post_sales(site, day) == []
+    SalesDay.objects.filter(site=site).update(history_net=D("60.00"))  # the go-live day
+    (journal,) = post_sales(site, day)
+    assert ("1001", "SHA001", D("30.0000")) in lines_of(journal)

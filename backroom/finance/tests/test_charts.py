@@ -38,6 +38,7 @@ ROLE_KINDS = {
     PostingRole.PLATFORM_FEES: EXPENSE,
     PostingRole.PLATFORM_RECEIVABLE: ASSET,
     PostingRole.CASH: ASSET,
+    PostingRole.BANK: ASSET,
     PostingRole.STAFF_PAYABLE: LIABILITY,
     PostingRole.OPERATING_EXPENSES: EXPENSE,
     PostingRole.FX_UNREALISED: EXPENSE,
