@@ -9,10 +9,11 @@ from typing import Annotated, Any
 
 from ninja import Field, Schema
 from ninja.pagination import LimitOffsetPagination
-from pydantic import AfterValidator
+from pydantic import AfterValidator, BaseModel, ValidationError
 
 from backroom.config.schemas import ErrorOut
 from backroom.kernel.dates import as_utc
+from backroom.kernel.exceptions import ValidationFailed
 
 MAX_ID = 2**53  # ids fit in a JSON number exactly and in every database's bigint
 
@@ -43,3 +44,16 @@ def errors(*statuses: int) -> dict[int, type[ErrorOut]]:
     can happen on every operation and are always included.
     """
     return {status: ErrorOut for status in sorted({401, 413, 422, *statuses})}
+
+
+def parse_json_form(schema: type[BaseModel], payload: str) -> Any:
+    """A multipart form's `payload` field, checked like a JSON body: every problem as a 422
+    `invalid` under `payload.<field>`."""
+    try:
+        return schema.model_validate_json(payload)
+    except ValidationError as error:
+        fields: dict[str, list[str]] = {}
+        for problem in error.errors():
+            name = ".".join(str(part) for part in problem.get("loc", ())) or "payload"
+            fields.setdefault(f"payload.{name}", []).append(str(problem.get("msg", "")))
+        raise ValidationFailed(fields) from None

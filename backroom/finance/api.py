@@ -8,9 +8,8 @@ from django.http import HttpRequest
 from ninja import File, Form, Path, Query, Router, Schema, Status
 from ninja.files import UploadedFile
 from ninja.pagination import paginate
-from pydantic import ValidationError as PydanticError
 
-from backroom.config.api_support import ObjectId, Pagination, errors
+from backroom.config.api_support import ObjectId, Pagination, errors, parse_json_form
 from backroom.finance import reports, selectors
 from backroom.finance.choices import AccountKind, ClaimStatus, JournalStatus
 from backroom.finance.models import (
@@ -46,7 +45,7 @@ from backroom.finance.schemas import (
     TrialBalanceRowOut,
 )
 from backroom.finance.services import books as book_services
-from backroom.finance.services import claims, fx, journals, periods
+from backroom.finance.services import claims, fx, journals, periods, revaluation
 from backroom.finance.services.journals import LineInput
 from backroom.kernel.exceptions import NotFound, ValidationFailed
 from backroom.org.models import LegalEntity, Site
@@ -265,6 +264,20 @@ def change_period_status(
     )
 
 
+@router.post(
+    "/periods/{period_id}/revalue", response={200: JournalDetailOut, 204: None, **WRITE_ERRORS}
+)
+def revalue_period(request: HttpRequest, period_id: Path[ObjectId]) -> Any:
+    """Restate the open foreign-currency balances at the period's closing rate (unrealised
+    gain or loss, reversed on the first day of the next period); 204 when there are none.
+    Once per period; `fx_rate_missing` lists every currency without a closing rate."""
+    period = selectors.get_period(request.user, period_id)
+    journal = revaluation.revalue_period(period, actor=request.user)
+    if journal is None:
+        return Status(204, None)
+    return selectors.get_journal(request.user, journal.pk)
+
+
 @router.get("/fx-rates", response={200: list[FxRateOut], **errors()})
 @paginate(Pagination)
 def list_fx_rates(request: HttpRequest) -> QuerySet[FxRate]:
@@ -353,14 +366,7 @@ def submit_claim(request: HttpRequest, payload: Form[str], receipt: File[Uploade
     `category`, `description`, `spent_on`, `amount`, `cost_centre`) and `receipt` a JPEG, PNG,
     WebP or HEIC photo (checked by its bytes). It waits for approval, or posts at once when no
     policy applies."""
-    try:
-        body = ClaimIn.model_validate_json(payload)
-    except PydanticError as error:
-        fields: dict[str, list[str]] = {}
-        for problem in error.errors():
-            name = ".".join(str(part) for part in problem.get("loc", ())) or "payload"
-            fields.setdefault(f"payload.{name}", []).append(str(problem.get("msg", "")))
-        raise ValidationFailed(fields) from None
+    body = parse_json_form(ClaimIn, payload)
     site = sites_for(request.user, FINANCE_CLAIM).filter(pk=body.store_id).first()
     if site is None:
         raise NotFound()

@@ -9,9 +9,13 @@ class FinanceConfig(AppConfig):
 
     def ready(self) -> None:
         from backroom.finance import events, handlers, permissions  # noqa: F401  (registration)
-        from backroom.finance.services import claims  # noqa: F401  (decision hook)
+        from backroom.finance.services import claims  # (its decision hook registers)
+        from backroom.inventory.reports import document_page, register_source_page
         from backroom.web.navigation import NavItem, register_nav_item
 
+        register_source_page(
+            claims.CLAIM_DOCUMENT_TYPE, document_page("finance:claim_detail", "claim_id")
+        )
         for item in [
             NavItem(_("Finance"), "finance:pnl", "ti-report-money", permissions.FINANCE_VIEW),
             NavItem(

@@ -2,8 +2,9 @@
 
 from backroom.events.models import OutboxEvent
 from backroom.events.services import subscribe
-from backroom.finance.services.automatic import DAILY_REASONS, post_stock_posting
+from backroom.finance.services.automatic import DAILY_REASONS, post_invoice, post_stock_posting
 from backroom.inventory.events import InventoryEvent
+from backroom.procurement.events import ProcurementEvent
 
 
 @subscribe(InventoryEvent.STOCK_POSTED, is_async=True, name="finance.post_stock")
@@ -13,3 +14,9 @@ def post_stock(outbox_event: OutboxEvent) -> None:
     if reasons <= set(DAILY_REASONS):
         return
     post_stock_posting(outbox_event.payload["posting_id"])
+
+
+@subscribe(ProcurementEvent.INVOICE_MATCHED, is_async=True, name="finance.post_invoice")
+def post_payable_invoice(outbox_event: OutboxEvent) -> None:
+    """A payable invoice: goods received not invoiced, price variance and VAT to payables."""
+    post_invoice(outbox_event.payload["invoice_id"])

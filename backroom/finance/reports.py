@@ -22,6 +22,7 @@ from django.db.models import Q, Sum
 from backroom.finance.choices import PROFIT_AND_LOSS, AccountKind, PostingRole
 from backroom.finance.models import Account, AccountBalance, Book, PostingAccount
 from backroom.finance.services.periods import month_start, next_month
+from backroom.inventory.selectors import stock_value_by_site
 
 ZERO = Decimal(0)
 Q4 = Decimal("0.0001")
@@ -216,3 +217,40 @@ def profit_and_loss(
 def last_month_of(end: dt.date) -> dt.date:
     """The last day of the month starting at `end` (for journal links)."""
     return next_month(end) - dt.timedelta(days=1)
+
+
+# --- stock ledger vs inventory accounts -------------------------------------------------------
+
+
+@dataclass
+class ReconciliationRow:
+    site: Any
+    stock_value: Decimal
+    accounts: Decimal
+
+    @property
+    def difference(self) -> Decimal:
+        return self.accounts - self.stock_value
+
+
+def inventory_reconciliation(book: Book) -> list[ReconciliationRow]:
+    """Per site of the entity: the stock ledger's value on hand and the balance of the
+    accounts mapped to inventory (all periods). They are equal when every stock posting has
+    been posted; a difference names the store to look at (postings waiting in the queue,
+    or sales not yet posted for today)."""
+    sites = list(book.entity.sites.select_related("node").order_by("node__code"))
+    stock = stock_value_by_site(site.pk for site in sites)
+    inventory = PostingAccount.objects.filter(
+        entity_id=book.entity_id, role=PostingRole.INVENTORY, account__book=book
+    ).values("account_id")
+    balances = dict(
+        AccountBalance.objects.filter(account_id__in=inventory, site__isnull=False)
+        .values("site_id")
+        .annotate(total=Sum("debit") - Sum("credit"))
+        .order_by()
+        .values_list("site_id", "total")
+    )
+    rows = [
+        ReconciliationRow(site, _q(stock.get(site.pk)), _q(balances.get(site.pk))) for site in sites
+    ]
+    return [row for row in rows if row.stock_value or row.accounts]

@@ -14,6 +14,7 @@ urlpatterns = [
     path("pnl/", views.profit_and_loss, name="pnl"),
     path("periods/", views.period_list, name="period_list"),
     path("periods/<int:period_id>/status/", views.period_status, name="period_status"),
+    path("periods/<int:period_id>/revalue/", views.period_revalue, name="period_revalue"),
     path("claims/", views_claims.claim_list, name="claim_list"),
     path("claims/new/", views_claims.claim_new, name="claim_new"),
     path("claims/<int:claim_id>/", views_claims.claim_detail, name="claim_detail"),

@@ -25,7 +25,7 @@ from backroom.finance import reports, selectors
 from backroom.finance.choices import JournalStatus, PeriodStatus
 from backroom.finance.models import Book, Journal
 from backroom.finance.permissions import FINANCE_CLOSE, FINANCE_POST, FINANCE_VIEW
-from backroom.finance.services import journals, periods
+from backroom.finance.services import journals, periods, revaluation
 from backroom.finance.services.periods import month_start
 from backroom.inventory.reports import source_page
 from backroom.kernel.exceptions import DomainError
@@ -157,15 +157,20 @@ def journal_detail(request: HttpRequest, journal_id: int) -> HttpResponse:
     )
 
 
+def report_error(request: HttpRequest, error: DomainError, prefix: str = "") -> None:
+    """Show a refused action's every problem as a message; denials propagate (403/404)."""
+    if error.http_status in (403, 404):
+        raise error
+    details = getattr(error, "errors", {})
+    for text in [message for texts in details.values() for message in texts] or [error.message]:
+        messages.error(request, f"{prefix}{text}")
+
+
 def _act(request: HttpRequest, journal: Journal, action: Any, success: str) -> HttpResponse:
     try:
         result = action()
     except DomainError as error:
-        if error.http_status in (403, 404):
-            raise
-        details = getattr(error, "errors", {})
-        for text in [message for texts in details.values() for message in texts] or [error.message]:
-            messages.error(request, text)
+        report_error(request, error)
         return redirect("finance:journal_detail", journal.pk)
     messages.success(request, success)
     return redirect("finance:journal_detail", result.pk)
@@ -257,6 +262,7 @@ def trial_balance(request: HttpRequest) -> HttpResponse:
             **context,
             "title": _("Trial balance"),
             "report": report,
+            "reconciliation": reports.inventory_reconciliation(book) if book else [],
             "export_base": reverse("finance:trial_balance"),
         },
     )
@@ -337,6 +343,22 @@ def period_list(request: HttpRequest) -> HttpResponse:
 
 
 @page(FINANCE_CLOSE)
+def period_revalue(request: HttpRequest, period_id: int) -> HttpResponse:
+    period = selectors.get_period(request.user, period_id)
+    if request.method == "POST":
+        try:
+            journal = revaluation.revalue_period(period, actor=request.user)
+        except DomainError as error:
+            report_error(request, error, f"{period.entity.node.code} {period.name}: ")
+        else:
+            if journal is None:
+                messages.info(request, _("Nothing is held in a foreign currency."))
+            else:
+                return redirect("finance:journal_detail", journal.pk)
+    return redirect("finance:period_list")
+
+
+@page(FINANCE_CLOSE)
 def period_status(request: HttpRequest, period_id: int) -> HttpResponse:
     period = selectors.get_period(request.user, period_id)
     if request.method == "POST":
@@ -348,11 +370,7 @@ def period_status(request: HttpRequest, period_id: int) -> HttpResponse:
                 reason=request.POST.get("reason", "").strip()[:500],
             )
         except DomainError as error:
-            if error.http_status in (403, 404):
-                raise
-            details = getattr(error, "errors", {})
-            for text in [m for texts in details.values() for m in texts] or [error.message]:
-                messages.error(request, f"{period.entity.node.code} {period.name}: {text}")
+            report_error(request, error, f"{period.entity.node.code} {period.name}: ")
         else:
             period.refresh_from_db()
             messages.success(

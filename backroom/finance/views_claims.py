@@ -18,6 +18,7 @@ from backroom.finance.choices import ClaimStatus
 from backroom.finance.models import ExpenseClaim
 from backroom.finance.permissions import FINANCE_CLAIM, FINANCE_POST
 from backroom.finance.services import claims
+from backroom.finance.views import report_error
 from backroom.kernel.exceptions import DomainError
 from backroom.org.selectors import sites_for
 from backroom.web.errors import page
@@ -144,9 +145,7 @@ def _claim_action(
         try:
             action()
         except DomainError as error:
-            if error.http_status == 404:
-                raise
-            messages.error(request, error.message)
+            report_error(request, error)
         else:
             messages.success(request, done)
     return redirect("finance:claim_detail", claim.pk)

@@ -15,9 +15,8 @@ from django.http import FileResponse, HttpRequest
 from ninja import File, Form, Path, Query, Router, Status
 from ninja.files import UploadedFile
 from ninja.pagination import paginate
-from pydantic import ValidationError
 
-from backroom.config.api_support import ObjectId, Pagination, errors
+from backroom.config.api_support import ObjectId, Pagination, errors, parse_json_form
 from backroom.inventory import documents as reads
 from backroom.inventory import services
 from backroom.inventory.models import TransferOrder, WasteDocument
@@ -35,7 +34,7 @@ from backroom.inventory.schemas import (
     WasteIn,
     WasteOut,
 )
-from backroom.kernel.exceptions import NotFound, ValidationFailed
+from backroom.kernel.exceptions import NotFound
 from backroom.org.selectors import get_site
 
 router = Router(tags=["inventory"])
@@ -99,14 +98,7 @@ def create_waste_with_photo(
 ) -> Status:
     """The same as POST /waste, as multipart/form-data: `payload` is the JSON body of
     POST /waste and `photo` a JPEG, PNG, WebP or HEIC image (checked by its bytes)."""
-    try:
-        body = WasteIn.model_validate_json(payload)
-    except ValidationError as error:
-        fields: dict[str, list[str]] = {}
-        for problem in error.errors():
-            name = ".".join(str(part) for part in problem.get("loc", ())) or "payload"
-            fields.setdefault(f"payload.{name}", []).append(str(problem.get("msg", "")))
-        raise ValidationFailed(fields) from None
+    body = parse_json_form(WasteIn, payload)
     return _create_waste(request, body, photo)
 
 

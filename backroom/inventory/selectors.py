@@ -371,3 +371,14 @@ def posting_ids(site_ids: Iterable[int], *, excluding: Iterable[str] = ()) -> li
 def first_move_at(site: Site) -> dt.datetime | None:
     move = StockMove.objects.filter(site=site).order_by("occurred_at").first()
     return move.occurred_at if move else None
+
+
+def stock_value_by_site(site_ids: Iterable[int]) -> dict[int, Decimal]:
+    """The value on hand per site (Σ balances), for finance's reconciliation."""
+    rows = (
+        StockBalance.objects.filter(location__site_id__in=list(site_ids))
+        .order_by()
+        .values("location__site_id")
+        .annotate(total=Sum("value"))
+    )
+    return {row["location__site_id"]: row["total"] or ZERO for row in rows}

@@ -19,11 +19,10 @@ from django.http import FileResponse, HttpRequest, HttpResponse
 from ninja import File, Form, Path, Query, Router, Status
 from ninja.files import UploadedFile
 from ninja.pagination import paginate
-from pydantic import BaseModel, ValidationError
 
-from backroom.config.api_support import ObjectId, Pagination, errors
+from backroom.config.api_support import ObjectId, Pagination, errors, parse_json_form
 from backroom.kernel import clock
-from backroom.kernel.exceptions import NotFound, ValidationFailed
+from backroom.kernel.exceptions import NotFound
 from backroom.org.models import Site
 from backroom.org.selectors import get_node, get_site
 from backroom.procurement import selectors, services
@@ -100,18 +99,6 @@ def _site(request: HttpRequest, site_id: int | None) -> Site | None:
 
 def _supplier(request: HttpRequest, supplier_id: int) -> Supplier:
     return selectors.get_supplier(request.user, supplier_id)
-
-
-def _parse_json(schema: type[BaseModel], payload: str) -> Any:
-    """A multipart form's `payload` field, checked like a JSON body (422 `invalid`)."""
-    try:
-        return schema.model_validate_json(payload)
-    except ValidationError as error:
-        fields: dict[str, list[str]] = {}
-        for problem in error.errors():
-            name = ".".join(str(part) for part in problem.get("loc", ())) or "payload"
-            fields.setdefault(f"payload.{name}", []).append(str(problem.get("msg", "")))
-        raise ValidationFailed(fields) from None
 
 
 # --- suppliers -------------------------------------------------------------------------------
@@ -710,7 +697,7 @@ def receive_purchase_order_with_photo(
 ) -> Status:
     """The same as POST …/receipts, as multipart/form-data: `payload` is that JSON body and
     `photo` the delivery note (JPEG, PNG, WebP or HEIC, checked by its bytes, at most 10 MB)."""
-    return _receive(request, order_id, _parse_json(ReceiptIn, payload), photo)
+    return _receive(request, order_id, parse_json_form(ReceiptIn, payload), photo)
 
 
 @router.get("/receipts", response={200: list[ReceiptOut], **errors(404)})

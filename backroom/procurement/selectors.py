@@ -5,6 +5,7 @@ unscoped read of what is still expected."""
 from __future__ import annotations
 
 from collections.abc import Iterable
+from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
@@ -233,3 +234,28 @@ def get_review(actor: Any, entry_id: int) -> ReviewEntry:
         return review_queue_for(actor, open_only=False).get(pk=entry_id)
     except (ReviewEntry.DoesNotExist, ValueError):
         raise NotFound() from None
+
+
+@dataclass(frozen=True)
+class PayableInvoice:
+    """What finance posts of a payable invoice (a system read, by id)."""
+
+    invoice: SupplierInvoice
+    store: Site
+    received_value: Decimal  # PO price × received quantity: what receiving booked to GRNI
+
+
+def payable_invoice(invoice_id: int) -> PayableInvoice | None:
+    """The invoice with its store and latest match, or None when it has no PO store."""
+    invoice = (
+        SupplierInvoice.objects.select_related(
+            "supplier", "purchase_order__store__node", "purchase_order__store__legal_entity__node"
+        )
+        .filter(pk=invoice_id)
+        .first()
+    )
+    if invoice is None or invoice.purchase_order is None:
+        return None
+    match = invoice.matches.order_by("-matched_at", "-id").first()
+    expected = match.expected_amount if match is not None else invoice.net_amount
+    return PayableInvoice(invoice, invoice.purchase_order.store, expected)

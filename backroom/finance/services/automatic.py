@@ -56,6 +56,7 @@ from backroom.kernel.clock import now as clock_now
 from backroom.kernel.dates import business_date, business_day_bounds
 from backroom.kernel.exceptions import DomainError
 from backroom.org.models import LegalEntity, Site
+from backroom.procurement.selectors import payable_invoice
 
 ZERO = Decimal(0)
 
@@ -426,6 +427,52 @@ def sales_rule(site_id: int, day: str) -> list[Posting]:
 
 def post_sales(site: Site, day: dt.date) -> list[Journal]:
     return run_rule("sales", site_id=site.pk, day=day.isoformat())
+
+
+# --- supplier invoices ---------------------------------------------------------------------
+
+
+@rule("invoice")
+def invoice_rule(invoice_id: int) -> list[Posting]:
+    """A payable supplier invoice: it clears what receiving booked to goods received not
+    invoiced (PO price × received quantity), the difference from the invoiced net amount is
+    purchase price variance, the tax is input VAT, and the total is owed to the supplier."""
+    payable = payable_invoice(invoice_id)
+    if payable is None:
+        return []
+    invoice, site = payable.invoice, payable.store
+    legs = [
+        Leg(PostingRole.GOODS_RECEIVED_NOT_INVOICED, None, site, payable.received_value),
+        Leg(
+            PostingRole.PURCHASE_PRICE_VARIANCE,
+            None,
+            site,
+            invoice.net_amount - payable.received_value,
+        ),
+        Leg(PostingRole.INPUT_TAX, None, site, invoice.tax_amount),
+        Leg(
+            PostingRole.ACCOUNTS_PAYABLE,
+            None,
+            site,
+            -invoice.total_amount,
+            description=invoice.supplier.code,
+        ),
+    ]
+    return [
+        Posting(
+            entity=site.legal_entity,
+            key=f"invoice:{invoice.pk}",
+            date=invoice.invoice_date,
+            description=_("Invoice %(number)s from %(supplier)s")
+            % {"number": invoice.invoice_number, "supplier": invoice.supplier.name},
+            legs=legs,
+            source=Source("procurement.invoice", str(invoice.pk), invoice.invoice_number),
+        )
+    ]
+
+
+def post_invoice(invoice_id: int) -> list[Journal]:
+    return run_rule("invoice", invoice_id=invoice_id)
 
 
 def post_stock_posting(posting_id: int) -> list[Journal]:

@@ -13,6 +13,7 @@ from backroom.finance.services.books import open_books
 from backroom.finance.services.journals import LineInput
 from backroom.inventory.tests.conftest import stock  # noqa: F401  (the stock fixture)
 from backroom.kernel.actors import SYSTEM
+from backroom.procurement.tests.conftest import world  # noqa: F401  (the procurement fixture)
 
 DAY = dt.date(2026, 11, 10)
 

@@ -255,3 +255,38 @@ def test_chart_is_editable_by_finance(books, people):
     )
     assert response.status_code == 422
     assert set(response.json()["details"]["fields"]) == {"code", "kind"}
+
+
+def test_revalue_period_matrix(books, tree, people):
+    from backroom.finance.services.fx import set_fx_rate
+
+    create_journal(
+        books.cn,
+        actor=SYSTEM,
+        date=DAY,
+        description="USD deposit",
+        lines=[
+            line("1002", "50", currency="USD", rate="7.00"),
+            line("5001.02", "-50", currency="USD", rate="7.00"),
+        ],
+        post=True,
+    )
+    set_fx_rate(date=DAY.replace(day=30), currency="USD", quote="CNY", rate="6.90", actor=SYSTEM)
+    november = Period.objects.get(entity=books.cn.entity, start=DAY.replace(day=1))
+    result = assert_matrix(
+        "POST",
+        f"/api/v1/finance/periods/{november.pk}/revalue",
+        allowed=people["finance"],
+        forbidden=people["ops"],
+        other_scope=people["hk_finance"],
+        snapshot=ledger,
+    )
+    lines = {row["account_code"]: row["base_amount"] for row in result.allowed.json()["lines"]}
+    assert lines == {"1002": "-5.0000", "5603.02": "5.0000"}  # 50 × (6.90 − 7.00): a loss
+    hk = Period.objects.create(
+        entity=books.hk.entity, start=DAY.replace(day=1), end=DAY.replace(day=30)
+    )
+    empty = client_for(make_user("finance", tree.entity_hk)).post(
+        f"/api/v1/finance/periods/{hk.pk}/revalue"
+    )
+    assert empty.status_code == 204

@@ -260,3 +260,24 @@ def test_sales_history_from_before_go_live_is_not_posted(books, tree):
     SalesDay.objects.filter(site=site).update(history_net=D("60.00"))  # the go-live day
     (journal,) = post_sales(site, day)
     assert ("1001", "SHA001", D("30.0000")) in lines_of(journal)
+
+
+def test_a_payable_invoice_clears_goods_received_with_price_variance_and_vat(books, world, tree):
+    """Golden numbers: received 10 tomatoes at 80.00 and 12 oil at 45.50 (1,346.00); the
+    invoice bills tomatoes at 80.08 (within tolerance): net 1,346.80, VAT 121.14."""
+    from backroom.procurement.tests.test_flow import _invoice, _received
+
+    order, _tomato, _oil = _received(world, tree)
+    dispatch_outbox()
+    invoice = _invoice(world, order, "INV-9", "80.08", tax=D("121.14"))
+    dispatch_outbox()
+    journal = Journal.objects.get(idempotency_key=f"invoice:{invoice.pk}")
+    assert [(code, amount) for code, _, amount in lines_of(journal)] == [
+        ("2202.01", D("1346.0000")),  # goods received not invoiced, cleared
+        ("2221.01", D("121.1400")),  # input VAT
+        ("5401.04", D("0.8000")),  # price variance
+        ("2202.02", D("-1467.9400")),  # owed to the supplier
+    ]
+    assert (journal.source_number, journal.date) == ("INV-9", dt.date(2025, 3, 12))
+    grni = JournalLine.objects.filter(account__code="2202.01").aggregate(total=Sum("base_amount"))
+    assert grni["total"] == 0  # the receipt's accrual is cleared exactly

@@ -312,3 +312,37 @@ def test_a_replayed_key_returns_the_first_journal(books):
     again = create_journal(books.cn, actor=SYSTEM, **kwargs)
     assert again.pk == first.pk and Journal.objects.count() == 1
     assert balances(books.cn, "5602.99") == (D(5), D(0))
+
+
+def test_month_end_revaluation_books_unrealised_gains_and_reverses_them(books, tree):
+    """Golden numbers: 100 USD receivable booked at 7.00 (700.00); the closing rate on
+    30 November is 7.20, so 20.00 of unrealised gain, reversed on 1 December."""
+    from backroom.finance.services.revaluation import revalue_period
+
+    create_journal(
+        books.cn,
+        actor=SYSTEM,
+        date=DAY,
+        description="Export sale",
+        lines=[
+            line("1122.01", "100", currency="USD", rate="7.00"),
+            line("5001.02", "-100", currency="USD", rate="7.00"),
+        ],
+        post=True,
+    )
+    november = period_for(books.cn.entity, DAY)
+    with pytest.raises(FxRateMissing):
+        revalue_period(november, actor=SYSTEM)
+    set_fx_rate(date=dt.date(2026, 11, 30), currency="USD", quote="CNY", rate="7.20", actor=SYSTEM)
+    journal = revalue_period(november, actor=SYSTEM)
+    assert journal.date == dt.date(2026, 11, 30) and journal.kind == JournalKind.REVALUATION
+    assert [(ln.account.code, ln.amount, ln.base_amount) for ln in journal.lines.all()] == [
+        ("1122.01", D(0), D(20)),
+        ("5603.02", D(0), D(-20)),
+    ]
+    reversal = Journal.objects.get(reverses=journal)
+    assert reversal.date == dt.date(2026, 12, 1)
+    assert revalue_period(november, actor=SYSTEM) == journal  # once per period
+    november_rows = AccountBalance.objects.filter(period=november, account__code="1122.01")
+    assert sum(r.debit - r.credit for r in november_rows) == D(720)
+    assert all(o.is_consistent for o in run_ledger_checks() if o.name.startswith("finance"))

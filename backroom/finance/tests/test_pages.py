@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+from decimal import Decimal
 from urllib.parse import parse_qs, urlparse
 
 import pytest
@@ -204,3 +205,21 @@ def test_periods_page_closes_in_order(books, people):
     )
     october.refresh_from_db()
     assert october.status == PeriodStatus.SOFT_CLOSED
+
+
+def test_trial_balance_reconciles_the_stock_ledger_per_site(books, stock, tree, people):
+    from backroom.events.services import dispatch_outbox
+    from backroom.inventory import services as inventory
+
+    inventory.receive(
+        item=stock.flour,
+        location=stock.walk_in,
+        quantity=Decimal(4),
+        unit_cost=Decimal("2.50"),
+        key="tb-receipt",
+        actor=SYSTEM,
+    )
+    dispatch_outbox()
+    body = _text(client_for(people["finance"]).get(f"/finance/trial-balance/?book={books.cn.pk}"))
+    row = re.search(r'data-site="SHA001">(.*?)</tr>', body).group(1)
+    assert re.findall(r">([\d.,-]+)</td>", row) == ["10.00", "10.00", "0.00"]
