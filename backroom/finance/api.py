@@ -24,6 +24,7 @@ from backroom.finance.permissions import FINANCE_CLAIM, FINANCE_VIEW
 from backroom.finance.schemas import (
     AccountingPeriodOut,
     AccountingPeriodStatusIn,
+    BalanceSheetOut,
     BookIn,
     BookOut,
     ClaimIn,
@@ -40,12 +41,13 @@ from backroom.finance.schemas import (
     LedgerAccountOut,
     LedgerAccountPatch,
     LineIn,
+    OpenInvoiceOut,
     PendingOut,
     TrialBalanceOut,
     TrialBalanceRowOut,
 )
 from backroom.finance.services import books as book_services
-from backroom.finance.services import claims, fx, journals, periods, revaluation
+from backroom.finance.services import claims, fx, journals, payables, periods, revaluation
 from backroom.finance.services.journals import LineInput
 from backroom.kernel.exceptions import NotFound, ValidationFailed
 from backroom.org.models import LegalEntity, Site
@@ -404,3 +406,67 @@ def mark_claim_paid(request: HttpRequest, claim_id: Path[ObjectId]) -> ExpenseCl
     claim = selectors.get_claim(request.user, claim_id)
     claims.mark_claim_paid(claim, actor=request.user)
     return selectors.get_claim(request.user, claim_id)
+
+
+# --- payables and the balance sheet ------------------------------------------------------------
+
+
+@router.get("/books/{book_id}/payables", response={200: list[OpenInvoiceOut], **errors(404)})
+def list_payables(request: HttpRequest, book_id: Path[ObjectId]) -> list[dict[str, Any]]:
+    """Posted supplier invoices not yet marked paid, most owed supplier first, with their
+    ageing bucket (`current`, `1-30`, `31-60`, `61-90`, `90+` days past due)."""
+    book = selectors.get_book(request.user, book_id)
+    return [
+        {
+            "invoice_id": item.invoice.pk,
+            "invoice_number": item.invoice.invoice_number,
+            "supplier_code": row.supplier.code,
+            "due_date": item.invoice.due_date,
+            "days_overdue": item.days_overdue,
+            "bucket": item.bucket,
+            "amount": item.amount,
+            "journal_id": item.journal.pk,
+        }
+        for row in payables.open_invoices(book)
+        for item in row.invoices
+    ]
+
+
+@router.post(
+    "/books/{book_id}/payables/{invoice_id}/paid",
+    response={201: JournalDetailOut, **WRITE_ERRORS},
+)
+def mark_invoice_paid(
+    request: HttpRequest, book_id: Path[ObjectId], invoice_id: Path[ObjectId]
+) -> Status:
+    """Record that a posted invoice was paid outside Backroom: payables against the bank."""
+    book = selectors.get_book(request.user, book_id)
+    journal = payables.mark_invoice_paid(book, invoice_id, actor=request.user)
+    return Status(201, selectors.get_journal(request.user, journal.pk))
+
+
+@router.get("/books/{book_id}/balance-sheet", response={200: BalanceSheetOut, **errors(404)})
+def balance_sheet(request: HttpRequest, book_id: Path[ObjectId], month: Day) -> dict[str, Any]:
+    """Assets, liabilities and equity at the end of the month holding `month`."""
+    book = selectors.get_book(request.user, book_id)
+    report = reports.balance_sheet(book, month)
+
+    def lines(rows: list[Any]) -> list[dict[str, Any]]:
+        return [
+            {"account_code": a.code, "account_name": a.label, "amount": amount}
+            for a, amount in rows
+        ]
+
+    return {
+        "book_id": book.pk,
+        "currency": book.currency,
+        "at": reports.last_month_of(report.month),
+        "assets": lines(report.assets),
+        "liabilities": lines(report.liabilities),
+        "equity": lines(report.equity),
+        "profit_this_year": report.profit_this_year,
+        "profit_earlier_years": report.profit_earlier_years,
+        "total_assets": report.total_assets,
+        "total_liabilities": report.total_liabilities,
+        "total_equity": report.total_equity,
+    }

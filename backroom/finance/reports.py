@@ -254,3 +254,77 @@ def inventory_reconciliation(book: Book) -> list[ReconciliationRow]:
         ReconciliationRow(site, _q(stock.get(site.pk)), _q(balances.get(site.pk))) for site in sites
     ]
     return [row for row in rows if row.stock_value or row.accounts]
+
+
+# --- balance sheet ---------------------------------------------------------------------------
+
+
+@dataclass
+class BalanceSheet:
+    book: Book
+    month: dt.date  # the first day of the month it is drawn at the end of
+    assets: list[tuple[Account, Decimal]] = field(default_factory=list)
+    liabilities: list[tuple[Account, Decimal]] = field(default_factory=list)
+    equity: list[tuple[Account, Decimal]] = field(default_factory=list)
+    profit_this_year: Decimal = ZERO
+    profit_earlier_years: Decimal = ZERO
+
+    @property
+    def total_assets(self) -> Decimal:
+        return sum((amount for _, amount in self.assets), ZERO)
+
+    @property
+    def total_liabilities(self) -> Decimal:
+        return sum((amount for _, amount in self.liabilities), ZERO)
+
+    @property
+    def total_equity(self) -> Decimal:
+        return (
+            sum((amount for _, amount in self.equity), ZERO)
+            + self.profit_this_year
+            + self.profit_earlier_years
+        )
+
+    @property
+    def difference(self) -> Decimal:
+        """Zero when the books balance (assets = liabilities + equity)."""
+        return self.total_assets - self.total_liabilities - self.total_equity
+
+
+def balance_sheet(book: Book, month: dt.date) -> BalanceSheet:
+    """Balances at the end of `month`: assets (debit +), liabilities and equity (credit +);
+    the profit not yet closed into equity shows as this year's and earlier years' profit."""
+    month = month_start(month)
+    year_start = month.replace(month=1)
+    rows = (
+        AccountBalance.objects.filter(account__book=book, period__start__lte=month)
+        .values("account_id")
+        .annotate(net=Sum("debit") - Sum("credit"))
+        .order_by()
+    )
+    net = {row["account_id"]: _q(row["net"]) for row in rows}
+    pnl_this_year = _q(
+        AccountBalance.objects.filter(
+            account__book=book,
+            account__kind__in=[kind.value for kind in PROFIT_AND_LOSS],
+            period__start__gte=year_start,
+            period__start__lte=month,
+        ).aggregate(net=Sum("debit") - Sum("credit"))["net"]
+    )
+    report = BalanceSheet(book=book, month=month)
+    pnl_total = ZERO
+    for account in book.accounts.filter(pk__in=net).order_by("code"):
+        amount = net[account.pk]
+        if not amount:
+            continue
+        if account.kind == AccountKind.ASSET:
+            report.assets.append((account, amount))
+        elif account.kind == AccountKind.LIABILITY:
+            report.liabilities.append((account, -amount))
+        elif account.kind == AccountKind.EQUITY:
+            report.equity.append((account, -amount))
+        else:
+            pnl_total += amount
+    report.profit_this_year = -pnl_this_year
+    report.profit_earlier_years = -(pnl_total - pnl_this_year)
+    return report

@@ -245,3 +245,34 @@ class ClaimOut(Schema):
     journal_id: int | None
     payment_journal_id: int | None
     created_at: dt.datetime
+
+
+class OpenInvoiceOut(Schema):
+    invoice_id: int
+    invoice_number: str
+    supplier_code: str
+    due_date: dt.date
+    days_overdue: int
+    bucket: str
+    amount: Decimal
+    journal_id: int
+
+
+class BalanceSheetLineOut(Schema):
+    account_code: str
+    account_name: str
+    amount: Decimal
+
+
+class BalanceSheetOut(Schema):
+    book_id: int
+    currency: str
+    at: dt.date
+    assets: list[BalanceSheetLineOut]
+    liabilities: list[BalanceSheetLineOut]
+    equity: list[BalanceSheetLineOut]
+    profit_this_year: Decimal
+    profit_earlier_years: Decimal
+    total_assets: Decimal
+    total_liabilities: Decimal
+    total_equity: Decimal

@@ -26,6 +26,7 @@ from backroom.finance.choices import JournalStatus, PeriodStatus
 from backroom.finance.models import Book, Journal
 from backroom.finance.permissions import FINANCE_CLOSE, FINANCE_POST, FINANCE_VIEW
 from backroom.finance.services import journals, periods, revaluation
+from backroom.finance.services import payables as payable_services
 from backroom.finance.services.periods import month_start
 from backroom.inventory.reports import source_page
 from backroom.kernel.exceptions import DomainError
@@ -322,6 +323,63 @@ def profit_and_loss(request: HttpRequest) -> HttpResponse:
         "finance/pnl.html",
         {**context, "title": _("Profit and loss"), "report": report, "sections": sections},
     )
+
+
+@page(FINANCE_VIEW)
+def balance_sheet(request: HttpRequest) -> HttpResponse:
+    """The entity's balance sheet at the end of a month (`?month=YYYY-MM`)."""
+    context = _report_context(request)
+    book = context["book"]
+    month = _month(request.GET.get("month"), month_start(timezone.localdate()))
+    report = reports.balance_sheet(book, month) if book else None
+    return render_page(
+        request,
+        "finance/balance_sheet.html",
+        {
+            **context,
+            "title": _("Balance sheet"),
+            "report": report,
+            "month": month,
+            "month_end": reports.last_month_of(month),
+        },
+    )
+
+
+@page(FINANCE_VIEW)
+def payables(request: HttpRequest) -> HttpResponse:
+    """What is owed to suppliers: open invoices per supplier in ageing buckets."""
+    context = _report_context(request)
+    book = context["book"]
+    suppliers = payable_services.open_invoices(book) if book else []
+    return render_page(
+        request,
+        "finance/payables.html",
+        {
+            **context,
+            "title": _("Payables"),
+            "suppliers": suppliers,
+            "buckets": [key for key, _low, _high in payable_services.BUCKETS],
+            "totals": [
+                sum((row.bucket_totals()[i] for row in suppliers), Decimal(0))
+                for i in range(len(payable_services.BUCKETS))
+            ],
+            "may_pay": book is not None
+            and request.user.has_scoped_permission(FINANCE_POST, book.entity.node),  # type: ignore[union-attr]
+        },
+    )
+
+
+@page(FINANCE_POST)
+def invoice_paid(request: HttpRequest, book_id: int, invoice_id: int) -> HttpResponse:
+    book = selectors.get_book(request.user, book_id)
+    if request.method == "POST":
+        try:
+            payable_services.mark_invoice_paid(book, invoice_id, actor=request.user)
+        except DomainError as error:
+            report_error(request, error)
+        else:
+            messages.success(request, _("The invoice is marked paid."))
+    return redirect(f"{reverse('finance:payables')}?book={book.pk}")
 
 
 # --- periods ----------------------------------------------------------------------------------

@@ -259,3 +259,8 @@ def payable_invoice(invoice_id: int) -> PayableInvoice | None:
     match = invoice.matches.order_by("-matched_at", "-id").first()
     expected = match.expected_amount if match is not None else invoice.net_amount
     return PayableInvoice(invoice, invoice.purchase_order.store, expected)
+
+
+def invoices_by_id(invoice_ids: Iterable[int]) -> dict[int, SupplierInvoice]:
+    """Invoices with their supplier, by id (finance's payables; a system read)."""
+    return SupplierInvoice.objects.select_related("supplier").in_bulk(list(invoice_ids))

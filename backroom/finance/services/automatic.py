@@ -111,7 +111,7 @@ def rule(name: str) -> Callable[[Rule], Rule]:
 
 
 def resolve_accounts(
-    entity: LegalEntity, legs: Iterable[Leg]
+    entity: LegalEntity, keys: Iterable[tuple[str, int | None]]
 ) -> dict[tuple[str, int | None], Account]:
     """The account of each (role, category) among the legs; `MappingMissing` lists every gap."""
     rows = PostingAccount.objects.filter(entity=entity).select_related("account")
@@ -119,9 +119,7 @@ def resolve_accounts(
     parents = dict(Category.objects.values_list("id", "parent_id"))
     found: dict[tuple[str, int | None], Account] = {}
     missing: list[str] = []
-    for role, category_id in sorted(
-        {(leg.role, leg.category_id) for leg in legs}, key=lambda k: (k[0], k[1] or 0)
-    ):
+    for role, category_id in sorted(set(keys), key=lambda k: (k[0], k[1] or 0)):
         category: int | None = category_id
         while category is not None and (role, category) not in mapping:
             category = parents.get(category)
@@ -142,8 +140,15 @@ def resolve_accounts(
     return found
 
 
+def role_account(entity: LegalEntity, role: str) -> Account:
+    """The entity's default account for a role (`MappingMissing` when it has none)."""
+    return resolve_accounts(entity, [(role, None)])[(role, None)]
+
+
 def _lines(posting: Posting) -> list[LineInput]:
-    accounts = resolve_accounts(posting.entity, posting.legs)
+    accounts = resolve_accounts(
+        posting.entity, ((leg.role, leg.category_id) for leg in posting.legs)
+    )
     totals: dict[tuple[int, int, str], Decimal] = defaultdict(Decimal)
     order: dict[tuple[int, int, str], tuple[Account, Site, str]] = {}
     for leg in posting.legs:

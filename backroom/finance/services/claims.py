@@ -36,7 +36,7 @@ from backroom.finance.choices import ClaimStatus, JournalKind, PostingRole
 from backroom.finance.events import ClaimChanged
 from backroom.finance.models import Account, ExpenseClaim, Journal
 from backroom.finance.permissions import FINANCE_CLAIM, FINANCE_POST
-from backroom.finance.services.automatic import Leg, resolve_accounts
+from backroom.finance.services.automatic import role_account
 from backroom.finance.services.books import primary_book
 from backroom.finance.services.journals import LineInput, Source, record_journal
 from backroom.finance.services.periods import postable_date
@@ -206,18 +206,12 @@ def _expense_account(claim: ExpenseClaim) -> Account:
     account = (
         book.accounts.filter(code=code, is_postable=True, is_active=True).first() if code else None
     )
-    if account is None:
-        legs = [Leg(PostingRole.OPERATING_EXPENSES, None, claim.site, claim.amount)]
-        account = resolve_accounts(book.entity, legs)[(PostingRole.OPERATING_EXPENSES, None)]
-    return account
+    return account or role_account(book.entity, PostingRole.OPERATING_EXPENSES)
 
 
 def _approve(claim: ExpenseClaim, *, decider: Any) -> None:
     book = primary_book(claim.site.legal_entity)
     entity = book.entity
-    payable = resolve_accounts(
-        entity, [Leg(PostingRole.STAFF_PAYABLE, None, claim.site, claim.amount)]
-    )
     lines = [
         LineInput(
             account=_expense_account(claim),
@@ -227,7 +221,7 @@ def _approve(claim: ExpenseClaim, *, decider: Any) -> None:
             description=claim.description,
         ),
         LineInput(
-            account=payable[(PostingRole.STAFF_PAYABLE, None)],
+            account=role_account(entity, PostingRole.STAFF_PAYABLE),
             amount=-claim.amount,
             site=claim.site,
             description=str(claim.claimant),
@@ -330,18 +324,21 @@ def mark_claim_paid(
         if claim.status != ClaimStatus.APPROVED:
             raise Conflict(_("Only an approved claim can be marked paid."))
         book = primary_book(entity)
-        legs = [
-            Leg(PostingRole.STAFF_PAYABLE, None, claim.site, claim.amount),
-            Leg(PostingRole.BANK, None, claim.site, -claim.amount),
-        ]
-        accounts = resolve_accounts(entity, legs)
         claim.payment_journal = record_journal(
             book,
             date=postable_date(entity, paid_on or timezone.localdate(), actor),
             description=_("Payment of expense claim %(number)s") % {"number": claim.number},
             lines=[
-                LineInput(account=accounts[(leg.role, None)], amount=leg.amount, site=claim.site)
-                for leg in legs
+                LineInput(
+                    account=role_account(entity, PostingRole.STAFF_PAYABLE),
+                    amount=claim.amount,
+                    site=claim.site,
+                ),
+                LineInput(
+                    account=role_account(entity, PostingRole.BANK),
+                    amount=-claim.amount,
+                    site=claim.site,
+                ),
             ],
             actor=actor,
             kind=JournalKind.AUTOMATIC,

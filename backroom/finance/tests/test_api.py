@@ -8,7 +8,7 @@ import pytest
 from backroom.finance.choices import PeriodStatus
 from backroom.finance.models import Account, AccountBalance, FxRate, Journal, Period
 from backroom.finance.services.journals import create_journal
-from backroom.finance.tests.conftest import DAY, line
+from backroom.finance.tests.conftest import DAY, D, line
 from backroom.kernel.actors import SYSTEM
 from backroom.testing.factories import client_for, make_user
 from backroom.testing.matrix import assert_matrix
@@ -290,3 +290,39 @@ def test_revalue_period_matrix(books, tree, people):
         f"/api/v1/finance/periods/{hk.pk}/revalue"
     )
     assert empty.status_code == 204
+
+
+def test_payables_and_balance_sheet_endpoints(books, tree, people, world):
+    from backroom.events.services import dispatch_outbox
+    from backroom.procurement.tests.test_flow import _invoice, _received
+
+    order, _tomato, _oil = _received(world, tree)
+    invoice = _invoice(world, order, "INV-8", "80.00")
+    dispatch_outbox()
+    url = f"/api/v1/finance/books/{books.cn.pk}/payables"
+    result = assert_matrix(
+        "GET",
+        url,
+        allowed=people["finance"],
+        forbidden=people["staff"],
+        other_scope=people["hk_finance"],
+        expect_forbidden=404,
+    )
+    assert [row["invoice_number"] for row in result.allowed.json()] == ["INV-8"]
+    assert_matrix(
+        "POST",
+        f"{url}/{invoice.pk}/paid",
+        allowed=people["finance"],
+        forbidden=people["ops"],
+        other_scope=people["hk_finance"],
+        expect_allowed=201,
+        expect_forbidden=403,
+        snapshot=ledger,
+    )
+    assert client_for(people["finance"]).get(url).json() == []
+    sheet = (
+        client_for(people["finance"])
+        .get(f"/api/v1/finance/books/{books.cn.pk}/balance-sheet?month=2025-03-01")
+        .json()
+    )
+    assert D(sheet["total_assets"]) == D(sheet["total_liabilities"]) + D(sheet["total_equity"])

@@ -281,3 +281,25 @@ def test_a_payable_invoice_clears_goods_received_with_price_variance_and_vat(boo
     assert (journal.source_number, journal.date) == ("INV-9", dt.date(2025, 3, 12))
     grni = JournalLine.objects.filter(account__code="2202.01").aggregate(total=Sum("base_amount"))
     assert grni["total"] == 0  # the receipt's accrual is cleared exactly
+
+
+def test_payables_age_open_invoices_and_a_payment_closes_one(books, world, tree):
+    from backroom.finance.services.payables import mark_invoice_paid, open_invoices
+    from backroom.kernel.exceptions import Conflict
+    from backroom.procurement.tests.test_flow import _invoice, _received
+
+    order, _tomato, _oil = _received(world, tree)
+    invoice = _invoice(world, order, "INV-7", "80.00", tax=D("121.14"))
+    dispatch_outbox()
+    (supplier,) = open_invoices(books.cn, on=dt.date(2025, 5, 20))  # due 2025-04-11: 39 days
+    (item,) = supplier.invoices
+    assert (item.amount, item.days_overdue, item.bucket) == (D("1467.1400"), 39, "31-60")
+    assert supplier.bucket_totals() == [0, 0, D("1467.1400"), 0, 0]
+    payment = mark_invoice_paid(books.cn, invoice.pk, actor=SYSTEM, paid_on=dt.date(2025, 5, 21))
+    assert [(code, amount) for code, _, amount in lines_of(payment)] == [
+        ("2202.02", D("1467.1400")),
+        ("1002", D("-1467.1400")),
+    ]
+    assert open_invoices(books.cn) == []
+    with pytest.raises(Conflict):
+        mark_invoice_paid(books.cn, invoice.pk, actor=SYSTEM)

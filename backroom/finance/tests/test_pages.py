@@ -223,3 +223,46 @@ def test_trial_balance_reconciles_the_stock_ledger_per_site(books, stock, tree, 
     body = _text(client_for(people["finance"]).get(f"/finance/trial-balance/?book={books.cn.pk}"))
     row = re.search(r'data-site="SHA001">(.*?)</tr>', body).group(1)
     assert re.findall(r">([\d.,-]+)</td>", row) == ["10.00", "10.00", "0.00"]
+
+
+def test_balance_sheet_balances_with_the_years_profit(books, people, november):
+    """Golden numbers (the November fixture): cash 1,000.00; bank −170.00; raw materials
+    −300.00; output VAT 56.60 owed; profit 473.40: 530.00 of assets = 56.60 + 473.40."""
+    url = f"/finance/balance-sheet/?book={books.cn.pk}&month=2026-11"
+    result = assert_matrix(
+        "GET", url, allowed=people["finance"], forbidden=people["staff"], other_scope=None
+    )
+    body = _text(result.allowed)
+    assert 'data-testid="bs-difference"' not in body
+    assert re.search(r'bs-total-assets"><td>Total assets</td><td[^>]*>530.00<', body)
+    assert re.search(r'bs-profit-year"><td>Profit of this year</td><td[^>]*>473.40<', body)
+    assert re.search(r'bs-total-equity"><td>Total equity</td><td[^>]*>473.40<', body)
+
+
+def test_payables_page_ages_and_marks_invoices_paid(books, tree, people, world):
+    from backroom.events.services import dispatch_outbox
+    from backroom.procurement.tests.test_flow import _invoice, _received
+
+    order, _tomato, _oil = _received(world, tree)
+    invoice = _invoice(world, order, "INV-5", "80.00")
+    dispatch_outbox()
+    result = assert_matrix(
+        "GET",
+        f"/finance/payables/?book={books.cn.pk}",
+        allowed=people["finance"],
+        forbidden=people["staff"],
+        other_scope=None,
+    )
+    body = _text(result.allowed)
+    assert 'data-invoice="INV-5"' in body and 'data-testid="invoice-pay"' in body
+    assert_matrix(
+        "POST",
+        f"/finance/payables/{books.cn.pk}/{invoice.pk}/paid/",
+        allowed=people["finance"],
+        forbidden=people["region"],
+        other_scope=people["hk_finance"],
+        expect_allowed=302,
+        snapshot=lambda: list(Journal.objects.values_list("number")),
+    )
+    body = _text(client_for(people["finance"]).get(f"/finance/payables/?book={books.cn.pk}"))
+    assert "Nothing is owed to suppliers." in body
