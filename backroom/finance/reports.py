@@ -18,9 +18,11 @@ from decimal import Decimal
 from typing import Any
 
 from django.db.models import Q, Sum
+from django.utils.translation import gettext as _
 
 from backroom.finance.choices import PROFIT_AND_LOSS, AccountKind, PostingRole
-from backroom.finance.models import Account, AccountBalance, Book, PostingAccount
+from backroom.finance.exceptions import FxRateMissing
+from backroom.finance.models import Account, AccountBalance, Book, FxRate, PostingAccount
 from backroom.finance.services.periods import month_start, next_month
 from backroom.inventory.selectors import stock_value_by_site
 
@@ -161,7 +163,7 @@ def comparison_columns(start: dt.date, end: dt.date) -> list[tuple[dt.date, dt.d
     months = (end.year - start.year) * 12 + end.month - start.month + 1
     previous_end = month_start(start - dt.timedelta(days=1))
     previous_start = previous_end
-    for _ in range(months - 1):
+    for _month in range(months - 1):
         previous_start = month_start(previous_start - dt.timedelta(days=1))
     last_year = (start.replace(year=start.year - 1), end.replace(year=end.year - 1))
     return [(start, end), (previous_start, previous_end), last_year]
@@ -328,3 +330,110 @@ def balance_sheet(book: Book, month: dt.date) -> BalanceSheet:
     report.profit_this_year = -pnl_this_year
     report.profit_earlier_years = -(pnl_total - pnl_this_year)
     return report
+
+
+# --- consolidation ---------------------------------------------------------------------------
+
+
+@dataclass
+class EntityFigures:
+    """One entity's P&L totals in its own currency and translated at the period's average
+    rate into the reporting currency."""
+
+    book: Book
+    rate: Decimal
+    own: dict[str, Decimal]
+
+    @property
+    def translated(self) -> dict[str, Decimal]:
+        return {key: _q(value * self.rate) for key, value in self.own.items()}
+
+
+@dataclass
+class ConsolidatedPnl:
+    currency: str
+    start: dt.date
+    end: dt.date
+    entities: list[EntityFigures]
+
+    @property
+    def total(self) -> dict[str, Decimal]:
+        keys = ("revenue", "food_cost", "gross_profit", "expenses", "profit")
+        return {
+            key: sum((entity.translated[key] for entity in self.entities), ZERO) for key in keys
+        }
+
+    @property
+    def food_cost_pct(self) -> Decimal | None:
+        total = self.total
+        if not total["revenue"]:
+            return None
+        return (total["food_cost"] / total["revenue"] * 100).quantize(Decimal("0.1"))
+
+
+def average_rate(currency: str, quote: str, start: dt.date, end: dt.date) -> Decimal:
+    """The mean of the daily rates entered in [start, end] (direct or inverse); missing:
+    `FxRateMissing` naming the pair and the period."""
+    if currency == quote:
+        return Decimal(1)
+    rows = list(
+        FxRate.objects.filter(
+            currency=currency, quote=quote, date__gte=start, date__lte=end
+        ).values_list("rate", flat=True)
+    )
+    if not rows:
+        rows = [
+            Decimal(1) / rate
+            for rate in FxRate.objects.filter(
+                currency=quote, quote=currency, date__gte=start, date__lte=end
+            ).values_list("rate", flat=True)
+        ]
+    if not rows:
+        raise FxRateMissing(
+            {
+                "currency": [
+                    _("No %(currency)s→%(quote)s rates between %(start)s and %(end)s.")
+                    % {
+                        "currency": currency,
+                        "quote": quote,
+                        "start": start.isoformat(),
+                        "end": end.isoformat(),
+                    }
+                ]
+            }
+        )
+    return (sum(rows, ZERO) / len(rows)).quantize(Decimal("0.000001"))
+
+
+def consolidated_pnl(
+    books: Iterable[Book], start: dt.date, end: dt.date, *, currency: str
+) -> ConsolidatedPnl:
+    """The P&L of several entities' primary books, each translated at its average rate for
+    the months, and their sum. Transfers between entities are booked at cost to intercompany
+    receivable and payable (balance-sheet accounts), so no intercompany revenue or cost reaches
+    a P&L and nothing needs eliminating here."""
+    start, end = month_start(start), month_start(end)
+    last_day = last_month_of(end)
+    figures = []
+    errors: dict[str, list[str]] = {}
+    for book in books:
+        report = profit_and_loss(book, start, end)
+        try:
+            rate = average_rate(book.currency, currency, start, last_day)
+        except FxRateMissing as error:
+            errors.setdefault(book.currency, error.errors.get("currency", []))
+            continue
+        revenue = report.revenue.totals(report.width)[0]
+        food = report.food_cost.totals(report.width)[0]
+        expenses = report.expenses.totals(report.width)[0]
+        own = {
+            "revenue": revenue,
+            "food_cost": food,
+            "gross_profit": revenue - food,
+            "expenses": expenses,
+            "profit": revenue - food - expenses,
+        }
+        figures.append(EntityFigures(book, rate, own))
+    if errors:
+        raise FxRateMissing(errors)
+    return ConsolidatedPnl(currency, start, end, figures)

@@ -13,6 +13,7 @@ urlpatterns = [
     path("trial-balance/", views.trial_balance, name="trial_balance"),
     path("pnl/", views.profit_and_loss, name="pnl"),
     path("balance-sheet/", views.balance_sheet, name="balance_sheet"),
+    path("consolidated/", views.consolidated, name="consolidated"),
     path("payables/", views.payables, name="payables"),
     path("payables/<int:book_id>/<int:invoice_id>/paid/", views.invoice_paid, name="invoice_paid"),
     path("periods/", views.period_list, name="period_list"),

@@ -382,6 +382,42 @@ def invoice_paid(request: HttpRequest, book_id: int, invoice_id: int) -> HttpRes
     return redirect(f"{reverse('finance:payables')}?book={book.pk}")
 
 
+@page(FINANCE_VIEW)
+def consolidated(request: HttpRequest) -> HttpResponse:
+    """The P&L of every entity the user may see, translated into one reporting currency at
+    each month range's average rate, and their total."""
+    context = _report_context(request)
+    currency = (request.GET.get("currency") or "CNY").upper()[:3]
+    report, problems = None, []
+    books = [book for book in context["books"] if book.is_primary]
+    if books:
+        try:
+            report = reports.consolidated_pnl(
+                books, context["start"], context["end"], currency=currency
+            )
+        except DomainError as error:
+            problems = [m for texts in getattr(error, "errors", {}).values() for m in texts]
+    return render_page(
+        request,
+        "finance/consolidated.html",
+        {
+            **context,
+            "title": _("Consolidated profit and loss"),
+            "report": report,
+            "problems": problems,
+            "currency": currency,
+            "currencies": sorted({book.currency for book in books} | {"CNY"}),
+            "rows": [
+                ("revenue", _("Revenue")),
+                ("food_cost", _("Food cost")),
+                ("gross_profit", _("Gross profit")),
+                ("expenses", _("Operating expenses")),
+                ("profit", _("Profit")),
+            ],
+        },
+    )
+
+
 # --- periods ----------------------------------------------------------------------------------
 
 

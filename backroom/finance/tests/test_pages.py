@@ -266,3 +266,27 @@ def test_payables_page_ages_and_marks_invoices_paid(books, tree, people, world):
     )
     body = _text(client_for(people["finance"]).get(f"/finance/payables/?book={books.cn.pk}"))
     assert "Nothing is owed to suppliers." in body
+
+
+def test_consolidated_pnl_translates_each_entity_at_its_average_rate(books, tree, people, november):
+    """Golden numbers: CN-CO's 943.40 CNY of revenue and HK-CO's 100.00 HKD at an average of
+    0.90 (0.89 and 0.91 entered): 1,033.40 CNY for the group."""
+    from backroom.finance.models import FxRate
+
+    create_journal(
+        books.hk,
+        actor=SYSTEM,
+        date=DAY,
+        description="HK sales",
+        lines=[line("1000", "100"), line("4010", "-100")],
+        post=True,
+    )
+    finance = make_user("finance", tree.group)
+    url = "/finance/consolidated/?start=2026-11&currency=CNY"
+    body = _text(client_for(finance).get(url))
+    assert "No HKD→CNY rates" in body
+    for day, rate in ((1, "0.89"), (20, "0.91")):
+        FxRate.objects.create(date=DAY.replace(day=day), currency="HKD", quote="CNY", rate=rate)
+    result = assert_matrix("GET", url, allowed=finance, forbidden=people["staff"], other_scope=None)
+    row = re.search(r'data-testid="consolidated-revenue">(.*?)</tr>', _text(result.allowed))
+    assert re.findall(r">([\d.,-]+)</td>", row.group(1)) == ["943.40", "90.00", "1033.40"]
