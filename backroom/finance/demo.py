@@ -1,9 +1,9 @@
 """The demo's books: each company's books open on the Chinese small-business chart (CN-SH)
-and the IFRS-style chart (HK), its 60 days of stock and sales posted, exchange rates entered,
-every month before the current one closed, and a few expense claims at SH001 (one paid, one
-approved and waiting to be paid, one waiting for the store manager). Finance opens the books
-after the operations' seeds ran, so `catch_up` posts them, as it would for a chain switching
-Backroom's books on."""
+and the IFRS-style chart (HK), with paid-in capital as opening balances; its 60 days of stock
+and sales posted, exchange rates entered, every month before the current one closed, and a
+few expense claims at SH001 (one paid, one approved and waiting to be paid, one waiting for
+the store manager). Finance opens the books after the operations' seeds ran, so `catch_up`
+posts them, as it would for a chain switching Backroom's books on."""
 
 from __future__ import annotations
 
@@ -27,12 +27,16 @@ from backroom.finance.services.claims import (
     submit_claim,
 )
 from backroom.finance.services.fx import set_fx_rate
+from backroom.finance.services.journals import LineInput, create_journal
 from backroom.finance.services.periods import change_period_status, month_start, period_for
 from backroom.kernel.actors import SYSTEM
 from backroom.kernel.clock import now
 from backroom.org.choices import NodeKind
 
 CHARTS = {"CN": "cn_small_business"}
+# The opening balances: paid-in capital in the bank (chart → bank and capital accounts).
+OPENING = {"cn_small_business": ("1002", "3001"), "ifrs": ("1010", "3000")}
+OPENING_CAPITAL = {"CNY": Decimal(2_000_000), "HKD": Decimal(800_000)}
 
 
 def seed(ctx: DemoContext) -> None:
@@ -51,7 +55,20 @@ def seed(ctx: DemoContext) -> None:
         )
     this_month = month_start(today)
     for entity in sorted(entities, key=lambda entity: entity.node.code):
-        open_books(entity, chart=CHARTS.get(entity.country, "ifrs"), actor=SYSTEM)
+        book = open_books(entity, chart=CHARTS.get(entity.country, "ifrs"), actor=SYSTEM)
+        bank, capital = OPENING[book.chart]
+        create_journal(
+            book,
+            actor=SYSTEM,
+            date=month_start(today - dt.timedelta(days=60)),
+            description="期初余额 Opening balances",
+            lines=[
+                LineInput(account=bank, amount=OPENING_CAPITAL[entity.base_currency]),
+                LineInput(account=capital, amount=-OPENING_CAPITAL[entity.base_currency]),
+            ],
+            post=True,
+            key=f"demo-opening:{entity.pk}",
+        )
         catch_up(entity)
         period_for(entity, this_month - dt.timedelta(days=1))  # last month, even if quiet
         for period in Period.objects.filter(entity=entity, start__lt=this_month).order_by("start"):

@@ -18,7 +18,8 @@ Stores (the AvT report's subject), for the business days from `DAYS` days ago to
 - a few transfers between stores;
 - unexplained loss found by the closing count: 3–8 % of the period's usage on half the items,
   more on beef (10–14 %) and on beer (8–12 %), so the AvT shows a believable variance.
-Warehouses and the central kitchen get three weekly receipts with consumption and waste.
+Warehouses and the central kitchen get three weekly receipts; they hold stock and use and
+waste a little of it (their books would otherwise show a cost of sales without sales).
 Everything is posted through `post_moves` batches (one or two per store and day) as the system.
 """
 
@@ -132,7 +133,7 @@ def _seed_depots(
             for item in items:
                 location = locations[node.code][_location_code(item, False)]
                 low, high = WEEKLY.get(item.base_unit.code, (2, 20))
-                quantity = Decimal(rng.randint(low, high) * 4)
+                quantity = Decimal(rng.randint(low, high))
                 cost = (item.standard_cost or Decimal(1)) * Decimal(rng.randint(94, 106)) / 100
                 shelf = item.shelf_life_days
                 lines.append(
@@ -154,7 +155,9 @@ def _seed_depots(
                     )
                 )
                 stock = on_hand.get(item.pk, Decimal(0)) + quantity
-                used = (quantity * Decimal(rng.randint(55, 85)) / 100).quantize(Q3)
+                # Depots hold stock for the stores; they use little of it themselves
+                # (tastings and trials in the kitchen, supplies in the warehouse).
+                used = (quantity * Decimal(rng.randint(10, 25)) / 100).quantize(Q3)
                 wasted = (stock * Decimal(rng.randint(0, 4)) / 100).quantize(Q3)
                 if item.base_unit.code == "each":
                     used, wasted = used.to_integral_value(), wasted.to_integral_value()
