@@ -19,7 +19,7 @@ from django.shortcuts import redirect
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_lazy
+from django.utils.translation import gettext_lazy, pgettext
 
 from backroom.finance import reports, selectors
 from backroom.finance.choices import JournalStatus, PeriodStatus
@@ -314,7 +314,7 @@ def profit_and_loss(request: HttpRequest) -> HttpResponse:
     if report is not None:
         for section, label in (
             (report.revenue, _("Revenue")),
-            (report.food_cost, _("Food cost")),
+            (report.food_cost, pgettext("profit and loss", "Food cost")),
             (report.expenses, _("Operating expenses")),
         ):
             sections.append((section, label, section.totals(report.width)))
@@ -409,7 +409,7 @@ def consolidated(request: HttpRequest) -> HttpResponse:
             "currencies": sorted({book.currency for book in books} | {"CNY"}),
             "rows": [
                 ("revenue", _("Revenue")),
-                ("food_cost", _("Food cost")),
+                ("food_cost", pgettext("profit and loss", "Food cost")),
                 ("gross_profit", _("Gross profit")),
                 ("expenses", _("Operating expenses")),
                 ("profit", _("Profit")),
