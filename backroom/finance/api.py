@@ -159,24 +159,9 @@ class JournalFilter(Schema):
 def list_journals(request: HttpRequest, filters: Query[JournalFilter]) -> QuerySet[Journal]:
     """Journals newest first; filter by book, status, dates, an account code or store on any
     line, or the source document."""
-    rows = selectors.journals_for(request.user)
-    if filters.book_id:
-        rows = rows.filter(book_id=filters.book_id)
-    if filters.status:
-        rows = rows.filter(status=filters.status)
-    if filters.date_from:
-        rows = rows.filter(date__gte=filters.date_from)
-    if filters.date_to:
-        rows = rows.filter(date__lte=filters.date_to)
-    if filters.account:
-        rows = rows.filter(lines__account__code=filters.account)
-    if filters.store_id:
-        rows = rows.filter(lines__site_id=filters.store_id)
-    if filters.source_type:
-        rows = rows.filter(source_type=filters.source_type)
-    if filters.source_id:
-        rows = rows.filter(source_id=filters.source_id)
-    return rows.distinct()
+    return selectors.filter_journals(
+        selectors.journals_for(request.user), **filters.dict(exclude_none=True)
+    )
 
 
 @router.post("/journals", response={201: JournalDetailOut, **WRITE_ERRORS})

@@ -9,15 +9,10 @@ from django.db.models import Sum
 from backroom.config.ledger_checks import ledger_check
 from backroom.finance.choices import JournalStatus
 from backroom.finance.models import AccountBalance, JournalLine
+from backroom.finance.reports import summed
 
 ZERO = Decimal(0)
-Q4 = Decimal("0.0001")
 LIMIT = 200
-
-
-def _q(value: Decimal | None) -> Decimal:
-    """A database sum at money precision (SQLite sums decimals as floats)."""
-    return Decimal(value or 0).quantize(Q4)
 
 
 @ledger_check("finance.journals")
@@ -30,9 +25,9 @@ def check_journals() -> list[str]:
         .annotate(amount=Sum("amount"))
         .order_by("journal__number")
     ):
-        if _q(row["amount"]):
+        if summed(row["amount"]):
             differences.append(
-                f"journal {row['journal__number']} is off by {_q(row['amount'])} {row['currency']}"
+                f"journal {row['journal__number']} is off by {summed(row['amount'])} {row['currency']}"
             )
     for number, base in (
         posted.values("journal__number")
@@ -40,8 +35,8 @@ def check_journals() -> list[str]:
         .order_by("journal__number")
         .values_list("journal__number", "base")
     ):
-        if _q(base):
-            differences.append(f"journal {number} is off by {_q(base)} in base")
+        if summed(base):
+            differences.append(f"journal {number} is off by {summed(base)} in base")
     return differences[:LIMIT]
 
 
@@ -65,11 +60,11 @@ def check_balances() -> list[str]:
                 row["currency"],
             )
             amount, debit, credit = expected.get(key, (ZERO, ZERO, ZERO))
-            amount += _q(row["amount"])
+            amount += summed(row["amount"])
             if positive:
-                debit += _q(row["base"])
+                debit += summed(row["base"])
             else:
-                credit -= _q(row["base"])
+                credit -= summed(row["base"])
             expected[key] = (amount, debit, credit)
     differences = []
     seen = set()

@@ -36,7 +36,8 @@ FOOD_COST_ROLES = [
 ]
 
 
-def _q(value: Any) -> Decimal:
+def summed(value: Any) -> Decimal:
+    """A database sum at money precision (SQLite sums decimals as floats)."""
     return Decimal(value or 0).quantize(Q4)
 
 
@@ -105,7 +106,9 @@ def trial_balance(
     report = TrialBalance(book=book, start=start, end=end)
     for account in book.accounts.filter(pk__in={*opening, *movement}).order_by("code"):
         debit, credit = movement.get(account.pk, (ZERO, ZERO))
-        row = TrialBalanceRow(account, _q(opening.get(account.pk)), _q(debit), _q(credit))
+        row = TrialBalanceRow(
+            account, summed(opening.get(account.pk)), summed(debit), summed(credit)
+        )
         if row.opening or row.debit or row.credit:
             report.rows.append(row)
     return report
@@ -196,7 +199,7 @@ def profit_and_loss(
             .order_by()
             .values_list("account_id", "net")
         ):
-            totals[account_id][index] = _q(net)
+            totals[account_id][index] = summed(net)
     food = food_cost_accounts(book)
     report = Pnl(
         book=book,
@@ -253,7 +256,8 @@ def inventory_reconciliation(book: Book) -> list[ReconciliationRow]:
         .values_list("site_id", "total")
     )
     rows = [
-        ReconciliationRow(site, _q(stock.get(site.pk)), _q(balances.get(site.pk))) for site in sites
+        ReconciliationRow(site, summed(stock.get(site.pk)), summed(balances.get(site.pk)))
+        for site in sites
     ]
     return [row for row in rows if row.stock_value or row.accounts]
 
@@ -304,8 +308,8 @@ def balance_sheet(book: Book, month: dt.date) -> BalanceSheet:
         .annotate(net=Sum("debit") - Sum("credit"))
         .order_by()
     )
-    net = {row["account_id"]: _q(row["net"]) for row in rows}
-    pnl_this_year = _q(
+    net = {row["account_id"]: summed(row["net"]) for row in rows}
+    pnl_this_year = summed(
         AccountBalance.objects.filter(
             account__book=book,
             account__kind__in=[kind.value for kind in PROFIT_AND_LOSS],
@@ -346,7 +350,7 @@ class EntityFigures:
 
     @property
     def translated(self) -> dict[str, Decimal]:
-        return {key: _q(value * self.rate) for key, value in self.own.items()}
+        return {key: summed(value * self.rate) for key, value in self.own.items()}
 
 
 @dataclass

@@ -111,3 +111,39 @@ def get_claim(actor: Any, claim_id: int) -> ExpenseClaim:
     if claim is None:
         raise NotFound()
     return claim
+
+
+def filter_journals(
+    rows: QuerySet[Journal],
+    *,
+    book_id: int | None = None,
+    status: str | None = None,
+    account: str | None = None,
+    store_id: int | None = None,
+    date_from: Any = None,
+    date_to: Any = None,
+    source_type: str | None = None,
+    source_id: str | None = None,
+    q: str | None = None,
+) -> QuerySet[Journal]:
+    """Journals narrowed as the list page and the API ask: an account code or a store on any
+    line, dates, the source document, or `q` in the number or the document's number."""
+    if book_id:
+        rows = rows.filter(book_id=book_id)
+    if status:
+        rows = rows.filter(status=status)
+    if account:
+        rows = rows.filter(lines__account__code=account)
+    if store_id:
+        rows = rows.filter(lines__site_id=store_id)
+    if date_from:
+        rows = rows.filter(date__gte=date_from)
+    if date_to:
+        rows = rows.filter(date__lte=date_to)
+    if source_type:
+        rows = rows.filter(source_type=source_type)
+    if source_id:
+        rows = rows.filter(source_id=source_id)
+    if q:
+        rows = rows.filter(Q(number__icontains=q) | Q(source_number__icontains=q))
+    return rows.distinct()

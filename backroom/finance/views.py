@@ -32,7 +32,7 @@ from backroom.inventory.reports import source_page
 from backroom.kernel.exceptions import DomainError
 from backroom.org.models import Site
 from backroom.org.selectors import sites_for
-from backroom.web.errors import page
+from backroom.web.errors import page, problem_messages
 from backroom.web.exports import Column, export_format, export_table
 from backroom.web.forms import posted_id
 from backroom.web.rendering import render_page
@@ -90,25 +90,23 @@ def _filtered_journals(request: HttpRequest) -> tuple[QuerySet[Journal], dict[st
         name: request.GET.get(name, "").strip()
         for name in ("book", "status", "account", "store", "date_from", "date_to", "q")
     }
-    if book_id := posted_id(wanted["book"]):
-        rows = rows.filter(book_id=book_id)
-    if wanted["status"] in JournalStatus.values:
-        rows = rows.filter(status=wanted["status"])
-    if wanted["account"]:
-        rows = rows.filter(lines__account__code=wanted["account"])
-    if store_id := posted_id(wanted["store"]):
-        rows = rows.filter(lines__site_id=store_id)
-    for name, lookup in (("date_from", "date__gte"), ("date_to", "date__lte")):
+    days: dict[str, dt.date | None] = {}
+    for name in ("date_from", "date_to"):
         try:
-            if wanted[name]:
-                rows = rows.filter(**{lookup: dt.date.fromisoformat(wanted[name])})
+            days[name] = dt.date.fromisoformat(wanted[name]) if wanted[name] else None
         except ValueError:
-            wanted[name] = ""
-    if wanted["q"]:
-        rows = rows.filter(number__icontains=wanted["q"]) | rows.filter(
-            source_number__icontains=wanted["q"]
-        )
-    return rows.distinct(), wanted
+            wanted[name], days[name] = "", None
+    rows = selectors.filter_journals(
+        rows,
+        book_id=posted_id(wanted["book"]),
+        status=wanted["status"] if wanted["status"] in JournalStatus.values else None,
+        account=wanted["account"],
+        store_id=posted_id(wanted["store"]),
+        q=wanted["q"],
+        date_from=days["date_from"],
+        date_to=days["date_to"],
+    )
+    return rows, wanted
 
 
 @page(FINANCE_VIEW)
@@ -162,8 +160,7 @@ def report_error(request: HttpRequest, error: DomainError, prefix: str = "") -> 
     """Show a refused action's every problem as a message; denials propagate (403/404)."""
     if error.http_status in (403, 404):
         raise error
-    details = getattr(error, "errors", {})
-    for text in [message for texts in details.values() for message in texts] or [error.message]:
+    for text in problem_messages(error):
         messages.error(request, f"{prefix}{text}")
 
 
@@ -396,7 +393,7 @@ def consolidated(request: HttpRequest) -> HttpResponse:
                 books, context["start"], context["end"], currency=currency
             )
         except DomainError as error:
-            problems = [m for texts in getattr(error, "errors", {}).values() for m in texts]
+            problems = problem_messages(error)
     return render_page(
         request,
         "finance/consolidated.html",

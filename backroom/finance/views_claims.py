@@ -7,7 +7,7 @@ from __future__ import annotations
 from typing import Any
 
 from django.contrib import messages
-from django.http import FileResponse, Http404, HttpRequest, HttpResponse
+from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -20,6 +20,7 @@ from backroom.finance.permissions import FINANCE_CLAIM, FINANCE_POST
 from backroom.finance.services import claims
 from backroom.finance.views import report_error
 from backroom.kernel.exceptions import DomainError
+from backroom.kernel.files import private_file_response
 from backroom.org.selectors import sites_for
 from backroom.web.errors import page
 from backroom.web.forms import posted_id
@@ -181,8 +182,6 @@ def claim_receipt(request: HttpRequest, claim_id: int) -> HttpResponse:
     claim = selectors.get_claim(request.user, claim_id)
     if not claim.receipt:
         raise Http404()
-    response = FileResponse(claim.receipt.open("rb"), content_type=claim.receipt_content_type)
-    response["X-Content-Type-Options"] = "nosniff"
-    response["Cache-Control"] = "private, max-age=3600"
-    response["Content-Disposition"] = f'inline; filename="{claim.number}"'
-    return response  # type: ignore[return-value]
+    return private_file_response(  # type: ignore[return-value]
+        claim.receipt, content_type=claim.receipt_content_type, filename=claim.number
+    )

@@ -19,6 +19,7 @@ from backroom.events.catalogue import event
 from backroom.inventory.models import TransferOrder, TransferOrderLine, WasteDocument, WasteLine
 from backroom.inventory.permissions import INVENTORY_VIEW
 from backroom.kernel.exceptions import Conflict, NotFound
+from backroom.kernel.files import private_file_response
 from backroom.kernel.scoping import scope_q
 from backroom.org.models import Site
 
@@ -244,12 +245,9 @@ def transfer_lines(order: TransferOrder) -> QuerySet[TransferOrderLine]:
 
 
 def photo_response(document: WasteDocument) -> FileResponse:
-    """Serve a waste photo privately (call it after the read check): its checked type, never
-    sniffed, never cached by a shared cache."""
-    response = FileResponse(
-        document.photo.open("rb"), content_type=document.photo_content_type or "image/jpeg"
+    """Serve a waste photo privately (call it after the read check)."""
+    return private_file_response(
+        document.photo,
+        content_type=document.photo_content_type or "image/jpeg",
+        filename=document.number,
     )
-    response["X-Content-Type-Options"] = "nosniff"
-    response["Cache-Control"] = "private, max-age=3600"
-    response["Content-Disposition"] = f'inline; filename="{document.number}"'
-    return response

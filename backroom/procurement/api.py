@@ -23,6 +23,7 @@ from ninja.pagination import paginate
 from backroom.config.api_support import ObjectId, Pagination, errors, parse_json_form
 from backroom.kernel import clock
 from backroom.kernel.exceptions import NotFound
+from backroom.kernel.files import private_file_response
 from backroom.org.models import Site
 from backroom.org.selectors import get_node, get_site
 from backroom.procurement import selectors, services
@@ -740,14 +741,11 @@ def get_receipt_photo(request: HttpRequest, receipt_id: Path[ObjectId]) -> FileR
     receipt = selectors.get_receipt(request.user, receipt_id)
     if not receipt.delivery_note_photo:
         raise NotFound()
-    response = FileResponse(
-        receipt.delivery_note_photo.open("rb"),
+    return private_file_response(
+        receipt.delivery_note_photo,
         content_type=receipt.photo_content_type or "image/jpeg",
+        filename=receipt.number,
     )
-    response["X-Content-Type-Options"] = "nosniff"
-    response["Cache-Control"] = "private, max-age=3600"
-    response["Content-Disposition"] = f'inline; filename="{receipt.number}"'
-    return response
 
 
 # --- invoices and the review queue ------------------------------------------------------------

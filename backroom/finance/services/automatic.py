@@ -116,11 +116,16 @@ def resolve_accounts(
     """The account of each (role, category) among the legs; `MappingMissing` lists every gap."""
     rows = PostingAccount.objects.filter(entity=entity).select_related("account")
     mapping = {(row.role, row.category_id): row.account for row in rows}
-    parents = dict(Category.objects.values_list("id", "parent_id"))
+    # The category tree is read only when the entity maps a role per category.
+    parents = (
+        dict(Category.objects.values_list("id", "parent_id"))
+        if any(category is not None for _role, category in mapping)
+        else {}
+    )
     found: dict[tuple[str, int | None], Account] = {}
     missing: list[str] = []
     for role, category_id in sorted(set(keys), key=lambda k: (k[0], k[1] or 0)):
-        category: int | None = category_id
+        category: int | None = category_id if parents else None
         while category is not None and (role, category) not in mapping:
             category = parents.get(category)
         account = mapping.get((role, category))

@@ -42,7 +42,7 @@ from backroom.finance.services.journals import LineInput, Source, record_journal
 from backroom.finance.services.periods import postable_date
 from backroom.kernel.actors import SYSTEM
 from backroom.kernel.exceptions import Conflict, ErrorCollector, PermissionDenied, ValidationFailed
-from backroom.kernel.files import image_type
+from backroom.kernel.files import uploaded_image_type
 from backroom.kernel.money import to_decimal
 from backroom.kernel.numbering import next_document_number
 from backroom.org.models import Site
@@ -110,9 +110,7 @@ def _check(
                 % {"size": limit // (1024 * 1024)},
             )
         else:
-            receipt.seek(0)
-            kind = image_type(receipt.read(16)) or ""
-            receipt.seek(0)
+            kind = uploaded_image_type(receipt) or ""
             if not kind:
                 errors.add("receipt", _("Upload a JPEG, PNG, WebP or HEIC image."))
     errors.raise_if_any()
@@ -120,27 +118,15 @@ def _check(
 
 
 def _submission(claim: ExpenseClaim) -> Submission:
-    region = next(
-        (
-            node.code
-            for node in claim.site.node.__class__.objects.filter(
-                pk__in=claim.site.node.ancestor_ids(), kind="region"
-            )
-        ),
-        "",
-    )
-    fields: dict[str, Any] = {
-        "amount": str(claim.amount),
-        "store": claim.site.node.code,
-        "category": claim.category,
-        "requester": claim.claimant_id,
-    }
-    if region:
-        fields["region"] = region
+    """The claim as the policies see it (the approvals runtime adds region and requester)."""
     return Submission(
         document_type=CLAIM_DOCUMENT_TYPE,
         document_id=str(claim.pk),
-        fields=fields,
+        fields={
+            "amount": str(claim.amount),
+            "store": claim.site.node.code,
+            "category": claim.category,
+        },
         org_node=claim.site.node,
         document_currency=claim.currency,
         document_amount=claim.amount,

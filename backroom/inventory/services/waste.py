@@ -81,7 +81,7 @@ from backroom.inventory.valuation import cost
 from backroom.kernel import clock
 from backroom.kernel.actors import SYSTEM
 from backroom.kernel.exceptions import DomainError, ErrorCollector, ValidationFailed
-from backroom.kernel.files import image_type
+from backroom.kernel.files import uploaded_image_type
 from backroom.kernel.money import quantize_money
 from backroom.kernel.numbering import next_document_number
 from backroom.org.models import Site
@@ -119,10 +119,7 @@ def _check_photo(photo: UploadedFile, errors: ErrorCollector) -> str | None:
     if size == 0:
         errors.add("photo", _("The photo is empty."))
         return None
-    photo.seek(0)
-    head = photo.read(16)
-    photo.seek(0)
-    kind = image_type(head)
+    kind = uploaded_image_type(photo)
     if kind is None:
         errors.add("photo", _("Upload a JPEG, PNG, WebP or HEIC image."))
     return kind

@@ -35,7 +35,7 @@ from backroom.events.services import publish
 from backroom.inventory.services import RECEIVE, MoveInput, Source, post_moves
 from backroom.kernel import clock
 from backroom.kernel.exceptions import DomainError, ErrorCollector, ValidationFailed
-from backroom.kernel.files import image_type
+from backroom.kernel.files import uploaded_image_type
 from backroom.kernel.money import quantize_money, quantize_quantity, to_decimal
 from backroom.kernel.numbering import next_document_number
 from backroom.procurement.choices import (
@@ -106,9 +106,7 @@ def _check_photo(photo: UploadedFile, errors: ErrorCollector) -> str | None:
     if size == 0 or size > PHOTO_MAX_BYTES:
         errors.add("delivery_note_photo", _("Upload a photo of at most 10 MB."))
         return None
-    photo.seek(0)
-    kind = image_type(photo.read(16))
-    photo.seek(0)
+    kind = uploaded_image_type(photo)
     if kind is None:
         errors.add("delivery_note_photo", _("Upload a JPEG, PNG, WebP or HEIC image."))
     return kind

@@ -19,7 +19,7 @@ from typing import Any
 
 from django.contrib import messages
 from django.db.models import Count
-from django.http import FileResponse, Http404, HttpRequest, HttpResponse
+from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect
 from django.urls import path
 from django.utils.translation import gettext as _
@@ -29,6 +29,7 @@ from django.views.decorators.http import require_http_methods, require_POST
 from backroom.catalog.choices import STOCKED_KINDS
 from backroom.catalog.selectors import items_for
 from backroom.kernel.exceptions import DomainError
+from backroom.kernel.files import private_file_response
 from backroom.procurement import selectors, services
 from backroom.procurement.choices import (
     RECEIVABLE_PO_STATUSES,
@@ -435,13 +436,9 @@ def receipt_photo(request: HttpRequest, receipt_id: int) -> HttpResponse:
     receipt = _receipt(request, receipt_id)
     if not receipt.delivery_note_photo:
         raise Http404()
-    response = FileResponse(
-        receipt.delivery_note_photo.open("rb"),
-        content_type=receipt.photo_content_type or "image/jpeg",
+    return private_file_response(  # type: ignore[return-value]
+        receipt.delivery_note_photo, content_type=receipt.photo_content_type or "image/jpeg"
     )
-    response["X-Content-Type-Options"] = "nosniff"
-    response["Cache-Control"] = "private, max-age=3600"
-    return response  # type: ignore[return-value]
 
 
 urlpatterns = [
