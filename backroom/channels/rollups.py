@@ -61,7 +61,7 @@ from backroom.events.services import subscribe, subscribe_many
 from backroom.inventory.reports import register_revenue_provider
 from backroom.kernel.dates import business_date as business_date_of
 from backroom.kernel.exceptions import NotFound, PermissionDenied, ValidationFailed
-from backroom.kernel.money import quantize_money
+from backroom.kernel.money import allocate, quantize_money
 from backroom.org.models import Site
 
 ZERO = Decimal(0)
@@ -98,24 +98,6 @@ def _money(value: Decimal) -> Decimal:
     return quantize_money(value, storage=True)
 
 
-def _allocate(amount: Decimal, weights: Sequence[Decimal]) -> list[Decimal]:
-    """Split `amount` over `weights` pro rata at storage precision; the rounding remainder goes
-    to the largest weight, so the parts add up exactly."""
-    if not weights:
-        return []
-    parts = [ZERO] * len(weights)
-    if not amount:
-        return parts
-    total = sum(weights, ZERO)
-    largest = max(range(len(weights)), key=lambda index: (weights[index], -index))
-    if total <= 0:
-        parts[largest] = amount
-        return parts
-    parts = [_money(amount * weight / total) for weight in weights]
-    parts[largest] += amount - sum(parts, ZERO)
-    return parts
-
-
 def local_hour(order: Order, site: Site) -> int:
     """The clock hour the order was placed at, in the store's time zone."""
     return order.placed_at.astimezone(ZoneInfo(site.time_zone)).hour
@@ -128,8 +110,8 @@ def contribution(order: Order, lines: Iterable[OrderLine], site: Site) -> Rows:
         return {}
     lines = sorted(lines, key=lambda line: line.line_no)
     weights = [line.quantity * line.unit_price for line in lines]
-    merchant = _allocate(order.merchant_discount, weights)
-    platform = _allocate(order.platform_discount, weights)
+    merchant = allocate(order.merchant_discount, weights)
+    platform = allocate(order.platform_discount, weights)
     rows: Rows = {}
     day: Vector = dict.fromkeys(ORDER_FIELDS, ZERO)
     for line, merchant_part, platform_part in zip(lines, merchant, platform, strict=True):
@@ -871,3 +853,21 @@ def channel_days(site: Site, day: dt.date) -> tuple[list[SalesChannelDay], Decim
     for total in SalesDay.objects.filter(site=site, business_date=day, history_net__gt=0):
         live = (total.net - total.history_net) / total.net if total.net else Decimal(0)
     return rows, live
+
+
+def channel_category_gross(site: Site, day: dt.date) -> dict[tuple[str, int | None], Decimal]:
+    """A store's gross sales on a business day per channel and menu-item category (None for
+    lines without a mapped item), as the rollups count them: counted orders, the quantity not
+    refunded × the unit price. Finance splits each channel's revenue by these weights."""
+    rows = (
+        OrderLine.objects.filter(
+            order__site=site, order__business_date=day, order__status__in=COUNTED
+        )
+        .values("order__kind", "menu_item__category_id")
+        .annotate(gross=Sum((F("quantity") - F("refunded_quantity")) * F("unit_price")))
+        .order_by()
+    )
+    return {
+        (row["order__kind"], row["menu_item__category_id"]): Decimal(row["gross"] or 0)
+        for row in rows
+    }

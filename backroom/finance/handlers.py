@@ -1,8 +1,11 @@
-"""Reactions from the outbox (after commit, in the worker): operations post to the books."""
+"""Reactions to events: operations post to the books (from the outbox, after commit, in the
+worker); posted journals are mirrored into secondary books (in process)."""
 
 from backroom.events.models import OutboxEvent
 from backroom.events.services import subscribe
+from backroom.finance.events import FinanceEvent
 from backroom.finance.services.automatic import DAILY_REASONS, post_invoice, post_stock_posting
+from backroom.finance.services.mirror import mirror_journal
 from backroom.inventory.events import InventoryEvent
 from backroom.procurement.events import ProcurementEvent
 
@@ -20,3 +23,10 @@ def post_stock(outbox_event: OutboxEvent) -> None:
 def post_payable_invoice(outbox_event: OutboxEvent) -> None:
     """A payable invoice: goods received not invoiced, price variance and VAT to payables."""
     post_invoice(outbox_event.payload["invoice_id"])
+
+
+@subscribe(FinanceEvent.JOURNAL_POSTED, is_async=False, name="finance.mirror")
+def mirror_posted_journal(outbox_event: OutboxEvent) -> None:
+    """In the posting's transaction: a primary-book journal is mirrored into the entity's
+    secondary books (a missing account mapping parks the mirror, never the posting)."""
+    mirror_journal(outbox_event.payload["journal_id"])

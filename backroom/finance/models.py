@@ -164,6 +164,35 @@ class PostingAccount(models.Model):
         return f"{self.role} → {self.account.code}"
 
 
+class AccountMap(models.Model):
+    """Where a secondary book (IFRS beside a local-GAAP primary book) takes the postings of a
+    primary-book account: every posted primary journal is mirrored line by line through it."""
+
+    scope_field = "book__entity__node"
+
+    book = models.ForeignKey(
+        Book, on_delete=models.CASCADE, related_name="account_maps", verbose_name=_("book")
+    )
+    source = models.ForeignKey(
+        Account, on_delete=models.PROTECT, related_name="+", verbose_name=_("primary account")
+    )
+    target = models.ForeignKey(
+        Account, on_delete=models.PROTECT, related_name="+", verbose_name=_("account")
+    )
+
+    objects = OrgScopedQuerySet.as_manager()
+
+    class Meta:
+        verbose_name = _("account mapping")
+        verbose_name_plural = _("account mappings")
+        constraints = [
+            models.UniqueConstraint(fields=["book", "source"], name="finance_account_map_source")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.source.code} → {self.target.code}"
+
+
 class Period(models.Model):
     """A calendar month of an entity's books: open, soft-closed (finance only) or closed."""
 

@@ -674,6 +674,16 @@ def sold_line_revenue(
 ) -> dict[int, Decimal]:
     """Revenue of the sold menu lines behind sale depletions (`SALES_SOURCE`): portions × the
     menu price on the sale's business date. One row per sold line, not per move."""
+    revenue: dict[int, Decimal] = defaultdict(Decimal)
+    for (site_id, _item_id), amount in sold_line_revenue_by_item(sites, bounds).items():
+        revenue[site_id] += amount
+    return dict(revenue)
+
+
+def sold_line_revenue_by_item(
+    sites: Sequence[Site], bounds: dict[int, tuple[dt.datetime, dt.datetime]]
+) -> dict[tuple[int, int], Decimal]:
+    """`sold_line_revenue` per (site, menu item)."""
     if not sites:
         return {}
     window = Q()
@@ -689,7 +699,7 @@ def sold_line_revenue(
     rows = list(lines)
     book = _PriceBook(int(row[2]) for row in rows if row[2].isdigit())
     by_id = {site.pk: site for site in sites}
-    revenue: dict[int, Decimal] = defaultdict(Decimal)
+    revenue: dict[tuple[int, int], Decimal] = defaultdict(Decimal)
     for site_id, _posting, item_id, portions, occurred_at in rows:
         site = by_id[site_id]
         try:
@@ -701,7 +711,7 @@ def sold_line_revenue(
         day = business_date(occurred_at, time_zone=site.time_zone, cutoff_hour=site.cutoff_hour)
         price = book.price(int(item_id), site, day)
         if price is not None:
-            revenue[site_id] += price * quantity
+            revenue[(site_id, int(item_id))] += price * quantity
     return dict(revenue)
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from decimal import ROUND_HALF_EVEN, ROUND_HALF_UP, Decimal, InvalidOperation
 from typing import Any
@@ -38,6 +39,26 @@ def quantize_money(
     """Round to the currency's minor unit (or to storage precision), half-even (banker's)."""
     places = MONEY_PLACES if storage or currency is None else _MINOR_UNITS.get(currency, 2)
     return amount.quantize(Decimal(1).scaleb(-places), rounding=ROUND_HALF_EVEN)
+
+
+def allocate(amount: Decimal, weights: Sequence[Decimal]) -> list[Decimal]:
+    """Split `amount` over `weights` pro rata at storage precision; the rounding remainder goes
+    to the largest weight, so the parts add up exactly (all to it when the weights add up to
+    nothing)."""
+    zero = Decimal(0)
+    if not weights:
+        return []
+    parts = [zero] * len(weights)
+    if not amount:
+        return parts
+    total = sum(weights, zero)
+    largest = max(range(len(weights)), key=lambda index: (weights[index], -index))
+    if total <= 0:
+        parts[largest] = amount
+        return parts
+    parts = [quantize_money(amount * weight / total, storage=True) for weight in weights]
+    parts[largest] += amount - sum(parts, zero)
+    return parts
 
 
 def quantize_quantity(quantity: Decimal, places: int = QUANTITY_PLACES) -> Decimal:

@@ -34,18 +34,25 @@ from django.db import transaction
 from django.db.models import Sum
 from django.utils.translation import gettext as _
 
-from backroom.catalog.models import Category
-from backroom.channels.rollups import channel_days
+from backroom.catalog.models import Category, Item
+from backroom.channels.rollups import channel_category_gross, channel_days
 from backroom.events.services import publish
 from backroom.finance.choices import JournalKind, PostingRole
 from backroom.finance.events import PostingWaiting
 from backroom.finance.exceptions import MappingMissing
-from backroom.finance.models import Account, Journal, JournalLine, PendingPosting, PostingAccount
+from backroom.finance.models import (
+    Account,
+    Book,
+    Journal,
+    JournalLine,
+    PendingPosting,
+    PostingAccount,
+)
 from backroom.finance.services.books import primary_book
 from backroom.finance.services.journals import LineInput, Source, money, record_journal
 from backroom.finance.services.periods import postable_date
 from backroom.inventory.choices import MoveReason
-from backroom.inventory.reports import sold_line_revenue
+from backroom.inventory.reports import sold_line_revenue_by_item
 from backroom.inventory.selectors import (
     first_move_at,
     posting_ids,
@@ -55,6 +62,7 @@ from backroom.inventory.selectors import (
 from backroom.kernel.clock import now as clock_now
 from backroom.kernel.dates import business_date, business_day_bounds
 from backroom.kernel.exceptions import DomainError
+from backroom.kernel.money import allocate
 from backroom.org.models import LegalEntity, Site
 from backroom.procurement.selectors import payable_invoice
 
@@ -96,6 +104,12 @@ class Posting:
     legs: list[Leg]
     source: Source
     net_of: str = ""  # post only the difference from the journals whose key starts so
+    # A mirror into a secondary book (`mirror.py`) brings its own book, lines and kind.
+    book: Book | None = None
+    build: Callable[[], list[LineInput]] | None = None
+    kind: str = JournalKind.AUTOMATIC
+    reverses: Journal | None = None
+    actor: Any = None
 
 
 Rule = Callable[..., list[Posting]]
@@ -196,27 +210,29 @@ def _lines(posting: Posting) -> list[LineInput]:
 
 def post(posting: Posting, *, rule_name: str, arguments: dict[str, Any]) -> Journal | None:
     """Post one automatic journal, or park it in the queue with the reason it waits."""
-    if not posting.net_of and not any(leg.amount for leg in posting.legs):
+    nothing = not posting.net_of and not any(leg.amount for leg in posting.legs)
+    if posting.build is None and nothing:
         return None
     existing = Journal.objects.filter(idempotency_key=posting.key).first()
     if existing is not None:
         return existing
     try:
         with transaction.atomic():
-            book = primary_book(posting.entity)
-            lines = _lines(posting)
+            book = posting.book or primary_book(posting.entity)
+            lines = posting.build() if posting.build is not None else _lines(posting)
             if len(lines) < 2:
                 return None
             journal = record_journal(
                 book,
-                date=postable_date(posting.entity, posting.date, None),
+                date=postable_date(posting.entity, posting.date, posting.actor),
                 description=posting.description,
                 lines=lines,
-                actor=None,
-                kind=JournalKind.AUTOMATIC,
+                actor=posting.actor,
+                kind=posting.kind,
                 source=posting.source,
                 key=posting.key,
                 post=True,
+                reverses=posting.reverses,
             )
             PendingPosting.objects.filter(key=posting.key).update(journal=journal)
             return journal
@@ -379,19 +395,49 @@ def _split_tax(amount: Decimal, rate: Decimal) -> tuple[Decimal, Decimal]:
     return net, amount - net
 
 
+def _by_category(
+    amount: Decimal, weights: dict[int | None, Decimal]
+) -> list[tuple[int | None, Decimal]]:
+    """`amount` split over item categories by their weights (all uncategorised without any)."""
+    keys = sorted((key for key, weight in weights.items() if weight > 0), key=lambda k: k or 0)
+    if not keys:
+        return [(None, amount)]
+    return list(zip(keys, allocate(amount, [weights[key] for key in keys]), strict=True))
+
+
+def _till_by_category(site: Site, date: dt.date) -> dict[int | None, Decimal]:
+    """Revenue of the sold menu lines behind the day's sale depletions, per item category."""
+    start, end = business_day_bounds(date, time_zone=site.time_zone, cutoff_hour=site.cutoff_hour)
+    by_item = sold_line_revenue_by_item([site], {site.pk: (start, end)})
+    categories = dict(
+        Item.objects.filter(pk__in=[item for _site, item in by_item]).values_list(
+            "id", "category_id"
+        )
+    )
+    revenue: dict[int | None, Decimal] = defaultdict(Decimal)
+    for (_site, item), amount in by_item.items():
+        revenue[categories.get(item)] += amount
+    return revenue
+
+
 @rule("sales")
 def sales_rule(site_id: int, day: str) -> list[Posting]:
-    """A store's sales of a business day, per channel: revenue net of VAT, the merchant's
-    discounts, output VAT, the platform's commission, and what is due (cash from the till, a
-    receivable from a platform). Sales recorded without a channel order (sold menu lines
-    behind sale depletions) count as till sales. History imported from before the store went
-    live is not posted (`channel_days`' live share). Posted again later, only the difference."""
+    """A store's sales of a business day, per channel: revenue net of VAT by menu-item category
+    (a category's own revenue account when one is mapped), the merchant's discounts, output
+    VAT, the platform's commission, and what is due (cash from the till, a receivable from a
+    platform). Sales recorded without a channel order (sold menu lines behind sale
+    depletions) count as till sales. History imported from before the store went live is
+    not posted (`channel_days`' live share). Posted again later, only the difference."""
     site = Site.objects.select_related("node", "legal_entity__node").get(pk=site_id)
     date = dt.date.fromisoformat(day)
     book = primary_book(site.legal_entity)
     rate = book.sales_tax_rate
     legs: list[Leg] = []
     rows, live = channel_days(site, date)
+    weights: dict[str, dict[int | None, Decimal]] = defaultdict(dict)
+    if rows and live:
+        for (kind, category_id), gross in channel_category_gross(site, date).items():
+            weights[kind][category_id] = gross
     for row in rows if live else []:
         if row.currency != book.currency:
             continue
@@ -400,7 +446,10 @@ def sales_rule(site_id: int, day: str) -> list[Posting]:
         discount, vat_discount = _split_tax(net - money(row.gross * live), rate)
         channel = row.kind
         legs += [
-            Leg(PostingRole.SALES_REVENUE, None, site, -gross, channel=channel),
+            Leg(PostingRole.SALES_REVENUE, category_id, site, -part, channel=channel)
+            for category_id, part in _by_category(gross, weights[channel])
+        ]
+        legs += [
             Leg(PostingRole.SALES_DISCOUNTS, None, site, -discount, channel=channel),
             Leg(PostingRole.OUTPUT_TAX, None, site, -(vat_gross + vat_discount), channel=channel),
             Leg(PostingRole.PLATFORM_FEES, None, site, commission, channel=channel),
@@ -412,12 +461,15 @@ def sales_rule(site_id: int, day: str) -> list[Posting]:
                 channel=channel,
             ),
         ]
-    start, end = business_day_bounds(date, time_zone=site.time_zone, cutoff_hour=site.cutoff_hour)
-    till = money(sold_line_revenue([site], {site.pk: (start, end)}).get(site.pk, ZERO))
+    till_weights = _till_by_category(site, date)
+    till = money(sum(till_weights.values(), ZERO))
     if till:
         revenue, vat = _split_tax(till, rate)
         legs += [
-            Leg(PostingRole.SALES_REVENUE, None, site, -revenue),
+            Leg(PostingRole.SALES_REVENUE, category_id, site, -part)
+            for category_id, part in _by_category(revenue, till_weights)
+        ]
+        legs += [
             Leg(PostingRole.OUTPUT_TAX, None, site, -vat),
             Leg(PostingRole.CASH, None, site, till),
         ]

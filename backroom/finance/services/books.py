@@ -33,7 +33,11 @@ def open_books(
     primary: bool | None = None,
 ) -> Book:
     """Open a book for `entity` with the accounts of a chart template. The first book is the
-    primary one and gets the template's posting accounts for every role."""
+    primary one and gets the template's posting accounts for every role; a later one is a
+    secondary book: it gets the default account map and a mirror of the primary's journals
+    (`mirror.py`)."""
+    from backroom.finance.services.mirror import default_account_map, mirror_history
+
     require_permission(actor, FINANCE_MANAGE, entity.node)
     try:
         template = chart_template(chart)
@@ -73,6 +77,8 @@ def open_books(
                 PostingAccount(entity=entity, role=role, account=accounts[account_code])
                 for role, account_code in template.roles.items()
             )
+        else:
+            default_account_map(book)
         record_audit(
             actor=actor,
             action="finance.book.opened",
@@ -80,6 +86,8 @@ def open_books(
             after={"chart": template.code, "accounts": len(accounts), "primary": primary},
             org_node=entity.node,
         )
+        if not primary:
+            mirror_history(book)
     return book
 
 

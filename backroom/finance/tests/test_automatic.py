@@ -8,13 +8,16 @@ import datetime as dt
 import pytest
 from django.db.models import Sum
 
+from backroom.catalog.models import Category, Item
 from backroom.channels.models import SalesChannelDay, SalesDay
+from backroom.channels.tests.conftest import menu  # noqa: F401 (a fixture)
+from backroom.channels.tests.test_rollups import till_sale
 from backroom.config.ledger_checks import run_ledger_checks
 from backroom.events.services import dispatch_outbox
 from backroom.finance.choices import JournalKind, PostingRole
 from backroom.finance.models import Account, Journal, JournalLine, PendingPosting, PostingAccount
 from backroom.finance.services.automatic import post_recent_sales, post_sales, post_sales_cost
-from backroom.finance.services.books import set_posting_account
+from backroom.finance.services.books import create_account, set_posting_account
 from backroom.finance.tests.conftest import D
 from backroom.inventory import services as inventory
 from backroom.inventory.choices import MoveReason
@@ -248,6 +251,41 @@ def test_a_days_sales_post_per_channel_with_vat_discounts_and_commission(books, 
         ("2221.02", D("-1.2000")),
         ("5001.02", D("-20.0000")),
     ]
+
+
+def test_revenue_splits_by_menu_category_to_a_categorys_own_account(books, tree, menu):  # noqa: F811
+    """Golden numbers: at the till, 2 noodles at 21.20 and a tea at 10.60 (53.00 with 6% VAT).
+    Drinks have their own revenue account; mains use the default one."""
+    mains = Category.objects.create(code="mains", name="Mains")
+    drinks = Category.objects.create(code="drinks", name="Drinks")
+    Item.objects.filter(pk=menu.noodles.pk).update(category=mains)
+    Item.objects.filter(pk=menu.tea.pk).update(category=drinks)
+    beverages = create_account(
+        books.cn,
+        actor=SYSTEM,
+        code="5001.03",
+        name="Beverage sales",
+        name_zh="饮品销售收入",
+        kind="revenue",
+        parent=Account.objects.get(book=books.cn, code="5001"),
+    )
+    set_posting_account(
+        tree.entity.legal_entity,
+        role=PostingRole.SALES_REVENUE,
+        account=beverages,
+        category=drinks,
+        actor=SYSTEM,
+    )
+    till_sale(menu, sku="NOODLES", quantity="2", price="21.20", placed_at=NOON)
+    till_sale(menu, sku="TEA", quantity="1", price="10.60", placed_at=NOON)
+    (journal,) = post_sales(tree.store_a.site, NOON.date())
+    assert [(code, amount) for code, _, amount in lines_of(journal)] == [
+        ("1001", D("53.0000")),
+        ("2221.02", D("-3.0000")),
+        ("5001.02", D("-40.0000")),  # mains: 42.40 / 1.06
+        ("5001.03", D("-10.0000")),  # drinks: 10.60 / 1.06
+    ]
+    assert set(journal.lines.values_list("channel", flat=True)) == {"pos"}
 
 
 def test_sales_history_from_before_go_live_is_not_posted(books, tree):

@@ -5,6 +5,7 @@ import re
 import pytest
 
 from backroom.finance.charts import (
+    ACCOUNT_MAPS,
     CHARTS,
     EXPENSE_CATEGORIES,
     EXPENSE_CATEGORY_LABELS,
@@ -168,3 +169,17 @@ def test_expense_categories_map_to_postable_expense_accounts(template: ChartTemp
         assert account.postable and account.kind == EXPENSE, category
     other = EXPENSE_CATEGORIES["other"][template.code]
     assert other == template.roles[PostingRole.OPERATING_EXPENSES]
+
+
+@pytest.mark.parametrize("pair", sorted(ACCOUNT_MAPS))
+def test_an_account_map_covers_every_postable_account_and_keeps_the_roles(pair):
+    """Every postable account of the primary chart lands on a postable account of the other,
+    and each role's account lands on the other chart's account for that role."""
+    source, target = chart(pair[0]), chart(pair[1])
+    mapping = ACCOUNT_MAPS[pair]
+    postable_source = {row.code for row in source.accounts if row.postable}
+    postable_target = {row.code for row in target.accounts if row.postable}
+    assert set(mapping) == postable_source
+    assert set(mapping.values()) <= postable_target
+    for role, code in source.roles.items():
+        assert mapping[code] == target.roles[role], role
