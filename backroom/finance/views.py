@@ -2,12 +2,14 @@
 
 Thin views over `finance.selectors`, `finance.reports` and `finance.services`. Every figure on
 the P&L and the trial balance links to the journals behind it; every journal to its source
-document. Lists export to .xlsx/CSV (`?export=`).
+document. Lists and reports export to .xlsx/CSV (`?export=`).
 """
 
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable
+from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 from urllib.parse import urlencode
@@ -276,6 +278,57 @@ TRIAL_BALANCE_COLUMNS = [
 ]
 
 
+@dataclass
+class ReportRow:
+    """One row of a report's export: an account's line or a total (no account code)."""
+
+    section: str
+    code: str
+    name: str
+    values: list[Any]
+
+
+def _months(first: dt.date, last: dt.date) -> str:
+    return f"{first:%Y-%m}" if first == last else f"{first:%Y-%m}–{last:%Y-%m}"
+
+
+def _value(index: int) -> Callable[[ReportRow], Any]:
+    return lambda row: row.values[index]
+
+
+def pnl_columns(columns: list[tuple[dt.date, dt.date]]) -> list[Column]:
+    """Section, account, name, and one column per comparison column, named with its months."""
+    labels = [_("This period %(months)s"), _("Previous %(months)s"), _("Last year %(months)s")]
+    return [
+        Column(gettext_lazy("Section"), lambda row: row.section),
+        Column(gettext_lazy("Account"), lambda row: row.code),
+        Column(gettext_lazy("Name"), lambda row: row.name),
+        *(
+            Column(label % {"months": _months(first, last)}, _value(index))
+            for index, (label, (first, last)) in enumerate(zip(labels, columns, strict=True))
+        ),
+    ]
+
+
+def pnl_rows(
+    report: reports.Pnl, sections: list[tuple[reports.PnlSection, str, list[Decimal]]]
+) -> list[ReportRow]:
+    """The P&L as the page shows it: each section's lines and total; gross profit and the food
+    cost % after the food cost; the profit last."""
+    rows: list[ReportRow] = []
+    for section, label, total in sections:
+        rows += [
+            ReportRow(label, line.account.code, line.account.label, line.values)
+            for line in section.lines
+        ]
+        rows.append(ReportRow(label, "", f"{_('Total')} · {label}", total))
+        if section.key == "food_cost":
+            rows.append(ReportRow(_("Gross profit"), "", _("Gross profit"), report.gross_profit()))
+            rows.append(ReportRow(_("Food cost %"), "", _("Food cost %"), report.food_cost_pct()))
+    rows.append(ReportRow(_("Profit"), "", _("Profit"), report.profit()))
+    return rows
+
+
 @page(FINANCE_VIEW)
 def profit_and_loss(request: HttpRequest) -> HttpResponse:
     """A store's (or the entity's) P&L for months, against the months before and a year ago;
@@ -315,11 +368,57 @@ def profit_and_loss(request: HttpRequest) -> HttpResponse:
             (report.expenses, _("Operating expenses")),
         ):
             sections.append((section, label, section.totals(report.width)))
+        if file_type := export_format(request):
+            return export_table(
+                file_type,
+                "profit-and-loss",
+                pnl_columns(report.columns),
+                pnl_rows(report, sections),
+            )
     return render_page(
         request,
         "finance/pnl.html",
-        {**context, "title": _("Profit and loss"), "report": report, "sections": sections},
+        {
+            **context,
+            "title": _("Profit and loss"),
+            "report": report,
+            "sections": sections,
+            "export_base": reverse("finance:pnl"),
+        },
     )
+
+
+BALANCE_SHEET_COLUMNS = [
+    Column(gettext_lazy("Section"), lambda row: row.section),
+    Column(gettext_lazy("Account"), lambda row: row.code),
+    Column(gettext_lazy("Name"), lambda row: row.name),
+    Column(gettext_lazy("Amount"), lambda row: row.values[0]),
+]
+
+
+def balance_sheet_rows(report: reports.BalanceSheet) -> list[ReportRow]:
+    """Assets, liabilities and equity with their totals, as the page shows them."""
+    assets, liabilities, equity = _("Assets"), _("Liabilities"), _("Equity")
+    rows = [ReportRow(assets, a.code, a.label, [amount]) for a, amount in report.assets]
+    rows.append(ReportRow(assets, "", _("Total assets"), [report.total_assets]))
+    rows += [ReportRow(liabilities, a.code, a.label, [amount]) for a, amount in report.liabilities]
+    rows.append(ReportRow(liabilities, "", _("Total liabilities"), [report.total_liabilities]))
+    rows += [ReportRow(equity, a.code, a.label, [amount]) for a, amount in report.equity]
+    rows.append(ReportRow(equity, "", _("Profit of this year"), [report.profit_this_year]))
+    if report.profit_earlier_years:
+        rows.append(
+            ReportRow(equity, "", _("Profit of earlier years"), [report.profit_earlier_years])
+        )
+    rows.append(ReportRow(equity, "", _("Total equity"), [report.total_equity]))
+    rows.append(
+        ReportRow(
+            "",
+            "",
+            _("Total liabilities and equity"),
+            [report.total_liabilities + report.total_equity],
+        )
+    )
+    return rows
 
 
 @page(FINANCE_VIEW)
@@ -329,6 +428,10 @@ def balance_sheet(request: HttpRequest) -> HttpResponse:
     book = context["book"]
     month = _month(request.GET.get("month"), month_start(timezone.localdate()))
     report = reports.balance_sheet(book, month) if book else None
+    if report is not None and (file_type := export_format(request)):
+        return export_table(
+            file_type, "balance-sheet", BALANCE_SHEET_COLUMNS, balance_sheet_rows(report)
+        )
     return render_page(
         request,
         "finance/balance_sheet.html",
@@ -338,8 +441,26 @@ def balance_sheet(request: HttpRequest) -> HttpResponse:
             "report": report,
             "month": month,
             "month_end": reports.last_month_of(month),
+            "export_base": reverse("finance:balance_sheet"),
         },
     )
+
+
+def bucket_label(key: str) -> str:
+    """An ageing bucket as the page heads it: "Not due", "1-30 days"…"""
+    return _("Not due") if key == "current" else f"{key} {_('days')}"
+
+
+PAYABLE_COLUMNS = [
+    Column(gettext_lazy("Supplier code"), lambda item: item.invoice.supplier.code),
+    Column(gettext_lazy("Supplier"), lambda item: item.invoice.supplier.name),
+    Column(gettext_lazy("Invoice number"), lambda item: item.invoice.invoice_number),
+    Column(gettext_lazy("Invoice date"), lambda item: item.invoice.invoice_date),
+    Column(gettext_lazy("Due date"), lambda item: item.invoice.due_date),
+    Column(gettext_lazy("Days overdue"), lambda item: item.days_overdue),
+    Column(gettext_lazy("Ageing"), lambda item: bucket_label(item.bucket)),
+    Column(gettext_lazy("Amount"), lambda item: item.amount),
+]
 
 
 @page(FINANCE_VIEW)
@@ -348,6 +469,9 @@ def payables(request: HttpRequest) -> HttpResponse:
     context = _report_context(request)
     book = context["book"]
     suppliers = payable_services.open_invoices(book) if book else []
+    if book is not None and (file_type := export_format(request)):
+        rows = [item for supplier in suppliers for item in supplier.invoices]
+        return export_table(file_type, "payables", PAYABLE_COLUMNS, rows)
     return render_page(
         request,
         "finance/payables.html",
@@ -362,6 +486,7 @@ def payables(request: HttpRequest) -> HttpResponse:
             ],
             "may_pay": book is not None
             and request.user.has_scoped_permission(FINANCE_POST, book.entity.node),  # type: ignore[union-attr]
+            "export_base": reverse("finance:payables"),
         },
     )
 
@@ -418,8 +543,22 @@ def consolidated(request: HttpRequest) -> HttpResponse:
 # --- periods ----------------------------------------------------------------------------------
 
 
+PERIOD_COLUMNS = [
+    Column(gettext_lazy("Entity code"), lambda period: period.entity.node.code),
+    Column(gettext_lazy("Entity"), lambda period: period.entity.node.name),
+    Column(gettext_lazy("Period"), lambda period: period.name),
+    Column(gettext_lazy("Start"), lambda period: period.start),
+    Column(gettext_lazy("End"), lambda period: period.end),
+    Column(gettext_lazy("Status"), lambda period: str(period.get_status_display())),
+]
+
+
 @page(FINANCE_VIEW)
 def period_list(request: HttpRequest) -> HttpResponse:
+    if file_type := export_format(request):
+        return export_table(
+            file_type, "periods", PERIOD_COLUMNS, selectors.periods_for(request.user)
+        )
     rows = list(selectors.periods_for(request.user)[:120])
     for period in rows:
         node = period.entity.node
@@ -429,7 +568,12 @@ def period_list(request: HttpRequest) -> HttpResponse:
     return render_page(
         request,
         "finance/period_list.html",
-        {"title": _("Accounting periods"), "periods": rows, "statuses": dict(PeriodStatus.choices)},
+        {
+            "title": _("Accounting periods"),
+            "periods": rows,
+            "statuses": dict(PeriodStatus.choices),
+            "export_base": reverse("finance:period_list"),
+        },
     )
 
 

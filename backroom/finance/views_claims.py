@@ -9,8 +9,10 @@ from typing import Any
 from django.contrib import messages
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect
+from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 
 from backroom.finance import selectors
 from backroom.finance.charts import EXPENSE_CATEGORY_LABELS
@@ -23,16 +25,39 @@ from backroom.kernel.exceptions import DomainError
 from backroom.kernel.files import private_file_response
 from backroom.org.selectors import sites_for
 from backroom.web.errors import page
+from backroom.web.exports import Column, export_format, export_table
 from backroom.web.forms import posted_id
 from backroom.web.rendering import render_page
 
 FIELDS = ("category", "description", "spent_on", "amount", "cost_centre")
 
 
+CLAIM_COLUMNS = [
+    Column(gettext_lazy("Number"), lambda claim: claim.number),
+    Column(gettext_lazy("Date"), lambda claim: claim.spent_on),
+    Column(gettext_lazy("Store code"), lambda claim: claim.site.node.code),
+    Column(gettext_lazy("Store"), lambda claim: claim.site.node.name),
+    Column(
+        gettext_lazy("Category"),
+        lambda claim: str(EXPENSE_CATEGORY_LABELS.get(claim.category, claim.category)),
+    ),
+    Column(gettext_lazy("Description"), lambda claim: claim.description),
+    Column(gettext_lazy("Cost centre"), lambda claim: claim.cost_centre),
+    Column(gettext_lazy("Amount"), lambda claim: claim.amount),
+    Column(gettext_lazy("Currency"), lambda claim: claim.currency),
+    Column(gettext_lazy("Status"), lambda claim: str(claim.get_status_display())),
+    Column(gettext_lazy("Claimant"), lambda claim: str(claim.claimant)),
+]
+
+
 @page(FINANCE_CLAIM)
 def claim_list(request: HttpRequest) -> HttpResponse:
-    """My claims, and (for finance) the approved claims of its stores waiting to be paid."""
+    """My claims, and (for finance) the approved claims of its stores waiting to be paid.
+    The export has every claim the user may open: their own, and those of the stores whose
+    books they may see."""
     rows = selectors.claims_for(request.user)
+    if file_type := export_format(request):
+        return export_table(file_type, "expense-claims", CLAIM_COLUMNS, rows)
     mine = list(rows.filter(claimant_id=request.user.pk)[:50])
     to_pay = [
         claim
@@ -49,6 +74,7 @@ def claim_list(request: HttpRequest) -> HttpResponse:
             "mine": mine,
             "to_pay": to_pay,
             "labels": EXPENSE_CATEGORY_LABELS,
+            "export_base": reverse("finance:claim_list"),
         },
     )
 
