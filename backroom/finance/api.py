@@ -9,6 +9,7 @@ from ninja import File, Form, Path, Query, Router, Schema, Status
 from ninja.files import UploadedFile
 from ninja.pagination import paginate
 
+from backroom.accounts.authorization import require_permission
 from backroom.config.api_support import ObjectId, Pagination, errors, parse_json_form
 from backroom.finance import reports, selectors
 from backroom.finance.choices import AccountKind, ClaimStatus, JournalStatus
@@ -29,6 +30,9 @@ from backroom.finance.schemas import (
     BookOut,
     ClaimIn,
     ClaimOut,
+    ConsolidatedBalanceSheetOut,
+    ConsolidatedPnlOut,
+    Currency,
     Day,
     FxRateIn,
     FxRateOut,
@@ -454,4 +458,93 @@ def balance_sheet(request: HttpRequest, book_id: Path[ObjectId], month: Day) -> 
         "total_assets": report.total_assets,
         "total_liabilities": report.total_liabilities,
         "total_equity": report.total_equity,
+    }
+
+
+# --- consolidation ----------------------------------------------------------------------------
+
+
+def _entity(book: Any, rate: Any) -> dict[str, Any]:
+    return {
+        "book_id": book.pk,
+        "entity_id": book.entity_id,
+        "entity_code": book.entity.node.code,
+        "currency": book.currency,
+        "rate": rate,
+    }
+
+
+@router.get("/consolidated/pnl", response={200: ConsolidatedPnlOut, **errors(403)})
+def consolidated_pnl(
+    request: HttpRequest, start: Day, currency: Currency, end: Day | None = None
+) -> dict[str, Any]:
+    """The P&L of every entity whose books the caller may see (their primary books), each
+    translated into `currency` at its average rate for the months `start`…`end` (whole months),
+    and the group total. `fx_rate_missing` names every pair without rates."""
+    require_permission(request.user, FINANCE_VIEW)
+    books = list(selectors.primary_books_for(request.user))
+    report = reports.consolidated_pnl(books, start, end or start, currency=currency)
+    return {
+        "currency": report.currency,
+        "start": report.start,
+        "end": reports.last_month_of(report.end),
+        "entities": [
+            {
+                **_entity(entity.book, entity.rate),
+                "translated": entity.translated,
+                "own": entity.own,
+            }
+            for entity in report.entities
+        ],
+        "total": report.total,
+        "food_cost_pct": report.food_cost_pct,
+    }
+
+
+@router.get(
+    "/consolidated/balance-sheet", response={200: ConsolidatedBalanceSheetOut, **errors(403)}
+)
+def consolidated_balance_sheet(
+    request: HttpRequest, month: Day, currency: Currency
+) -> dict[str, Any]:
+    """The balance sheet of every entity whose books the caller may see at the end of the month
+    holding `month`, translated into `currency` at the closing rate, with intercompany
+    receivables and payables eliminated; what no longer balances is the `difference` line in
+    equity. `fx_rate_missing` names every pair without a closing rate."""
+    require_permission(request.user, FINANCE_VIEW)
+    books = list(selectors.primary_books_for(request.user))
+    report = reports.consolidated_balance_sheet(books, month, currency=currency)
+
+    def section(rows: reports.ConsolidatedSection) -> dict[str, Any]:
+        return {
+            "lines": [
+                {
+                    "key": line.key,
+                    "entity_code": report.entities[line.entity].book.entity.node.code
+                    if line.entity is not None
+                    else None,
+                    "account_code": line.account.code if line.account else None,
+                    "account_name": line.label,
+                    "amounts": line.values,
+                    "elimination": line.elimination,
+                    "group": line.group,
+                    "is_eliminated": line.is_eliminated,
+                }
+                for line in rows.lines
+            ],
+            "totals": rows.totals,
+            "elimination": rows.elimination,
+            "group": rows.group,
+        }
+
+    return {
+        "currency": report.currency,
+        "at": report.at,
+        "entities": [_entity(entity.book, entity.rate) for entity in report.entities],
+        "assets": section(report.assets),
+        "liabilities": section(report.liabilities),
+        "equity": section(report.equity),
+        "eliminated_receivables": report.eliminated_receivables,
+        "eliminated_payables": report.eliminated_payables,
+        "difference": report.difference.group,
     }

@@ -1,4 +1,5 @@
-"""Reports over the balances projection: the trial balance and the profit and loss.
+"""Reports over the balances projection: the trial balance, the profit and loss, the balance
+sheet, and their consolidation across entities.
 
 Both read `AccountBalance` (one row per account, month, store and currency), never the lines,
 so they stay fast whatever the history. Months are whole periods; the fiscal year is the
@@ -19,10 +20,12 @@ from typing import Any
 
 from django.db.models import Q, Sum
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 
 from backroom.finance.choices import PROFIT_AND_LOSS, AccountKind, PostingRole
 from backroom.finance.exceptions import FxRateMissing
 from backroom.finance.models import Account, AccountBalance, Book, FxRate, PostingAccount
+from backroom.finance.services.fx import rate_on
 from backroom.finance.services.periods import month_start, next_month
 from backroom.inventory.selectors import stock_value_by_site
 
@@ -441,3 +444,217 @@ def consolidated_pnl(
     if errors:
         raise FxRateMissing(errors)
     return ConsolidatedPnl(currency, start, end, figures)
+
+
+# --- consolidated balance sheet ----------------------------------------------------------------
+
+INTERCOMPANY_ROLES = [PostingRole.INTERCOMPANY_RECEIVABLE, PostingRole.INTERCOMPANY_PAYABLE]
+LINE_LABELS = {
+    "profit_this_year": gettext_lazy("Profit of this year"),
+    "profit_earlier_years": gettext_lazy("Profit of earlier years"),
+    "difference": gettext_lazy("Currency translation and elimination difference"),
+}
+
+
+@dataclass
+class ConsolidatedLine:
+    """One line of the consolidated balance sheet, in the reporting currency.
+
+    `key` is "account" for an entity's account (only that entity's column has an amount), or
+    "profit_this_year", "profit_earlier_years" and "difference" for the lines every entity
+    shares. `elimination` is the intercompany adjustment; `group` what is left of the line."""
+
+    key: str
+    values: list[Decimal]  # one per entity, translated at its closing rate
+    elimination: Decimal = ZERO
+    account: Account | None = None
+    entity: int | None = None  # for an account: the index of the entity it belongs to
+    is_eliminated: bool = False  # an intercompany account, removed from the group
+
+    @property
+    def label(self) -> str:
+        return self.account.label if self.account else str(LINE_LABELS[self.key])
+
+    @property
+    def group(self) -> Decimal:
+        return sum(self.values, ZERO) + self.elimination
+
+    @property
+    def cells(self) -> list[Decimal | None]:
+        """The values to show per entity: an account's in its own entity's column only."""
+        return [
+            value if self.entity is None or index == self.entity else None
+            for index, value in enumerate(self.values)
+        ]
+
+
+@dataclass
+class ConsolidatedSection:
+    key: str  # "assets", "liabilities" or "equity"
+    width: int  # the number of entities
+    lines: list[ConsolidatedLine] = field(default_factory=list)
+
+    @property
+    def totals(self) -> list[Decimal]:
+        return [sum((line.values[i] for line in self.lines), ZERO) for i in range(self.width)]
+
+    @property
+    def elimination(self) -> Decimal:
+        return sum((line.elimination for line in self.lines), ZERO)
+
+    @property
+    def group(self) -> Decimal:
+        return sum((line.group for line in self.lines), ZERO)
+
+
+@dataclass
+class ConsolidatedEntity:
+    """One entity's balance sheet in its own currency and the closing rate that translates it."""
+
+    book: Book
+    rate: Decimal
+    sheet: BalanceSheet
+
+
+@dataclass
+class ConsolidatedBalanceSheet:
+    currency: str
+    month: dt.date  # the first day of the month it is drawn at the end of
+    entities: list[ConsolidatedEntity]
+    assets: ConsolidatedSection
+    liabilities: ConsolidatedSection
+    equity: ConsolidatedSection
+
+    @property
+    def at(self) -> dt.date:
+        return last_month_of(self.month)
+
+    @property
+    def sections(self) -> list[ConsolidatedSection]:
+        return [self.assets, self.liabilities, self.equity]
+
+    @property
+    def difference(self) -> ConsolidatedLine:
+        """The equity line that makes the group balance (listed, never hidden)."""
+        return next(line for line in self.equity.lines if line.key == "difference")
+
+    @property
+    def eliminated_receivables(self) -> Decimal:
+        """What was taken out of the group's assets (a positive amount)."""
+        return -self.assets.elimination
+
+    @property
+    def eliminated_payables(self) -> Decimal:
+        """What was taken out of the group's liabilities (a positive amount)."""
+        return -self.liabilities.elimination
+
+    @property
+    def liabilities_and_equity(self) -> tuple[list[Decimal], Decimal, Decimal]:
+        """Per entity, in the elimination column and for the group: equal to the assets."""
+        liabilities, equity = self.liabilities, self.equity
+        return (
+            [a + b for a, b in zip(liabilities.totals, equity.totals, strict=True)],
+            liabilities.elimination + equity.elimination,
+            liabilities.group + equity.group,
+        )
+
+    @property
+    def balances(self) -> bool:
+        return self.assets.group == self.liabilities.group + self.equity.group
+
+
+def intercompany_accounts(book: Book) -> set[int]:
+    """The book's accounts mapped (by default, not per category) to intercompany roles."""
+    return set(
+        PostingAccount.objects.filter(
+            entity_id=book.entity_id,
+            role__in=INTERCOMPANY_ROLES,
+            category__isnull=True,
+            account__book=book,
+        ).values_list("account_id", flat=True)
+    )
+
+
+def consolidated_balance_sheet(
+    books: Iterable[Book], month: dt.date, *, currency: str
+) -> ConsolidatedBalanceSheet:
+    """The balance sheets of several entities' primary books at the end of `month`, in
+    `currency`, with intercompany balances eliminated.
+
+    The method, kept simple and explicit:
+    1. Each entity's balance sheet (`balance_sheet`) is translated line by line at the closing
+       rate: the rate of the month's last day, or the latest in the days before it
+       (`fx.rate_on`, direct or inverse). Equity and profit are translated at that rate too,
+       not at historical or average rates. A missing rate for any entity is `FxRateMissing`
+       naming every missing pair at once.
+    2. The balances on the accounts mapped by default to the intercompany receivable and
+       payable roles are eliminated: the elimination column takes each of them out, so the
+       group column shows zero for them.
+    3. Whatever no longer balances goes to one equity line, "Currency translation and
+       elimination difference", computed per column so that every column balances: in an
+       entity's column it is the rounding of its translation; in the elimination column it is
+       the eliminated payables less the eliminated receivables (the two sides of an
+       intercompany balance translated at different rates, or not matching, or a counterparty
+       not in the consolidation). The line is always listed, even at zero.
+    """
+    month = month_start(month)
+    day = last_month_of(month)
+    entities: list[ConsolidatedEntity] = []
+    errors: dict[str, list[str]] = {}
+    for book in books:
+        try:
+            rate = rate_on(book.currency, currency, day)
+        except FxRateMissing as error:
+            errors.setdefault(book.currency, error.errors.get("currency", []))
+            continue
+        entities.append(ConsolidatedEntity(book, rate, balance_sheet(book, month)))
+    if errors:
+        raise FxRateMissing(errors)
+    width = len(entities)
+    report = ConsolidatedBalanceSheet(
+        currency=currency,
+        month=month,
+        entities=entities,
+        assets=ConsolidatedSection("assets", width),
+        liabilities=ConsolidatedSection("liabilities", width),
+        equity=ConsolidatedSection("equity", width),
+    )
+
+    def column(index: int, amount: Decimal) -> list[Decimal]:
+        values = [ZERO] * width
+        values[index] = summed(amount * entities[index].rate)
+        return values
+
+    for index, entity in enumerate(entities):
+        intercompany = intercompany_accounts(entity.book)
+        for section, rows in (
+            (report.assets, entity.sheet.assets),
+            (report.liabilities, entity.sheet.liabilities),
+            (report.equity, entity.sheet.equity),
+        ):
+            for account, amount in rows:
+                values = column(index, amount)
+                eliminated = account.pk in intercompany and section is not report.equity
+                section.lines.append(
+                    ConsolidatedLine(
+                        "account",
+                        values,
+                        elimination=-values[index] if eliminated else ZERO,
+                        account=account,
+                        entity=index,
+                        is_eliminated=eliminated,
+                    )
+                )
+    for key in ("profit_this_year", "profit_earlier_years"):
+        values = [summed(getattr(entity.sheet, key) * entity.rate) for entity in entities]
+        if key == "profit_this_year" or any(values):
+            report.equity.lines.append(ConsolidatedLine(key, values))
+    assets, liabilities, equity = report.assets, report.liabilities, report.equity
+    report.equity.lines.append(
+        ConsolidatedLine(
+            "difference",
+            [assets.totals[i] - liabilities.totals[i] - equity.totals[i] for i in range(width)],
+            elimination=assets.elimination - liabilities.elimination - equity.elimination,
+        )
+    )
+    return report

@@ -276,3 +276,69 @@ class BalanceSheetOut(Schema):
     total_assets: Decimal
     total_liabilities: Decimal
     total_equity: Decimal
+
+
+class ConsolidatedEntityOut(Schema):
+    book_id: int
+    entity_id: int
+    entity_code: str
+    currency: str
+    rate: Decimal = Field(..., description="Units of the reporting currency for one unit")
+
+
+class ConsolidatedPnlFiguresOut(Schema):
+    revenue: Decimal
+    food_cost: Decimal
+    gross_profit: Decimal
+    expenses: Decimal
+    profit: Decimal
+
+
+class ConsolidatedPnlEntityOut(ConsolidatedEntityOut):
+    translated: ConsolidatedPnlFiguresOut
+    own: ConsolidatedPnlFiguresOut = Field(..., description="In the entity's own currency")
+
+
+class ConsolidatedPnlOut(Schema):
+    currency: str
+    start: dt.date
+    end: dt.date
+    entities: list[ConsolidatedPnlEntityOut]
+    total: ConsolidatedPnlFiguresOut
+    food_cost_pct: Decimal | None
+
+
+class ConsolidatedBalanceSheetLineOut(Schema):
+    key: str = Field(
+        ...,
+        description="`account`, or a line every entity shares: `profit_this_year`, "
+        "`profit_earlier_years`, `difference`",
+    )
+    entity_code: str | None
+    account_code: str | None
+    account_name: str
+    amounts: list[Decimal] = Field(..., description="Translated, one per entity in order")
+    elimination: Decimal
+    group: Decimal
+    is_eliminated: bool
+
+
+class ConsolidatedBalanceSheetSectionOut(Schema):
+    lines: list[ConsolidatedBalanceSheetLineOut]
+    totals: list[Decimal]
+    elimination: Decimal
+    group: Decimal
+
+
+class ConsolidatedBalanceSheetOut(Schema):
+    currency: str
+    at: dt.date
+    entities: list[ConsolidatedEntityOut]
+    assets: ConsolidatedBalanceSheetSectionOut
+    liabilities: ConsolidatedBalanceSheetSectionOut
+    equity: ConsolidatedBalanceSheetSectionOut
+    eliminated_receivables: Decimal
+    eliminated_payables: Decimal
+    difference: Decimal = Field(
+        ..., description="The currency translation and elimination difference in equity"
+    )

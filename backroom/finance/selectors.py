@@ -23,6 +23,12 @@ def books_for(actor: Any, permission: str = FINANCE_VIEW) -> QuerySet[Book]:
     return Book.objects.restrict(actor, permission).select_related("entity__node")
 
 
+def primary_books_for(actor: Any) -> QuerySet[Book]:
+    """The primary books the actor may see: the entities a consolidation covers (the page
+    and the API consolidate exactly these)."""
+    return books_for(actor).filter(is_primary=True)
+
+
 def get_book(actor: Any, book_id: int, permission: str = FINANCE_VIEW) -> Book:
     book = books_for(actor, permission).filter(pk=book_id).first()
     if book is None:

@@ -504,38 +504,150 @@ def invoice_paid(request: HttpRequest, book_id: int, invoice_id: int) -> HttpRes
     return redirect(f"{reverse('finance:payables')}?book={book.pk}")
 
 
+def consolidated_pnl_rows() -> list[tuple[str, str]]:
+    return [
+        ("revenue", _("Revenue")),
+        ("food_cost", pgettext("profit and loss", "Food cost")),
+        ("gross_profit", _("Gross profit")),
+        ("expenses", _("Operating expenses")),
+        ("profit", _("Profit")),
+    ]
+
+
+def _entity_header(book: Book, rate: Decimal) -> str:
+    return f"{book.entity.node.code} ({book.currency} × {rate.normalize():f})"
+
+
+def _value_at(index: int) -> Callable[[dict[str, Any]], Any]:
+    return lambda row: row["values"][index]
+
+
+def _consolidated_pnl_export(file_type: str, report: reports.ConsolidatedPnl) -> HttpResponse:
+    total = report.total
+    rows = [
+        {
+            "name": label,
+            "values": [entity.translated[key] for entity in report.entities],
+            "group": total[key],
+        }
+        for key, label in consolidated_pnl_rows()
+    ]
+    columns = [Column(gettext_lazy("Line"), lambda row: row["name"])]
+    columns += [
+        Column(_entity_header(entity.book, entity.rate), _value_at(index))
+        for index, entity in enumerate(report.entities)
+    ]
+    columns.append(Column(gettext_lazy("Group"), lambda row: row["group"]))
+    return export_table(file_type, "consolidated-pnl", columns, rows)
+
+
+def _consolidated_balance_sheet_export(
+    file_type: str, report: reports.ConsolidatedBalanceSheet
+) -> HttpResponse:
+    """Every line of every section, then the section's total, as a flat table."""
+    rows: list[dict[str, Any]] = []
+    labels = balance_sheet_section_labels()
+    for section in report.sections:
+        for line in section.lines:
+            rows.append(
+                {
+                    "section": labels[section.key][0],
+                    "entity": report.entities[line.entity].book.entity.node.code
+                    if line.entity is not None
+                    else "",
+                    "account": line.account.code if line.account else "",
+                    "name": line.label,
+                    "values": line.cells,
+                    "elimination": line.elimination,
+                    "group": line.group,
+                }
+            )
+        rows.append(
+            {
+                "section": labels[section.key][0],
+                "entity": "",
+                "account": "",
+                "name": labels[section.key][1],
+                "values": section.totals,
+                "elimination": section.elimination,
+                "group": section.group,
+            }
+        )
+    columns = [
+        Column(gettext_lazy("Section"), lambda row: row["section"]),
+        Column(gettext_lazy("Company"), lambda row: row["entity"]),
+        Column(gettext_lazy("Account"), lambda row: row["account"]),
+        Column(gettext_lazy("Name"), lambda row: row["name"]),
+    ]
+    columns += [
+        Column(_entity_header(entity.book, entity.rate), _value_at(index))
+        for index, entity in enumerate(report.entities)
+    ]
+    columns += [
+        Column(gettext_lazy("Intercompany elimination"), lambda row: row["elimination"]),
+        Column(gettext_lazy("Group"), lambda row: row["group"]),
+    ]
+    return export_table(file_type, "consolidated-balance-sheet", columns, rows)
+
+
+def balance_sheet_section_labels() -> dict[str, tuple[str, str]]:
+    """Each section's heading and the label of its total."""
+    return {
+        "assets": (_("Assets"), _("Total assets")),
+        "liabilities": (_("Liabilities"), _("Total liabilities")),
+        "equity": (_("Equity"), _("Total equity")),
+    }
+
+
 @page(FINANCE_VIEW)
 def consolidated(request: HttpRequest) -> HttpResponse:
-    """The P&L of every entity the user may see, translated into one reporting currency at
-    each month range's average rate, and their total."""
+    """Every entity the user may see, in one reporting currency: the P&L for a range of months
+    (each entity at the range's average rate), or with `?view=balance-sheet` the balance sheet
+    at the end of `month` (closing rates, intercompany balances eliminated). Both export."""
     context = _report_context(request)
     currency = (request.GET.get("currency") or "CNY").upper()[:3]
-    report, problems = None, []
-    books = [book for book in context["books"] if book.is_primary]
+    view = "balance-sheet" if request.GET.get("view") == "balance-sheet" else "pnl"
+    month = _month(request.GET.get("month"), context["end"])
+    books = list(selectors.primary_books_for(request.user))
+    report: reports.ConsolidatedPnl | None = None
+    sheet: reports.ConsolidatedBalanceSheet | None = None
+    problems: list[str] = []
     if books:
         try:
-            report = reports.consolidated_pnl(
-                books, context["start"], context["end"], currency=currency
-            )
+            if view == "pnl":
+                report = reports.consolidated_pnl(
+                    books, context["start"], context["end"], currency=currency
+                )
+            else:
+                sheet = reports.consolidated_balance_sheet(books, month, currency=currency)
         except DomainError as error:
             problems = problem_messages(error)
+    if file_type := export_format(request):
+        if report is not None:
+            return _consolidated_pnl_export(file_type, report)
+        if sheet is not None:
+            return _consolidated_balance_sheet_export(file_type, sheet)
+    labels = balance_sheet_section_labels()
     return render_page(
         request,
         "finance/consolidated.html",
         {
             **context,
-            "title": _("Consolidated profit and loss"),
+            "title": _("Consolidated balance sheet")
+            if view == "balance-sheet"
+            else _("Consolidated profit and loss"),
+            "view": view,
+            "month": month,
             "report": report,
+            "sheet": sheet,
+            "sections": [(section, *labels[section.key]) for section in sheet.sections]
+            if sheet
+            else [],
             "problems": problems,
             "currency": currency,
             "currencies": sorted({book.currency for book in books} | {"CNY"}),
-            "rows": [
-                ("revenue", _("Revenue")),
-                ("food_cost", pgettext("profit and loss", "Food cost")),
-                ("gross_profit", _("Gross profit")),
-                ("expenses", _("Operating expenses")),
-                ("profit", _("Profit")),
-            ],
+            "rows": consolidated_pnl_rows(),
+            "export_base": reverse("finance:consolidated"),
         },
     )
 
