@@ -369,11 +369,25 @@ def test_the_demo_books_are_posted_closed_and_reconcile(demo):
 
     store = OrgNode.objects.get(code="SH001").site
     last_month = month_start(month_start(site_today(store)) - dt.timedelta(days=1))
-    books = list(Book.objects.select_related("entity__node"))
+    books = list(Book.objects.filter(is_primary=True).select_related("entity__node"))
     assert {book.entity.node.code: book.chart for book in books} == {
         "CN-SH": "cn_small_business",
         "HK-01": "ifrs",
     }
+    # CN-SH's IFRS book mirrors every journal of its primary book, to the cent.
+    primary, ifrs = (Book.objects.get(entity__node__code="CN-SH", is_primary=p) for p in (1, 0))
+    assert ifrs.chart == "ifrs"
+    assert ifrs.journals.count() == primary.journals.filter(status="posted").count()
+    revenue = {
+        book.code: JournalLine.objects.filter(
+            journal__book=book, account__kind="revenue"
+        ).aggregate(total=Sum("base_amount"))["total"]
+        for book in (primary, ifrs)
+    }
+    assert revenue[primary.code] == revenue[ifrs.code] < 0
+    # Drinks post to their own revenue account; a licence fee in USD was half settled.
+    assert JournalLine.objects.filter(journal__book=primary, account__code="5001.03").exists()
+    assert JournalLine.objects.filter(journal__book=primary, account__code="5603.01").exists()
     assert not PendingPosting.objects.filter(journal__isnull=True).exists()
     # Today's sales depletion is posted with the day, tomorrow: post it now to compare.
     for site in Site.objects.filter(legal_entity__books__isnull=False).select_related("node"):
@@ -395,7 +409,7 @@ def test_the_demo_books_are_posted_closed_and_reconcile(demo):
     # SH001 over the months of the stock history (to yesterday): sales as the AvT counts them
     # (VAT included), and food cost without waste = actual usage (the AvT values quantities at
     # today's average cost, the books at the cost of the day: within 2 %, 1.5 % measured).
-    book = Book.objects.get(entity=store.legal_entity)
+    book = Book.objects.get(entity=store.legal_entity, is_primary=True)
     today = site_today(store)
     first = month_start(today - dt.timedelta(days=25))
     pnl = finance_reports.profit_and_loss(book, first, month_start(today), sites=[store.pk])

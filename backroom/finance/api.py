@@ -5,26 +5,32 @@ from typing import Any
 
 from django.db.models import QuerySet
 from django.http import HttpRequest
+from django.utils import timezone
 from ninja import File, Form, Path, Query, Router, Schema, Status
 from ninja.files import UploadedFile
 from ninja.pagination import paginate
 
 from backroom.accounts.authorization import require_permission
+from backroom.catalog.models import Category
 from backroom.config.api_support import ObjectId, Pagination, errors, parse_json_form
 from backroom.finance import reports, selectors
 from backroom.finance.choices import AccountKind, ClaimStatus, JournalStatus
 from backroom.finance.models import (
     Account,
+    AccountMap,
     ExpenseClaim,
     FxRate,
     Journal,
     PendingPosting,
     Period,
+    PostingAccount,
 )
 from backroom.finance.permissions import FINANCE_CLAIM, FINANCE_VIEW
 from backroom.finance.schemas import (
     AccountingPeriodOut,
     AccountingPeriodStatusIn,
+    AccountMapIn,
+    AccountMapOut,
     BalanceSheetOut,
     BookIn,
     BookOut,
@@ -33,6 +39,7 @@ from backroom.finance.schemas import (
     ConsolidatedBalanceSheetOut,
     ConsolidatedPnlOut,
     Currency,
+    CurrencyBalanceOut,
     Day,
     FxRateIn,
     FxRateOut,
@@ -47,11 +54,23 @@ from backroom.finance.schemas import (
     LineIn,
     OpenInvoiceOut,
     PendingOut,
+    PostingAccountIn,
+    PostingAccountOut,
+    SettlementIn,
     TrialBalanceOut,
     TrialBalanceRowOut,
 )
 from backroom.finance.services import books as book_services
-from backroom.finance.services import claims, fx, journals, payables, periods, revaluation
+from backroom.finance.services import (
+    claims,
+    fx,
+    journals,
+    mirror,
+    payables,
+    periods,
+    revaluation,
+    settlements,
+)
 from backroom.finance.services.journals import LineInput
 from backroom.kernel.exceptions import NotFound, ValidationFailed
 from backroom.org.models import LegalEntity, Site
@@ -142,6 +161,79 @@ def update_account(
     account = selectors.get_account(request.user, account_id)
     changes = {k: v for k, v in payload.dict(exclude_unset=True).items() if v is not None}
     return book_services.update_account(account, actor=request.user, **changes)
+
+
+# --- posting accounts and secondary books' account maps ------------------------------------
+
+
+@router.get(
+    "/books/{book_id}/posting-accounts", response={200: list[PostingAccountOut], **errors(404)}
+)
+def list_posting_accounts(request: HttpRequest, book_id: Path[ObjectId]) -> QuerySet[Any]:
+    """The account each posting role uses in the (primary) book, per item category when set."""
+    book = selectors.get_book(request.user, book_id)
+    return (
+        PostingAccount.objects.filter(entity=book.entity, account__book=book)
+        .select_related("account")
+        .order_by("role", "category_id")
+    )
+
+
+@router.put("/books/{book_id}/posting-accounts", response={200: PostingAccountOut, **WRITE_ERRORS})
+def set_posting_account(
+    request: HttpRequest, book_id: Path[ObjectId], payload: PostingAccountIn
+) -> PostingAccount:
+    """Map a role (for one item category, or by default) to an account of the primary book;
+    the postings waiting for it are posted."""
+    book = selectors.get_book(request.user, book_id)
+    account = book.accounts.filter(pk=payload.account_id).first()
+    category = (
+        Category.objects.filter(pk=payload.category_id).first() if payload.category_id else None
+    )
+    problems: dict[str, list[str]] = {}
+    if account is None:
+        problems["account_id"] = ["There is no such account in this book."]
+    if payload.category_id and category is None:
+        problems["category_id"] = ["There is no such category."]
+    if problems or account is None:
+        raise ValidationFailed(problems)
+    return book_services.set_posting_account(
+        book.entity, role=payload.role, account=account, category=category, actor=request.user
+    )
+
+
+@router.get("/books/{book_id}/account-maps", response={200: list[AccountMapOut], **errors(404)})
+def list_account_maps(request: HttpRequest, book_id: Path[ObjectId]) -> QuerySet[Any]:
+    """A secondary book's account map: where each primary-book account's postings land."""
+    book = selectors.get_book(request.user, book_id)
+    return (
+        AccountMap.objects.filter(book=book)
+        .select_related("source", "target")
+        .order_by("source__code")
+    )
+
+
+@router.put("/books/{book_id}/account-maps", response={200: AccountMapOut, **WRITE_ERRORS})
+def set_account_map(
+    request: HttpRequest, book_id: Path[ObjectId], payload: AccountMapIn
+) -> AccountMap:
+    """Map a primary-book account into this secondary book; the mirrors waiting for it post."""
+    book = selectors.get_book(request.user, book_id)
+    accounts = Account.objects.filter(book__entity=book.entity).in_bulk(
+        [payload.source_id, payload.target_id]
+    )
+    problems: dict[str, list[str]] = {}
+    for field, pk in (("source_id", payload.source_id), ("target_id", payload.target_id)):
+        if pk not in accounts:
+            problems[field] = ["There is no such account in this entity's books."]
+    if problems:
+        raise ValidationFailed(problems)
+    return mirror.set_account_map(
+        book,
+        source=accounts[payload.source_id],
+        target=accounts[payload.target_id],
+        actor=request.user,
+    )
 
 
 # --- journals -------------------------------------------------------------------------------
@@ -295,6 +387,78 @@ def set_fx_rate(request: HttpRequest, payload: FxRateIn) -> Status:
 def list_pending(request: HttpRequest) -> QuerySet[PendingPosting]:
     """Automatic postings waiting for an account mapping or a rate, oldest first."""
     return selectors.pending_for(request.user)
+
+
+# --- foreign-currency balances and their settlement ----------------------------------------
+
+
+class CurrencyBalanceFilter(Schema):
+    on: Day | None = None
+
+
+@router.get(
+    "/books/{book_id}/currency-balances",
+    response={200: list[CurrencyBalanceOut], **errors(404)},
+)
+def currency_balances(
+    request: HttpRequest, book_id: Path[ObjectId], filters: Query[CurrencyBalanceFilter]
+) -> list[dict[str, Any]]:
+    """Open foreign-currency balances of asset and liability accounts per store, with the
+    base amount they are carried at, at the end of the month of `on` (today by default)."""
+    book = selectors.get_book(request.user, book_id)
+    return [
+        {
+            "account_id": balance.account.pk,
+            "account_code": balance.account.code,
+            "account_name": balance.account.label,
+            "store_id": balance.site.pk if balance.site else None,
+            "store_code": balance.site.node.code if balance.site else None,
+            "currency": balance.currency,
+            "amount": balance.amount,
+            "base": balance.base,
+            "carrying_rate": balance.carrying_rate,
+        }
+        for balance in settlements.foreign_balances(
+            book, through=filters.on or timezone.localdate()
+        )
+    ]
+
+
+@router.post("/books/{book_id}/settlements", response={201: JournalDetailOut, **WRITE_ERRORS})
+def settle(request: HttpRequest, book_id: Path[ObjectId], payload: SettlementIn) -> Status:
+    """Settle (part of) a foreign-currency balance: the account is cleared at its carrying
+    base, the bank takes the amount at the day's (or the given) rate, and the difference is a
+    realised exchange gain or loss. `fx_rate_missing` when the day has no rate."""
+    book = selectors.get_book(request.user, book_id)
+    accounts = {
+        a.code: a
+        for a in book.accounts.filter(code__in=[payload.account, payload.bank_account or ""])
+    }
+    problems: dict[str, list[str]] = {}
+    if payload.account not in accounts:
+        problems["account"] = ["There is no such account in this book."]
+    if payload.bank_account and payload.bank_account not in accounts:
+        problems["bank_account"] = ["There is no such account in this book."]
+    site = None
+    if payload.store_id:
+        site = Site.objects.filter(pk=payload.store_id, legal_entity=book.entity).first()
+        if site is None:
+            problems["store_id"] = ["There is no such store in this entity."]
+    if problems:
+        raise ValidationFailed(problems)
+    journal = settlements.settle_balance(
+        book,
+        account=accounts[payload.account],
+        currency=payload.currency,
+        amount=payload.amount,
+        date=payload.date,
+        rate=payload.rate,
+        site=site,
+        bank=accounts.get(payload.bank_account or ""),
+        reference=payload.reference,
+        actor=request.user,
+    )
+    return Status(201, selectors.get_journal(request.user, journal.pk))
 
 
 # --- reports ------------------------------------------------------------------------------------

@@ -1,9 +1,14 @@
 """The demo's books: each company's books open on the Chinese small-business chart (CN-SH)
 and the IFRS-style chart (HK), with paid-in capital as opening balances; its 60 days of stock
-and sales posted, exchange rates entered, every month before the current one closed, and a
-few expense claims at SH001 (one paid, one approved and waiting to be paid, one waiting for
-the store manager). Finance opens the books after the operations' seeds ran, so `catch_up`
-posts them, as it would for a chain switching Backroom's books on."""
+and sales posted, exchange rates entered, every month before the current one revalued and
+closed, and a few expense claims at SH001 (one paid, one approved and waiting to be paid, one
+waiting for the store manager). Finance opens the books after the operations' seeds ran, so
+`catch_up` posts them, as it would for a chain switching Backroom's books on.
+
+The Chinese company also keeps an IFRS book beside its primary one (every journal mirrored),
+posts drinks to their own revenue account (饮品销售收入, 5001.03), and is owed a brand licence
+fee in US dollars, half of it received since at a different rate (a realised exchange
+difference; the rest is on the currencies page)."""
 
 from __future__ import annotations
 
@@ -15,11 +20,12 @@ from decimal import Decimal
 from django.core.files.uploadedfile import SimpleUploadedFile
 
 from backroom.approvals import runtime
+from backroom.catalog.models import Category
 from backroom.config.demo import DemoContext
-from backroom.finance.choices import PeriodStatus
-from backroom.finance.models import Period
+from backroom.finance.choices import AccountKind, PeriodStatus, PostingRole
+from backroom.finance.models import Book, Period
 from backroom.finance.services.automatic import catch_up
-from backroom.finance.services.books import open_books
+from backroom.finance.services.books import create_account, open_books, set_posting_account
 from backroom.finance.services.claims import (
     ClaimInput,
     approval_request,
@@ -28,10 +34,19 @@ from backroom.finance.services.claims import (
 )
 from backroom.finance.services.fx import set_fx_rate
 from backroom.finance.services.journals import LineInput, create_journal
-from backroom.finance.services.periods import change_period_status, month_start, period_for
+from backroom.finance.services.mirror import set_account_map
+from backroom.finance.services.periods import (
+    change_period_status,
+    month_start,
+    period_for,
+    postable_date,
+)
+from backroom.finance.services.revaluation import revalue_period
+from backroom.finance.services.settlements import settle_balance
 from backroom.kernel.actors import SYSTEM
 from backroom.kernel.clock import now
 from backroom.org.choices import NodeKind
+from backroom.org.models import LegalEntity
 
 CHARTS = {"CN": "cn_small_business"}
 # The opening balances: paid-in capital in the bank (chart → bank and capital accounts).
@@ -69,14 +84,67 @@ def seed(ctx: DemoContext) -> None:
             post=True,
             key=f"demo-opening:{entity.pk}",
         )
+        if book.chart == "cn_small_business":
+            keep_drinks_and_ifrs_books(entity, book)
         catch_up(entity)
+        if book.chart == "cn_small_business":
+            licence_fee_abroad(book, today)
         period_for(entity, this_month - dt.timedelta(days=1))  # last month, even if quiet
         for period in Period.objects.filter(entity=entity, start__lt=this_month).order_by("start"):
+            revalue_period(period, actor=SYSTEM)
             for status in (PeriodStatus.SOFT_CLOSED, PeriodStatus.CLOSED):
                 change_period_status(period, status=status, actor=SYSTEM)
 
     if {"staff.sh001", "manager.sh001", "finance"} <= set(ctx.users) and "SH001" in ctx.nodes:
         seed_claims(ctx, today)
+
+
+def keep_drinks_and_ifrs_books(entity: LegalEntity, book: Book) -> None:
+    """Drinks' revenue on its own account, and an IFRS book mirroring the primary one."""
+    header = book.accounts.get(code="5001")
+    drinks = create_account(
+        book,
+        actor=SYSTEM,
+        code="5001.03",
+        name="Beverage sales",
+        name_zh="饮品销售收入",
+        kind=AccountKind.REVENUE,
+        parent=header,
+    )
+    category = Category.objects.filter(code="drinks").first()
+    if category is not None:
+        set_posting_account(
+            entity, role=PostingRole.SALES_REVENUE, account=drinks, category=category, actor=SYSTEM
+        )
+    ifrs = open_books(entity, chart="ifrs", actor=SYSTEM)
+    set_account_map(ifrs, source=drinks, target=ifrs.accounts.get(code="4010"), actor=SYSTEM)
+
+
+def licence_fee_abroad(book: Book, today: dt.date) -> None:
+    """A 12,000 USD brand licence fee due from a Singapore partner, booked at the rate of its
+    day; half of it received ten days ago at that day's rate into the USD bank account."""
+    booked, received = today - dt.timedelta(days=40), today - dt.timedelta(days=10)
+    create_journal(
+        book,
+        actor=SYSTEM,
+        date=postable_date(book.entity, booked, SYSTEM),
+        description="海外品牌授权费 Brand licence fee, Lion City Noodles Pte. Ltd.",
+        lines=[
+            LineInput(account="1122.02", amount=Decimal(12_000), currency="USD"),
+            LineInput(account="5301", amount=Decimal(-12_000), currency="USD"),
+        ],
+        post=True,
+        key=f"demo-licence-fee:{book.pk}",
+    )
+    settle_balance(
+        book,
+        account=book.accounts.get(code="1122.02"),
+        currency="USD",
+        amount=Decimal(6_000),
+        date=received,
+        reference="TT 2026-118",
+        actor=SYSTEM,
+    )
 
 
 # (what for, category, amount, days ago, how far it goes)

@@ -24,7 +24,14 @@ from django.utils.translation import gettext_lazy
 
 from backroom.finance.choices import PROFIT_AND_LOSS, AccountKind, PostingRole
 from backroom.finance.exceptions import FxRateMissing
-from backroom.finance.models import Account, AccountBalance, Book, FxRate, PostingAccount
+from backroom.finance.models import (
+    Account,
+    AccountBalance,
+    AccountMap,
+    Book,
+    FxRate,
+    PostingAccount,
+)
 from backroom.finance.services.fx import rate_on
 from backroom.finance.services.periods import month_start, next_month
 from backroom.inventory.selectors import stock_value_by_site
@@ -175,12 +182,23 @@ def comparison_columns(start: dt.date, end: dt.date) -> list[tuple[dt.date, dt.d
     return [(start, end), (previous_start, previous_end), last_year]
 
 
-def food_cost_accounts(book: Book) -> set[int]:
+def role_accounts(book: Book, roles: Iterable[str], *, default_only: bool = False) -> set[int]:
+    """The book's accounts mapped to posting roles: the primary book's own, or in a secondary
+    book the accounts its account map sends them to."""
+    mapped = PostingAccount.objects.filter(entity_id=book.entity_id, role__in=list(roles))
+    if default_only:
+        mapped = mapped.filter(category__isnull=True)
+    if book.is_primary:
+        return set(mapped.filter(account__book=book).values_list("account_id", flat=True))
     return set(
-        PostingAccount.objects.filter(
-            entity_id=book.entity_id, role__in=FOOD_COST_ROLES, account__book=book
-        ).values_list("account_id", flat=True)
+        AccountMap.objects.filter(book=book, source_id__in=mapped.values("account_id")).values_list(
+            "target_id", flat=True
+        )
     )
+
+
+def food_cost_accounts(book: Book) -> set[int]:
+    return role_accounts(book, FOOD_COST_ROLES)
 
 
 def profit_and_loss(
@@ -248,9 +266,7 @@ def inventory_reconciliation(book: Book) -> list[ReconciliationRow]:
     or sales not yet posted for today)."""
     sites = list(book.entity.sites.select_related("node").order_by("node__code"))
     stock = stock_value_by_site(site.pk for site in sites)
-    inventory = PostingAccount.objects.filter(
-        entity_id=book.entity_id, role=PostingRole.INVENTORY, account__book=book
-    ).values("account_id")
+    inventory = role_accounts(book, [PostingRole.INVENTORY])
     balances = dict(
         AccountBalance.objects.filter(account_id__in=inventory, site__isnull=False)
         .values("site_id")
@@ -509,11 +525,13 @@ class ConsolidatedSection:
 
 @dataclass
 class ConsolidatedEntity:
-    """One entity's balance sheet in its own currency and the closing rate that translates it."""
+    """One entity's balance sheet in its own currency, the closing rate that translates it
+    and the year-to-date average rate that translates this year's profit."""
 
     book: Book
     rate: Decimal
     sheet: BalanceSheet
+    average: Decimal = Decimal(1)
 
 
 @dataclass
@@ -565,14 +583,7 @@ class ConsolidatedBalanceSheet:
 
 def intercompany_accounts(book: Book) -> set[int]:
     """The book's accounts mapped (by default, not per category) to intercompany roles."""
-    return set(
-        PostingAccount.objects.filter(
-            entity_id=book.entity_id,
-            role__in=INTERCOMPANY_ROLES,
-            category__isnull=True,
-            account__book=book,
-        ).values_list("account_id", flat=True)
-    )
+    return role_accounts(book, INTERCOMPANY_ROLES, default_only=True)
 
 
 def consolidated_balance_sheet(
@@ -584,18 +595,21 @@ def consolidated_balance_sheet(
     The method, kept simple and explicit:
     1. Each entity's balance sheet (`balance_sheet`) is translated line by line at the closing
        rate: the rate of the month's last day, or the latest in the days before it
-       (`fx.rate_on`, direct or inverse). Equity and profit are translated at that rate too,
-       not at historical or average rates. A missing rate for any entity is `FxRateMissing`
-       naming every missing pair at once.
-    2. The balances on the accounts mapped by default to the intercompany receivable and
-       payable roles are eliminated: the elimination column takes each of them out, so the
-       group column shows zero for them.
+       (`fx.rate_on`, direct or inverse). This year's profit is translated at the average
+       rate of the year to date, as the consolidated P&L translates it; capital and earlier
+       years' profit at the closing rate (historical rates are not kept). A missing rate for
+       any entity is `FxRateMissing` naming every missing pair at once.
+    2. With two entities or more, the balances on the accounts mapped by default to the
+       intercompany receivable and payable roles are eliminated: the elimination column takes
+       each of them out, so the group column shows zero for them. (Alone, an entity's
+       intercompany balances are with someone outside the report: nothing is eliminated.)
     3. Whatever no longer balances goes to one equity line, "Currency translation and
        elimination difference", computed per column so that every column balances: in an
-       entity's column it is the rounding of its translation; in the elimination column it is
-       the eliminated payables less the eliminated receivables (the two sides of an
-       intercompany balance translated at different rates, or not matching, or a counterparty
-       not in the consolidation). The line is always listed, even at zero.
+       entity's column it is the translation difference (profit at the average rather than
+       the closing rate, and rounding); in the elimination column it is the eliminated
+       payables less the eliminated receivables (the two sides of an intercompany balance
+       translated at different rates, or not matching). The line is always listed, even at
+       zero.
     """
     month = month_start(month)
     day = last_month_of(month)
@@ -604,10 +618,11 @@ def consolidated_balance_sheet(
     for book in books:
         try:
             rate = rate_on(book.currency, currency, day)
+            average = average_rate(book.currency, currency, month.replace(month=1), day)
         except FxRateMissing as error:
             errors.setdefault(book.currency, error.errors.get("currency", []))
             continue
-        entities.append(ConsolidatedEntity(book, rate, balance_sheet(book, month)))
+        entities.append(ConsolidatedEntity(book, rate, balance_sheet(book, month), average))
     if errors:
         raise FxRateMissing(errors)
     width = len(entities)
@@ -626,7 +641,7 @@ def consolidated_balance_sheet(
         return values
 
     for index, entity in enumerate(entities):
-        intercompany = intercompany_accounts(entity.book)
+        intercompany = intercompany_accounts(entity.book) if width > 1 else set()
         for section, rows in (
             (report.assets, entity.sheet.assets),
             (report.liabilities, entity.sheet.liabilities),
@@ -646,7 +661,13 @@ def consolidated_balance_sheet(
                     )
                 )
     for key in ("profit_this_year", "profit_earlier_years"):
-        values = [summed(getattr(entity.sheet, key) * entity.rate) for entity in entities]
+        values = [
+            summed(
+                getattr(entity.sheet, key)
+                * (entity.average if key == "profit_this_year" else entity.rate)
+            )
+            for entity in entities
+        ]
         if key == "profit_this_year" or any(values):
             report.equity.lines.append(ConsolidatedLine(key, values))
     assets, liabilities, equity = report.assets, report.liabilities, report.equity

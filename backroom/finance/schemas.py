@@ -17,6 +17,7 @@ from backroom.finance.choices import (
     JournalKind,
     JournalStatus,
     PeriodStatus,
+    PostingRole,
 )
 
 Amount = Annotated[Decimal, Field(ge=-(10**13), le=10**13, max_digits=18, decimal_places=4)]
@@ -53,6 +54,37 @@ class LedgerAccountOut(Schema):
     parent_id: int | None
     is_postable: bool
     is_active: bool
+
+
+class PostingAccountOut(Schema):
+    """Which account automatic postings use for a role (per item category when set)."""
+
+    id: int
+    role: PostingRole
+    category_id: int | None
+    account_id: int
+    account_code: str = Field(..., alias="account.code")
+
+
+class PostingAccountIn(Schema):
+    role: PostingRole
+    category_id: ObjectId | None = None
+    account_id: ObjectId
+
+
+class AccountMapOut(Schema):
+    """Where a secondary book takes the postings of a primary-book account."""
+
+    id: int
+    source_id: int
+    source_code: str = Field(..., alias="source.code")
+    target_id: int
+    target_code: str = Field(..., alias="target.code")
+
+
+class AccountMapIn(Schema):
+    source_id: ObjectId
+    target_id: ObjectId
 
 
 class LedgerAccountIn(Schema):
@@ -108,6 +140,31 @@ class JournalUpdate(Schema):
     date: Day
     description: str = text(min_length=1, max_length=300)
     lines: list[LineIn] = Field(..., min_length=2, max_length=MAX_LINES)
+
+
+class SettlementIn(Schema):
+    """Settle (part of) a foreign-currency balance; the rate defaults to the day's."""
+
+    account: str = text(min_length=1, max_length=20)
+    currency: Currency
+    amount: Amount
+    date: Day
+    store_id: ObjectId | None = None
+    rate: Rate | None = None
+    bank_account: str | None = text(max_length=20, default=None)
+    reference: str = text(max_length=64, default="")
+
+
+class CurrencyBalanceOut(Schema):
+    account_id: int
+    account_code: str
+    account_name: str
+    store_id: int | None
+    store_code: str | None
+    currency: str
+    amount: Decimal
+    base: Decimal
+    carrying_rate: Decimal | None
 
 
 class JournalReverseIn(Schema):

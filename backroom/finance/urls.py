@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from backroom.finance import views, views_claims
+from backroom.finance import views, views_claims, views_mapping
 
 app_name = "finance"
 urlpatterns = [
@@ -15,7 +15,11 @@ urlpatterns = [
     path("balance-sheet/", views.balance_sheet, name="balance_sheet"),
     path("consolidated/", views.consolidated, name="consolidated"),
     path("payables/", views.payables, name="payables"),
+    path("currencies/", views.currency_balances, name="currency_balances"),
+    path("currencies/<int:book_id>/settle/", views.settle_balance, name="settle_balance"),
     path("payables/<int:book_id>/<int:invoice_id>/paid/", views.invoice_paid, name="invoice_paid"),
+    path("mapping/", views_mapping.mapping, name="mapping"),
+    path("mapping/<int:book_id>/", views_mapping.mapping_save, name="mapping_save"),
     path("periods/", views.period_list, name="period_list"),
     path("periods/<int:period_id>/status/", views.period_status, name="period_status"),
     path("periods/<int:period_id>/revalue/", views.period_revalue, name="period_revalue"),

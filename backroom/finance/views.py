@@ -29,9 +29,12 @@ from backroom.finance.models import Book, Journal
 from backroom.finance.permissions import FINANCE_CLOSE, FINANCE_POST, FINANCE_VIEW
 from backroom.finance.services import journals, periods, revaluation
 from backroom.finance.services import payables as payable_services
+from backroom.finance.services import settlements as settlement_services
+from backroom.finance.services.fx import rate_on
+from backroom.finance.services.journals import money
 from backroom.finance.services.periods import month_start
 from backroom.inventory.reports import source_page
-from backroom.kernel.exceptions import DomainError
+from backroom.kernel.exceptions import DomainError, ValidationFailed
 from backroom.org.models import Site
 from backroom.org.selectors import sites_for
 from backroom.web.errors import page, problem_messages
@@ -52,7 +55,7 @@ def _month(value: str | None, default: dt.date) -> dt.date:
         return default
 
 
-def _book(request: HttpRequest, books: list[Book]) -> Book | None:
+def chosen_book(request: HttpRequest, books: list[Book]) -> Book | None:
     wanted = posted_id(request.GET.get("book"))
     return next((book for book in books if book.pk == wanted), books[0] if books else None)
 
@@ -208,7 +211,7 @@ def journal_reverse(request: HttpRequest, journal_id: int) -> HttpResponse:
 
 def _report_context(request: HttpRequest) -> dict[str, Any]:
     books = list(selectors.books_for(request.user))
-    book = _book(request, books)
+    book = chosen_book(request, books)
     this_month = month_start(timezone.localdate())
     start = _month(request.GET.get("start"), this_month)
     end = max(_month(request.GET.get("end"), start), start)
@@ -335,9 +338,12 @@ def profit_and_loss(request: HttpRequest) -> HttpResponse:
     each figure links to its journals."""
     context = _report_context(request)
     book, store = context["book"], context["store"]
-    visible = [site.pk for site in context["stores"]]
     report = None
     if book is not None:
+        # The whole entity includes lines booked without a store (head-office costs) for
+        # those who see the entity; others see the sum of the stores they may see.
+        whole = request.user.has_scoped_permission(FINANCE_VIEW, book.entity.node)  # type: ignore[union-attr]
+        visible = None if whole else [site.pk for site in context["stores"]]
         report = reports.profit_and_loss(
             book, context["start"], context["end"], sites=[store.pk] if store else visible
         )
@@ -451,6 +457,17 @@ def bucket_label(key: str) -> str:
     return _("Not due") if key == "current" else f"{key} {_('days')}"
 
 
+CURRENCY_BALANCE_COLUMNS = [
+    Column(gettext_lazy("Account"), lambda row: row.account.code),
+    Column(gettext_lazy("Name"), lambda row: row.account.label),
+    Column(gettext_lazy("Store code"), lambda row: row.site.node.code if row.site else ""),
+    Column(gettext_lazy("Currency"), lambda row: row.currency),
+    Column(gettext_lazy("Amount"), lambda row: row.amount),
+    Column(gettext_lazy("Carried at"), lambda row: row.base),
+    Column(gettext_lazy("Carrying rate"), lambda row: row.carrying_rate),
+    Column(gettext_lazy("Rate today"), lambda row: row.rate_today),
+    Column(gettext_lazy("Unrealised difference"), lambda row: row.unrealised),
+]
 PAYABLE_COLUMNS = [
     Column(gettext_lazy("Supplier code"), lambda item: item.invoice.supplier.code),
     Column(gettext_lazy("Supplier"), lambda item: item.invoice.supplier.name),
@@ -502,6 +519,80 @@ def invoice_paid(request: HttpRequest, book_id: int, invoice_id: int) -> HttpRes
         else:
             messages.success(request, _("The invoice is marked paid."))
     return redirect(f"{reverse('finance:payables')}?book={book.pk}")
+
+
+@page(FINANCE_VIEW)
+def currency_balances(request: HttpRequest) -> HttpResponse:
+    """Open foreign-currency balances, what they are carried at and what they are worth at
+    today's rate; settling one books the realised exchange difference."""
+    context = _report_context(request)
+    book = context["book"]
+    today = timezone.localdate()
+    balances = settlement_services.foreign_balances(book, through=today) if book else []
+    for balance in balances:
+        try:
+            rate = rate_on(balance.currency, book.currency, today)  # type: ignore[union-attr]
+        except DomainError:
+            rate = None
+        balance.rate_today = rate  # type: ignore[attr-defined]
+        balance.open_amount = f"{abs(balance.amount):f}".rstrip("0").rstrip(".")  # type: ignore[attr-defined]
+        balance.unrealised = (  # type: ignore[attr-defined]
+            money(balance.amount * rate) - balance.base if rate is not None else None
+        )
+    if book is not None and (file_type := export_format(request)):
+        return export_table(file_type, "currency-balances", CURRENCY_BALANCE_COLUMNS, balances)
+    return render_page(
+        request,
+        "finance/currency_balances.html",
+        {
+            **context,
+            "title": _("Foreign-currency balances"),
+            "balances": balances,
+            "today": today,
+            "may_settle": book is not None
+            and request.user.has_scoped_permission(FINANCE_POST, book.entity.node),  # type: ignore[union-attr]
+            "export_base": reverse("finance:currency_balances"),
+        },
+    )
+
+
+@page(FINANCE_POST)
+def settle_balance(request: HttpRequest, book_id: int) -> HttpResponse:
+    book = selectors.get_book(request.user, book_id)
+    back = redirect(f"{reverse('finance:currency_balances')}?book={book.pk}")
+    if request.method != "POST":
+        return back
+    account = book.accounts.filter(pk=posted_id(request.POST.get("account")) or 0).first()
+    site = book.entity.sites.filter(pk=posted_id(request.POST.get("store")) or 0).first()
+    try:
+        if account is None:
+            raise ValidationFailed({"account": [_("There is no such account in this book.")]})
+        day = _day(request.POST.get("date"), timezone.localdate())
+        journal = settlement_services.settle_balance(
+            book,
+            account=account,
+            currency=request.POST.get("currency", ""),
+            amount=request.POST.get("amount", ""),
+            rate=request.POST.get("rate") or None,
+            date=day,
+            site=site,
+            reference=request.POST.get("reference", "")[:64],
+            actor=request.user,
+        )
+    except DomainError as error:
+        report_error(request, error)
+        return back
+    messages.success(request, _("Settled: %(number)s posted.") % {"number": journal.number})
+    return back
+
+
+def _day(value: str | None, default: dt.date) -> dt.date:
+    if not value:
+        return default
+    try:
+        return dt.date.fromisoformat(value)
+    except ValueError:
+        raise ValidationFailed({"date": [_("Enter a date as YYYY-MM-DD.")]}) from None
 
 
 def consolidated_pnl_rows() -> list[tuple[str, str]]:

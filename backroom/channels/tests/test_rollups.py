@@ -256,14 +256,6 @@ def test_mapping_moves_unmapped_sales_to_the_item(day):
     assert rollups.rebuild_sales(date_from=DAY, date_to=DAY, fix=False).differences == []
 
 
-def test_allocation_adds_up_exactly():
-    parts = rollups._allocate(D("10.00"), [D(1), D(1), D(1)])
-    assert sum(parts) == D("10.00")
-    assert parts == [D("3.3334"), D("3.3333"), D("3.3333")]  # the first of equals
-    assert rollups._allocate(D(5), [D(0), D(0)]) == [D(5), D(0)]
-    assert rollups._allocate(D(0), [D(3)]) == [D(0)]
-
-
 def test_rebuild_finds_and_fixes_a_tampered_rollup(day):
     site = day.pos.site
     assert rollups.rebuild_sales(date_from=DAY, date_to=DAY, fix=False).differences == []

@@ -16,13 +16,12 @@ from decimal import Decimal
 from typing import Any
 
 from django.db import transaction
-from django.db.models import Sum
 from django.utils.translation import gettext as _
 
 from backroom.accounts.authorization import require_permission
-from backroom.finance.choices import AccountKind, JournalKind, PostingRole
+from backroom.finance.choices import JournalKind, PostingRole
 from backroom.finance.exceptions import FxRateMissing
-from backroom.finance.models import AccountBalance, Journal, Period, PostingAccount
+from backroom.finance.models import Journal, Period, PostingAccount
 from backroom.finance.permissions import FINANCE_CLOSE
 from backroom.finance.services.books import primary_book
 from backroom.finance.services.fx import rate_on
@@ -34,10 +33,11 @@ from backroom.finance.services.journals import (
     reverse_posted,
 )
 from backroom.finance.services.periods import next_month, period_for, require_postable
+from backroom.finance.services.settlements import foreign_balances
 from backroom.kernel.exceptions import ErrorCollector, ValidationFailed
+from backroom.org.models import Site
 
 ZERO = Decimal(0)
-MONETARY = [AccountKind.ASSET, AccountKind.LIABILITY]
 
 
 def revalue_period(period: Period, *, actor: Any) -> Journal | None:
@@ -58,31 +58,12 @@ def revalue_period(period: Period, *, actor: Any) -> Journal | None:
         raise ValidationFailed(
             {"roles": [_("Map an account for unrealised exchange differences.")]}
         )
-    inventory = set(
-        PostingAccount.objects.filter(entity=entity, role=PostingRole.INVENTORY).values_list(
-            "account_id", flat=True
-        )
-    )
-    rows = (
-        AccountBalance.objects.filter(
-            account__book=book,
-            account__kind__in=MONETARY,
-            period__start__lte=period.start,
-        )
-        .exclude(currency=book.currency)
-        .exclude(account_id__in=inventory)
-        .values("account_id", "site_id", "currency")
-        .annotate(amount=Sum("amount"), debit=Sum("debit"), credit=Sum("credit"))
-        .order_by("account_id", "site_id", "currency")
-    )
     errors = ErrorCollector()
     rates: dict[str, Decimal] = {}
     lines: list[LineInput] = []
-    gains: dict[tuple[int | None, str], Decimal] = defaultdict(Decimal)
-    accounts = {account.pk: account for account in book.accounts.all()}
-    sites = {site.pk: site for site in entity.sites.select_related("node")}
-    for row in rows:
-        currency = row["currency"]
+    gains: dict[tuple[Site | None, str], Decimal] = defaultdict(Decimal)
+    for balance in foreign_balances(book, through=period.start):
+        currency = balance.currency
         if currency not in rates:
             try:
                 rates[currency] = rate_on(currency, book.currency, period.end)
@@ -90,31 +71,30 @@ def revalue_period(period: Period, *, actor: Any) -> Journal | None:
                 for message in error.errors.get("currency", []):
                     errors.add(currency, message)
                 continue
-        booked = money(Decimal(row["debit"] or 0) - Decimal(row["credit"] or 0))
-        restated = money(Decimal(row["amount"] or 0) * rates[currency])
-        difference = restated - booked
+        difference = money(balance.amount * rates[currency]) - balance.base
         if not difference:
             continue
-        site = sites.get(row["site_id"]) if row["site_id"] else None
         lines.append(
             LineInput(
-                account=accounts[row["account_id"]],
+                account=balance.account,
                 amount=ZERO,
                 currency=currency,
                 base_amount=difference,
-                site=site,
+                site=balance.site,
                 description=_("%(currency)s at %(rate)s")
                 % {"currency": currency, "rate": rates[currency].normalize()},
             )
         )
-        gains[(row["site_id"], currency)] -= difference
+        gains[(balance.site, currency)] -= difference
     if errors:
         raise FxRateMissing(errors.errors)
     if not lines:
         return None
     # The gain or loss is a difference in base only: amount 0 in the foreign currency, so
     # every currency still balances.
-    for (site_id, currency), amount in sorted(gains.items(), key=lambda i: (i[0][0] or 0, i[0][1])):
+    for (site, currency), amount in sorted(
+        gains.items(), key=lambda item: (item[0][0].pk if item[0][0] else 0, item[0][1])
+    ):
         if amount:
             lines.append(
                 LineInput(
@@ -122,7 +102,7 @@ def revalue_period(period: Period, *, actor: Any) -> Journal | None:
                     amount=ZERO,
                     currency=currency,
                     base_amount=amount,
-                    site=sites.get(site_id) if site_id else None,
+                    site=site,
                 )
             )
     source = Source("finance.period", str(period.pk), f"{entity.node.code} {period.name}")

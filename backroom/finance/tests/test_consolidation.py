@@ -86,9 +86,10 @@ def _lines(section):
 
 
 def test_golden_consolidated_balance_sheet(group):
-    """CN-CO at 1; HK-CO at the closing rate 0.92. The receivable (1,000.00) and the payable
-    (1,100 HKD = 1,012.00) are eliminated; the 12.00 they differ by is the difference line, and
-    the group balances: 15,548.00 of assets = 60.00 + 15,488.00."""
+    """CN-CO at 1; HK-CO at the closing rate 0.92, its profit (300 HKD) at the year's average
+    0.91 (273.00), leaving 3.00 of translation difference. The receivable (1,000.00) and the
+    payable (1,100 HKD = 1,012.00) are eliminated; the 12.00 they differ by joins the
+    difference line (15.00), and the group balances: 15,548.00 of assets = 60.00 + 15,488.00."""
     report = consolidated_balance_sheet([group.cn, group.hk], MONTH, currency="CNY")
     assert [(e.book.entity.node.code, e.rate) for e in report.entities] == [
         ("CN-CO", D("1")),
@@ -111,13 +112,13 @@ def test_golden_consolidated_balance_sheet(group):
     assert _lines(report.equity) == [
         ("account", "3001", ["10000.0000", "0"], "0", "10000.0000"),
         ("account", "3000", ["0", "4600.0000"], "0", "4600.0000"),
-        ("profit_this_year", None, ["600.0000", "276.0000"], "0", "876.0000"),
-        ("difference", None, ["0.0000", "0.0000"], "12.0000", "12.0000"),
+        ("profit_this_year", None, ["600.0000", "273.0000"], "0", "873.0000"),
+        ("difference", None, ["0.0000", "3.0000"], "12.0000", "15.0000"),
     ]
     assert [line.is_eliminated for line in report.assets.lines].count(True) == 1
     assert report.eliminated_receivables == D("1000")
     assert report.eliminated_payables == D("1012")
-    assert report.difference.group == D("12")
+    assert report.difference.group == D("15")
     assert report.assets.totals == [D("10660"), D("5888")]
     assert report.liabilities.totals == [D("60"), D("1012")]
     assert report.equity.totals == [D("10600"), D("4876")]
@@ -130,13 +131,15 @@ def test_golden_consolidated_balance_sheet(group):
 
 
 def test_every_column_balances_when_translation_rounds(group):
-    """In HKD, CN-CO translates at 1 / 0.92 (12 places): each line rounds to 4 places and the
-    rounding is CN-CO's part of the difference line, so its column still balances."""
+    """In HKD, CN-CO translates at 1 / 0.92 (12 places), its profit (600.00) at the year's
+    average: each line rounds to 4 places, and the translation difference with the rounding is
+    CN-CO's part of the difference line, so its column still balances."""
     report = consolidated_balance_sheet([group.cn, group.hk], MONTH, currency="HKD")
     assert report.entities[0].rate == D("1.086956521739")
     assert report.entities[1].rate == D("1")
-    cn_rounding = report.difference.values[0]
-    assert abs(cn_rounding) < D("0.001")
+    cn = report.entities[0]
+    translation = D(600) * (cn.rate - cn.average)  # -7.2465
+    assert abs(report.difference.values[0] - translation) < D("0.001")
     for index in range(2):
         assert (
             report.assets.totals[index]
@@ -199,21 +202,21 @@ def test_balance_sheet_api_matrix_and_scope(group, people):
     assert (data["eliminated_receivables"], data["eliminated_payables"], data["difference"]) == (
         "1000.0000",
         "1012.0000",
-        "12.0000",
+        "15.0000",
     )
     assert (data["assets"]["group"], data["liabilities"]["group"], data["equity"]["group"]) == (
         "15548.0000",
         "60.0000",
         "15488.0000",
     )
-    # A user at HK-CO consolidates HK-CO alone; its payable is still eliminated and shows
-    # as the difference (the counterparty is not in what they may see).
+    # A user at HK-CO consolidates HK-CO alone: its payable is to someone outside the report,
+    # so nothing is eliminated; the difference is its translation difference.
     hk = result.other_scope.json()
     assert [e["entity_code"] for e in hk["entities"]] == ["HK-CO"]
     assert {line["account_code"] for line in hk["assets"]["lines"]} == {"1000", "1010", "1210"}
     assert hk["assets"]["group"] == "5888.0000"
-    assert (hk["eliminated_receivables"], hk["eliminated_payables"]) == ("0", "1012.0000")
-    assert hk["difference"] == "1012.0000"
+    assert (hk["eliminated_receivables"], hk["eliminated_payables"]) == ("0", "0")
+    assert hk["difference"] == "3.0000"
 
 
 def test_balance_sheet_api_reports_a_missing_rate(group, people):
@@ -283,7 +286,7 @@ def test_consolidated_balance_sheet_page_and_exports(group, people):
     assert "?view=balance-sheet&amp;month=2026-11&amp;currency=CNY" in body
     difference = re.search(r'data-key="difference"[^>]*>(.*?)</tr>', body).group(1)
     assert "Currency translation and elimination difference" in difference
-    assert re.findall(r">([\d.,-]+)</td>", difference) == ["0.00", "0.00", "12.00", "12.00"]
+    assert re.findall(r">([\d.,-]+)</td>", difference) == ["0.00", "3.00", "12.00", "15.00"]
     assert 'data-account="1221.01"' in body and "Intercompany elimination" in body
 
     client = client_for(people["group_finance"])
@@ -305,9 +308,9 @@ def test_consolidated_balance_sheet_page_and_exports(group, people):
     by_name = {row[3]: row for row in rows[1:]}
     assert [str(v) for v in by_name["Currency translation and elimination difference"][4:]] == [
         "0",
-        "0",
+        "3",
         "12",
-        "12",
+        "15",
     ]
     assert str(by_name["Total assets"][7]) == "15548"
 

@@ -137,6 +137,21 @@ def test_pnl_exports_lines_and_totals_of_the_store(books, tree, people, november
         people["finance"], f"/finance/pnl/?book={books.cn.pk}&start=2026-11"
     )
     assert _by_name(entity)["Profit"][3] == pytest.approx(473.40)
+    # Head-office costs booked without a store count for the entity, not for a store.
+    create_journal(
+        books.cn,
+        actor=SYSTEM,
+        date=DAY,
+        description="Head-office stationery",
+        lines=[line("5602.02", "50"), line("1002", "-50")],
+        post=True,
+    )
+    (_header, entity), _csv_rows = _both(
+        people["finance"], f"/finance/pnl/?book={books.cn.pk}&start=2026-11"
+    )
+    assert _by_name(entity)["Profit"][3] == pytest.approx(423.40)
+    (_header, store), _csv_rows = _both(people["finance"], url)
+    assert _by_name(store)["Profit"][3] == pytest.approx(523.40)
 
 
 def test_pnl_export_names_the_months_of_each_column(books, people, november):  # noqa: F811

@@ -5,7 +5,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from backroom.kernel.exceptions import ValidationFailed
-from backroom.kernel.money import Money, quantize_money, to_decimal
+from backroom.kernel.money import Money, allocate, quantize_money, to_decimal
 
 amounts = st.decimals(
     min_value=-(10**12), max_value=10**12, places=4, allow_nan=False, allow_infinity=False
@@ -44,3 +44,22 @@ def test_addition_is_exact_and_reversible(a, b):
     assert (total - Money(b, "CNY")).amount == a
     assert total.amount == a + b
     assert (-total).amount == -(a + b)
+
+
+def test_allocation_adds_up_exactly():
+    parts = allocate(Decimal("10.00"), [Decimal(1), Decimal(1), Decimal(1)])
+    assert sum(parts) == Decimal("10.00")
+    assert parts == [Decimal("3.3334"), Decimal("3.3333"), Decimal("3.3333")]  # first of equals
+    assert allocate(Decimal(5), [Decimal(0), Decimal(0)]) == [Decimal(5), Decimal(0)]
+    assert allocate(Decimal(0), [Decimal(3)]) == [Decimal(0)]
+    assert allocate(Decimal(7), []) == []
+
+
+@given(
+    st.decimals(min_value=-(10**9), max_value=10**9, places=4),
+    st.lists(st.decimals(min_value=0, max_value=10**6, places=4), min_size=1, max_size=12),
+)
+def test_allocated_parts_always_add_up_to_the_amount(amount, weights):
+    parts = allocate(amount, weights)
+    assert len(parts) == len(weights)
+    assert sum(parts, Decimal(0)) == amount
