@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from decimal import ROUND_HALF_EVEN, Decimal
 from typing import Any
@@ -230,19 +230,26 @@ def _write_lines(journal: Journal, lines: list[_Line]) -> None:
     )
 
 
-def _as_inputs(journal: Journal) -> list[LineInput]:
+def line_inputs(
+    journal: Journal,
+    *,
+    sign: int = 1,
+    account_of: Callable[[JournalLine], Account] | None = None,
+) -> list[LineInput]:
+    """A journal's lines as inputs again: as they are (a draft posted), with the opposite
+    sign (a reversal), or on other accounts (a mirror in a secondary book)."""
     return [
         LineInput(
-            account=line.account,
-            amount=line.amount,
+            account=account_of(line) if account_of is not None else line.account,
+            amount=sign * line.amount,
             currency=line.currency,
-            base_amount=line.base_amount,
+            base_amount=sign * line.base_amount,
             site=line.site,
             cost_centre=line.cost_centre,
             channel=line.channel,
             description=line.description,
         )
-        for line in journal.lines.select_related("account", "site").order_by("line_no")
+        for line in journal.lines.select_related("account", "site__node").order_by("line_no")
     ]
 
 
@@ -372,7 +379,7 @@ def post_journal(journal: Journal, *, actor: Any) -> Journal:
     """Post a draft: checked again in full (accounts, rates, balance, period), then final."""
     with transaction.atomic():
         journal = _editable(journal, actor)
-        prepared = prepare_lines(journal.book, journal.date, _as_inputs(journal))
+        prepared = prepare_lines(journal.book, journal.date, line_inputs(journal))
         require_postable(journal.period, actor)
         _post(journal, prepared, actor)
     return journal
@@ -455,19 +462,7 @@ def reverse_posted(
         raise AlreadyReversed(details={"journal": journal.number})
     entity = journal.book.entity
     day = postable_date(entity, date or timezone.localdate(), actor)
-    lines = [
-        LineInput(
-            account=line.account,
-            amount=-line.amount,
-            currency=line.currency,
-            base_amount=-line.base_amount,
-            site=line.site,
-            cost_centre=line.cost_centre,
-            channel=line.channel,
-            description=line.description,
-        )
-        for line in journal.lines.select_related("account", "site").order_by("line_no")
-    ]
+    lines = line_inputs(journal, sign=-1)
     with transaction.atomic():
         reversal = record_journal(
             journal.book,

@@ -31,7 +31,7 @@ from backroom.finance.models import Account, AccountMap, Book, Journal, PostingA
 from backroom.finance.permissions import FINANCE_MANAGE
 from backroom.finance.services.automatic import Posting, retry_pending, rule, run_rule
 from backroom.finance.services.books import primary_book
-from backroom.finance.services.journals import LineInput, Source
+from backroom.finance.services.journals import LineInput, Source, line_inputs
 from backroom.kernel.exceptions import ErrorCollector
 
 JOURNAL_SOURCE = "finance.journal"
@@ -104,7 +104,7 @@ def mirror_rule(journal_id: int, book_id: int) -> list[Posting]:
     book = Book.objects.select_related("entity__node").get(pk=book_id)
     if journal.status != JournalStatus.POSTED:
         return []
-    source_lines = list(journal.lines.select_related("account", "site__node").order_by("line_no"))
+    source_lines = list(journal.lines.select_related("account"))
 
     def build() -> list[LineInput]:
         targets = {
@@ -123,19 +123,7 @@ def mirror_rule(journal_id: int, book_id: int) -> list[Posting]:
                     ]
                 }
             )
-        return [
-            LineInput(
-                account=targets[line.account_id],
-                amount=line.amount,
-                currency=line.currency,
-                base_amount=line.base_amount,
-                site=line.site,
-                cost_centre=line.cost_centre,
-                channel=line.channel,
-                description=line.description,
-            )
-            for line in source_lines
-        ]
+        return line_inputs(journal, account_of=lambda line: targets[line.account_id])
 
     reverses = None
     if journal.reverses_id is not None:

@@ -38,3 +38,18 @@ def D(value: str | int) -> Decimal:
 
 def line(account: str, amount: str, **extra) -> LineInput:
     return LineInput(account=account, amount=D(amount), **extra)
+
+
+def beverage_account(book: Book):
+    """A revenue account of the Chinese chart for drinks, beside 5001.02 (not in the template)."""
+    from backroom.finance.services.books import create_account
+
+    return create_account(
+        book,
+        actor=SYSTEM,
+        code="5001.03",
+        name="Beverage sales",
+        name_zh="饮品销售收入",
+        kind="revenue",
+        parent=book.accounts.get(code="5001"),
+    )

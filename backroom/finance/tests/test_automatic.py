@@ -17,8 +17,8 @@ from backroom.events.services import dispatch_outbox
 from backroom.finance.choices import JournalKind, PostingRole
 from backroom.finance.models import Account, Journal, JournalLine, PendingPosting, PostingAccount
 from backroom.finance.services.automatic import post_recent_sales, post_sales, post_sales_cost
-from backroom.finance.services.books import create_account, set_posting_account
-from backroom.finance.tests.conftest import D
+from backroom.finance.services.books import set_posting_account
+from backroom.finance.tests.conftest import D, beverage_account
 from backroom.inventory import services as inventory
 from backroom.inventory.choices import MoveReason
 from backroom.inventory.models import StockBalance
@@ -260,15 +260,7 @@ def test_revenue_splits_by_menu_category_to_a_categorys_own_account(books, tree,
     drinks = Category.objects.create(code="drinks", name="Drinks")
     Item.objects.filter(pk=menu.noodles.pk).update(category=mains)
     Item.objects.filter(pk=menu.tea.pk).update(category=drinks)
-    beverages = create_account(
-        books.cn,
-        actor=SYSTEM,
-        code="5001.03",
-        name="Beverage sales",
-        name_zh="饮品销售收入",
-        kind="revenue",
-        parent=Account.objects.get(book=books.cn, code="5001"),
-    )
+    beverages = beverage_account(books.cn)
     set_posting_account(
         tree.entity.legal_entity,
         role=PostingRole.SALES_REVENUE,

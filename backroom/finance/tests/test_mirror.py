@@ -17,10 +17,10 @@ from backroom.finance.models import (
     PendingPosting,
     PostingAccount,
 )
-from backroom.finance.services.books import create_account, open_books
+from backroom.finance.services.books import open_books
 from backroom.finance.services.journals import create_journal, reverse_journal
 from backroom.finance.services.mirror import mirror_key, set_account_map
-from backroom.finance.tests.conftest import DAY, D, line
+from backroom.finance.tests.conftest import DAY, D, beverage_account, line
 from backroom.finance.tests.test_api import people  # noqa: F401 (a fixture)
 from backroom.finance.tests.test_automatic import receive
 from backroom.kernel.actors import SYSTEM
@@ -45,6 +45,17 @@ def rent(books, tree, amount="1000"):
         date=DAY,
         description="Rent",
         lines=[line("5601.04", amount, site=tree.store_a.site), line("1002", f"-{amount}")],
+        post=True,
+    )
+
+
+def tea_sales(books, tree):
+    return create_journal(
+        books.cn,
+        actor=SYSTEM,
+        date=DAY,
+        description="Tea sales",
+        lines=[line("1001", "106", site=tree.store_a.site), line("5001.03", "-106")],
         post=True,
     )
 
@@ -112,23 +123,8 @@ def test_an_ifrs_book_opened_later_mirrors_the_history_and_then_each_posting(boo
 
 def test_an_unmapped_account_parks_the_mirror_until_it_is_mapped(books, tree):
     ifrs = open_books(tree.entity.legal_entity, chart="ifrs", actor=SYSTEM)
-    beverages = create_account(
-        books.cn,
-        actor=SYSTEM,
-        code="5001.03",
-        name="Beverage sales",
-        name_zh="饮品销售收入",
-        kind="revenue",
-        parent=books.cn.accounts.get(code="5001"),
-    )
-    journal = create_journal(
-        books.cn,
-        actor=SYSTEM,
-        date=DAY,
-        description="Tea sales",
-        lines=[line("1001", "106", site=tree.store_a.site), line("5001.03", "-106")],
-        post=True,
-    )
+    beverages = beverage_account(books.cn)
+    journal = tea_sales(books, tree)
     assert journal.status == "posted"  # the primary posting never waits for the mirror
     pending = PendingPosting.objects.get(key=mirror_key(journal.pk, ifrs.pk))
     assert pending.problem_code == "mapping_missing" and "5001.03" in pending.problem
@@ -213,22 +209,8 @@ def test_posting_account_api_matrix(books, tree, people):  # noqa: F811
 
 def test_mapping_page_shows_what_waits_and_a_mapping_posts_it(books, tree, people):  # noqa: F811
     ifrs = open_books(tree.entity.legal_entity, chart="ifrs", actor=SYSTEM)
-    beverages = create_account(
-        books.cn,
-        actor=SYSTEM,
-        code="5001.03",
-        name="Beverage sales",
-        kind="revenue",
-        parent=books.cn.accounts.get(code="5001"),
-    )
-    journal = create_journal(
-        books.cn,
-        actor=SYSTEM,
-        date=DAY,
-        description="Tea sales",
-        lines=[line("1001", "106", site=tree.store_a.site), line("5001.03", "-106")],
-        post=True,
-    )
+    beverages = beverage_account(books.cn)
+    journal = tea_sales(books, tree)
     result = assert_matrix(
         "GET",
         f"/finance/mapping/?book={ifrs.pk}",
