@@ -19,6 +19,7 @@ from decimal import Decimal
 from typing import Any
 
 from django.db.models import Q, Sum
+from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
@@ -534,6 +535,12 @@ class ConsolidatedEntity:
     average: Decimal = Decimal(1)
 
 
+def closing_day(month: dt.date) -> dt.date:
+    """The day of a month's closing rate: its last day, or today in the current month (whose
+    last day has no rate yet)."""
+    return min(last_month_of(month), timezone.localdate())
+
+
 @dataclass
 class ConsolidatedBalanceSheet:
     currency: str
@@ -545,7 +552,7 @@ class ConsolidatedBalanceSheet:
 
     @property
     def at(self) -> dt.date:
-        return last_month_of(self.month)
+        return closing_day(self.month)
 
     @property
     def sections(self) -> list[ConsolidatedSection]:
@@ -594,7 +601,8 @@ def consolidated_balance_sheet(
 
     The method, kept simple and explicit:
     1. Each entity's balance sheet (`balance_sheet`) is translated line by line at the closing
-       rate: the rate of the month's last day, or the latest in the days before it
+       rate: the rate of the month's last day (today, for the current month), or the latest
+       in the days before it
        (`fx.rate_on`, direct or inverse). This year's profit is translated at the average
        rate of the year to date, as the consolidated P&L translates it; capital and earlier
        years' profit at the closing rate (historical rates are not kept). A missing rate for
@@ -612,7 +620,7 @@ def consolidated_balance_sheet(
        zero.
     """
     month = month_start(month)
-    day = last_month_of(month)
+    day = closing_day(month)
     entities: list[ConsolidatedEntity] = []
     errors: dict[str, list[str]] = {}
     for book in books:
