@@ -54,6 +54,7 @@ from backroom.finance.schemas import (
     LineIn,
     OpenInvoiceOut,
     PendingOut,
+    PnlOut,
     PostingAccountIn,
     PostingAccountOut,
     SettlementIn,
@@ -596,6 +597,72 @@ def mark_invoice_paid(
     book = selectors.get_book(request.user, book_id)
     journal = payables.mark_invoice_paid(book, invoice_id, actor=request.user)
     return Status(201, selectors.get_journal(request.user, journal.pk))
+
+
+class PnlFilter(Schema):
+    start: Day
+    end: Day | None = None
+    store_id: ObjectId | None = None
+    region_id: ObjectId | None = None
+    brand_id: ObjectId | None = None
+
+
+@router.get("/books/{book_id}/pnl", response={200: PnlOut, **errors(404)})
+def profit_and_loss(
+    request: HttpRequest, book_id: Path[ObjectId], filters: Query[PnlFilter]
+) -> dict[str, Any]:
+    """The P&L page's figures: one store, a region's and/or a brand's stores, or the entity
+    (what the caller may see of it), for the months `start`…`end`, against the months before
+    and the same months a year earlier."""
+    book = selectors.get_book(request.user, book_id)
+    scope = selectors.report_scope(
+        request.user,
+        book,
+        store_id=filters.store_id,
+        region_id=filters.region_id,
+        brand_id=filters.brand_id,
+    )
+    asked = (
+        (filters.store_id, scope.store),
+        (filters.region_id, scope.region),
+        (
+            filters.brand_id,
+            scope.brand,
+        ),
+    )
+    if any(wanted and found is None for wanted, found in asked):
+        raise NotFound()
+    sites = scope.site_ids()
+    report = reports.profit_and_loss(book, filters.start, filters.end or filters.start, sites=sites)
+
+    def section(part: reports.PnlSection) -> dict[str, Any]:
+        return {
+            "key": part.key,
+            "lines": [
+                {
+                    "account_code": line.account.code,
+                    "account_name": line.account.label,
+                    "values": line.values,
+                }
+                for line in part.lines
+            ],
+            "totals": part.totals(report.width),
+        }
+
+    return {
+        "book_id": book.pk,
+        "currency": book.currency,
+        "store_ids": sites,
+        "columns": [
+            {"start": first, "end": reports.last_month_of(last)} for first, last in report.columns
+        ],
+        "revenue": section(report.revenue),
+        "food_cost": section(report.food_cost),
+        "expenses": section(report.expenses),
+        "gross_profit": report.gross_profit(),
+        "food_cost_pct": report.food_cost_pct(),
+        "profit": report.profit(),
+    }
 
 
 @router.get("/books/{book_id}/balance-sheet", response={200: BalanceSheetOut, **errors(404)})

@@ -315,6 +315,38 @@ class OpenInvoiceOut(Schema):
     journal_id: int
 
 
+class PnlLineOut(Schema):
+    account_code: str
+    account_name: str
+    values: list[Decimal]  # one per column; income and cost both positive
+
+
+class PnlSectionOut(Schema):
+    key: str
+    lines: list[PnlLineOut]
+    totals: list[Decimal]
+
+
+class PnlColumnOut(Schema):
+    start: dt.date
+    end: dt.date
+
+
+class PnlOut(Schema):
+    """Profit and loss for months, the months before and the same months a year earlier."""
+
+    book_id: int
+    currency: str
+    store_ids: list[int] | None  # None: the whole entity (lines without a store included)
+    columns: list[PnlColumnOut]
+    revenue: PnlSectionOut
+    food_cost: PnlSectionOut
+    expenses: PnlSectionOut
+    gross_profit: list[Decimal]
+    food_cost_pct: list[Decimal | None]
+    profit: list[Decimal]
+
+
 class BalanceSheetLineOut(Schema):
     account_code: str
     account_name: str

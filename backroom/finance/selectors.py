@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from typing import Any
 
 from django.db.models import Q, QuerySet
@@ -17,6 +18,9 @@ from backroom.finance.models import (
 )
 from backroom.finance.permissions import FINANCE_VIEW
 from backroom.kernel.exceptions import NotFound
+from backroom.org.choices import NodeKind
+from backroom.org.models import Brand, OrgNode, Site
+from backroom.org.selectors import sites_for
 
 
 def books_for(actor: Any, permission: str = FINANCE_VIEW) -> QuerySet[Book]:
@@ -131,9 +135,12 @@ def filter_journals(
     source_type: str | None = None,
     source_id: str | None = None,
     q: str | None = None,
+    region_id: int | None = None,
+    brand_id: int | None = None,
 ) -> QuerySet[Journal]:
-    """Journals narrowed as the list page and the API ask: an account code or a store on any
-    line, dates, the source document, or `q` in the number or the document's number."""
+    """Journals narrowed as the list page and the API ask: an account code or a store (a
+    region's, a brand's) on any line, dates, the source document, or `q` in the number or the
+    document's number."""
     if book_id:
         rows = rows.filter(book_id=book_id)
     if status:
@@ -142,6 +149,11 @@ def filter_journals(
         rows = rows.filter(lines__account__code=account)
     if store_id:
         rows = rows.filter(lines__site_id=store_id)
+    if region_id:
+        region = OrgNode.objects.filter(pk=region_id).first()
+        rows = rows.filter(lines__site__node__path__startswith=region.path if region else "-")
+    if brand_id:
+        rows = rows.filter(lines__site__brand_id=brand_id)
     if date_from:
         rows = rows.filter(date__gte=date_from)
     if date_to:
@@ -153,3 +165,69 @@ def filter_journals(
     if q:
         rows = rows.filter(Q(number__icontains=q) | Q(source_number__icontains=q))
     return rows.distinct()
+
+
+@dataclass
+class ReportScope:
+    """What part of an entity a report covers: one store, the stores of a region and/or a
+    brand, or all the stores the actor may see (and, for those who see the whole entity, the
+    lines booked without a store too)."""
+
+    stores: list[Site]  # the entity's stores the actor may see
+    whole: bool  # the actor sees the entity itself
+    store: Site | None = None
+    region: OrgNode | None = None
+    brand: Brand | None = None
+    regions: list[OrgNode] = field(default_factory=list)
+    brands: list[Brand] = field(default_factory=list)
+
+    def site_ids(self) -> list[int] | None:
+        """The sites the report sums, or None for the whole entity."""
+        if self.store is not None:
+            return [self.store.pk]
+        if self.region is None and self.brand is None and self.whole:
+            return None
+        return [
+            site.pk
+            for site in self.stores
+            if (self.region is None or site.node.path.startswith(self.region.path))
+            and (self.brand is None or site.brand_id == self.brand.pk)
+        ]
+
+
+def report_scope(
+    actor: Any,
+    book: Book,
+    *,
+    store_id: int | None = None,
+    region_id: int | None = None,
+    brand_id: int | None = None,
+) -> ReportScope:
+    """The scope a report asks for, within what the actor may see of the book's entity; an
+    unknown or hidden store, region or brand is ignored (the wider scope is shown)."""
+    stores = list(
+        sites_for(actor, FINANCE_VIEW)
+        .filter(legal_entity_id=book.entity_id)
+        .select_related("node", "brand")
+        .order_by("node__code")
+    )
+    prefixes = {
+        site.node.path[: index + 1]
+        for site in stores
+        for index, char in enumerate(site.node.path)
+        if char == "/"
+    }
+    regions = list(OrgNode.objects.filter(kind=NodeKind.REGION, path__in=prefixes).order_by("path"))
+    brands = sorted({site.brand for site in stores if site.brand}, key=lambda brand: brand.code)
+    return ReportScope(
+        stores=stores,
+        whole=bool(
+            getattr(actor, "is_authenticated", False)
+            and actor.has_scoped_permission(FINANCE_VIEW, book.entity.node)
+        ),
+        store=next((site for site in stores if site.pk == store_id), None),
+        region=next((node for node in regions if node.pk == region_id), None),
+        brand=next((brand for brand in brands if brand.pk == brand_id), None),
+        regions=regions,
+        brands=brands,
+    )

@@ -35,8 +35,6 @@ from backroom.finance.services.journals import money
 from backroom.finance.services.periods import month_start
 from backroom.inventory.reports import source_page
 from backroom.kernel.exceptions import DomainError, ValidationFailed
-from backroom.org.models import Site
-from backroom.org.selectors import sites_for
 from backroom.web.errors import page, problem_messages
 from backroom.web.exports import Column, export_format, export_table
 from backroom.web.forms import posted_id
@@ -58,17 +56,6 @@ def _month(value: str | None, default: dt.date) -> dt.date:
 def chosen_book(request: HttpRequest, books: list[Book]) -> Book | None:
     wanted = posted_id(request.GET.get("book"))
     return next((book for book in books if book.pk == wanted), books[0] if books else None)
-
-
-def _store(request: HttpRequest, book: Book | None) -> Site | None:
-    store_id = posted_id(request.GET.get("store"))
-    if not store_id or book is None:
-        return None
-    return (
-        sites_for(request.user, FINANCE_VIEW)
-        .filter(pk=store_id, legal_entity_id=book.entity_id)
-        .first()
-    )
 
 
 def journals_url(**filters: Any) -> str:
@@ -93,7 +80,17 @@ def _filtered_journals(request: HttpRequest) -> tuple[QuerySet[Journal], dict[st
     rows = selectors.journals_for(request.user)
     wanted = {
         name: request.GET.get(name, "").strip()
-        for name in ("book", "status", "account", "store", "date_from", "date_to", "q")
+        for name in (
+            "book",
+            "status",
+            "account",
+            "store",
+            "region",
+            "brand",
+            "date_from",
+            "date_to",
+            "q",
+        )
     }
     days: dict[str, dt.date | None] = {}
     for name in ("date_from", "date_to"):
@@ -107,6 +104,8 @@ def _filtered_journals(request: HttpRequest) -> tuple[QuerySet[Journal], dict[st
         status=wanted["status"] if wanted["status"] in JournalStatus.values else None,
         account=wanted["account"],
         store_id=posted_id(wanted["store"]),
+        region_id=posted_id(wanted["region"]),
+        brand_id=posted_id(wanted["brand"]),
         q=wanted["q"],
         date_from=days["date_from"],
         date_to=days["date_to"],
@@ -215,15 +214,16 @@ def _report_context(request: HttpRequest) -> dict[str, Any]:
     this_month = month_start(timezone.localdate())
     start = _month(request.GET.get("start"), this_month)
     end = max(_month(request.GET.get("end"), start), start)
-    stores = (
-        list(
-            sites_for(request.user, FINANCE_VIEW)
-            .filter(legal_entity_id=book.entity_id)
-            .select_related("node")
-            .order_by("node__code")
+    scope = (
+        selectors.report_scope(
+            request.user,
+            book,
+            store_id=posted_id(request.GET.get("store")),
+            region_id=posted_id(request.GET.get("region")),
+            brand_id=posted_id(request.GET.get("brand")),
         )
         if book
-        else []
+        else None
     )
     return {
         "books": books,
@@ -231,8 +231,9 @@ def _report_context(request: HttpRequest) -> dict[str, Any]:
         "start": start,
         "end": end,
         "end_day": reports.last_month_of(end),
-        "store": _store(request, book),
-        "stores": stores,
+        "scope": scope,
+        "store": scope.store if scope else None,
+        "stores": scope.stores if scope else [],
     }
 
 
@@ -342,10 +343,9 @@ def profit_and_loss(request: HttpRequest) -> HttpResponse:
     if book is not None:
         # The whole entity includes lines booked without a store (head-office costs) for
         # those who see the entity; others see the sum of the stores they may see.
-        whole = request.user.has_scoped_permission(FINANCE_VIEW, book.entity.node)  # type: ignore[union-attr]
-        visible = None if whole else [site.pk for site in context["stores"]]
+        scope = context["scope"]
         report = reports.profit_and_loss(
-            book, context["start"], context["end"], sites=[store.pk] if store else visible
+            book, context["start"], context["end"], sites=scope.site_ids()
         )
         for section in (report.revenue, report.food_cost, report.expenses):
             for line in section.lines:
@@ -357,6 +357,8 @@ def profit_and_loss(request: HttpRequest) -> HttpResponse:
                                 book=book.pk,
                                 account=line.account.code,
                                 store=store.pk if store else None,
+                                region=scope.region.pk if scope.region and not store else None,
+                                brand=scope.brand.pk if scope.brand and not store else None,
                                 date_from=first.isoformat(),
                                 date_to=reports.last_month_of(last).isoformat(),
                                 status=JournalStatus.POSTED,
@@ -389,6 +391,7 @@ def profit_and_loss(request: HttpRequest) -> HttpResponse:
             "title": _("Profit and loss"),
             "report": report,
             "sections": sections,
+            "scopes": True,
             "export_base": reverse("finance:pnl"),
         },
     )
