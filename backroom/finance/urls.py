@@ -17,6 +17,7 @@ urlpatterns = [
     path("payables/", views.payables, name="payables"),
     path("currencies/", views.currency_balances, name="currency_balances"),
     path("currencies/<int:book_id>/settle/", views.settle_balance, name="settle_balance"),
+    path("currencies/rates/", views.fx_rate_new, name="fx_rate_new"),
     path("payables/<int:book_id>/<int:invoice_id>/paid/", views.invoice_paid, name="invoice_paid"),
     path("mapping/", views_mapping.mapping, name="mapping"),
     path("mapping/<int:book_id>/", views_mapping.mapping_save, name="mapping_save"),

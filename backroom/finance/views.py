@@ -15,7 +15,7 @@ from typing import Any
 from urllib.parse import urlencode
 
 from django.contrib import messages
-from django.db.models import QuerySet
+from django.db.models import Q, QuerySet
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect
 from django.urls import reverse
@@ -25,12 +25,12 @@ from django.utils.translation import gettext_lazy, pgettext
 
 from backroom.finance import reports, selectors
 from backroom.finance.choices import JournalStatus, PeriodStatus
-from backroom.finance.models import Book, Journal
+from backroom.finance.models import Book, FxRate, Journal
 from backroom.finance.permissions import FINANCE_CLOSE, FINANCE_POST, FINANCE_VIEW
 from backroom.finance.services import journals, periods, revaluation
 from backroom.finance.services import payables as payable_services
 from backroom.finance.services import settlements as settlement_services
-from backroom.finance.services.fx import rate_on
+from backroom.finance.services.fx import rate_on, set_fx_rate
 from backroom.finance.services.journals import money
 from backroom.finance.services.periods import month_start
 from backroom.inventory.reports import source_page
@@ -544,6 +544,13 @@ def currency_balances(request: HttpRequest) -> HttpResponse:
         )
     if book is not None and (file_type := export_format(request)):
         return export_table(file_type, "currency-balances", CURRENCY_BALANCE_COLUMNS, balances)
+    rates = (
+        FxRate.objects.filter(date__gte=today - dt.timedelta(days=14))
+        .filter(Q(quote=book.currency) | Q(currency=book.currency))
+        .order_by("-date", "currency", "quote")[:40]
+        if book
+        else []
+    )
     return render_page(
         request,
         "finance/currency_balances.html",
@@ -551,6 +558,7 @@ def currency_balances(request: HttpRequest) -> HttpResponse:
             **context,
             "title": _("Foreign-currency balances"),
             "balances": balances,
+            "rates": rates,
             "today": today,
             "may_settle": book is not None
             and request.user.has_scoped_permission(FINANCE_POST, book.entity.node),  # type: ignore[union-attr]
@@ -586,6 +594,36 @@ def settle_balance(request: HttpRequest, book_id: int) -> HttpResponse:
         report_error(request, error)
         return back
     messages.success(request, _("Settled: %(number)s posted.") % {"number": journal.number})
+    return back
+
+
+@page(FINANCE_POST)
+def fx_rate_new(request: HttpRequest) -> HttpResponse:
+    """Enter (or correct) a day's exchange rate from the Currencies page."""
+    back = redirect(f"{reverse('finance:currency_balances')}?{request.GET.urlencode()}")
+    if request.method != "POST":
+        return back
+    try:
+        rate = set_fx_rate(
+            date=_day(request.POST.get("date"), timezone.localdate()),
+            currency=request.POST.get("currency", "").strip(),
+            quote=request.POST.get("quote", "").strip(),
+            rate=request.POST.get("rate", "").strip(),
+            actor=request.user,
+        )
+    except DomainError as error:
+        report_error(request, error)
+        return back
+    messages.success(
+        request,
+        _("1 %(currency)s = %(rate)s %(quote)s on %(date)s.")
+        % {
+            "currency": rate.currency,
+            "rate": rate.rate.normalize(),
+            "quote": rate.quote,
+            "date": rate.date.isoformat(),
+        },
+    )
     return back
 
 

@@ -5,14 +5,15 @@ from __future__ import annotations
 import pytest
 
 from backroom.finance.services.journals import create_journal
+from backroom.finance.tests import test_pages
 from backroom.finance.tests.conftest import DAY, D, line
-from backroom.finance.tests.test_pages import november, people  # noqa: F401  (fixtures)
 from backroom.kernel.actors import SYSTEM
 from backroom.org.models import Brand
 from backroom.testing.factories import client_for
 from backroom.testing.matrix import assert_matrix
 
 pytestmark = pytest.mark.django_db
+people, november = test_pages.people, test_pages.november  # fixtures shared with the pages
 
 
 @pytest.fixture
@@ -37,7 +38,12 @@ def noodle_brand(tree):
 
 
 def test_pnl_by_region_and_brand_on_the_page(
-    books, tree, people, november, head_office, noodle_brand  # noqa: F811
+    books,
+    tree,
+    people,
+    november,
+    head_office,
+    noodle_brand,
 ):
     """Golden numbers: store A's profit 523.40 and store B's −50.00 make the East region's
     473.40; the entity adds the head office's −50.00 (423.40); the Noodle Bar brand is store
@@ -73,7 +79,7 @@ def test_pnl_by_region_and_brand_on_the_page(
     assert "Head-office stationery" in journals
 
 
-def test_pnl_api_matrix(books, tree, people, november):  # noqa: F811
+def test_pnl_api_matrix(books, tree, people, november):
     url = f"/api/v1/finance/books/{books.cn.pk}/pnl?start=2026-11-01"
     result = assert_matrix(
         "GET",

@@ -8,7 +8,7 @@ import pytest
 from django.utils import timezone
 
 from backroom.finance.exceptions import FxRateMissing
-from backroom.finance.models import AccountBalance, Journal
+from backroom.finance.models import AccountBalance, FxRate, Journal
 from backroom.finance.services.fx import set_fx_rate
 from backroom.finance.services.journals import create_journal
 from backroom.finance.services.settlements import foreign_balances, settle_balance
@@ -225,3 +225,24 @@ def test_currency_balances_page_shows_the_position_and_settles(books, export_sal
         follow=True,
     )
     assert "Only 0.00 USD is open on 1122.02" in response.content.decode()
+
+
+def test_rates_are_entered_on_the_currencies_page(books, tree):
+    finance = make_user("finance", tree.entity)
+    url = f"/finance/currencies/rates/?book={books.cn.pk}"
+    body = {"date": "2026-11-20", "currency": "usd", "quote": "CNY", "rate": "7.1234"}
+    assert_matrix(
+        "POST",
+        url,
+        payload=body,
+        allowed=finance,
+        forbidden=make_user("store_staff", tree.store_a),
+        other_scope=None,
+        expect_allowed=302,
+        snapshot=lambda: list(FxRate.objects.values_list("currency", "rate")),
+    )
+    assert FxRate.objects.get(date=LATER, currency="USD", quote="CNY").rate == D("7.1234")
+    page = client_for(finance).post(url, {**body, "rate": "-1", "quote": "XX"}, follow=True)
+    text = page.content.decode()
+    assert "A rate must be above zero." in text and "not an ISO 4217 currency code" in text
+    assert FxRate.objects.count() == 1
