@@ -17,11 +17,11 @@ from backroom.events.services import dispatch_outbox
 from backroom.finance.choices import JournalKind, PostingRole
 from backroom.finance.models import Account, Journal, JournalLine, PendingPosting, PostingAccount
 from backroom.finance.services.automatic import post_recent_sales, post_sales, post_sales_cost
-from backroom.finance.services.books import set_posting_account
+from backroom.finance.services.books import open_books, set_posting_account
 from backroom.finance.tests.conftest import D, beverage_account
 from backroom.inventory import services as inventory
 from backroom.inventory.choices import MoveReason
-from backroom.inventory.models import StockBalance
+from backroom.inventory.models import Location, StockBalance
 from backroom.inventory.tests.conftest import key
 from backroom.kernel.actors import SYSTEM
 
@@ -117,6 +117,55 @@ def test_a_transfer_between_stores_of_one_entity_moves_inventory_by_store(books,
     assert stores == {("1403", "SHA001"): D("-12.0000"), ("1403", "SHA002"): D("12.0000")}
     total = JournalLine.objects.filter(account__code="1403").aggregate(total=Sum("base_amount"))
     assert total["total"] == D(30)
+
+
+def test_a_transfer_between_entities_books_intercompany_at_cost(books, stock, tree):
+    """Golden numbers: 4 kg of flour at 3.00 from SHA001 (CN-CO) to BJ001 (CN-BJ, another
+    company in CNY): CN-CO Dr intercompany receivable 12.00 / Cr inventory 12.00; CN-BJ Dr
+    inventory 12.00 / Cr intercompany payable 12.00."""
+    from backroom.inventory.tests.conftest import make_location
+    from backroom.org.choices import NodeKind
+    from backroom.testing.factories import make_node
+
+    beijing = make_node(NodeKind.ENTITY, tree.group, "CN-BJ")
+    store = make_node(NodeKind.STORE, beijing, "BJ001", city="Beijing")
+    bj_books = open_books(beijing.legal_entity, chart="cn_small_business", actor=SYSTEM)
+    receive(stock, "10", "3.00")
+    inventory.transfer(
+        item=stock.flour,
+        from_location=stock.walk_in,
+        to_location=make_location(store, "WALKIN", "walk_in"),
+        quantity=D(4),
+        key="ic-1",
+        actor=SYSTEM,
+        occurred_at=NOON,
+    )
+    inventory.receive_transfer(
+        transfer_key="ic-1",
+        location=Location.objects.get(site=store.site, code="WALKIN"),
+        key="ic-1-in",
+        actor=SYSTEM,
+        occurred_at=NOON,
+    )
+    dispatch_outbox()
+
+    def booked(book):
+        totals: dict[tuple[str, str], object] = {}
+        for journal in Journal.objects.filter(book=book, kind=JournalKind.AUTOMATIC):
+            for code, site, amount in lines_of(journal):
+                totals[(code, site)] = totals.get((code, site), D(0)) + amount
+        return {key: amount for key, amount in totals.items() if amount}
+
+    assert booked(books.cn) == {
+        ("1403", "SHA001"): D("18.0000"),  # 30.00 received, 12.00 sent
+        ("2202.01", "SHA001"): D("-30.0000"),
+        ("1221.01", "SHA001"): D("12.0000"),
+    }
+    assert booked(bj_books) == {
+        ("1403", "BJ001"): D("12.0000"),
+        ("2241.01", "BJ001"): D("-12.0000"),
+    }
+    assert all(o.is_consistent for o in run_ledger_checks() if o.name.startswith("finance"))
 
 
 def test_a_missing_mapping_waits_in_the_queue_and_posts_once_mapped(books, stock, tree):
