@@ -53,6 +53,7 @@ class PostingRole(models.TextChoices):
     SALES_REVENUE = "sales_revenue", _("Sales revenue")
     OUTPUT_TAX = "output_tax", _("Output VAT")
     SALES_DISCOUNTS = "sales_discounts", _("Discounts borne by the merchant")
+    PACKAGING_FEES = "packaging_fees", _("Packaging fees charged to customers")
     PLATFORM_FEES = "platform_fees", _("Platform commission and fees")
     PLATFORM_RECEIVABLE = "platform_receivable", _("Receivable from platforms")
     CASH = "cash", _("Cash and till takings")
@@ -62,6 +63,11 @@ class PostingRole(models.TextChoices):
     FX_UNREALISED = "fx_unrealised", _("Unrealised exchange gain or loss")
     FX_REALISED = "fx_realised", _("Realised exchange gain or loss")
     RETAINED_EARNINGS = "retained_earnings", _("Retained earnings")
+
+
+# A role an entity has no account for yet takes the account of this one (roles added after
+# books were opened keep their postings flowing until finance maps them).
+FALLBACK_ROLES = {PostingRole.PACKAGING_FEES: PostingRole.SALES_REVENUE}
 
 
 class ClaimStatus(models.TextChoices):

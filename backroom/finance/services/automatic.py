@@ -37,7 +37,7 @@ from django.utils.translation import gettext as _
 from backroom.catalog.models import Category, Item
 from backroom.channels.rollups import channel_category_gross, channel_days
 from backroom.events.services import publish
-from backroom.finance.choices import JournalKind, PostingRole
+from backroom.finance.choices import FALLBACK_ROLES, JournalKind, PostingRole
 from backroom.finance.events import PostingWaiting
 from backroom.finance.exceptions import MappingMissing
 from backroom.finance.models import (
@@ -143,6 +143,8 @@ def resolve_accounts(
         while category is not None and (role, category) not in mapping:
             category = parents.get(category)
         account = mapping.get((role, category))
+        if account is None and role in FALLBACK_ROLES:
+            account = mapping.get((FALLBACK_ROLES[role], None))
         if account is None:
             missing.append(str(PostingRole(role).label))
         else:
@@ -423,9 +425,10 @@ def _till_by_category(site: Site, date: dt.date) -> dict[int | None, Decimal]:
 @rule("sales")
 def sales_rule(site_id: int, day: str) -> list[Posting]:
     """A store's sales of a business day, per channel: revenue net of VAT by menu-item category
-    (a category's own revenue account when one is mapped), the merchant's discounts, output
-    VAT, the platform's commission, and what is due (cash from the till, a receivable from a
-    platform). Sales recorded without a channel order (sold menu lines behind sale
+    (a category's own revenue account when one is mapped) and the packaging fees charged, the
+    merchant's discounts, output VAT, the platform's commission, and what is due (cash from
+    the till, a receivable from a platform: net sales + packaging − commission, as the
+    platform settles; the delivery fee is the platform's, for its riders). Sales recorded without a channel order (sold menu lines behind sale
     depletions) count as till sales. History imported from before the store went live is
     not posted (`channel_days`' live share). Posted again later, only the difference."""
     site = Site.objects.select_related("node", "legal_entity__node").get(pk=site_id)
@@ -442,22 +445,31 @@ def sales_rule(site_id: int, day: str) -> list[Posting]:
         if row.currency != book.currency:
             continue
         net, commission = money(row.net * live), money(row.commission * live)
+        packaging = money(row.packaging_fee * live)
         gross, vat_gross = _split_tax(money(row.gross * live), rate)
         discount, vat_discount = _split_tax(net - money(row.gross * live), rate)
+        packed, vat_packing = _split_tax(packaging, rate)
         channel = row.kind
         legs += [
             Leg(PostingRole.SALES_REVENUE, category_id, site, -part, channel=channel)
             for category_id, part in _by_category(gross, weights[channel])
         ]
         legs += [
+            Leg(PostingRole.PACKAGING_FEES, None, site, -packed, channel=channel),
             Leg(PostingRole.SALES_DISCOUNTS, None, site, -discount, channel=channel),
-            Leg(PostingRole.OUTPUT_TAX, None, site, -(vat_gross + vat_discount), channel=channel),
+            Leg(
+                PostingRole.OUTPUT_TAX,
+                None,
+                site,
+                -(vat_gross + vat_discount + vat_packing),
+                channel=channel,
+            ),
             Leg(PostingRole.PLATFORM_FEES, None, site, commission, channel=channel),
             Leg(
                 PostingRole.PLATFORM_RECEIVABLE if channel in PLATFORM_KINDS else PostingRole.CASH,
                 None,
                 site,
-                net - commission,
+                net + packaging - commission,
                 channel=channel,
             ),
         ]

@@ -269,7 +269,8 @@ def test_stock_value_equals_the_inventory_accounts_after_a_run_of_operations(boo
 
 def test_a_days_sales_post_per_channel_with_vat_discounts_and_commission(books, tree):
     """Golden numbers: Meituan sold 212.00 at list price, the merchant gave 12.00 off, the
-    platform keeps 36.00 commission; menu prices include 6% VAT."""
+    platform keeps 36.00 commission; the customers paid 5.30 of packaging and 8.00 of
+    delivery (the platform's); menu prices and fees include 6% VAT."""
     site = tree.store_a.site
     day = dt.date(2026, 11, 10)
     row = SalesChannelDay.objects.create(
@@ -282,14 +283,17 @@ def test_a_days_sales_post_per_channel_with_vat_discounts_and_commission(books, 
         merchant_discount=D("12.00"),
         net=D("200.00"),
         commission=D("36.00"),
+        packaging_fee=D("5.30"),
+        delivery_fee=D("8.00"),
     )
     (journal,) = post_sales(site, day)
     assert [(code, amount) for code, _, amount in lines_of(journal)] == [
-        ("1122.01", D("164.0000")),  # receivable from Meituan
+        ("1122.01", D("169.3000")),  # receivable from Meituan: 200 + 5.30 − 36
         ("5001.01", D("11.3208")),  # the merchant's discount, net of VAT
         ("5601.01", D("36.0000")),  # commission
-        ("2221.02", D("-11.3208")),  # output VAT: 12.0000 − 0.6792
+        ("2221.02", D("-11.6208")),  # output VAT: 12.0000 − 0.6792 + 0.3000
         ("5001.02", D("-200.0000")),  # revenue: 212 / 1.06
+        ("5051", D("-5.0000")),  # packaging: 5.30 / 1.06
     ]
     assert set(journal.lines.values_list("channel", flat=True)) == {"meituan"}
     assert post_sales(site, day) == []
@@ -327,6 +331,25 @@ def test_revenue_splits_by_menu_category_to_a_categorys_own_account(books, tree,
         ("5001.03", D("-10.0000")),  # drinks: 10.60 / 1.06
     ]
     assert set(journal.lines.values_list("channel", flat=True)) == {"pos"}
+
+
+def test_packaging_fees_fall_back_to_sales_revenue_until_mapped(books, tree):
+    """Books opened before the packaging role existed have no account for it: the fees post
+    to the sales revenue account instead of waiting."""
+    PostingAccount.objects.filter(role=PostingRole.PACKAGING_FEES).delete()
+    site, day = tree.store_a.site, dt.date(2026, 11, 10)
+    SalesChannelDay.objects.create(
+        site=site,
+        business_date=day,
+        kind="meituan",
+        currency="CNY",
+        orders=1,
+        gross=D("10.60"),
+        net=D("10.60"),
+        packaging_fee=D("1.06"),
+    )
+    (journal,) = post_sales(site, day)
+    assert ("5001.02", "SHA001", D("-11.0000")) in lines_of(journal)
 
 
 def test_sales_history_from_before_go_live_is_not_posted(books, tree):

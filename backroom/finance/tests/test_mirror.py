@@ -74,7 +74,7 @@ def test_an_ifrs_book_opened_later_mirrors_the_history_and_then_each_posting(boo
     first = rent(books, tree)
     ifrs = open_books(tree.entity.legal_entity, chart="ifrs", actor=SYSTEM)
     assert not ifrs.is_primary and ifrs.currency == "CNY"
-    assert AccountMap.objects.filter(book=ifrs).count() == 61  # every postable CN account
+    assert AccountMap.objects.filter(book=ifrs).count() == 62  # every postable CN account
     mirrored = Journal.objects.get(idempotency_key=mirror_key(first.pk, ifrs.pk))
     assert codes_and_amounts(mirrored) == [("6020", D(1000), "SHA001"), ("1010", D(-1000), "")]
     assert (mirrored.source_type, mirrored.source_number) == ("finance.journal", first.number)
@@ -168,7 +168,7 @@ def test_account_map_api_matrix(books, tree, people):  # noqa: F811
     assert result.allowed.json()["target_code"] == "1020"
     listed = client_for(people["ops"]).get(url).json()
     assert {"source_code": "1001", "target_code": "1020"}.items() <= listed[0].items()
-    assert len(listed) == 61
+    assert len(listed) == 62
     response = client_for(people["finance"]).put(
         url,
         {"source_id": cash.pk, "target_id": books.hk.accounts.get(code="1000").pk},
