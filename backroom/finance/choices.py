@@ -67,7 +67,7 @@ class PostingRole(models.TextChoices):
 
 # A role an entity has no account for yet takes the account of this one (roles added after
 # books were opened keep their postings flowing until finance maps them).
-FALLBACK_ROLES = {PostingRole.PACKAGING_FEES: PostingRole.SALES_REVENUE}
+FALLBACK_ROLES: dict[str, str] = {PostingRole.PACKAGING_FEES: PostingRole.SALES_REVENUE}
 
 
 class ClaimStatus(models.TextChoices):
