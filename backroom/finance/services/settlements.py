@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
+from django.db import transaction
 from django.db.models import Sum
 from django.utils.translation import gettext as _
 
@@ -145,66 +146,91 @@ def settle_balance(
             _("A balance in %(currency)s has no exchange difference; post a journal instead.")
             % {"currency": currency},
         )
-    open_amount, open_base = _open_on(book, account, site, currency, date)
-    if not errors and settled > abs(open_amount):
-        errors.add(
-            "amount",
-            _("Only %(open)s %(currency)s is open on %(account)s on %(date)s.")
-            % {
-                "open": f"{abs(open_amount):,.2f}",
-                "currency": currency,
-                "account": account.code,
-                "date": date.isoformat(),
-            },
-        )
-    if not errors and rate in (None, ""):
-        rate = rate_on(currency, book.currency, date)  # FxRateMissing names what is missing
-    errors.raise_if_any()
-    sign = Decimal(1) if open_amount > 0 else Decimal(-1)
-    full = settled == abs(open_amount)
-    carried = open_base if full else money(open_base * settled / abs(open_amount))
-    bank = bank or role_account(book.entity, PostingRole.BANK)
-    gain_account = role_account(book.entity, PostingRole.FX_REALISED)
-    paid = money(settled * Decimal(rate))
-    lines = [
-        LineInput(
-            account=account,
-            amount=-sign * settled,
-            currency=currency,
-            base_amount=-carried,
-            site=site,
-            description=reference,
-        ),
-        LineInput(
-            account=bank,
-            amount=sign * settled,
-            currency=currency,
-            base_amount=sign * paid,
-            site=site,
-            description=reference,
-        ),
-    ]
-    difference = carried - sign * paid
-    if difference:
-        lines.append(
-            LineInput(
-                account=gain_account,
-                amount=ZERO,
-                currency=currency,
-                base_amount=difference,
-                site=site,
-                description=_("Realised exchange difference"),
+    with transaction.atomic():
+        # Two people settling one balance at once: the second waits here, then sees what the
+        # first left open.
+        Account.objects.select_for_update().filter(pk=account.pk).first()
+        open_amount, open_base = _open_on(book, account, site, currency, date)
+        if not errors and settled > abs(open_amount):
+            errors.add(
+                "amount",
+                _("Only %(open)s %(currency)s is open on %(account)s on %(date)s.")
+                % {
+                    "open": f"{abs(open_amount):,.2f}",
+                    "currency": currency,
+                    "account": account.code,
+                    "date": date.isoformat(),
+                },
             )
+        if not errors and rate in (None, ""):
+            rate = rate_on(currency, book.currency, date)  # FxRateMissing names what is missing
+        errors.raise_if_any()
+        settlement = Settlement(
+            account, site, currency, settled, Decimal(rate), open_amount, open_base, reference
         )
-    return record_journal(
-        book,
-        date=date,
-        description=_("Settlement of %(amount)s %(currency)s on %(account)s")
-        % {"amount": f"{settled:,.2f}", "currency": currency, "account": account.code}
-        + (f": {reference.strip()}" if reference.strip() else ""),
-        lines=lines,
-        actor=actor,
-        kind=JournalKind.MANUAL,
-        source=Source(SETTLEMENT_SOURCE, f"{account.pk}:{currency}", reference.strip()[:64]),
-        post=True,
-    )
+        return record_journal(
+            book,
+            date=date,
+            description=_("Settlement of %(amount)s %(currency)s on %(account)s")
+            % {"amount": f"{settled:,.2f}", "currency": currency, "account": account.code}
+            + (f": {reference.strip()}" if reference.strip() else ""),
+            lines=settlement.lines(bank or role_account(book.entity, PostingRole.BANK)),
+            actor=actor,
+            kind=JournalKind.MANUAL,
+            source=Source(SETTLEMENT_SOURCE, f"{account.pk}:{currency}", reference.strip()[:64]),
+            post=True,
+        )
+
+
+@dataclass
+class Settlement:
+    """What is settled of an open balance (foreign `amount` and its carrying `base`)."""
+
+    account: Account
+    site: Site | None
+    currency: str
+    settled: Decimal
+    rate: Decimal
+    open_amount: Decimal
+    open_base: Decimal
+    reference: str
+
+    def lines(self, bank: Account) -> list[LineInput]:
+        """The balance out at its carrying base (pro rata; all that is left when settled in
+        full), the bank in at the rate, and the realised difference in base only."""
+        sign = Decimal(1) if self.open_amount > 0 else Decimal(-1)
+        if self.settled == abs(self.open_amount):
+            carried = self.open_base
+        else:
+            carried = money(self.open_base * self.settled / abs(self.open_amount))
+        paid = money(self.settled * self.rate)
+        lines = [
+            LineInput(
+                account=self.account,
+                amount=-sign * self.settled,
+                base_amount=-carried,
+                description=self.reference,
+                currency=self.currency,
+                site=self.site,
+            ),
+            LineInput(
+                account=bank,
+                amount=sign * self.settled,
+                base_amount=sign * paid,
+                description=self.reference,
+                currency=self.currency,
+                site=self.site,
+            ),
+        ]
+        if difference := carried - sign * paid:
+            lines.append(
+                LineInput(
+                    account=role_account(self.account.book.entity, PostingRole.FX_REALISED),
+                    amount=ZERO,
+                    base_amount=difference,
+                    description=_("Realised exchange difference"),
+                    currency=self.currency,
+                    site=self.site,
+                )
+            )
+        return lines

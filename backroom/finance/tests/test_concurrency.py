@@ -80,3 +80,41 @@ def test_two_people_reversing_one_journal_at_once_reverse_it_once(books):
     assert sorted(type(result).__name__ for result in results) == ["AlreadyReversed", "Journal"]
     assert Journal.objects.filter(reverses=journal).count() == 1
     assert isinstance(next(r for r in results if not isinstance(r, Journal)), AlreadyReversed)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_two_people_settling_one_balance_at_once_never_settle_more_than_is_open(books):
+    """100 USD receivable; two people each settle 70 at once: one posts, the other is told
+    only 30 is left."""
+    from backroom.finance.services.settlements import settle_balance
+    from backroom.kernel.exceptions import ValidationFailed
+
+    create_journal(
+        books.cn,
+        actor=SYSTEM,
+        date=DAY,
+        description="Export sale",
+        lines=[
+            line("1122.02", "100", currency="USD", rate="7.00"),
+            line("5001.02", "-100", currency="USD", rate="7.00"),
+        ],
+        post=True,
+    )
+    receivable = books.cn.accounts.get(code="1122.02")
+    results = run_together(
+        2,
+        lambda n: settle_balance(
+            books.cn,
+            account=receivable,
+            currency="USD",
+            amount="70",
+            rate="7.10",
+            date=DAY,
+            actor=SYSTEM,
+        ),
+    )
+    assert sorted(type(result).__name__ for result in results) == ["Journal", "ValidationFailed"]
+    refused = next(r for r in results if isinstance(r, ValidationFailed))
+    assert "Only 30.00 USD is open" in refused.errors["amount"][0]
+    row = AccountBalance.objects.get(account=receivable, currency="USD")
+    assert row.amount == Decimal("30.0000")
