@@ -15,6 +15,8 @@ MODULES = (
     "suppliers",
     "prices",
     "opening_stock",
+    "fx_rates",
+    "chart_of_accounts",
 )
 
 
