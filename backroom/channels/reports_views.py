@@ -22,6 +22,7 @@ from backroom.channels.permissions_sales import CHANNELS_SALES
 from backroom.kernel.exceptions import NotFound, ValidationFailed
 from backroom.org.models import Site
 from backroom.web.errors import page
+from backroom.web.exports import Column, export_format, export_table
 from backroom.web.forms import posted_id
 from backroom.web.navigation import NavItem, register_nav_item
 from backroom.web.rendering import render_page
@@ -45,9 +46,26 @@ def _store(request: HttpRequest, stores: list[Site]) -> Site | None:
     raise NotFound()
 
 
+SALES_DAY_COLUMNS = [
+    Column(gettext_lazy("Store code"), lambda row: row["site"].node.code),
+    Column(gettext_lazy("Store"), lambda row: row["site"].node.name),
+    Column(gettext_lazy("Business date"), lambda row: row["business_date"]),
+    Column(gettext_lazy("Currency"), lambda row: row["currency"]),
+    Column(gettext_lazy("Orders"), lambda row: row["orders"]),
+    Column(gettext_lazy("Gross"), lambda row: row["gross"]),
+    Column(gettext_lazy("Our discounts"), lambda row: row["merchant_discount"]),
+    Column(gettext_lazy("Platform discounts"), lambda row: row["platform_discount"]),
+    Column(gettext_lazy("Net"), lambda row: row["net"]),
+    Column(gettext_lazy("Packaging fees"), lambda row: row["packaging_fee"]),
+    Column(gettext_lazy("Delivery fees"), lambda row: row["delivery_fee"]),
+    Column(gettext_lazy("Commission"), lambda row: row["commission"]),
+]
+
+
 @page(CHANNELS_SALES)
 def sales(request: HttpRequest) -> HttpResponse:
-    """A store's sales over business days: totals, by channel, by hour, by day, top items."""
+    """A store's sales over business days: totals, by channel, by hour, by day, top items.
+    `?export=xlsx|csv` downloads the store's sales by day over the period (the filters kept)."""
     stores = rollups.sales_sites(request.user)
     site = _store(request, stores)
     today = site_today(site)
@@ -67,6 +85,9 @@ def sales(request: HttpRequest) -> HttpResponse:
                 )
                 or failure.message
             )
+    if summary is not None and (wanted := export_format(request)):
+        days = [{**row, "site": summary.site, "currency": summary.currency} for row in summary.days]
+        return export_table(wanted, "sales-by-day", SALES_DAY_COLUMNS, days)
     peak = max((row["net"] for row in summary.hours), default=0) if summary else 0
     return render_page(
         request,

@@ -7,7 +7,9 @@ render. The board refreshes itself every 15 seconds (HTMX polling of its partial
 
 from __future__ import annotations
 
+import datetime as dt
 import uuid
+import zoneinfo
 from typing import Any
 
 from django.contrib import messages
@@ -29,6 +31,7 @@ from backroom.kernel.exceptions import DomainError
 from backroom.org.models import Site
 from backroom.org.selectors import get_site, stores_for
 from backroom.web.errors import page, problems_text
+from backroom.web.exports import Column, export_format, export_table
 from backroom.web.forms import posted_id
 from backroom.web.rendering import render_page
 
@@ -191,12 +194,46 @@ def map_sku(request: HttpRequest) -> HttpResponse:
 
 
 ALERTS_SHOWN = 200
+EXPORT_CHUNK = 2000
+
+
+def _at_store(anomaly: Any, moment: dt.datetime | None) -> dt.datetime | None:
+    """A moment as the store's wall-clock time without a zone (Excel holds no zones)."""
+    if moment is None:
+        return None
+    zone = zoneinfo.ZoneInfo(anomaly.site.time_zone)
+    return moment.astimezone(zone).replace(tzinfo=None, microsecond=0)
+
+
+ALERT_COLUMNS = [
+    Column(gettext_lazy("Store code"), lambda anomaly: anomaly.site.node.code),
+    Column(gettext_lazy("Store"), lambda anomaly: anomaly.site.node.name),
+    Column(gettext_lazy("Detected at"), lambda anomaly: _at_store(anomaly, anomaly.detected_at)),
+    Column(gettext_lazy("Rule"), lambda anomaly: str(anomaly.get_rule_display())),
+    Column(gettext_lazy("Severity"), lambda anomaly: str(anomaly.get_severity_display())),
+    Column(gettext_lazy("Channel"), lambda anomaly: str(anomaly.order.get_kind_display())),
+    Column(gettext_lazy("Order"), lambda anomaly: anomaly.order.external_id),
+    Column(gettext_lazy("Order number"), lambda anomaly: anomaly.order.display_id),
+    Column(gettext_lazy("Order status"), lambda anomaly: str(anomaly.order.get_status_display())),
+    Column(gettext_lazy("Message"), anomalies.message_of),
+    Column(gettext_lazy("Resolved at"), lambda anomaly: _at_store(anomaly, anomaly.resolved_at)),
+    Column(
+        gettext_lazy("Resolution"),
+        lambda anomaly: str(anomaly.get_resolution_display()) if anomaly.resolution else "",
+    ),
+    Column(
+        gettext_lazy("Resolved by"),
+        lambda anomaly: anomaly.resolved_by.username if anomaly.resolved_by else "",
+    ),
+    Column(gettext_lazy("Resolution note"), lambda anomaly: anomaly.resolution_note),
+]
 
 
 @page(CHANNELS_VIEW)
 def alerts(request: HttpRequest) -> HttpResponse:
     """Order alerts: with `store`, that store's; without, every store in scope grouped by
-    store and rule (HQ). `rule` and `state` (open, resolved, all) narrow the list."""
+    store and rule (HQ). `rule` and `state` (open, resolved, all) narrow the list;
+    `?export=xlsx|csv` downloads every matching alert (the filters kept), not just the newest."""
     stores = stores_for(request.user, CHANNELS_VIEW)
     site_id = posted_id(request.GET.get("store"))
     site = get_site(request.user, site_id, CHANNELS_VIEW) if site_id else None
@@ -204,11 +241,12 @@ def alerts(request: HttpRequest) -> HttpResponse:
     rule = rule if rule in AnomalyRule.values else ""
     state = request.GET.get("state", "open")
     state = state if state in anomalies.STATES else "open"
-    rows = list(
-        anomalies.anomalies_for(request.user, site=site, rule=rule or None, state=state)[
-            :ALERTS_SHOWN
-        ]
-    )
+    found = anomalies.anomalies_for(request.user, site=site, rule=rule or None, state=state)
+    if wanted := export_format(request):
+        # Every matching alert, not the page's newest ones.
+        every = found.iterator(chunk_size=EXPORT_CHUNK)
+        return export_table(wanted, "order-alerts", ALERT_COLUMNS, every)
+    rows = list(found[:ALERTS_SHOWN])
     managed = {store.pk for store in stores_for(request.user, CHANNELS_MANAGE)}
     return render_page(
         request,
@@ -235,6 +273,8 @@ def alerts(request: HttpRequest) -> HttpResponse:
                 for anomaly in rows
             ],
             "shown": ALERTS_SHOWN,
+            # An HTMX filter change swaps the list; the export buttons follow out of band.
+            "exports_out_of_band": request.headers.get("HX-Request") == "true",
         },
         partial="alerts",
     )

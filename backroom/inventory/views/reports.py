@@ -77,6 +77,18 @@ ON_HAND_COLUMNS = [
 CURRENCY = gettext_lazy("Currency")
 
 
+def _with_currency(request: HttpRequest) -> list[Column]:
+    """The on-hand columns and each line's currency: a value means nothing without it, and one
+    file may span companies."""
+    currencies = {
+        row.pk: str(row.legal_entity.base_currency) for row in reports.visible_sites(request.user)
+    }
+    return [
+        *ON_HAND_COLUMNS,
+        Column(CURRENCY, lambda row: currencies.get(row.balance.location.site_id, "")),
+    ]
+
+
 @page(INVENTORY_VIEW)
 def on_hand(request: HttpRequest) -> HttpResponse:
     """On hand by store, location and lot with value and days to expiry; filters and totals;
@@ -101,16 +113,7 @@ def on_hand(request: HttpRequest) -> HttpResponse:
         every = reports.on_hand_report(
             request.user, site=site, category=category_id, item_ids=item_ids, limit=MAX_ROWS
         )
-        # A value means nothing without its currency, and one file may span companies.
-        currencies = {
-            row.pk: str(row.legal_entity.base_currency)
-            for row in reports.visible_sites(request.user)
-        }
-        columns = [
-            *ON_HAND_COLUMNS,
-            Column(CURRENCY, lambda row: currencies.get(row.balance.location.site_id, "")),
-        ]
-        return export_table(wanted, "stock-on-hand", columns, every.rows)
+        return export_table(wanted, "stock-on-hand", _with_currency(request), every.rows)
     report = reports.on_hand_report(
         request.user, site=site, category=category_id, item_ids=item_ids
     )
@@ -141,11 +144,14 @@ def on_hand(request: HttpRequest) -> HttpResponse:
 
 @page(INVENTORY_VIEW)
 def expiring(request: HttpRequest) -> HttpResponse:
-    """Lots expiring within N days, and expired ones still on hand."""
+    """Lots expiring within N days, and expired ones still on hand; `?export=xlsx|csv` downloads
+    the same lines (the filters kept) in the stock-on-hand export's columns."""
     site = _visible_site(request)
     days = posted_id(request.GET.get("days")) or 3
     days = min(days, 365)
     rows = reports.expiring_rows(request.user, within_days=days, site=site)
+    if wanted := export_format(request):
+        return export_table(wanted, "expiring-stock", _with_currency(request), rows)
     return render_page(
         request,
         "inventory/report_expiring.html",
@@ -155,6 +161,8 @@ def expiring(request: HttpRequest) -> HttpResponse:
             "days": days,
             "sites": reports.visible_sites(request.user),
             "site": site,
+            # An HTMX filter change swaps the table; the export buttons follow out of band.
+            "exports_out_of_band": request.headers.get("HX-Request") == "true",
         },
         partial="results",
     )
