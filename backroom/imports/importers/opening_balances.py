@@ -79,10 +79,6 @@ class Opening:
     sites: dict[int, Site | None] = field(default_factory=dict)
     lines: list[LineKey] | None = None  # as prepared in the check, when it balances
 
-    @property
-    def name(self) -> str:
-        return f"{self.book} {self.date.isoformat()}"
-
     def inputs(self) -> list[LineInput]:
         """The journal's lines in file order, as `create_journal` takes them."""
         inputs = []
@@ -457,7 +453,7 @@ class OpeningBalancesImporter(Importer):
                 _("Row %(first)s has the same %(columns)s: keep one of the two rows.")
                 % {
                     "first": first,
-                    "columns": " + ".join(self.column(key).label for key in self.key_fields),
+                    "columns": " + ".join(self.column(name).label for name in self.key_fields),
                 },
             )
 
