@@ -17,6 +17,7 @@ MODULES = (
     "opening_stock",
     "fx_rates",
     "chart_of_accounts",
+    "opening_balances",
 )
 
 

@@ -51,6 +51,31 @@ def fold(code: str) -> str:
     return code.strip().casefold()
 
 
+def unknown_book(row: Row, problems: Problems) -> None:
+    """The row names a book that does not exist: say whether the entity or the book is wrong."""
+    entity = OrgNode.objects.filter(code__iexact=row["entity_code"], kind=NodeKind.ENTITY).first()
+    if entity is None:
+        problems.add(
+            row.number,
+            "entity_code",
+            "unknown_reference",
+            _("There is no legal entity %(code)s.") % {"code": row["entity_code"]},
+        )
+    else:
+        books = Book.objects.filter(entity__node=entity).values_list("code", flat=True)
+        problems.add(
+            row.number,
+            "book_code",
+            "unknown_reference",
+            _("%(entity)s has no book %(book)s (its books: %(books)s).")
+            % {
+                "entity": entity.code,
+                "book": row["book_code"],
+                "books": ", ".join(books) or "—",
+            },
+        )
+
+
 @dataclass
 class Entry:
     """An account as the chart will have it after the file: from the file's row (`row` set)
@@ -225,7 +250,7 @@ class ChartOfAccountsImporter(Importer):
                 continue
             book = self.book(row)
             if book is None:
-                self.unknown_book(row, problems)
+                unknown_book(row, problems)
                 continue
             if not self.may_manage(book):
                 problems.add(
@@ -242,31 +267,6 @@ class ChartOfAccountsImporter(Importer):
             key = (book.pk, fold(row["code"]))
             if key not in self.entries and row.has("kind"):  # a duplicate is the engine's
                 self.entries[key] = self.entry(row, account)
-
-    def unknown_book(self, row: Row, problems: Problems) -> None:
-        entity = OrgNode.objects.filter(
-            code__iexact=row["entity_code"], kind=NodeKind.ENTITY
-        ).first()
-        if entity is None:
-            problems.add(
-                row.number,
-                "entity_code",
-                "unknown_reference",
-                _("There is no legal entity %(code)s.") % {"code": row["entity_code"]},
-            )
-        else:
-            books = Book.objects.filter(entity__node=entity).values_list("code", flat=True)
-            problems.add(
-                row.number,
-                "book_code",
-                "unknown_reference",
-                _("%(entity)s has no book %(book)s (its books: %(books)s).")
-                % {
-                    "entity": entity.code,
-                    "book": row["book_code"],
-                    "books": ", ".join(books) or "—",
-                },
-            )
 
     def check_existing(self, row: Row, account: Account, problems: Problems) -> None:
         """What the books service refuses for an account with postings."""
