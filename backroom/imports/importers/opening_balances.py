@@ -305,6 +305,20 @@ class OpeningBalancesImporter(Importer):
                     % {"entity": book.entity.node.code},
                 )
                 continue
+            if not book.is_primary:
+                # Every primary journal is mirrored into the secondary books: importing into
+                # one as well would count the balances twice there.
+                problems.add(
+                    row.number,
+                    "book_code",
+                    "invalid_value",
+                    _(
+                        "%(book)s is a secondary book: import the opening balances into the "
+                        "primary book; they are mirrored into %(book)s."
+                    )
+                    % {"book": book.code},
+                )
+                continue
             account = self.check_account(book, row, problems)
             site = self.check_store(book, row, problems)
             self.check_amounts(book, row, problems)

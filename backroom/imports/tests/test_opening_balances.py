@@ -283,3 +283,17 @@ def test_opening_balances_need_finance_post(finance):
             export_file("opening_balances", actor=user)
     assert "opening_balances" in importers_for(finance.finance_cn)
     assert not Journal.objects.exists()
+
+
+def test_opening_balances_go_into_the_primary_book_only(finance, tree):
+    """A secondary book gets the primary book's journals mirrored: importing into it as well
+    would count the balances twice."""
+    open_books(tree.entity.legal_entity, chart="ifrs", actor=SYSTEM)
+    rows = [
+        ["CN-CO", "IFRS", DAY, "1000", "", "", 100, "", "", ""],
+        ["CN-CO", "IFRS", DAY, "3000", "", "", "", 100, "", ""],
+    ]
+    job = run_import("opening_balances", HEADER, rows, actor=finance.finance_cn)
+    assert job.status == ImportStatus.INVALID
+    assert "is a secondary book" in messages(job)[(2, "book_code")]
+    assert not Journal.objects.filter(idempotency_key__startswith="opening:").exists()
