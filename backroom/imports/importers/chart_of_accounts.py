@@ -51,6 +51,34 @@ def fold(code: str) -> str:
     return code.strip().casefold()
 
 
+# The book a row belongs to: its legal entity's org code and the book's code (finance
+# importers share them).
+BOOK_COLUMNS = (
+    Column(
+        "entity_code",
+        "Entity code",
+        "法人编码",
+        CODE,
+        True,
+        "CN-CO",
+        max_length=20,
+        aliases=("entity", "legal entity", "法人", "法人主体"),
+        help=gettext_lazy("The org code of the legal entity whose books these are."),
+    ),
+    Column(
+        "book_code",
+        "Book code",
+        "账簿编码",
+        CODE,
+        True,
+        "PRIMARY",
+        max_length=20,
+        aliases=("book", "账簿", "账套"),
+        help=gettext_lazy("The book's code: PRIMARY for the local books, IFRS, …"),
+    ),
+)
+
+
 def unknown_book(row: Row, problems: Problems) -> None:
     """The row names a book that does not exist: say whether the entity or the book is wrong."""
     entity = OrgNode.objects.filter(code__iexact=row["entity_code"], kind=NodeKind.ENTITY).first()
@@ -105,28 +133,7 @@ class ChartOfAccountsImporter(Importer):
     ordered = True
     key_fields = ("entity_code", "book_code", "code")
     columns = (
-        Column(
-            "entity_code",
-            "Entity code",
-            "法人编码",
-            CODE,
-            True,
-            "CN-CO",
-            max_length=20,
-            aliases=("entity", "legal entity", "法人", "法人主体"),
-            help=gettext_lazy("The org code of the legal entity whose books these are."),
-        ),
-        Column(
-            "book_code",
-            "Book code",
-            "账簿编码",
-            CODE,
-            True,
-            "PRIMARY",
-            max_length=20,
-            aliases=("book", "账簿", "账套"),
-            help=gettext_lazy("The book's code: PRIMARY for the local books, IFRS, …"),
-        ),
+        *BOOK_COLUMNS,
         Column(
             "code",
             "Account code",

@@ -39,7 +39,7 @@ from backroom.finance.services.journals import LineInput, create_journal, prepar
 from backroom.finance.services.periods import month_start, require_postable
 from backroom.imports.columns import CHOICE, CODE, DATE, DECIMAL, TEXT, Column, Row
 from backroom.imports.importers.base import CREATED, UNCHANGED, Change, Importer, register
-from backroom.imports.importers.chart_of_accounts import fold, unknown_book
+from backroom.imports.importers.chart_of_accounts import BOOK_COLUMNS, fold, unknown_book
 from backroom.imports.importers.sites import Sites
 from backroom.imports.importers.suppliers import CURRENCY_CHOICES
 from backroom.imports.permissions import IMPORTS_USE
@@ -122,28 +122,7 @@ class OpeningBalancesImporter(Importer):
     ordered = True
     key_fields = ("entity_code", "book_code", "date", "account_code", "store_code", "currency")
     columns = (
-        Column(
-            "entity_code",
-            "Entity code",
-            "法人编码",
-            CODE,
-            True,
-            "CN-CO",
-            max_length=20,
-            aliases=("entity", "legal entity", "法人", "法人主体"),
-            help=gettext_lazy("The org code of the legal entity whose books these are."),
-        ),
-        Column(
-            "book_code",
-            "Book code",
-            "账簿编码",
-            CODE,
-            True,
-            "PRIMARY",
-            max_length=20,
-            aliases=("book", "账簿", "账套"),
-            help=gettext_lazy("The book's code: PRIMARY for the local books, IFRS, …"),
-        ),
+        *BOOK_COLUMNS,
         Column(
             "date",
             "Opening date",
