@@ -16,6 +16,7 @@ from django.shortcuts import redirect
 from django.urls import path, reverse
 from django.utils.dateparse import parse_date
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_POST
 
 from backroom.catalog.choices import ItemKind
@@ -26,6 +27,7 @@ from backroom.org.selectors import get_node, get_site, stores_for
 from backroom.planning import selectors, services, suggestions
 from backroom.planning.permissions import PLANNING_MANAGE, PLANNING_VIEW
 from backroom.web.errors import page, problems_text
+from backroom.web.exports import Column, export_format, export_table
 from backroom.web.forms import posted_id
 from backroom.web.rendering import render_page
 
@@ -133,12 +135,35 @@ def submit(request: HttpRequest, order_id: int) -> HttpResponse:
     return redirect(_suggestions_url(order.site_id))
 
 
+ACCURACY_COLUMNS = [
+    Column(gettext_lazy("Store code"), lambda row: row.site.node.code),
+    Column(gettext_lazy("Store"), lambda row: row.site.node.name),
+    Column(gettext_lazy("SKU"), lambda row: row.menu_item.sku if row.menu_item else ""),
+    Column(
+        gettext_lazy("Item"),
+        lambda row: row.menu_item.name if row.menu_item else _("Guests (orders)"),
+    ),
+    Column(gettext_lazy("Model"), lambda row: row.model),
+    Column(gettext_lazy("MASE"), lambda row: row.mase),
+    Column(gettext_lazy("Seasonal naive MASE"), lambda row: row.naive_mase),
+    Column(gettext_lazy("WAPE"), lambda row: row.wape),
+    Column(gettext_lazy("Seasonal naive WAPE"), lambda row: row.naive_wape),
+    Column(gettext_lazy("Bias"), lambda row: row.bias),
+    Column(gettext_lazy("Daily error"), lambda row: row.error_scale),
+    Column(gettext_lazy("Actual in backtest"), lambda row: row.actual_total),
+]
+
+
 @page(PLANNING_VIEW)
 def accuracy(request: HttpRequest) -> HttpResponse:
-    """Backtest accuracy of every series against seasonal naive, per store and item."""
+    """Backtest accuracy of every series against seasonal naive, per store and item;
+    `?export=xlsx|csv` downloads the rows (the store filter kept)."""
     stores = stores_for(request.user, PLANNING_VIEW)
     site_id = posted_id(request.GET.get("store"))
     site = get_site(request.user, site_id, PLANNING_VIEW) if site_id else None
+    if wanted := export_format(request):
+        found = selectors.accuracy_for(request.user, site)
+        return export_table(wanted, "forecast-accuracy", ACCURACY_COLUMNS, found.iterator())
     rows = list(selectors.accuracy_for(request.user, site))
     context = {
         "title": _("Forecast accuracy"),
@@ -147,6 +172,8 @@ def accuracy(request: HttpRequest) -> HttpResponse:
         "rows": rows,
         "summary": selectors.accuracy_summary(rows),
         "run": selectors.last_good_run(),
+        # An HTMX store change swaps the table; the export buttons follow out of band.
+        "exports_out_of_band": request.headers.get("HX-Request") == "true",
     }
     return render_page(request, "planning/accuracy.html", context, partial="table")
 
