@@ -1,6 +1,7 @@
 """Exports of the stock report pages that had none (`?export=xlsx|csv` on the page's own URL):
 expiring stock, in the stock-on-hand export's columns, the page's filters kept, never another
-store's lots; anonymous callers sent to sign in, callers without inventory.view refused."""
+store's lots; an item's movements, every one of them (not the page's latest), the store filter
+kept; anonymous callers sent to sign in, callers without inventory.view refused."""
 
 from __future__ import annotations
 
@@ -13,8 +14,12 @@ from django.urls import reverse
 from django.utils import timezone
 
 from backroom.inventory import services
+from backroom.inventory.choices import MoveReason
+from backroom.inventory.models import StockMove
 from backroom.inventory.tests.conftest import D, key
 from backroom.inventory.tests.test_list_exports import ON_HAND_HEADER, _csv, _xlsx
+from backroom.inventory.views import reports as report_views
+from backroom.inventory.views.exporting import store_time
 from backroom.inventory.views.periods import site_today
 from backroom.kernel.actors import SYSTEM
 from backroom.testing.factories import client_for, make_user
@@ -128,5 +133,143 @@ def test_expiring_an_anonymous_caller_is_sent_to_sign_in(db, file_type):
 @pytest.mark.parametrize("file_type", ["xlsx", "csv"])
 def test_expiring_a_caller_without_inventory_view_is_refused(people, file_type):
     response = client_for(people["tech_a"]).get(f"{EXPIRING}?export={file_type}")
+    assert response.status_code == 403
+    assert "Content-Disposition" not in response
+
+
+# --- an item's movements -----------------------------------------------------------------------
+
+MOVEMENT_HEADER = [
+    "Occurred at",
+    "Store code",
+    "Store",
+    "Location code",
+    "Location",
+    "SKU",
+    "Item",
+    "Reason",
+    "Lot",
+    "Quantity",
+    "Unit",
+    "Unit cost",
+    "Value",
+    "Currency",
+    "Document",
+    "Posting",
+]
+
+
+def _movements_url(item) -> str:
+    return reverse("inventory:item_movements", args=[item.pk])
+
+
+@pytest.fixture
+def moves(stock):
+    """Flour at A: received twice (10 at 5, then 6 at 6) and 4 used; at B: 5 received."""
+    for quantity, cost in (("10", "5"), ("6", "6")):
+        services.receive(
+            item=stock.flour,
+            location=stock.walk_in,
+            quantity=D(quantity),
+            unit_cost=D(cost),
+            key=key(),
+            actor=SYSTEM,
+        )
+    services.consume(
+        item=stock.flour,
+        location=stock.walk_in,
+        quantity=D("4"),
+        reason=MoveReason.CONSUMPTION,
+        key=key(),
+        actor=SYSTEM,
+    )
+    services.receive(
+        item=stock.flour,
+        location=stock.freezer_b,
+        quantity=D("5"),
+        unit_cost=D("3"),
+        key=key(),
+        actor=SYSTEM,
+    )
+    return StockMove.objects.filter(item=stock.flour).order_by("pk")
+
+
+def test_movements_every_move_of_the_users_stores_not_just_the_latest(
+    moves, stock, people, monkeypatch
+):
+    monkeypatch.setattr(report_views, "MOVES_SHOWN", 1)
+    client = client_for(people["manager_a"])
+    url = _movements_url(stock.flour)
+    assert client.get(url).content.decode().count('data-testid="move-row"') == 1
+
+    rows = _xlsx(client.get(f"{url}?export=xlsx"))
+    assert rows[0] == MOVEMENT_HEADER
+    # Newest first, as on the page; never store B's receipt.
+    assert [(row[1], row[7], row[9]) for row in rows[1:]] == [
+        ("SHA001", "Consumption", -4),
+        ("SHA001", "Receipt", 6),
+        ("SHA001", "Receipt", 10),
+    ]
+    first = moves[0]
+    assert rows[3] == [
+        store_time(first.occurred_at, first.site),
+        "SHA001",
+        "Store SHA001",
+        "WALKIN",
+        "Walkin",
+        "FLOUR",
+        "Flour",
+        "Receipt",
+        None,
+        10,
+        "kg",
+        5,
+        50,
+        "CNY",
+        None,
+        first.posting_id,
+    ]
+    table = _csv(client_for(people["region"]).get(f"{url}?export=csv"))
+    assert table[0] == MOVEMENT_HEADER
+    assert [(row[1], row[9], row[12]) for row in table[1:]] == [
+        ("SHA002", "5", "15"),
+        ("SHA001", "-4", "-21.5"),  # at the average cost, 86 / 16
+        ("SHA001", "6", "36"),
+        ("SHA001", "10", "50"),
+    ]
+
+
+def test_movements_the_store_filter_is_kept(moves, stock, people, tree):
+    url = _movements_url(stock.flour)
+    client = client_for(people["region"])
+    table = _csv(client.get(f"{url}?site={tree.store_b.site.pk}&export=csv"))
+    assert [(row[1], row[3], row[9]) for row in table[1:]] == [("SHA002", "FREEZER", "5")]
+    # Another store's id is not a way in; nor is an unknown item.
+    manager_a = client_for(people["manager_a"])
+    response = manager_a.get(f"{url}?site={tree.store_b.site.pk}&export=csv")
+    assert response.status_code == 404
+    assert "Content-Disposition" not in response
+    response = manager_a.get(f"{reverse('inventory:item_movements', args=[999999])}?export=csv")
+    assert response.status_code == 404
+
+
+def test_movements_the_page_offers_the_exports_with_its_filter(moves, stock, people, tree):
+    url = _movements_url(stock.flour)
+    body = client_for(people["region"]).get(f"{url}?site={tree.store_a.site.pk}").content
+    html = body.decode()
+    assert f'href="?site={tree.store_a.site.pk}&amp;export=csv"' in html
+    assert 'data-testid="export-xlsx"' in html
+
+
+@pytest.mark.parametrize("file_type", ["xlsx", "csv"])
+def test_movements_an_anonymous_caller_is_sent_to_sign_in(stock, file_type):
+    response = client_for(None).get(f"{_movements_url(stock.flour)}?export={file_type}")
+    assert response.status_code == 302
+    assert response["Location"].startswith(f"{resolve_url(settings.LOGIN_URL)}?next=")
+
+
+@pytest.mark.parametrize("file_type", ["xlsx", "csv"])
+def test_movements_a_caller_without_inventory_view_is_refused(moves, stock, people, file_type):
+    response = client_for(people["tech_a"]).get(f"{_movements_url(stock.flour)}?export={file_type}")
     assert response.status_code == 403
     assert "Content-Disposition" not in response

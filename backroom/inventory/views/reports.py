@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Iterator
+from itertools import batched
 from typing import Any
 
-from django.db.models import Q
+from django.db.models import Q, QuerySet
 from django.http import HttpRequest, HttpResponse
 from django.urls import path
 from django.utils import timezone
@@ -14,7 +16,9 @@ from django.utils.translation import gettext_lazy
 
 from backroom.catalog.models import Category, Item
 from backroom.inventory import reports, selectors
+from backroom.inventory.models import StockMove
 from backroom.inventory.permissions import INVENTORY_VIEW
+from backroom.inventory.views.exporting import EXPORT_CHUNK, store_time
 from backroom.kernel.exceptions import NotFound, ValidationFailed
 from backroom.org.models import Site
 from backroom.web.errors import page
@@ -168,9 +172,41 @@ def expiring(request: HttpRequest) -> HttpResponse:
     )
 
 
+MOVES_SHOWN = 300
+MOVEMENT_COLUMNS = [
+    Column(
+        gettext_lazy("Occurred at"), lambda row: store_time(row.move.occurred_at, row.move.site)
+    ),
+    Column(gettext_lazy("Store code"), lambda row: row.move.site.node.code),
+    Column(gettext_lazy("Store"), lambda row: row.move.site.node.name),
+    Column(gettext_lazy("Location code"), lambda row: row.move.location.code),
+    Column(gettext_lazy("Location"), lambda row: row.move.location.name),
+    Column(gettext_lazy("SKU"), lambda row: row.move.item.sku),
+    Column(gettext_lazy("Item"), lambda row: row.move.item.name),
+    Column(gettext_lazy("Reason"), lambda row: str(row.move.get_reason_display())),
+    Column(gettext_lazy("Lot"), lambda row: row.move.lot.code if row.move.lot else ""),
+    Column(gettext_lazy("Quantity"), lambda row: row.move.quantity),
+    Column(gettext_lazy("Unit"), lambda row: row.move.item.base_unit.code),
+    Column(gettext_lazy("Unit cost"), lambda row: row.move.unit_cost),
+    Column(gettext_lazy("Value"), lambda row: row.move.value),
+    Column(gettext_lazy("Currency"), lambda row: str(row.move.site.legal_entity.base_currency)),
+    Column(gettext_lazy("Document"), lambda row: row.label),
+    Column(gettext_lazy("Posting"), lambda row: row.move.posting_id),
+]
+
+
+def _movement_export_rows(moves: QuerySet[StockMove]) -> Iterator[reports.MovementRow]:
+    """The moves with their documents' names, a chunk at a time (one query for a chunk's
+    dishes, none per row)."""
+    for chunk in batched(moves.iterator(chunk_size=EXPORT_CHUNK), EXPORT_CHUNK):
+        yield from reports.movement_rows(chunk)
+
+
 @page(INVENTORY_VIEW)
 def item_movements(request: HttpRequest, item_id: int) -> HttpResponse:
-    """An item's latest moves at the stores the user may see, each linked to its document."""
+    """An item's latest moves at the stores the user may see, each linked to its document;
+    `?export=xlsx|csv` downloads every one of the item's moves (the store filter kept), not
+    only the latest ones shown."""
     item = Item.objects.select_related("base_unit").filter(pk=item_id).first()
     if item is None:
         raise NotFound()
@@ -180,7 +216,12 @@ def item_movements(request: HttpRequest, item_id: int) -> HttpResponse:
         raise NotFound()
     # The location's store code is shown on every row: one join, not two queries per row.
     history = selectors.movement_history(request.user, item, site=site)
-    moves = list(history.select_related("location__site__node")[:300])
+    if wanted := export_format(request):
+        every = history.select_related("site__node", "site__legal_entity", "item__base_unit")
+        return export_table(
+            wanted, "item-movements", MOVEMENT_COLUMNS, _movement_export_rows(every)
+        )
+    moves = list(history.select_related("location__site__node")[:MOVES_SHOWN])
     return render_page(
         request,
         "inventory/report_movements.html",
