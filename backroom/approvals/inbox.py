@@ -18,18 +18,21 @@
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
+from itertools import batched
 from typing import Any
 
 from django.contrib import messages
-from django.db.models import Prefetch, Q
+from django.db.models import Prefetch, Q, QuerySet
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
-from django.urls import path
+from django.urls import path, reverse
+from django.utils import timezone
 from django.utils.timesince import timesince
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_POST
 
 from backroom.approvals import runtime, selectors
@@ -41,7 +44,11 @@ from backroom.kernel import clock
 from backroom.kernel.exceptions import DomainError, NotFound, ValidationFailed
 from backroom.org.models import LegalEntity
 from backroom.web.errors import page
+from backroom.web.exports import Column, export_format, export_table
 from backroom.web.forms import posted_id
+
+EXPORT_CHUNK = 500  # requests fetched (with their tasks and currencies) at a time by an export
+REQUESTS_SHOWN = 200
 
 DECISIONS = {
     "approve": runtime.Decision.APPROVE,
@@ -76,6 +83,13 @@ def _decimal(value: Any) -> Decimal | None:
         return Decimal(str(value)) if value not in (None, "") else None
     except InvalidOperation:
         return None
+
+
+def _local(moment: dt.datetime | None) -> dt.datetime | None:
+    """A moment as the chain's wall-clock time, to the second, without a zone (for a file)."""
+    if moment is None:
+        return None
+    return timezone.localtime(moment).replace(tzinfo=None, microsecond=0)
 
 
 @dataclass
@@ -199,6 +213,8 @@ def _render_inbox(
         "approvals/inbox.html",
         {
             "title": _("My approvals"),
+            # A failed decision renders the inbox at the decision's URL: export from the inbox.
+            "export_base": reverse("approvals:inbox"),
             "cards": cards,
             "waiting": sum(card.decidable for card in cards),
             "bulk": bulk or {},
@@ -209,9 +225,38 @@ def _render_inbox(
     )
 
 
+INBOX_COLUMNS = [
+    Column(gettext_lazy("Number"), lambda card: card.task.request.document_id),
+    Column(gettext_lazy("Kind"), lambda card: card.facts.label),
+    Column(gettext_lazy("Requester"), lambda card: str(card.task.request.requester)),
+    Column(gettext_lazy("Store code"), lambda card: card.task.request.org_node.code),
+    Column(gettext_lazy("Store"), lambda card: card.task.request.org_node.name),
+    Column(gettext_lazy("Step"), lambda card: card.task.step_name),
+    Column(
+        gettext_lazy("On behalf of"),
+        lambda card: str(card.task.on_behalf_of) if card.task.on_behalf_of else "",
+    ),
+    Column(gettext_lazy("Submitted at"), lambda card: _local(card.task.request.submitted_at)),
+    Column(gettext_lazy("Waiting since"), lambda card: _local(card.task.created_at)),
+    Column(gettext_lazy("Days waiting"), lambda card: (card.now - card.task.created_at).days),
+    Column(gettext_lazy("Due at"), lambda card: _local(card.task.due_at)),
+    Column(gettext_lazy("Overdue"), lambda card: card.overdue),
+    Column(gettext_lazy("Amount"), lambda card: card.facts.amount),
+    Column(
+        gettext_lazy("Currency"),
+        lambda card: card.facts.currency if card.facts.amount is not None else "",
+    ),
+]
+
+
 @page()
 def inbox(request: HttpRequest) -> HttpResponse:
-    """The tasks waiting for the signed-in user, oldest first."""
+    """The tasks waiting for the signed-in user, oldest first; `?export=xlsx|csv` downloads
+    them (only the user's own tasks, delegated ones too)."""
+    if wanted := export_format(request):
+        return export_table(
+            wanted, "my-approvals", INBOX_COLUMNS, _cards(_inbox_tasks(request.user))
+        )
     return _render_inbox(request)
 
 
@@ -402,17 +447,55 @@ class RequestRow:
         return self.facts.request
 
 
-@page()
-def my_requests(request: HttpRequest) -> HttpResponse:
-    """The requests the signed-in user submitted: where each waits and since when."""
+REQUEST_COLUMNS = [
+    Column(gettext_lazy("Number"), lambda row: row.request.document_id),
+    Column(gettext_lazy("Kind"), lambda row: row.facts.label),
+    Column(gettext_lazy("Store code"), lambda row: row.request.org_node.code),
+    Column(gettext_lazy("Store"), lambda row: row.request.org_node.name),
+    Column(gettext_lazy("Status"), lambda row: str(row.request.get_status_display())),
+    Column(gettext_lazy("Waiting at"), lambda row: row.step_name),
+    Column(gettext_lazy("Approvers"), lambda row: ", ".join(row.approvers)),
+    Column(gettext_lazy("Submitted at"), lambda row: _local(row.request.submitted_at)),
+    Column(gettext_lazy("Decided at"), lambda row: _local(row.request.decided_at)),
+    Column(gettext_lazy("Amount"), lambda row: row.facts.amount),
+    Column(
+        gettext_lazy("Currency"),
+        lambda row: row.facts.currency if row.facts.amount is not None else "",
+    ),
+]
+
+
+def _my_requests(user: Any) -> QuerySet[ApprovalRequest]:
+    """The user's own requests, newest first, each with its pending tasks (`pending`)."""
     pending = ApprovalTask.objects.filter(status=TaskStatus.PENDING).select_related(
         "assignee", "on_behalf_of"
     )
-    requests = list(
-        selectors.requests_for(request.user, box="mine").prefetch_related(
-            Prefetch("tasks", queryset=pending.order_by("created_at", "pk"), to_attr="pending")
-        )[:200]
+    return selectors.requests_for(user, box="mine").prefetch_related(
+        Prefetch("tasks", queryset=pending.order_by("created_at", "pk"), to_attr="pending")
     )
+
+
+def _every_request_row(user: Any) -> Iterator[RequestRow]:
+    """Every request of the user's as a row, a chunk at a time."""
+    found = _my_requests(user).iterator(chunk_size=EXPORT_CHUNK)
+    for chunk in batched(found, EXPORT_CHUNK):
+        yield from _request_rows(chunk)
+
+
+@page()
+def my_requests(request: HttpRequest) -> HttpResponse:
+    """The requests the signed-in user submitted: where each waits and since when;
+    `?export=xlsx|csv` downloads every one of them, not only the newest shown."""
+    if wanted := export_format(request):
+        return export_table(
+            wanted, "my-requests", REQUEST_COLUMNS, _every_request_row(request.user)
+        )
+    rows = _request_rows(list(_my_requests(request.user)[:REQUESTS_SHOWN]))
+    return render(request, "approvals/my_requests.html", {"title": _("My requests"), "rows": rows})
+
+
+def _request_rows(requests: Sequence[ApprovalRequest]) -> list[RequestRow]:
+    """Where each request waits, at whom and since when (its pending tasks prefetched)."""
     facts = facts_of(requests)
     rows = []
     for approval in requests:
@@ -438,7 +521,7 @@ def my_requests(request: HttpRequest) -> HttpResponse:
                 else approval.decided_at or approval.updated_at,
             )
         )
-    return render(request, "approvals/my_requests.html", {"title": _("My requests"), "rows": rows})
+    return rows
 
 
 def _own_request(actor: Any, request_id: int) -> ApprovalRequest:
