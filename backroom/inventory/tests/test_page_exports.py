@@ -1,7 +1,8 @@
 """Exports of the stock report pages that had none (`?export=xlsx|csv` on the page's own URL):
 expiring stock, in the stock-on-hand export's columns, the page's filters kept, never another
 store's lots; an item's movements, every one of them (not the page's latest), the store filter
-kept; anonymous callers sent to sign in, callers without inventory.view refused."""
+kept; a store's stock period history, never another store's; anonymous callers sent to sign
+in, callers without inventory.view refused."""
 
 from __future__ import annotations
 
@@ -13,7 +14,7 @@ from django.shortcuts import resolve_url
 from django.urls import reverse
 from django.utils import timezone
 
-from backroom.inventory import services
+from backroom.inventory import periods, services
 from backroom.inventory.choices import MoveReason
 from backroom.inventory.models import StockMove
 from backroom.inventory.tests.conftest import D, key
@@ -271,5 +272,102 @@ def test_movements_an_anonymous_caller_is_sent_to_sign_in(stock, file_type):
 @pytest.mark.parametrize("file_type", ["xlsx", "csv"])
 def test_movements_a_caller_without_inventory_view_is_refused(moves, stock, people, file_type):
     response = client_for(people["tech_a"]).get(f"{_movements_url(stock.flour)}?export={file_type}")
+    assert response.status_code == 403
+    assert "Content-Disposition" not in response
+
+
+# --- a store's stock period history --------------------------------------------------------------
+
+HISTORY_HEADER = [
+    "Store code",
+    "Store",
+    "Closed through",
+    "Previously closed through",
+    "Reopened",
+    "Changed by",
+    "Changed at",
+    "Reason",
+]
+
+
+def _history_url(site) -> str:
+    return reverse("inventory:period_history", args=[site.pk])
+
+
+@pytest.fixture
+def closes(people, tree):
+    """Store A closed through yesterday (month end) then reopened; store B closed once."""
+    site_a, site_b = tree.store_a.site, tree.store_b.site
+    yesterday = site_today(site_a) - dt.timedelta(days=1)
+    region = people["region"]
+    closed = periods.close_period(site_a, through=yesterday, actor=region, reason="month end")
+    reopened = periods.close_period(site_a, through=None, actor=region, reason="a late invoice")
+    periods.close_period(site_b, through=yesterday, actor=region, reason="B month end")
+    return closed, reopened
+
+
+def test_period_history_every_change_of_the_store(closes, people, tree):
+    closed, reopened = closes
+    client = client_for(people["manager_a"])
+    rows = _xlsx(client.get(f"{_history_url(tree.store_a.site)}?export=xlsx"))
+    assert rows[0] == HISTORY_HEADER
+    through = dt.datetime.combine(closed.closed_through, dt.time())
+    region = str(people["region"])
+    assert rows[1:] == [  # newest first; never store B's change
+        [
+            "SHA001",
+            "Store SHA001",
+            None,
+            through,
+            True,
+            region,
+            store_time(reopened.created_at, tree.store_a.site),
+            "a late invoice",
+        ],
+        [
+            "SHA001",
+            "Store SHA001",
+            through,
+            None,
+            False,
+            region,
+            store_time(closed.created_at, tree.store_a.site),
+            "month end",
+        ],
+    ]
+    table = _csv(client.get(f"{_history_url(tree.store_a.site)}?export=csv"))
+    assert table[0] == HISTORY_HEADER
+    assert [row[2:5] + row[7:] for row in table[1:]] == [
+        ["", closed.closed_through.isoformat(), "True", "a late invoice"],
+        [closed.closed_through.isoformat(), "", "False", "month end"],
+    ]
+
+
+def test_period_history_another_stores_is_not_a_way_in(closes, people, tree):
+    url = f"{_history_url(tree.store_b.site)}?export=csv"
+    response = client_for(people["manager_a"]).get(url)
+    assert response.status_code == 404
+    assert "Content-Disposition" not in response
+    table = _csv(client_for(people["region"]).get(url))
+    assert [(row[0], row[7]) for row in table[1:]] == [("SHA002", "B month end")]
+
+
+def test_period_history_the_page_offers_the_exports(closes, people, tree):
+    body = client_for(people["manager_a"]).get(_history_url(tree.store_a.site)).content.decode()
+    assert 'href="?export=xlsx"' in body and 'href="?export=csv"' in body
+
+
+@pytest.mark.parametrize("file_type", ["xlsx", "csv"])
+def test_period_history_an_anonymous_caller_is_sent_to_sign_in(tree, file_type):
+    response = client_for(None).get(f"{_history_url(tree.store_a.site)}?export={file_type}")
+    assert response.status_code == 302
+    assert response["Location"].startswith(f"{resolve_url(settings.LOGIN_URL)}?next=")
+
+
+@pytest.mark.parametrize("file_type", ["xlsx", "csv"])
+def test_period_history_a_caller_without_inventory_view_is_refused(closes, people, tree, file_type):
+    response = client_for(people["tech_a"]).get(
+        f"{_history_url(tree.store_a.site)}?export={file_type}"
+    )
     assert response.status_code == 403
     assert "Content-Disposition" not in response

@@ -256,16 +256,33 @@ class HistoryRow:
         return self.previous is not None and (through is None or through < self.previous)
 
 
+HISTORY_COLUMNS = [
+    Column(gettext_lazy("Store code"), lambda row: row.change.site.node.code),
+    Column(gettext_lazy("Store"), lambda row: row.change.site.node.name),
+    Column(gettext_lazy("Closed through"), lambda row: row.change.closed_through),
+    Column(gettext_lazy("Previously closed through"), lambda row: row.previous),
+    Column(gettext_lazy("Reopened"), lambda row: row.is_reopening),
+    Column(gettext_lazy("Changed by"), lambda row: str(row.change.created_by or _("system"))),
+    Column(
+        gettext_lazy("Changed at"), lambda row: store_time(row.change.created_at, row.change.site)
+    ),
+    Column(gettext_lazy("Reason"), lambda row: row.change.reason),
+]
+
+
 @page(INVENTORY_VIEW)
 def period_history(request: HttpRequest, site_id: int) -> HttpResponse:
-    """Every change of one store's closed date, newest first."""
+    """Every change of one store's closed date, newest first; `?export=xlsx|csv` downloads
+    them."""
     site = get_site(request.user, site_id, INVENTORY_VIEW)
-    changes = list(periods.changes(site))
+    changes = list(periods.changes(site).select_related("site__node"))
     # Newest first: each change's previous date is the next row's.
     rows = [
         HistoryRow(change, changes[index + 1].closed_through if index + 1 < len(changes) else None)
         for index, change in enumerate(changes)
     ]
+    if wanted := export_format(request):
+        return export_table(wanted, "stock-period-history", HISTORY_COLUMNS, rows)
     context: dict[str, Any] = {
         "title": _("Stock periods of %(site)s") % {"site": site.node.name},
         "site": site,
