@@ -1,4 +1,4 @@
-"""The approvals report page and its CSV export (see docs/approvals.md, "Report").
+"""The approvals report page and its exports (.xlsx, CSV) (see docs/approvals.md, "Report").
 
 For holders of `approvals.manage` or `approvals.report` (anyone else: 403), over their scope. The
 filters are a GET form (period, document type, node, sort), so a report is a link one can share;
@@ -20,6 +20,7 @@ from backroom.approvals import reporting
 from backroom.approvals.registry import document_types
 from backroom.kernel.exceptions import ValidationFailed
 from backroom.web.errors import page
+from backroom.web.exports import export_format, export_report
 from backroom.web.forms import posted_id
 
 
@@ -86,10 +87,16 @@ def _query(form: dict[str, Any], **changes: Any) -> str:
     return urlencode({key: value for key, value in values.items() if value})
 
 
+NUMBERS = {"steps": range(3, 12), "approvers": range(2, 10)}  # tasks … : numbers in a workbook
+
+
 @page()
 def report(request: HttpRequest) -> HttpResponse:
-    """Time per policy step, SLA breaches, escalations, automatic decisions and who is slow."""
+    """Time per policy step, SLA breaches, escalations, automatic decisions and who is slow;
+    `?export=xlsx|csv&table=steps|approvers` downloads one of the two tables."""
     filters, form = _filters(request)
+    if file_type := export_format(request):
+        return _download(request, file_type, filters, form)
     result = None
     if filters is not None:
         try:
@@ -124,8 +131,13 @@ def report(request: HttpRequest) -> HttpResponse:
                 }
                 for key, label in columns
             ],
-            "export_steps": "export.csv?" + _query(form, table="steps"),
-            "export_approvers": "export.csv?" + _query(form, table="approvers"),
+            "exports": {
+                table: {
+                    file_type: "?" + _query(form, table=table, export=file_type)
+                    for file_type in ("xlsx", "csv")
+                }
+                for table in ("steps", "approvers")
+            },
         },
         status=422 if form["errors"] else 200,
     )
@@ -133,20 +145,26 @@ def report(request: HttpRequest) -> HttpResponse:
 
 @page()
 def report_export(request: HttpRequest) -> HttpResponse:
-    """The steps (or, with table=approvers, the approvers) table as CSV."""
+    """The steps (or, with table=approvers, the approvers) table as CSV: the old address of
+    the page's `?export=csv`."""
     filters, form = _filters(request)
+    return _download(request, "csv", filters, form)
+
+
+def _download(
+    request: HttpRequest,
+    file_type: str,
+    filters: reporting.ReportFilter | None,
+    form: dict[str, Any],
+) -> HttpResponse:
+    """The steps or approvers table as .xlsx or CSV, the same rows in both."""
     if filters is None:
         texts = [text for texts in form["errors"].values() for text in texts]
         return HttpResponse(" ".join(texts), status=422, content_type="text/plain; charset=utf-8")
     table = "approvers" if request.GET.get("table") == "approvers" else "steps"
     result = reporting.approvals_report(request.user, filters)
-    response = HttpResponse(
-        reporting.to_csv(reporting.csv_rows(result, table)), content_type="text/csv; charset=utf-8"
-    )
-    response["Content-Disposition"] = (
-        f'attachment; filename="{reporting.csv_filename(result, table)}"'
-    )
-    return response
+    name = reporting.csv_filename(result, table).removesuffix(".csv")
+    return export_report(file_type, name, reporting.csv_rows(result, table), numbers=NUMBERS[table])
 
 
 urlpatterns = [

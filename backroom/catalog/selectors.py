@@ -14,6 +14,7 @@ from django.db.models import Case, F, Prefetch, Q, QuerySet, When
 from django.utils import timezone
 
 from backroom.catalog.batch import cached
+from backroom.catalog.choices import ItemKind
 from backroom.catalog.models import (
     Category,
     Item,
@@ -99,6 +100,15 @@ def search_items(queryset: QuerySet[Item], term: str | None) -> QuerySet[Item]:
     return queryset.filter(
         Q(sku__icontains=term) | Q(name__icontains=term) | Q(barcode__icontains=term)
     )
+
+
+def filter_items(queryset: QuerySet[Item], filters: Any) -> QuerySet[Item]:
+    """The item list's filters (a query string's `kind` and `q`), also kept by the items
+    importer's export from that page: a kind that is not one is ignored."""
+    kind = filters.get("kind", "")
+    if kind in ItemKind.values:
+        queryset = queryset.filter(kind=kind)
+    return search_items(queryset, filters.get("q", "").strip()[:100])
 
 
 def get_item(actor: Any, item_id: int) -> Item:

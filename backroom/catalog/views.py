@@ -23,13 +23,11 @@ ROUND_TRIP_EXPORTS = ("items", "recipes")
 def item_list(request: HttpRequest) -> HttpResponse:
     """Items with their base unit and units; search by SKU, name or barcode; filter by kind.
     Its exports are the importers' (items with their units, and recipes), offered to those who
-    may import them, so that a file exported, edited and imported again round-trips."""
-    items = selectors.items_for(request.user)
+    may import them, so that a file exported, edited and imported again round-trips; the items
+    export keeps the page's filters."""
+    items = selectors.filter_items(selectors.items_for(request.user), request.GET)
     kind = request.GET.get("kind", "")
-    if kind in ItemKind.values:
-        items = items.filter(kind=kind)
     search = request.GET.get("q", "").strip()[:100]
-    items = selectors.search_items(items, search)
     paginator = Paginator(items, PAGE_SIZE)
     page_obj = paginator.get_page(request.GET.get("page"))
     return render_page(
@@ -41,7 +39,9 @@ def item_list(request: HttpRequest) -> HttpResponse:
             "kinds": ItemKind.choices,
             "kind": kind,
             "search": search,
-            "exports": round_trip_exports(request.user, ROUND_TRIP_EXPORTS),
+            "exports": round_trip_exports(request.user, ROUND_TRIP_EXPORTS, request.GET),
+            # An HTMX filter change swaps the table; the export buttons follow out of band.
+            "exports_out_of_band": request.headers.get("HX-Request") == "true",
         },
         partial="results",
     )

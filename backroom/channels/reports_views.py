@@ -22,7 +22,7 @@ from backroom.channels.permissions_sales import CHANNELS_SALES
 from backroom.kernel.exceptions import NotFound, ValidationFailed
 from backroom.org.models import Site
 from backroom.web.errors import page
-from backroom.web.exports import Column, export_format, export_table
+from backroom.web.exports import Column, export_format, export_report, export_table
 from backroom.web.forms import posted_id
 from backroom.web.navigation import NavItem, register_nav_item
 from backroom.web.rendering import render_page
@@ -128,7 +128,8 @@ def _settlement_params(request: HttpRequest) -> dict[str, Any]:
 
 @page(CHANNELS_SALES)
 def settlement_differences(request: HttpRequest) -> HttpResponse:
-    """The day's settlement of each platform account: totals and the differing orders."""
+    """The day's settlement of each platform account: totals and the differing orders;
+    `?export=xlsx|csv` downloads the differing orders (`all=1`: every compared order)."""
     params = _settlement_params(request)
     rows = settlement.settlements(
         request.user,
@@ -136,11 +137,8 @@ def settlement_differences(request: HttpRequest) -> HttpResponse:
         site=params["site"],
         kind=params["kind"] or None,
     )
-    query = f"date={params['business_date']:%Y-%m-%d}"
-    if params["site"] is not None:
-        query += f"&store={params['site'].pk}"
-    if params["kind"]:
-        query += f"&channel={params['kind']}"
+    if file_type := export_format(request):
+        return _settlement_download(request, file_type, params, rows)
     return render_page(
         request,
         "channels/settlement.html",
@@ -149,7 +147,6 @@ def settlement_differences(request: HttpRequest) -> HttpResponse:
             "rows": rows,
             "channels": [(kind, ChannelKind(kind).label) for kind in settlement.SETTLED_KINDS],
             "difference_count": sum(len(row.differences) for row in rows),
-            "query": query,
             **params,
         },
     )
@@ -157,7 +154,8 @@ def settlement_differences(request: HttpRequest) -> HttpResponse:
 
 @page(CHANNELS_SALES)
 def settlement_export(request: HttpRequest) -> HttpResponse:
-    """The settlement differences as CSV (UTF-8 with BOM); `all=1` for every compared order."""
+    """The settlement differences as CSV (UTF-8 with BOM), `all=1` for every compared order:
+    the old address of the page's `?export=csv`."""
     params = _settlement_params(request)
     rows = settlement.settlements(
         request.user,
@@ -165,13 +163,22 @@ def settlement_export(request: HttpRequest) -> HttpResponse:
         site=params["site"],
         kind=params["kind"] or None,
     )
-    body = settlement.to_csv(
-        settlement.csv_rows(rows, differences_only=request.GET.get("all") != "1")
-    )
-    response = HttpResponse(body, content_type="text/csv; charset=utf-8")
-    filename = f"settlement-{params['business_date']:%Y-%m-%d}.csv"
-    response["Content-Disposition"] = f'attachment; filename="{filename}"'
-    return response
+    return _settlement_download(request, "csv", params, rows)
+
+
+SETTLEMENT_NUMBERS = range(7, 11)  # our income … refunded: numbers in a workbook
+
+
+def _settlement_download(
+    request: HttpRequest,
+    file_type: str,
+    params: dict[str, Any],
+    rows: list[settlement.Settlement],
+) -> HttpResponse:
+    """The settlement lines as .xlsx or CSV, the same rows in both."""
+    lines = settlement.csv_rows(rows, differences_only=request.GET.get("all") != "1")
+    name = f"settlement-{params['business_date']:%Y-%m-%d}"
+    return export_report(file_type, name, lines, numbers=SETTLEMENT_NUMBERS)
 
 
 urlpatterns = [

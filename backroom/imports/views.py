@@ -88,8 +88,10 @@ def template(request: HttpRequest, kind: str) -> HttpResponse:
 @page(IMPORTS_USE)
 @require_GET
 def export(request: HttpRequest, kind: str) -> HttpResponse:
+    """What exists in the user's scope, in the importer's columns; the list page's filters kept
+    where the importer names them (`export_filters`)."""
     file_type = "csv" if request.GET.get("format") == "csv" else "xlsx"
-    data = services.export_file(kind, actor=request.user, file_type=file_type)
+    data = services.export_file(kind, actor=request.user, file_type=file_type, filters=request.GET)
     return download(data, f"{kind}.{file_type}")
 
 

@@ -100,7 +100,7 @@ def test_region_manager_runs_avt_drills_down_and_exports(demo, live_server, page
 
     # Export: the same rows as CSV with a header, for Excel (UTF-8 with BOM).
     with page.expect_download() as download_info:
-        page.click("[data-testid=avt-export]")
+        page.click("[data-testid=export-csv]")
     download = download_info.value
     assert download.suggested_filename == f"avt-EAST-{date_from:%Y%m%d}-{date_to:%Y%m%d}.csv"
     raw = Path(download.path()).read_bytes()

@@ -106,7 +106,7 @@ def test_manager_reads_sales_and_settlement(demo, live_server, page_at, viewport
         assert page.evaluate("document.documentElement.scrollWidth") <= PHONE["width"]
     screenshot(page, f"channel-settlement-en-{name}")
     with page.expect_download() as download:
-        page.locator("[data-testid=settlement-export]").click()
+        page.locator("[data-testid=export-csv]").click()
     text = open(download.value.path(), encoding="utf-8-sig").read()
     assert "MT-2" in text and "MT-1" not in text
     assert page.js_errors == [], page.js_errors

@@ -13,6 +13,7 @@ from backroom.approvals import runtime
 from backroom.approvals.models import ApprovalHistory, ApprovalRequest, ApprovalTask, Delegation
 from backroom.audit.models import AuditEntry
 from backroom.kernel import clock
+from backroom.testing.exports import assert_same_table, csv_rows, xlsx_rows
 from backroom.testing.factories import client_for, make_user
 from backroom.testing.matrix import assert_matrix
 
@@ -436,3 +437,30 @@ def test_cancel_api_matrix(store_manager_delegation, people, tree):
         f"{API}/delegations/{store_manager_delegation.pk}/cancel"
     )
     assert (again.status_code, again.json()["code"]) == (409, "request_closed")
+
+
+def test_report_page_exports_each_table_as_xlsx_and_csv(decided, people, tree):
+    client = client_for(people.admin)
+    for table in ("steps", "approvers"):
+        name = f"approvals-{table}-20260301-20260305"
+        workbook = xlsx_rows(client.get(report_url(table=table, export="xlsx")), name)
+        rows = csv_rows(client.get(report_url(table=table, export="csv")), name)
+        assert_same_table(workbook, rows)
+        old = client.get(f"/approvals/report/export.csv?{report_url(table=table).split('?')[1]}")
+        assert csv_rows(old, name) == rows
+    assert rows[1][:5] == ["sm-a", "sm-a", "3", "2", "16.50"]
+    assert workbook[1][:5] == ["sm-a", "sm-a", 3, 2, 16.5]
+    page = text(client.get(report_url()))
+    assert 'data-testid="export-steps-xlsx"' in page
+    assert (
+        "?date_from=2026-03-01&amp;date_to=2026-03-05&amp;sort=average&amp;table=approvers&amp;export=xlsx"
+        in page
+    )
+    # The filters are checked and the scope kept as on the page.
+    assert client.get(report_url(date_to="x", export="xlsx")).status_code == 422
+    assert client_for(people.store_manager).get(report_url(export="xlsx")).status_code == 403
+    other = make_user("hq_admin", tree.store_b)
+    assert (
+        client_for(other).get(report_url(node_id=str(tree.store_a.pk), export="csv")).status_code
+        == 404
+    )

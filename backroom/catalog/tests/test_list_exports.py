@@ -1,6 +1,6 @@
 """The item list's exports are the items and recipes importers' (so that export → edit → import
-round-trips), offered only to those who may use those importers; the search and kind filters
-of the list do not hide them after an HTMX swap (they sit in the page header)."""
+round-trips), offered only to those who may use those importers; the items export keeps the
+list's search and kind filters (only the listed items), and its links follow an HTMX swap."""
 
 from __future__ import annotations
 
@@ -38,10 +38,12 @@ def test_links_to_the_items_and_recipes_exports_for_who_may_import_them(tree, fl
     body = response.content.decode()
     assert "FLOUR" in body
     assert _round_trip_kinds(body) == ["items", "recipes"]
-    for kind in ("items", "recipes"):
-        export = reverse("imports:export", args=[kind])
-        assert f'href="{export}?format=xlsx"' in body
-        assert f'href="{export}?format=csv"' in body
+    items = reverse("imports:export", args=["items"])
+    assert f'href="{items}?kind=ingredient&amp;q=flour&amp;format=xlsx"' in body
+    assert f'href="{items}?kind=ingredient&amp;q=flour&amp;format=csv"' in body
+    recipes = reverse("imports:export", args=["recipes"])  # recipes: the whole scope
+    assert f'href="{recipes}?format=xlsx"' in body
+    assert f'href="{recipes}?format=csv"' in body
     # The link leads to a file the user may download: the round trip starts there.
     response = client.get(f"{reverse('imports:export', args=['items'])}?format=csv")
     assert response.status_code == 200
@@ -65,11 +67,34 @@ def test_no_links_for_who_may_see_items_but_not_import_them(tree, flour, role, a
     assert "/imports/items/export/" not in body and "/imports/recipes/export/" not in body
 
 
-def test_an_htmx_search_returns_the_table_only(tree, flour):
+def test_an_htmx_search_returns_the_table_and_the_links_out_of_band(tree, flour):
     client = client_for(make_user("buyer", tree.group))
+    body = client.get(ITEMS).content.decode()
+    assert 'id="item-exports" class="d-flex flex-wrap gap-2">' in body
+    assert "hx-swap-oob" not in body
     body = client.get(f"{ITEMS}?q=flour", HTTP_HX_REQUEST="true").content.decode()
     assert "<html" not in body
-    assert _round_trip_kinds(body) == []  # the links stay in the page header, unchanged
+    assert 'id="item-exports" class="d-flex flex-wrap gap-2" hx-swap-oob="true"' in body
+    assert _round_trip_kinds(body) == ["items", "recipes"]
+    assert 'href="/imports/items/export/?q=flour&amp;format=csv"' in body
+
+
+def test_the_items_export_keeps_the_lists_filters(tree, flour):
+    make_item("SALT", name="Sea salt")
+    make_item("NOODLES", kind="menu", name="Flour noodles")
+    client = client_for(make_user("buyer", tree.group))
+    export = reverse("imports:export", args=["items"])
+
+    def skus(query: str) -> list[str]:
+        response = client.get(f"{export}?{query}format=csv")
+        assert response.status_code == 200
+        lines = response.content.decode("utf-8-sig").splitlines()[1:]
+        return sorted({line.split(",")[0] for line in lines})
+
+    assert skus("") == ["FLOUR", "NOODLES", "SALT"]
+    assert skus("q=flour&") == ["FLOUR", "NOODLES"]
+    assert skus("q=flour&kind=ingredient&") == ["FLOUR"]
+    assert skus("kind=nonsense&page=2&") == ["FLOUR", "NOODLES", "SALT"]  # not its filters
 
 
 def test_an_anonymous_caller_is_sent_to_sign_in(db):

@@ -16,6 +16,7 @@ from backroom.channels.tests.conftest import D, status_event
 from backroom.channels.tests.test_rollups import DAY, at, meituan_order, refund
 from backroom.kernel.actors import SYSTEM
 from backroom.kernel.exceptions import NotFound, PermissionDenied
+from backroom.testing.exports import assert_same_table, csv_rows, xlsx_rows
 from backroom.testing.factories import make_user
 from backroom.testing.matrix import assert_matrix, client_of
 
@@ -234,3 +235,27 @@ def test_settlement_export_matrix_and_rows(settled, tree):
     ]
     every = client_of(make_user("finance", tree.store_a)).get(url + "&all=1")
     assert len(list(csv.reader(io.StringIO(every.content.decode("utf-8-sig"))))) == 6
+
+
+def test_settlement_page_exports_xlsx_and_csv_with_the_same_rows(settled, tree):
+    client = client_of(make_user("finance", tree.store_a))
+    url = f"/channels/settlement/?store={settled.meituan.site_id}&date={DAY}"
+    name = f"settlement-{DAY}"
+    for every in ("", "&all=1"):
+        workbook = xlsx_rows(client.get(f"{url}{every}&export=xlsx"), name)
+        rows = csv_rows(client.get(f"{url}{every}&export=csv"), name)
+        assert_same_table(workbook, rows)
+        old = client.get(
+            f"/channels/settlement/export.csv?store={settled.meituan.site_id}&date={DAY}{every}"
+        )
+        assert csv_rows(old, name) == rows
+    assert len(rows) == 6
+    differences = xlsx_rows(client.get(f"{url}&export=xlsx"), name)
+    assert [(row[4], row[7], row[8], row[9]) for row in differences[1:]] == [
+        ("S2", 33, 33.5, 0.5),
+        ("S4", 33, None, -33),
+    ]
+    body = client.get(url).content.decode()
+    assert 'data-testid="export-xlsx"' in body and "&amp;export=xlsx" in body
+    other = client_of(make_user("finance", tree.store_b))
+    assert other.get(f"{url}&export=xlsx").status_code == 404

@@ -9,7 +9,7 @@ domain. Register one with `@register`; `IMPORTERS` maps each kind to its class."
 from __future__ import annotations
 
 import operator
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
@@ -100,9 +100,13 @@ class Importer:
     permission: ClassVar[str]  # held anywhere to see the importer at all
     writes: ClassVar[str]  # the permission of what it writes, held somewhere (checked per row)
     do_not_call_in_templates: ClassVar[bool] = True  # templates show the class itself
+    # The query parameters of its list page that its export keeps (only those rows): a file
+    # exported from a filtered page holds those rows, and imported again touches only them.
+    export_filters: ClassVar[tuple[str, ...]] = ()
 
     def __init__(self, actor: Any) -> None:
         self.actor = actor
+        self.filters: dict[str, str] = {}  # for `export`: see `keep_filters`
 
     # --- who may use it -------------------------------------------------------------------
 
@@ -144,9 +148,13 @@ class Importer:
     # --- exporting ------------------------------------------------------------------------
 
     def export(self) -> Iterator[dict[str, Any]]:
-        """What exists in the actor's scope, one dict of typed values per row (by column key),
-        in the form this importer reads back unchanged."""
+        """What exists in the actor's scope (narrowed by `self.filters`), one dict of typed
+        values per row (by column key), in the form this importer reads back unchanged."""
         raise NotImplementedError
+
+    def keep_filters(self, query: Mapping[str, str]) -> None:
+        """Export only the rows the list page's filters keep (those of `export_filters`)."""
+        self.filters = {key: query[key] for key in self.export_filters if query.get(key)}
 
     # --- helpers --------------------------------------------------------------------------
 

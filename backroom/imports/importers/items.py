@@ -35,7 +35,7 @@ from backroom.catalog.batch import catalog_batch
 from backroom.catalog.choices import ItemKind, Rounding, Storage
 from backroom.catalog.models import Category, Item, ItemClass, ItemUnit, Unit
 from backroom.catalog.permissions import CATALOG_MANAGE
-from backroom.catalog.selectors import can_manage, items_for
+from backroom.catalog.selectors import can_manage, filter_items, items_for
 from backroom.catalog.services import (
     ItemChanges,
     ItemInput,
@@ -147,6 +147,7 @@ class Entry(RowGroup):
 @register
 class ItemsImporter(Importer):
     kind = "items"
+    export_filters = ("kind", "q")  # the item list's
     label = gettext_lazy("Items and units")
     description = gettext_lazy(
         "Items and their units: one row per item and unit (an item with a case and a pack is "
@@ -628,8 +629,9 @@ class ItemsImporter(Importer):
     # --- exporting ----------------------------------------------------------------------
 
     def export(self) -> Iterator[dict[str, Any]]:
-        """Every item the actor may see, one row per unit (one row for an item without)."""
-        for item in items_for(self.actor).iterator(chunk_size=500):
+        """Every item the actor may see (or those the item list's filters keep), one row per
+        unit (one row for an item without)."""
+        for item in filter_items(items_for(self.actor), self.filters).iterator(chunk_size=500):
             values = {
                 "sku": item.sku,
                 "name": item.name,

@@ -5,7 +5,7 @@ exports in the same columns. Pages, API and CLI call these."""
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from functools import partial
 from typing import Any
 
@@ -329,12 +329,16 @@ def _text_positions(importer: type[Importer]) -> set[int]:
     return {index for index, column in enumerate(importer.columns) if column.type == CODE}
 
 
-def export_file(kind: str, *, actor: Any, file_type: str = "xlsx") -> bytes:
-    """What exists, in the importer's columns: export → edit → import round-trips."""
+def export_file(
+    kind: str, *, actor: Any, file_type: str = "xlsx", filters: Mapping[str, str] | None = None
+) -> bytes:
+    """What exists, in the importer's columns: export → edit → import round-trips. `filters`:
+    the list page's query, of which the importer keeps its `export_filters`."""
     from backroom.imports.columns import export_value
 
     importer_class = get_importer(kind, actor)
     importer = importer_class(actor)
+    importer.keep_filters(filters or {})
     header = [column.header() for column in importer_class.columns]
     rows = (
         [export_value(column, values.get(column.key)) for column in importer_class.columns]

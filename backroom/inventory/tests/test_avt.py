@@ -22,6 +22,7 @@ from backroom.inventory.tests.conftest import D, key, make_class, make_item, mak
 from backroom.kernel import clock
 from backroom.kernel.actors import SYSTEM
 from backroom.kernel.exceptions import NotFound
+from backroom.testing.exports import assert_same_table, csv_rows, xlsx_rows
 from backroom.testing.factories import client_for, make_user
 from backroom.testing.matrix import assert_matrix
 
@@ -445,3 +446,26 @@ def test_avt_page_export(scenario):
     response = client.get(f"/stock/avt/export.csv?{_query(scenario, tree.store_a)}")
     assert response.status_code == 200
     assert response.content.decode("utf-8-sig").splitlines()[1].startswith("BEEF,")
+
+
+def test_avt_page_exports_xlsx_and_csv_with_the_same_rows(scenario):
+    tree = scenario.tree
+    client = client_for(make_user("store_manager", tree.store_a))
+    url = f"/stock/avt/?{_query(scenario, tree.store_a)}"
+    name = f"avt-{tree.store_a.code}-{scenario.date_from:%Y%m%d}-{scenario.date_to:%Y%m%d}"
+    workbook = xlsx_rows(client.get(f"{url}&export=xlsx"), name)
+    table = csv_rows(client.get(f"{url}&export=csv"), name)
+    assert_same_table(workbook, table)
+    assert table[0][0] == "SKU" and len(table[0]) == 18
+    assert table[1][12:] == ["33", "30", "3", "53.1250", "159.38", "2.80"]
+    assert workbook[1][12:] == [33, 30, 3, 53.125, 159.38, 2.8]  # numbers a sheet can sum
+    assert (table[-2][1], table[-1][1]) == ("Total", "Sales revenue")
+    # The old address still gives the CSV; the page offers both buttons, its filters kept.
+    old = csv_rows(client.get(f"/stock/avt/export.csv?{_query(scenario, tree.store_a)}"), name)
+    assert old == table
+    body = client.get(url).content.decode()
+    assert 'data-testid="export-xlsx"' in body and "export=xlsx" in body
+    assert f"node_id={tree.store_a.pk}&amp;" in body
+    # Another store's report is not a way in.
+    other = client_for(make_user("store_manager", tree.store_b))
+    assert other.get(f"{url}&export=xlsx").status_code == 404

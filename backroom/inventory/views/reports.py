@@ -22,9 +22,11 @@ from backroom.inventory.views.exporting import EXPORT_CHUNK, store_time
 from backroom.kernel.exceptions import NotFound, ValidationFailed
 from backroom.org.models import Site
 from backroom.web.errors import page
-from backroom.web.exports import MAX_ROWS, Column, export_format, export_table
+from backroom.web.exports import MAX_ROWS, Column, export_format, export_report, export_table
 from backroom.web.forms import posted_id
 from backroom.web.rendering import render_page
+
+AVT_NUMBERS = range(4, 18)  # Opening … Variance % of sales: numbers in the workbook
 
 SORTS = {
     "variance_value": lambda row: -abs(row.variance_value),
@@ -267,7 +269,8 @@ def _avt_params(request: HttpRequest) -> dict[str, Any]:
 @page(INVENTORY_VIEW)
 def avt(request: HttpRequest) -> HttpResponse:
     """Actual vs theoretical usage for a store or region and a period; chart of the largest
-    variances, sortable table, drill-down per item, CSV export."""
+        variances, sortable table, drill-down per item; `?export=xlsx|csv` downloads the table in
+    the page's sort."""
     params = _avt_params(request)
     sort = request.GET.get("sort", "variance_value")
     if sort not in SORTS:
@@ -285,6 +288,8 @@ def avt(request: HttpRequest) -> HttpResponse:
         report.rows.sort(key=SORTS[sort])
     except ValidationFailed as failure:
         error = failure.message
+    if file_type := export_format(request):
+        return _avt_download(file_type, report, error)
     query = (
         f"node_id={params['node'].pk}&date_from={params['date_from']}"
         f"&date_to={params['date_to']}"
@@ -336,9 +341,19 @@ def avt_item(request: HttpRequest, item_id: int) -> HttpResponse:
     )
 
 
+def _avt_download(
+    file_type: str, report: reports.AvtReport | None, error: str | None
+) -> HttpResponse:
+    """The report's table (its rows, then the totals) as .xlsx or CSV, the same in both."""
+    if report is None:
+        return HttpResponse(error, status=422, content_type="text/plain; charset=utf-8")
+    name = reports.avt_filename(report).removesuffix(".csv")
+    return export_report(file_type, name, reports.avt_csv_rows(report), numbers=AVT_NUMBERS)
+
+
 @page(INVENTORY_VIEW)
 def avt_export(request: HttpRequest) -> HttpResponse:
-    """The AvT report as CSV (UTF-8 with BOM)."""
+    """The AvT report as CSV (UTF-8 with BOM): the old address of the page's `?export=csv`."""
     params = _avt_params(request)
     try:
         report = reports.avt(
@@ -349,12 +364,8 @@ def avt_export(request: HttpRequest) -> HttpResponse:
             category=params["category_id"],
         )
     except ValidationFailed as failure:
-        return HttpResponse(failure.message, status=422, content_type="text/plain")
-    response = HttpResponse(
-        reports.to_csv(reports.avt_csv_rows(report)), content_type="text/csv; charset=utf-8"
-    )
-    response["Content-Disposition"] = f'attachment; filename="{reports.avt_filename(report)}"'
-    return response
+        return _avt_download("csv", None, failure.message)
+    return _avt_download("csv", report, None)
 
 
 urlpatterns = [
