@@ -62,7 +62,32 @@ def forecasts(request: HttpRequest) -> HttpResponse:
         context["dates"], context["rows"] = selectors.forecast_table(
             request.user, site, start, SHOWN_DAYS
         )
+    if wanted := export_format(request):
+        cells = [
+            (site, row, day, quantity)
+            for row in context["rows"]
+            for day, quantity in zip(context["dates"], row.cells, strict=True)
+            if quantity is not None
+        ]
+        return export_table(wanted, "forecasts", FORECAST_COLUMNS, cells)
+    # An HTMX store change swaps the table; the export buttons follow out of band.
+    context["exports_out_of_band"] = request.headers.get("HX-Request") == "true"
     return render_page(request, "planning/forecasts.html", context, partial="table")
+
+
+# One row per series and day: (store, forecast row, date, quantity).
+FORECAST_COLUMNS = [
+    Column(gettext_lazy("Store code"), lambda cell: cell[0].node.code),
+    Column(gettext_lazy("Store"), lambda cell: cell[0].node.name),
+    Column(gettext_lazy("SKU"), lambda cell: cell[1].item.sku if cell[1].item else ""),
+    Column(
+        gettext_lazy("Item"),
+        lambda cell: cell[1].item.name if cell[1].item else _("Guests (orders)"),
+    ),
+    Column(gettext_lazy("Date"), lambda cell: cell[2]),
+    Column(gettext_lazy("Forecast"), lambda cell: cell[3]),
+    Column(gettext_lazy("Model"), lambda cell: cell[1].model),
+]
 
 
 @page(PLANNING_MANAGE)

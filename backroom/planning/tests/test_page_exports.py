@@ -166,3 +166,46 @@ def test_accuracy_the_page_offers_the_exports_and_the_swap_carries_them(accuracy
     assert "<html" not in body
     assert 'id="accuracy-exports" class="d-flex" hx-swap-oob="true"' in body
     assert f'href="?store={store}&amp;export=csv"' in body
+
+
+def test_forecasts_export_one_row_per_series_and_day(tree, menu):
+    """The forecast grid exports long: store, series, date, forecast, model; the store's
+    own rows only."""
+    from backroom.planning.models import DemandForecast, RunStatus
+
+    run = ForecastRun.objects.create(
+        started_at=dt.datetime.now(dt.UTC),
+        as_of=dt.date(2026, 12, 1),
+        horizon=28,
+        status=RunStatus.DONE,
+    )
+    for site, quantity in ((tree.store_a.site, 42), (tree.store_b.site, 7)):
+        for offset in range(2):
+            DemandForecast.objects.create(
+                run=run,
+                site=site,
+                menu_item=menu.noodles,
+                date=dt.date(2026, 12, 2) + dt.timedelta(days=offset),
+                quantity=quantity + offset,
+                model="ets",
+            )
+    url = f"/planning/?store={tree.store_a.site.pk}&export="
+    result = assert_matrix(
+        "GET",
+        url + "xlsx",
+        allowed=make_user("store_manager", tree.store_a),
+        forbidden=make_user("technician", tree.store_a),
+        other_scope=None,
+        snapshot=lambda: DemandForecast.objects.count(),
+    )
+    rows = _xlsx(result.allowed, "forecasts")
+    assert rows[0] == ["Store code", "Store", "SKU", "Item", "Date", "Forecast", "Model"]
+    assert [row[0] for row in rows[1:]] == ["SHA001", "SHA001"]
+    assert rows[1][4:] == [dt.datetime(2026, 12, 2), 42, "ets"]
+    csv_rows = _csv(
+        client_for(make_user("store_manager", tree.store_a)).get(url + "csv"), "forecasts"
+    )
+    assert [row[4:] for row in csv_rows[1:]] == [
+        ["2026-12-02", "42", "ets"],
+        ["2026-12-03", "43", "ets"],
+    ]
