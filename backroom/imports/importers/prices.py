@@ -38,16 +38,19 @@ from backroom.imports.problems import Problems
 from backroom.kernel.spreadsheets import is_blank
 from backroom.org.models import OrgNode
 from backroom.procurement import selectors
-from backroom.procurement.models import PriceListLine, Supplier, SupplierItem
+from backroom.procurement.models import PriceList, PriceListLine, Supplier, SupplierItem
 from backroom.procurement.permissions import PROCUREMENT_MANAGE, PROCUREMENT_VIEW
 from backroom.procurement.services import (
     PriceLineInput,
     PriceListInput,
     SupplierItemInput,
+    correct_price,
     create_price_list,
+    end_price_list,
     set_supplier_item,
 )
 from backroom.procurement.services.common import related_to_actor
+from backroom.procurement.services.pricing import price_used
 
 TERMS = ("supplier_sku", "purchase_unit", "pack_size", "minimum_order_quantity")
 PRICE_FIELDS = ("valid_from", "valid_to", "currency", "scope_code", "price_list_name")
@@ -63,6 +66,7 @@ class Standing:
     price: Decimal
     currency: str
     list_name: str
+    price_list_id: int
 
 
 @dataclass
@@ -281,9 +285,13 @@ class PriceImporter(Importer):
         self.standing: dict[int, dict[int | None, list[Standing]]] = {}
         self.priced_items: set[int] = set()  # supplier items with a price in any list
         self.terms_seen: dict[tuple[int, int], tuple[int, dict[str, Any]]] = {}
+        # (supplier, item, scope) → the file's periods: start, end, row, and whether the row
+        # repeats an open-ended standing price (a later row of the file may end it)
         self.periods: dict[
-            tuple[int, int, int | None], list[tuple[dt.date, dt.date | None, int]]
+            tuple[int, int, int | None], list[tuple[dt.date, dt.date | None, int, bool]]
         ] = {}
+        # standing price list id + supplier item id → the row that ends it (one per file)
+        self.superseded: dict[tuple[int, int], int] = {}
 
     @classmethod
     def natural_key(cls, row: Row) -> tuple[Any, ...] | None:
@@ -383,6 +391,7 @@ class PriceImporter(Importer):
                     line.price,
                     price_list.currency,
                     price_list.name,
+                    price_list.pk,
                 )
             )
 
@@ -576,47 +585,37 @@ class PriceImporter(Importer):
                 )
 
     def check_price(self, found: Resolved, problems: Problems) -> None:
+        """A price for a new start date; the same as a standing one (unchanged); a corrected
+        price for a standing start date, if no purchase order was priced from it yet; or a
+        price from a later date than an open-ended standing one, which then ends the day
+        before (if no purchase order from that day on was priced from it). Any other overlap,
+        with the database or another row of the file, is refused."""
         row = found.row
         start, end = row["valid_from"], row.get("valid_to")
         existing = self.supplier_items.get((found.supplier.pk, found.item.pk))
         standing = self.standing.get(existing.pk, {}).get(found.scope_id, []) if existing else []
         same = next((price for price in standing if price.valid_from == start), None)
         clash = None
+        repeats_open = False
         if same is not None:
-            for name, theirs, ours in (
-                ("price", same.price, row["price"]),
-                ("valid_to", same.valid_to, end),
-                ("currency", same.currency, found.currency),
-            ):
-                if theirs != ours:
-                    problems.add(
-                        row.number,
-                        name,
-                        "price_changed",
-                        _(
-                            "Price list “%(list)s” (%(period)s) prices %(sku)s at "
-                            "%(price)s %(currency)s: a price list cannot be changed. Give "
-                            "the new price from a later date, after that list ends."
-                        )
-                        % {
-                            "list": same.list_name,
-                            "period": _period(start, same.valid_to),
-                            "sku": found.item.sku,
-                            "price": same.price.normalize(),
-                            "currency": same.currency,
-                        },
-                    )
-                    break
+            repeats_open = same.valid_to is None and end is None
+            self.check_same_start(found, same, problems)
         else:
-            clash = next(
-                (
-                    price
-                    for price in standing
-                    if _overlaps(start, end, price.valid_from, price.valid_to)
-                ),
-                None,
-            )
-            if clash is not None:
+            clashes = [
+                price
+                for price in standing
+                if _overlaps(start, end, price.valid_from, price.valid_to)
+            ]
+            clash = clashes[0] if clashes else None
+            if (
+                clash is not None
+                and len(clashes) == 1
+                and clash.valid_to is None
+                and clash.valid_from < start
+                and existing is not None
+            ):
+                self.check_supersede(found, existing, clash, problems)
+            elif clash is not None:
                 problems.add(
                     row.number,
                     "valid_from",
@@ -633,20 +632,105 @@ class PriceImporter(Importer):
                 )
         key = (found.supplier.pk, found.item.pk, found.scope_id)
         periods = self.periods.setdefault(key, [])
-        for other_start, other_end, number in periods:
-            if clash is None and _overlaps(start, end, other_start, other_end):
+        for other_start, other_end, number, other_repeats_open in periods:
+            if clash is not None or not _overlaps(start, end, other_start, other_end):
+                continue
+            if (other_repeats_open and other_start < start) or (
+                repeats_open and start < other_start
+            ):
+                continue  # the later row ends the standing open-ended price
+            problems.add(
+                row.number,
+                "valid_from",
+                "price_overlap",
+                _(
+                    "Row %(row)s prices this item over %(period)s: prices of one item "
+                    "and region or store may not overlap."
+                )
+                % {"row": number, "period": _period(other_start, other_end)},
+            )
+            break
+        periods.append((start, end, row.number, repeats_open))
+
+    def check_same_start(self, found: Resolved, same: Standing, problems: Problems) -> None:
+        """A row for a standing start date: the same price, or a corrected one if no purchase
+        order was priced from it; its end date and currency stay."""
+        row = found.row
+        values = {
+            "list": same.list_name,
+            "period": _period(same.valid_from, same.valid_to),
+            "sku": found.item.sku,
+            "price": same.price.normalize(),
+            "currency": same.currency,
+        }
+        for name, theirs, ours in (
+            ("valid_to", same.valid_to, row.get("valid_to")),
+            ("currency", same.currency, found.currency),
+        ):
+            if theirs != ours:
                 problems.add(
                     row.number,
-                    "valid_from",
-                    "price_overlap",
+                    name,
+                    "price_changed",
                     _(
-                        "Row %(row)s prices this item over %(period)s: prices of one item "
-                        "and region or store may not overlap."
+                        "Price list “%(list)s” (%(period)s) prices %(sku)s at %(price)s "
+                        "%(currency)s: its dates and currency cannot be changed. Give the new "
+                        "price from a later date."
                     )
-                    % {"row": number, "period": _period(other_start, other_end)},
+                    % values,
                 )
-                break
-        periods.append((start, end, row.number))
+                return
+        if same.price == row["price"]:
+            return
+        price_list = PriceList.objects.select_related("node").get(pk=same.price_list_id)
+        existing = self.supplier_items[(found.supplier.pk, found.item.pk)]
+        if price_used(price_list, [existing.pk]):
+            problems.add(
+                row.number,
+                "price",
+                "price_changed",
+                _(
+                    "Price list “%(list)s” (%(period)s) prices %(sku)s at %(price)s "
+                    "%(currency)s and purchase orders were priced from it: that price stays. "
+                    "Give the new price from a later date."
+                )
+                % values,
+            )
+
+    def check_supersede(
+        self, found: Resolved, existing: SupplierItem, current: Standing, problems: Problems
+    ) -> None:
+        """A row starting after an open-ended standing price ends that price the day before,
+        unless purchase orders from that day on were priced from it."""
+        row = found.row
+        start = row["valid_from"]
+        values = {
+            "list": current.list_name,
+            "sku": found.item.sku,
+            "period": _period(current.valid_from, current.valid_to),
+        }
+        other = self.superseded.setdefault((current.price_list_id, existing.pk), row.number)
+        if other != row.number:
+            problems.add(
+                row.number,
+                "valid_from",
+                "price_overlap",
+                _("Row %(row)s already ends price list “%(list)s” for %(sku)s.")
+                % {**values, "row": other},
+            )
+            return
+        price_list = PriceList.objects.select_related("node").get(pk=current.price_list_id)
+        if price_used(price_list, [existing.pk], after=start - dt.timedelta(days=1)):
+            problems.add(
+                row.number,
+                "valid_from",
+                "price_overlap",
+                _(
+                    "Price list “%(list)s” prices %(sku)s over %(period)s and purchase orders "
+                    "from %(date)s on were priced from it: give the new price from a later date."
+                )
+                % {**values, "date": start.isoformat()},
+            )
 
     # --- applying -----------------------------------------------------------------------
 
@@ -660,14 +744,45 @@ class PriceImporter(Importer):
         self.load_standing({(resolved.supplier.pk, resolved.item.pk) for resolved in found})
         actions: dict[int, Change] = {}
         lists: dict[tuple[Any, ...], list[Resolved]] = {}
+        # a standing open-ended list and its new last day → the items whose prices end then
+        ends: dict[tuple[int, dt.date], list[int]] = {}
         for resolved in found:
             actions[resolved.row.number] = self.apply_terms(resolved)
             if not resolved.priced:
                 continue
             existing = self.supplier_items[(resolved.supplier.pk, resolved.item.pk)]
             standing = self.standing.get(existing.pk, {}).get(resolved.scope_id, [])
-            if any(price.valid_from == resolved.row["valid_from"] for price in standing):
-                continue  # checked: the same price stands
+            start = resolved.row["valid_from"]
+            same = next((price for price in standing if price.valid_from == start), None)
+            if same is not None:  # checked: the same price stands, or a corrected one
+                if same.price != resolved.row["price"]:
+                    correct_price(
+                        PriceList.objects.select_related("supplier").get(pk=same.price_list_id),
+                        resolved.item.pk,
+                        resolved.row["price"],
+                        actor=self.actor,
+                    )
+                    actions[resolved.row.number] = Change(
+                        resolved.row.number, UPDATED, resolved.key(), ["price"]
+                    )
+                continue
+            current = next(
+                (
+                    price
+                    for price in standing
+                    if price.valid_to is None and price.valid_from < start
+                ),
+                None,
+            )
+            if current is not None:  # checked: it ends the day before
+                last_day = start - dt.timedelta(days=1)
+                ends.setdefault((current.price_list_id, last_day), []).append(resolved.item.pk)
+                actions[resolved.row.number] = Change(
+                    resolved.row.number,
+                    UPDATED,
+                    resolved.key(),
+                    [_("price from %(date)s") % {"date": start.isoformat()}],
+                )
             key = (
                 resolved.supplier.pk,
                 resolved.scope_id,
@@ -677,7 +792,15 @@ class PriceImporter(Importer):
                 resolved.list_name,
             )
             lists.setdefault(key, []).append(resolved)
-            actions[resolved.row.number] = Change(resolved.row.number, CREATED, resolved.key())
+            if current is None:
+                actions[resolved.row.number] = Change(resolved.row.number, CREATED, resolved.key())
+        for (price_list_id, last_day), item_ids in ends.items():
+            end_price_list(
+                PriceList.objects.select_related("supplier").get(pk=price_list_id),
+                last_day,
+                item_ids=item_ids,
+                actor=self.actor,
+            )
         for members in lists.values():
             first = members[0]
             create_price_list(

@@ -29,7 +29,13 @@ from backroom.procurement.exceptions import (
     NoValidPrice,
     PriceListOverlap,
 )
-from backroom.procurement.models import PriceList, PriceListLine, Supplier, SupplierItem
+from backroom.procurement.models import (
+    PriceList,
+    PriceListLine,
+    PurchaseOrderLine,
+    Supplier,
+    SupplierItem,
+)
 from backroom.procurement.permissions import PROCUREMENT_MANAGE
 from backroom.procurement.services.common import ZERO, audit, decimal, require_at, text
 
@@ -204,6 +210,200 @@ def create_price_list(supplier: Supplier, data: PriceListInput, *, actor: Any) -
     return price_list
 
 
+def price_used(
+    price_list: PriceList, supplier_item_ids: Sequence[int], *, after: dt.date | None = None
+) -> bool:
+    """True when a purchase order of the list's supplier, for a store the list covers, dated
+    within the list's validity (and after `after` when given), orders one of these supplier
+    items: the price may have been taken from this list, so those days of it are history."""
+    query = PurchaseOrderLine.objects.filter(
+        supplier_item_id__in=list(supplier_item_ids),
+        order__supplier_id=price_list.supplier_id,
+        order__order_date__gte=price_list.valid_from,
+    )
+    if price_list.valid_to is not None:
+        query = query.filter(order__order_date__lte=price_list.valid_to)
+    if after is not None:
+        query = query.filter(order__order_date__gt=after)
+    if price_list.node is not None:
+        query = query.filter(order__store__node__path__startswith=price_list.node.path)
+    return query.exists()
+
+
+def end_price_list(
+    price_list: PriceList,
+    last_day: dt.date,
+    *,
+    actor: Any,
+    item_ids: Sequence[int] | None = None,
+) -> PriceList:
+    """End an active price list on `last_day` (inclusive), so that a newer price can start the
+    day after (procurement.manage at the supplier). With `item_ids`, only those items' prices
+    end: when the list prices other items too, their lines move to a new list with the same
+    name, scope and currency over [valid_from, last_day], and the list itself runs on for the
+    rest. Returns the list that now ends on `last_day`.
+
+    The past stays: `last_day` may not be before the list's start, may only shorten the list,
+    and may not take away days on which a purchase order of one of these items (for a store
+    the list covers) was placed — that order was priced from this list, so those days keep
+    their price. Audited as `procurement.price_list.end`."""
+    supplier = price_list.supplier
+    require_at(actor, PROCUREMENT_MANAGE, supplier.node)
+    with transaction.atomic():
+        Supplier.objects.select_for_update().get(pk=supplier.pk)  # one price list at a time
+        price_list = PriceList.objects.select_related("node", "supplier").get(pk=price_list.pk)
+        lines = list(price_list.lines.select_related("supplier_item"))
+        wanted = (
+            lines
+            if item_ids is None
+            else [line for line in lines if line.supplier_item.item_id in set(item_ids)]
+        )
+        errors = ErrorCollector()
+        if not price_list.is_active:
+            errors.add("price_list", _("The price list is no longer active."))
+        if not wanted:
+            errors.add("item_ids", _("The price list prices none of these items."))
+        if last_day < price_list.valid_from:
+            errors.add(
+                "valid_to",
+                _("A price list cannot end before it starts (%(date)s).")
+                % {"date": price_list.valid_from.isoformat()},
+            )
+        elif price_list.valid_to is not None and last_day >= price_list.valid_to:
+            errors.add(
+                "valid_to",
+                _("The price list already ends on %(date)s.")
+                % {"date": price_list.valid_to.isoformat()},
+            )
+        elif wanted and price_used(
+            price_list, [line.supplier_item_id for line in wanted], after=last_day
+        ):
+            errors.add(
+                "valid_to",
+                _(
+                    "Purchase orders after %(date)s were priced from “%(list)s”: those "
+                    "prices stay. End it later."
+                )
+                % {"date": last_day.isoformat(), "list": price_list.name},
+            )
+        errors.raise_if_any()
+        before = {"valid_to": price_list.valid_to}
+        if len(wanted) == len(lines):
+            ended = price_list
+            ended.valid_to = last_day
+            ended.save(update_fields=["valid_to", "updated_at"])
+        else:
+            ended = PriceList.objects.create(
+                supplier=supplier,
+                name=price_list.name,
+                currency=price_list.currency,
+                valid_from=price_list.valid_from,
+                valid_to=last_day,
+                node=price_list.node,
+            )
+            PriceListLine.objects.filter(pk__in=[line.pk for line in wanted]).update(
+                price_list=ended
+            )
+        audit(
+            ended,
+            "price_list.end",
+            actor,
+            supplier.node,
+            before=before,
+            supplier=supplier.code,
+            name=price_list.name,
+            valid_from=price_list.valid_from,
+            valid_to=last_day,
+            split_from=price_list.pk if ended is not price_list else None,
+            items=[line.supplier_item.item_id for line in wanted[:200]],
+        )
+        publish(
+            PriceListSaved(
+                price_list_id=ended.pk,
+                supplier_id=supplier.pk,
+                valid_from=str(ended.valid_from),
+                valid_to=str(last_day),
+                line_count=len(wanted),
+            ),
+            org_node=supplier.node,
+        )
+    return ended
+
+
+def correct_price(
+    price_list: PriceList, item_id: int, price: Decimal, *, actor: Any
+) -> PriceListLine:
+    """Correct one item's price in a price list (procurement.manage at the supplier) — a
+    mistyped price, say — as long as no purchase order was priced from it (give the new price from a later date instead). Audited as
+    `procurement.price_list.correct`."""
+    supplier = price_list.supplier
+    require_at(actor, PROCUREMENT_MANAGE, supplier.node)
+    errors = ErrorCollector()
+    new_price = quantize_money(decimal(errors, "price", price), storage=True)
+    errors.raise_if_any()
+    with transaction.atomic():
+        Supplier.objects.select_for_update().get(pk=supplier.pk)
+        price_list = PriceList.objects.select_related("node", "supplier").get(pk=price_list.pk)
+        line = (
+            price_list.lines.select_related("supplier_item__item")
+            .filter(supplier_item__item_id=item_id)
+            .first()
+        )
+        if line is None:
+            errors.add("item_id", _("The price list does not price this item."))
+        elif not price_list.is_active:
+            errors.add("price_list", _("The price list is no longer active."))
+        elif price_used(price_list, [line.supplier_item_id]):
+            errors.add(
+                "price",
+                _(
+                    "Purchase orders were priced from “%(list)s”: its price stays. Give the "
+                    "new price from a later date."
+                )
+                % {"list": price_list.name},
+            )
+        errors.raise_if_any()
+        assert line is not None
+        old = line.price
+        if old == new_price:
+            return line
+        line.price = new_price
+        line.save(update_fields=["price"])
+        alerts = _price_alerts(supplier, price_list, [(line.supplier_item, new_price)])
+        audit(
+            price_list,
+            "price_list.correct",
+            actor,
+            supplier.node,
+            before={"price": old},
+            supplier=supplier.code,
+            name=price_list.name,
+            item_id=item_id,
+            price=new_price,
+        )
+        publish(
+            PriceListSaved(
+                price_list_id=price_list.pk,
+                supplier_id=supplier.pk,
+                valid_from=str(price_list.valid_from),
+                valid_to=str(price_list.valid_to) if price_list.valid_to else None,
+                line_count=1,
+            ),
+            org_node=supplier.node,
+        )
+        if alerts:
+            publish(
+                PriceChanged(
+                    price_list_id=price_list.pk,
+                    supplier_id=supplier.pk,
+                    threshold_percent=str(supplier.price_alert_percent),
+                    lines=alerts,
+                ),
+                org_node=supplier.node,
+            )
+    return line
+
+
 def _price_alerts(
     supplier: Supplier, price_list: PriceList, prices: Sequence[tuple[SupplierItem, Decimal]]
 ) -> list[dict[str, Any]]:
@@ -351,8 +551,11 @@ __all__ = [
     "PriceLineInput",
     "PriceListInput",
     "PriceQuote",
+    "correct_price",
     "create_price_list",
+    "end_price_list",
     "order_quantity_problems",
     "price_for",
+    "price_used",
     "round_to_pack",
 ]
