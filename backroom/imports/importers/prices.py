@@ -598,8 +598,7 @@ class PriceImporter(Importer):
         clash = None
         repeats_open = False
         if same is not None:
-            repeats_open = same.valid_to is None and end is None
-            self.check_same_start(found, same, problems)
+            repeats_open = self.check_same_start(found, same, standing, problems)
         else:
             clashes = [
                 price
@@ -652,10 +651,19 @@ class PriceImporter(Importer):
             break
         periods.append((start, end, row.number, repeats_open))
 
-    def check_same_start(self, found: Resolved, same: Standing, problems: Problems) -> None:
+    def check_same_start(
+        self, found: Resolved, same: Standing, standing: list[Standing], problems: Problems
+    ) -> bool:
         """A row for a standing start date: the same price, or a corrected one if no purchase
-        order was priced from it; its end date and currency stay."""
+        order was priced from it; its end date and currency stay. An open-ended row matches a
+        price that a later one ended (the file it came from, imported again). True when the
+        row is such an open-ended price: a later row of the file may end it."""
         row = found.row
+        end = row.get("valid_to")
+        if end is None and same.valid_to is not None:
+            after = same.valid_to + dt.timedelta(days=1)
+            if any(price.valid_from == after for price in standing):
+                end = same.valid_to
         values = {
             "list": same.list_name,
             "period": _period(same.valid_from, same.valid_to),
@@ -664,7 +672,7 @@ class PriceImporter(Importer):
             "currency": same.currency,
         }
         for name, theirs, ours in (
-            ("valid_to", same.valid_to, row.get("valid_to")),
+            ("valid_to", same.valid_to, end),
             ("currency", same.currency, found.currency),
         ):
             if theirs != ours:
@@ -679,9 +687,10 @@ class PriceImporter(Importer):
                     )
                     % values,
                 )
-                return
+                return False
+        repeats_open = row.get("valid_to") is None
         if same.price == row["price"]:
-            return
+            return repeats_open
         price_list = PriceList.objects.select_related("node").get(pk=same.price_list_id)
         existing = self.supplier_items[(found.supplier.pk, found.item.pk)]
         if price_used(price_list, [existing.pk]):
@@ -696,6 +705,7 @@ class PriceImporter(Importer):
                 )
                 % values,
             )
+        return repeats_open
 
     def check_supersede(
         self, found: Resolved, existing: SupplierItem, current: Standing, problems: Problems

@@ -18,7 +18,7 @@ from backroom.imports.services import export_file, import_file
 from backroom.imports.testing import csv_file, problem_codes, run_import
 from backroom.inventory.tests.conftest import make_class, make_item
 from backroom.kernel.actors import SYSTEM
-from backroom.kernel.exceptions import PermissionDenied
+from backroom.kernel.exceptions import NotFound, PermissionDenied
 from backroom.procurement import services
 from backroom.procurement.models import PriceList, PriceListLine, Supplier, SupplierItem
 from backroom.testing.factories import make_user
@@ -315,3 +315,112 @@ def test_a_price_list_is_created_whole_across_chunks(tree, setup, monkeypatch):
         "Prices from 2025-01-01": ["MILK", "OIL", "TOMATO"],
         "East": ["MILK", "TOMATO"],
     }
+
+
+def _later(rows: list[list[object]]) -> list[list[object]]:
+    """The first file with tomato's group price from 2026-12-10 appended (the rest kept)."""
+    new = [list(row) for row in rows]
+    new.append(["FRESH", "TOMATO", "T-10", "case", "", 2, 85, "", "2026-12-10", "", "", "2026"])
+    return new
+
+
+def test_a_later_price_ends_the_open_one_the_day_before(tree, setup):
+    run_import("prices", HEADER, [list(row) for row in ROWS], actor=setup.admin)
+    job = run_import("prices", HEADER, _later(ROWS), actor=setup.admin)
+    assert job.status == ImportStatus.APPLIED, job.problems
+    assert (job.created_count, job.updated_count, job.unchanged_count) == (0, 1, 4)
+    assert [change for change in job.changes if change["action"] == "updated"] == [
+        {
+            "row": 6,
+            "action": "updated",
+            "key": "FRESH/TOMATO 2026-12-10",
+            "fields": ["price from 2026-12-10"],
+        }
+    ]
+    assert price(setup, setup.tomato, tree.store_b, "2026-12-09") == Decimal(80)
+    assert price(setup, setup.tomato, tree.store_b, "2026-12-10") == Decimal(85)
+    assert price(setup, setup.milk, tree.store_b, "2027-06-01") == Decimal(120)  # runs on
+    ended = PriceList.objects.get(name="2025", valid_to=dt.date(2026, 12, 9))
+    assert list(ended.lines.values_list("supplier_item__item__sku", flat=True)) == ["TOMATO"]
+    assert PriceList.objects.get(name="2025", valid_to=None).lines.get().supplier_item.item == (
+        setup.milk
+    )
+    assert AuditEntry.objects.filter(action="procurement.price_list.end").count() == 1
+
+    before = counts()
+    again = run_import("prices", HEADER, _later(ROWS), actor=setup.admin)
+    assert again.status == ImportStatus.APPLIED, again.problems
+    assert (again.created_count, again.updated_count, again.unchanged_count) == (0, 0, 5)
+    assert counts() == before
+    exported = export_file("prices", actor=setup.admin, file_type="xlsx")
+    job = import_file("prices", "export.xlsx", exported, actor=setup.admin, dry_run=False)
+    assert (job.status, job.updated_count, job.created_count) == (ImportStatus.APPLIED, 0, 0)
+    assert counts() == before
+
+
+def test_a_later_price_alone_supersedes_and_an_earlier_one_is_refused(tree, setup):
+    run_import("prices", HEADER, [list(row) for row in ROWS[:2]], actor=setup.admin)
+    later = [["FRESH", "MILK", "", "crate", "", "", 125, "", "2026-12-10", "", "", ""]]
+    job = run_import("prices", HEADER, later, actor=setup.admin)
+    assert (job.status, job.updated_count) == (ImportStatus.APPLIED, 1), job.problems
+    assert price(setup, setup.milk, tree.store_a, "2026-12-09") == Decimal(120)
+    assert price(setup, setup.milk, tree.store_a, "2026-12-10") == Decimal(125)
+    before = counts()
+    earlier = [["FRESH", "MILK", "", "crate", "", "", 99, "", "2024-06-01", "", "", ""]]
+    job = run_import("prices", HEADER, earlier, actor=setup.admin)
+    assert problem_codes(job) == [(2, "valid_from", "price_overlap")]
+    assert counts() == before
+
+
+def _order_milk(tree, setup, day: dt.date) -> None:
+    from backroom.inventory.tests.conftest import make_location
+    from backroom.kernel import clock
+
+    make_location(tree.store_a, "WALKIN")
+    with clock.at(dt.datetime.combine(day, dt.time(4), tzinfo=dt.UTC)):
+        services.create_purchase_order(
+            tree.store_a.site,
+            setup.fresh,
+            [services.PurchaseOrderLineInput(setup.milk.pk, Decimal(1))],
+            actor=SYSTEM,
+        )
+
+
+def test_same_start_date_corrects_an_unused_price_and_refuses_a_used_one(tree, setup):
+    run_import("prices", HEADER, [list(row) for row in ROWS[:2]], actor=setup.admin)
+    fixed = [list(row) for row in ROWS[:2]]
+    fixed[1][6] = 121
+    job = run_import("prices", HEADER, fixed, actor=setup.admin)
+    assert job.status == ImportStatus.APPLIED, job.problems
+    assert (job.created_count, job.updated_count, job.unchanged_count) == (0, 1, 1)
+    assert any(change["fields"] == ["price"] for change in job.changes)
+    assert price(setup, setup.milk, tree.store_a, "2025-02-01") == Decimal(121)
+    assert AuditEntry.objects.filter(action="procurement.price_list.correct").count() == 1
+
+    _order_milk(tree, setup, dt.date(2025, 2, 3))  # priced at 121
+    before = counts()
+    fixed[1][6] = 122
+    job = run_import("prices", HEADER, fixed, actor=setup.admin)
+    assert problem_codes(job) == [(3, "price", "price_changed")]
+    assert "purchase orders" in str(job.problems)
+    assert counts() == before
+    assert price(setup, setup.milk, tree.store_a, "2025-02-01") == Decimal(121)
+    # a later price may not take away days already ordered at the old one
+    later = [["FRESH", "MILK", "", "crate", "", "", 130, "", "2025-02-01", "", "", ""]]
+    job = run_import("prices", HEADER, later, actor=setup.admin)
+    assert problem_codes(job) == [(2, "valid_from", "price_overlap")]
+    assert counts() == before
+
+
+def test_superseding_needs_procurement_manage_at_the_supplier(tree, setup):
+    run_import("prices", HEADER, [list(row) for row in ROWS[:2]], actor=setup.admin)
+    price_list = PriceList.objects.get()
+    with pytest.raises((PermissionDenied, NotFound)):
+        services.end_price_list(
+            price_list, dt.date(2026, 1, 1), actor=make_user("store_manager", tree.store_a)
+        )
+    with pytest.raises((PermissionDenied, NotFound)):  # another entity's buyer
+        services.correct_price(
+            price_list, setup.milk.pk, Decimal(1), actor=make_user("buyer", tree.entity_hk)
+        )
+    assert PriceList.objects.get().valid_to is None
