@@ -6,10 +6,12 @@ one region or store. Written through the procurement services `set_supplier_item
 Natural key: supplier + item + region/store + valid from (blank for a row that only sets the
 supplier's terms for the item). The rows that are new form price lists: one per supplier,
 region/store, dates, currency and price-list name. A row whose price already stands in an
-active list, over the same dates, in the same currency, is unchanged; a price list is never
-edited, so a row giving another price, end date or currency for an existing start date is
-refused, and so is one overlapping another price of the same item and scope (in the file or in
-the database). Terms are the supplier item's: every row of a supplier's item gives the same;
+active list, over the same dates, in the same currency, is unchanged. A row from a later date
+than an open-ended standing price ends it the day before (`end_price_list`); another price for
+a standing start date corrects it (`correct_price`) — both only while no purchase order was
+priced from the days they change. Another end date or currency for a standing start date is
+refused, and so is any other overlap with a price of the same item and scope (in the file or
+in the database). Terms are the supplier item's: every row of a supplier's item gives the same;
 a purchase unit cannot change once prices stand in it (they would mean another quantity).
 
 Rows are applied list by list (`ordered` with `group`): terms-only rows first, then each
