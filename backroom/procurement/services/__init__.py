@@ -47,6 +47,7 @@ from backroom.procurement.services.suppliers import (
     set_distribution_guide,
     set_order_guide,
     set_supplier_item,
+    update_contact,
     update_supplier,
 )
 
@@ -91,5 +92,6 @@ __all__ = [
     "set_order_guide",
     "set_supplier_item",
     "submit_requisition",
+    "update_contact",
     "update_supplier",
 ]
