@@ -234,12 +234,35 @@ def _check_contact_fields(values: dict[str, Any], errors: ErrorCollector) -> Non
         errors.add("is_primary", _("Answer yes or no."))
 
 
+def _check_contact_name(
+    supplier: Supplier,
+    values: dict[str, Any],
+    errors: ErrorCollector,
+    *,
+    contact: SupplierContact | None = None,
+) -> None:
+    """A name is one contact's per supplier, in any case: an import matches contacts by name."""
+    if not values.get("name"):
+        return
+    others = supplier.contacts.all()
+    if contact is not None:
+        others = others.exclude(pk=contact.pk)
+    if any(
+        other.casefold() == values["name"].casefold()
+        for other in others.values_list("name", flat=True)
+    ):
+        errors.add(
+            "name", _("%(name)s is already a contact of this supplier.") % {"name": values["name"]}
+        )
+
+
 def add_contact(supplier: Supplier, data: ContactInput, *, actor: Any) -> SupplierContact:
     """Add a person to call or mail at the supplier."""
     require_at(actor, PROCUREMENT_MANAGE, supplier.node)
     errors = ErrorCollector()
     values = {name: getattr(data, name) for name in CONTACT_FIELDS}
     _check_contact_fields(values, errors)
+    _check_contact_name(supplier, values, errors)
     errors.raise_if_any()
     with transaction.atomic():
         contact = SupplierContact.objects.create(supplier=supplier, **values)
@@ -252,8 +275,7 @@ def update_contact(
 ) -> SupplierContact:
     """Change a supplier contact's name, role, phone, e-mail or primary flag (only the fields
     given; procurement.manage at the supplier's node). Checked as when adding one, every
-    problem at once (422); a name another contact of the supplier has is refused, as an
-    import matches contacts by name. Nothing differs → no write, no audit entry."""
+    problem at once (422). Nothing differs → no write, no audit entry."""
     supplier = Supplier.objects.select_related("node").get(pk=contact.supplier_id)
     require_at(actor, PROCUREMENT_MANAGE, supplier.node)
     unknown = set(changes) - set(CONTACT_FIELDS)
@@ -262,13 +284,7 @@ def update_contact(
     errors = ErrorCollector()
     values = dict(changes)
     _check_contact_fields(values, errors)
-    if values.get("name"):
-        others = supplier.contacts.exclude(pk=contact.pk).values_list("name", flat=True)
-        if any(other.casefold() == values["name"].casefold() for other in others):
-            errors.add(
-                "name",
-                _("%(name)s is already a contact of this supplier.") % {"name": values["name"]},
-            )
+    _check_contact_name(supplier, values, errors, contact=contact)
     errors.raise_if_any()
     with transaction.atomic():
         contact = SupplierContact.objects.select_for_update().get(pk=contact.pk)

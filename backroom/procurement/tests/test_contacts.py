@@ -3,6 +3,8 @@ values before and after, procurement.manage at the supplier's node."""
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
 from backroom.audit.models import AuditEntry
@@ -10,7 +12,8 @@ from backroom.kernel.actors import SYSTEM
 from backroom.kernel.exceptions import NotFound, PermissionDenied, ValidationFailed
 from backroom.procurement import services
 from backroom.procurement.models import SupplierContact
-from backroom.testing.factories import make_user
+from backroom.procurement.tests.test_api import API
+from backroom.testing.factories import client_for, make_user
 
 pytestmark = pytest.mark.django_db
 
@@ -110,6 +113,11 @@ def test_adding_a_contact_is_checked_alike(world):
         )
     assert sorted(caught.value.errors) == ["email", "name", "phone"]
     assert contact_rows() == []
+    services.add_contact(world.supplier, services.ContactInput(name="Ms Li"), actor=SYSTEM)
+    with pytest.raises(ValidationFailed) as caught:
+        services.add_contact(world.supplier, services.ContactInput(name="MS LI "), actor=SYSTEM)
+    assert list(caught.value.errors) == ["name"]
+    assert contact_rows() == [("Ms Li", "", "", "", False)]
 
 
 def test_only_a_manager_of_the_suppliers_node_may_change_a_contact(tree, wang):
@@ -125,3 +133,28 @@ def test_only_a_manager_of_the_suppliers_node_may_change_a_contact(tree, wang):
     assert update_entries() == 0
     services.update_contact(wang, actor=make_user("buyer", tree.entity), phone="1")
     assert SupplierContact.objects.get(pk=wang.pk).phone == "1"
+
+
+def test_api_reports_every_problem_and_hides_another_suppliers_contact(tree, world, wang):
+    buyer = client_for(make_user("buyer", tree.group))
+    url = f"{API}/suppliers/{world.supplier.pk}/contacts/{wang.pk}"
+    before = contact_rows()
+    response = buyer.patch(
+        url,
+        json.dumps({"name": "ms li", "phone": "call me", "email": "wang@"}),
+        content_type="application/json",
+    )
+    assert (response.status_code, response.json()["code"]) == (422, "invalid")
+    assert sorted(response.json()["details"]["fields"]) == ["email", "name", "phone"]
+    other = services.create_supplier(
+        services.SupplierInput(code="SEA", name="Sea", node_id=tree.entity.pk, currency="CNY"),
+        actor=SYSTEM,
+    )
+    response = buyer.patch(
+        f"{API}/suppliers/{other.pk}/contacts/{wang.pk}",
+        json.dumps({"phone": "1"}),
+        content_type="application/json",
+    )
+    assert (response.status_code, response.json()["code"]) == (404, "not_found")
+    assert contact_rows() == before
+    assert update_entries() == 0
