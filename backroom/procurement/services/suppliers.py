@@ -214,7 +214,9 @@ class ContactInput:
 
 CONTACT_FIELDS = ("name", "role", "phone", "email", "is_primary")
 # Digits with the separators people write (+86 21-5555 1234, (021) 5555-1234 转 8).
-PHONE_PATTERN = re.compile(r"^\+?[\d\s().\-/]*\d[\d\s().\-/]*(?:(?:ext\.?|x|转|分机)\s*\d+)?$")
+PHONE_PATTERN = re.compile(
+    r"^\+?[\d\s().\-/]*\d[\d\s().\-/]*(?:(?:ext\.?|x|转|分机)\s*\d+)?$", re.IGNORECASE
+)
 
 
 def _check_contact_fields(values: dict[str, Any], errors: ErrorCollector) -> None:

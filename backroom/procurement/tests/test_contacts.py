@@ -158,3 +158,10 @@ def test_api_reports_every_problem_and_hides_another_suppliers_contact(tree, wor
     assert (response.status_code, response.json()["code"]) == (404, "not_found")
     assert contact_rows() == before
     assert update_entries() == 0
+
+
+@pytest.mark.parametrize(
+    "phone", ["13800138000", "+86 21 5555 0101", "(021) 5555-1234 转 8", "021-5555 Ext. 12"]
+)
+def test_phones_as_people_write_them_are_accepted(wang, phone):
+    assert services.update_contact(wang, actor=SYSTEM, phone=phone).phone == phone
