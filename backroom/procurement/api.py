@@ -46,6 +46,7 @@ from backroom.procurement.schemas import (
     CalendarOut,
     ContactIn,
     ContactOut,
+    ContactPatch,
     DeliveryDatesFilter,
     DeliveryDatesOut,
     DistributionDatesOut,
@@ -166,6 +167,29 @@ def add_contact(request: HttpRequest, supplier_id: Path[ObjectId], payload: Cont
         supplier, services.ContactInput(**payload.dict()), actor=request.user
     )
     return Status(201, contact)
+
+
+@router.patch(
+    "/suppliers/{supplier_id}/contacts/{contact_id}", response={200: ContactOut, **WRITE_ERRORS}
+)
+def update_contact(
+    request: HttpRequest,
+    supplier_id: Path[ObjectId],
+    contact_id: Path[ObjectId],
+    payload: ContactPatch,
+) -> SupplierContact:
+    """Change a contact's name, role, phone, e-mail or primary flag (only the fields sent;
+    procurement.manage at the supplier's node). Every field problem at once (422 `invalid`)."""
+    supplier = _supplier(request, supplier_id)
+    contact = supplier.contacts.filter(pk=contact_id).first()
+    if contact is None:
+        raise NotFound()
+    changes = {
+        name: value
+        for name, value in payload.dict(exclude_unset=True).items()
+        if name != "reason" and value is not None
+    }
+    return services.update_contact(contact, actor=request.user, reason=payload.reason, **changes)
 
 
 @router.get("/suppliers/{supplier_id}/items", response={200: list[SupplierItemOut], **errors(404)})

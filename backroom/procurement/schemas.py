@@ -131,6 +131,17 @@ class ContactIn(Schema):
     is_primary: bool = False
 
 
+class ContactPatch(Schema):
+    """The contact fields to change (only those sent); `reason` goes to the audit trail."""
+
+    name: str | None = text(min_length=1, max_length=100, default=None)
+    role: str | None = text(max_length=100, default=None)
+    phone: str | None = text(max_length=40, default=None)
+    email: str | None = text(max_length=254, default=None)
+    is_primary: bool | None = None
+    reason: str = text(max_length=500, default="")
+
+
 class SupplierItemOut(Schema):
     id: int
     item_id: int

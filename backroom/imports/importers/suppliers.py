@@ -6,9 +6,10 @@ Natural key: the supplier code. A new code creates the supplier; an existing one
 with what differs (nothing differs → unchanged, no audit entry). A column left out of the file
 changes nothing; a blank cell clears an optional text (tax id, e-mail) and keeps a number or a
 yes/no as it is (a new supplier takes the default). The node a supplier is defined at cannot
-change. A contact is matched by name: a new name adds a contact (the primary one when the
-supplier has none); a known contact's phone and e-mail cannot be changed by an import (there
-is no service for it): such a row is refused, a blank cell leaves them."""
+change. A contact is matched by name (any case): a new name adds a contact (the primary one
+when the supplier has none); a known contact's changed phone or e-mail is applied through
+update_contact and reported among the row's fields (`contact_phone`, `contact_email`); a blank
+cell leaves them."""
 
 from __future__ import annotations
 
@@ -37,9 +38,10 @@ from backroom.procurement.services import (
     SupplierInput,
     add_contact,
     create_supplier,
+    update_contact,
     update_supplier,
 )
-from backroom.procurement.services.suppliers import SUPPLIER_NODE_KINDS
+from backroom.procurement.services.suppliers import PHONE_PATTERN, SUPPLIER_NODE_KINDS
 
 # Other spellings a buyer's sheet may use for a currency (the code always works).
 CURRENCY_NAMES = {
@@ -71,6 +73,8 @@ KEPT_WHEN_BLANK = (
 )
 DEFAULTS = {field.name: field.default for field in fields(SupplierInput)}
 PERCENT_MAXIMUM = Decimal(999)
+# A known contact's columns the file may change, with the contact's field.
+CONTACT_COLUMNS = (("contact_phone", "phone"), ("contact_email", "email"))
 
 
 def _percent(key: str, english: str, chinese: str, example: Any, help: Any) -> Column:
@@ -361,13 +365,11 @@ class SupplierImporter(Importer):
                     "permission_denied",
                     _("You may not manage suppliers at %(code)s.") % {"code": node.code},
                 )
-        bad = set()
         for field in ("order_email", "contact_email"):
             if row.get(field):
                 try:
                     validate_email(row[field])
                 except ValidationError:
-                    bad.add(field)
                     problem(
                         field,
                         "invalid_value",
@@ -377,29 +379,12 @@ class SupplierImporter(Importer):
             problem(
                 "contact_name", "required", _("Give the contact's name with the phone or e-mail.")
             )
-        elif supplier is not None and row.get("contact_name"):
-            contact = self.contact(supplier, row["contact_name"])
-            if contact is not None:
-                for field, attribute in (("contact_phone", "phone"), ("contact_email", "email")):
-                    if (
-                        row.has(field)
-                        and field not in bad
-                        and row[field] != getattr(contact, attribute)
-                    ):
-                        problem(
-                            field,
-                            "contact_changed",
-                            _(
-                                "%(name)s's %(what)s is “%(value)s”: an import adds contacts "
-                                "but cannot change one (change it on the supplier's page or "
-                                "write the contact under another name)."
-                            )
-                            % {
-                                "name": contact.name,
-                                "what": self.column(field).label,
-                                "value": getattr(contact, attribute),
-                            },
-                        )
+        if row.get("contact_phone") and not PHONE_PATTERN.match(row["contact_phone"]):
+            problem(
+                "contact_phone",
+                "invalid_value",
+                _("“%(value)s” is not a phone number.") % {"value": row["contact_phone"]},
+            )
 
     @staticmethod
     def contact(supplier: Supplier, name: str) -> SupplierContact | None:
@@ -454,10 +439,25 @@ class SupplierImporter(Importer):
         if changes:
             update_supplier(supplier, changes, actor=self.actor, reason=str(_("Supplier import")))
         contacts = list(supplier.contacts.all())
-        if row.get("contact_name") and self.contact(supplier, row["contact_name"]) is None:
+        contact = self.contact(supplier, row["contact_name"]) if row.get("contact_name") else None
+        if row.get("contact_name") and contact is None:
             self.add_contact(supplier, row, has_primary=any(c.is_primary for c in contacts))
             fields.append("contact_name")
+        elif contact is not None:
+            fields += self.update_contact(contact, row)
         return Change(row.number, UPDATED if fields else UNCHANGED, code, fields)
+
+    def update_contact(self, contact: SupplierContact, row: Row) -> list[str]:
+        """Apply the row's phone and e-mail to a known contact (a blank cell leaves them);
+        the columns changed."""
+        changes = {
+            attribute: row[column]
+            for column, attribute in CONTACT_COLUMNS
+            if row.get(column) and row[column] != getattr(contact, attribute)
+        }
+        if changes:
+            update_contact(contact, actor=self.actor, reason=str(_("Supplier import")), **changes)
+        return [column for column, attribute in CONTACT_COLUMNS if attribute in changes]
 
     def add_contact(self, supplier: Supplier, row: Row, *, has_primary: bool) -> None:
         if not row.get("contact_name"):

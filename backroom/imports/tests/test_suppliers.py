@@ -200,7 +200,6 @@ def test_dry_run_reports_every_problem_and_changes_nothing(tree, admin):
         (3, "requires_pack_multiples", "invalid_value"),
         (4, "node_code", "invalid_value"),
         (5, "contact_email", "invalid_value"),
-        (5, "contact_phone", "contact_changed"),
         (5, "node_code", "node_changed"),
         (6, "code", "duplicate_key"),
     ]
@@ -264,3 +263,57 @@ def test_buyer_of_one_entity_cannot_write_another_entitys_supplier(tree, admin):
     assert job.status == ImportStatus.APPLIED, job.problems
     data = export_file("suppliers", actor=buyer, file_type="csv")
     assert b"CNNEW" in data and b"SEA" not in data
+
+
+def test_a_known_contacts_changed_phone_and_e_mail_are_updated(tree, admin):
+    run_import("suppliers", HEADER, [list(ROWS[0])], actor=admin)
+    before = counts()
+    again = run_import("suppliers", HEADER, [list(ROWS[0])], actor=admin)
+    assert (again.created_count, again.updated_count, again.unchanged_count) == (0, 0, 1)
+    assert counts() == before
+
+    edited = list(ROWS[0])
+    edited[11], edited[12] = "wang", "+86 138-0013-9000"  # the name in another case
+    job = run_import("suppliers", HEADER, [edited], actor=admin)
+    assert job.status == ImportStatus.APPLIED, job.problems
+    assert job.changes == [
+        {"row": 2, "action": "updated", "key": "FRESH", "fields": ["contact_phone"]}
+    ]
+    contact = SupplierContact.objects.get(supplier__code="FRESH")
+    assert (contact.name, contact.phone, contact.email) == (
+        "Wang",
+        "+86 138-0013-9000",
+        "wang@fresh.example",
+    )
+    entry = AuditEntry.objects.get(action="procurement.supplier.contact.update")
+    assert (entry.reason, entry.before["phone"], entry.after["phone"]) == (
+        "Supplier import",
+        "13800138000",
+        "+86 138-0013-9000",
+    )
+    assert counts() == (before[0], before[1], before[2] + 1, before[3])  # no supplier event
+
+    edited[12], edited[13] = "", "wang@fresh-foods.example"  # a blank phone leaves it
+    job = run_import("suppliers", HEADER, [edited], actor=admin)
+    assert job.changes == [
+        {"row": 2, "action": "updated", "key": "FRESH", "fields": ["contact_email"]}
+    ]
+    contact.refresh_from_db()
+    assert (contact.phone, contact.email) == ("+86 138-0013-9000", "wang@fresh-foods.example")
+
+
+def test_a_bad_contact_phone_or_e_mail_is_a_problem_and_nothing_changes(tree, admin):
+    run_import("suppliers", HEADER, [list(ROWS[0])], actor=admin)
+    before = counts()
+    edited = list(ROWS[0])
+    edited[1], edited[12], edited[13] = "Fresh Foods Ltd", "call the office", "wang@"
+    job = run_import("suppliers", HEADER, [edited], actor=admin)
+    assert job.status == ImportStatus.INVALID
+    assert sorted(problem_codes(job)) == [
+        (2, "contact_email", "invalid_value"),
+        (2, "contact_phone", "invalid_value"),
+    ]
+    assert counts() == before
+    contact = SupplierContact.objects.get(supplier__code="FRESH")
+    assert (contact.phone, contact.email) == ("13800138000", "wang@fresh.example")
+    assert Supplier.objects.get(code="FRESH").name == "Fresh Foods"

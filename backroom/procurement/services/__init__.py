@@ -49,6 +49,7 @@ from backroom.procurement.services.suppliers import (
     set_distribution_guide,
     set_order_guide,
     set_supplier_item,
+    update_contact,
     update_supplier,
 )
 
@@ -95,5 +96,6 @@ __all__ = [
     "set_order_guide",
     "set_supplier_item",
     "submit_requisition",
+    "update_contact",
     "update_supplier",
 ]

@@ -55,7 +55,11 @@ def procurement_state() -> tuple[Any, ...]:
     """Everything a procurement write could change (rows and states)."""
     return (
         list(Supplier.objects.order_by("pk").values_list("pk", "name", "is_active", "updated_at")),
-        SupplierContact.objects.count(),
+        list(
+            SupplierContact.objects.order_by("pk").values_list(
+                "pk", "name", "role", "phone", "email", "is_primary"
+            )
+        ),
         list(
             SupplierItem.objects.order_by("pk").values_list(
                 "pk", "purchase_unit", "pack_size", "minimum_order_quantity", "is_active"
@@ -90,6 +94,11 @@ class Ctx:
     @property
     def store(self) -> Any:
         return self.world.store
+
+    def contact(self) -> SupplierContact:
+        return services.add_contact(
+            self.world.supplier, services.ContactInput(name="Ms Li", phone="138"), actor=SYSTEM
+        )
 
     def requisition(self, *, submit: bool = False) -> Requisition:
         manager = self.user("store_manager", self.tree.store_a)
@@ -250,6 +259,18 @@ def supplier_rows() -> dict[str, Row]:
                 "expect_allowed": 201,
             },
             _field("name", "Ms Li"),
+        ),
+        "update contact": lambda ctx: (
+            {
+                "method": "PATCH",
+                "url": url(ctx, f"/contacts/{ctx.contact().pk}"),
+                "payload": {"phone": "+86 138 0000 0001", "email": "li@fresh.example"},
+                **callers(ctx),
+            },
+            lambda result: (
+                {key: result.allowed.json()[key] for key in ("name", "phone", "email")}
+                == {"name": "Ms Li", "phone": "+86 138 0000 0001", "email": "li@fresh.example"}
+            ),
         ),
         "list supplier items": lambda ctx: (
             {"method": "GET", "url": url(ctx, "/items"), **callers(ctx, read=True)},
