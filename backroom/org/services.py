@@ -11,6 +11,7 @@ from typing import Any
 from django.apps import apps
 from django.db import IntegrityError, models, transaction
 from django.db.models.functions import Concat, Substr
+from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from backroom.accounts.authorization import require_permission
@@ -22,7 +23,15 @@ from backroom.kernel.exceptions import ErrorCollector, PermissionDenied
 from backroom.kernel.money import CURRENCIES
 from backroom.org.choices import ALLOWED_PARENTS, SITE_KINDS, NodeKind, SiteStatus
 from backroom.org.events import BrandCreated, NodeCreated, NodeUpdated
-from backroom.org.models import PATH_DIGITS, Brand, LegalEntity, OrgNode, Site, code_validator
+from backroom.org.models import (
+    PATH_DIGITS,
+    PATH_LENGTH,
+    Brand,
+    LegalEntity,
+    OrgNode,
+    Site,
+    code_validator,
+)
 from backroom.org.selectors import legal_entity_of
 
 
@@ -438,7 +447,7 @@ def move_node(node: OrgNode, *, parent: OrgNode, actor: Any, reason: str = "") -
         longest = max(
             len(path) for path in subtree.select_for_update().values_list("path", flat=True)
         )
-        if longest - len(old_path) + len(new_path) > OrgNode._meta.get_field("path").max_length:
+        if longest - len(old_path) + len(new_path) > PATH_LENGTH:
             errors.add(
                 "parent_id",
                 _("The tree would be too deep under %(parent)s.") % {"parent": parent.code},
@@ -453,7 +462,7 @@ def move_node(node: OrgNode, *, parent: OrgNode, actor: Any, reason: str = "") -
             ),
             depth=models.F("depth") + shift,
         )
-        OrgNode.objects.filter(pk=node.pk).update(parent=parent)
+        OrgNode.objects.filter(pk=node.pk).update(parent=parent, updated_at=timezone.now())
         node.refresh_from_db()
         record_audit(
             actor=actor,
