@@ -15,6 +15,7 @@ from backroom.org.choices import NodeKind, SiteStatus
 
 # Each id in a path is zero-padded to this many digits ("/0000000001/0000000004/").
 PATH_DIGITS = 10
+PATH_LENGTH = 255  # the longest path: 23 levels of "/0000000001"
 
 code_validator = RegexValidator(
     r"^[A-Z0-9][A-Z0-9-]{0,19}$", _("Use 1–20 capital letters, digits or hyphens.")
@@ -37,7 +38,7 @@ class OrgNode(TimestampedModel):
         on_delete=models.PROTECT,
         related_name="children",
     )
-    path = models.CharField(max_length=255, db_index=True, editable=False)
+    path = models.CharField(max_length=PATH_LENGTH, db_index=True, editable=False)
     depth = models.PositiveSmallIntegerField(default=0, editable=False)
     is_active = models.BooleanField(_("active"), default=True)
 

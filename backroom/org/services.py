@@ -8,7 +8,10 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
-from django.db import IntegrityError, transaction
+from django.apps import apps
+from django.db import IntegrityError, models, transaction
+from django.db.models.functions import Concat, Substr
+from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from backroom.accounts.authorization import require_permission
@@ -20,7 +23,15 @@ from backroom.kernel.exceptions import ErrorCollector, PermissionDenied
 from backroom.kernel.money import CURRENCIES
 from backroom.org.choices import ALLOWED_PARENTS, SITE_KINDS, NodeKind, SiteStatus
 from backroom.org.events import BrandCreated, NodeCreated, NodeUpdated
-from backroom.org.models import PATH_DIGITS, Brand, LegalEntity, OrgNode, Site, code_validator
+from backroom.org.models import (
+    PATH_DIGITS,
+    PATH_LENGTH,
+    Brand,
+    LegalEntity,
+    OrgNode,
+    Site,
+    code_validator,
+)
 from backroom.org.selectors import legal_entity_of
 
 
@@ -269,6 +280,207 @@ def update_site(site: Site, changes: SiteChanges, *, actor: Any, reason: str = "
             org_node=site.node,
         )
     return site
+
+
+def _require_manage_at_scope(actor: Any, node: OrgNode) -> None:
+    """Changing a node itself needs the right to create it: org.manage at its parent (at the
+    top of the tree for the group). Not found when the actor cannot see the node; denied when
+    they can but do not manage its parent."""
+    if node.parent_id is None:
+        require_permission(actor, ORG_MANAGE)
+        return
+    require_permission(actor, ORG_MANAGE, node)
+    if not actor.has_scoped_permission(ORG_MANAGE, OrgNode.objects.get(pk=node.parent_id)):
+        raise PermissionDenied()
+
+
+def rename_node(node: OrgNode, *, name: str, actor: Any, reason: str = "") -> OrgNode:
+    """Rename a node of any kind (the code, its key, stays)."""
+    _require_manage_at_scope(actor, node)
+    errors = ErrorCollector()
+    name = (name or "").strip()
+    if not name:
+        errors.add("name", _("A name is required."))
+    elif len(name) > 200:
+        errors.add("name", _("A name has at most 200 characters."))
+    errors.raise_if_any()
+    with transaction.atomic():
+        node = OrgNode.objects.select_for_update().get(pk=node.pk)
+        if node.name == name:
+            return node
+        before = {"name": node.name}
+        node.name = name
+        node.save(update_fields=["name", "updated_at"])
+        record_audit(
+            actor=actor,
+            action="org.node.rename",
+            target=node,
+            before=before,
+            after={"name": node.name},
+            reason=reason,
+            org_node=node,
+        )
+        publish(
+            NodeUpdated(node_id=node.pk, kind=node.kind, code=node.code, changed=["name"]),
+            org_node=node,
+        )
+    return node
+
+
+def entity_has_books_or_stock(entity: LegalEntity) -> bool:
+    """Whether anything has been recorded in the entity's currency: a set of books, or stock
+    moved at one of its sites (read through the registry: org sits below finance and stock)."""
+    if apps.get_model("finance", "Book").objects.filter(entity=entity).exists():
+        return True
+    moves = apps.get_model("inventory", "StockMove").objects
+    return bool(moves.filter(site__legal_entity=entity).exists())
+
+
+def update_entity(
+    entity: LegalEntity,
+    *,
+    actor: Any,
+    tax_id: str | None = None,
+    country: str | None = None,
+    base_currency: str | None = None,
+    reason: str = "",
+) -> list[str]:
+    """Change a legal entity's tax id, country or base currency (None leaves a field as it is);
+    the names of the changed fields. The currency stays once the entity has books or stock."""
+    _require_manage_at_scope(actor, entity.node)
+    errors = ErrorCollector()
+    wanted: dict[str, str] = {}
+    if tax_id is not None:
+        wanted["tax_id"] = tax_id.strip()
+        if len(wanted["tax_id"]) > 40:
+            errors.add("tax_id", _("A tax id has at most 40 characters."))
+    if country is not None:
+        wanted["country"] = country.strip().upper()
+        if len(wanted["country"]) != 2 or not wanted["country"].isalpha():
+            errors.add("country", _("Use a two-letter ISO country code."))
+    if base_currency is not None:
+        wanted["base_currency"] = base_currency.strip().upper()
+        if wanted["base_currency"] not in CURRENCIES:
+            errors.add(
+                "base_currency",
+                _("“%(currency)s” is not a supported currency.")
+                % {"currency": wanted["base_currency"]},
+            )
+    errors.raise_if_any()
+    with transaction.atomic():
+        entity = LegalEntity.objects.select_for_update().select_related("node").get(pk=entity.pk)
+        changed = [key for key, value in wanted.items() if value != getattr(entity, key)]
+        if not changed:
+            return []
+        if "base_currency" in changed and entity_has_books_or_stock(entity):
+            errors.add(
+                "base_currency",
+                _(
+                    "%(code)s keeps its books or stock in %(currency)s: its base currency "
+                    "cannot be changed."
+                )
+                % {"code": entity.node.code, "currency": entity.base_currency},
+            )
+            errors.raise_if_any()
+        before = snapshot(entity)
+        for key in changed:
+            setattr(entity, key, wanted[key])
+        entity.save(update_fields=[*changed, "updated_at"])
+        record_audit(
+            actor=actor,
+            action="org.entity.update",
+            target=entity.node,
+            before=before,
+            after=snapshot(entity),
+            reason=reason,
+            org_node=entity.node,
+        )
+        publish(
+            NodeUpdated(
+                node_id=entity.node_id,
+                kind=entity.node.kind,
+                code=entity.node.code,
+                changed=changed,
+            ),
+            org_node=entity.node,
+        )
+    return changed
+
+
+def move_node(node: OrgNode, *, parent: OrgNode, actor: Any, reason: str = "") -> OrgNode:
+    """Hang a node (and its subtree) under another parent of the same legal entity, rewriting
+    the materialised paths of the subtree in one transaction."""
+    node = OrgNode.objects.get(pk=node.pk)
+    parent = OrgNode.objects.get(pk=parent.pk)
+    if node.parent_id == parent.pk:
+        return node
+    _require_manage_at_scope(actor, node)
+    require_permission(actor, ORG_MANAGE, parent)
+    errors = ErrorCollector()
+    if parent.kind not in ALLOWED_PARENTS[node.kind]:
+        errors.add(
+            "parent_id",
+            _("A %(child)s cannot be placed under a %(parent)s.")
+            % {"child": NodeKind(node.kind).label, "parent": NodeKind(parent.kind).label},
+        )
+    elif parent.path.startswith(node.path):
+        errors.add(
+            "parent_id",
+            _("%(code)s cannot be placed under itself or one of its own nodes (%(parent)s).")
+            % {"code": node.code, "parent": parent.code},
+        )
+    elif node.kind != NodeKind.ENTITY and legal_entity_of(node) != legal_entity_of(parent):
+        errors.add(
+            "parent_id",
+            _(
+                "%(parent)s belongs to another legal entity: a node cannot be moved from one "
+                "legal entity to another (its sites keep their books and stock)."
+            )
+            % {"parent": parent.code},
+        )
+    errors.raise_if_any()
+    old_path = node.path
+    new_path = f"{parent.path}{node.pk:0{PATH_DIGITS}d}/"
+    shift = parent.depth + 1 - node.depth
+    subtree = OrgNode.objects.filter(path__startswith=old_path)
+    with transaction.atomic():
+        longest = max(
+            len(path) for path in subtree.select_for_update().values_list("path", flat=True)
+        )
+        if longest - len(old_path) + len(new_path) > PATH_LENGTH:
+            errors.add(
+                "parent_id",
+                _("The tree would be too deep under %(parent)s.") % {"parent": parent.code},
+            )
+            errors.raise_if_any()
+        before = {"parent": node.parent_id, "path": old_path}
+        subtree.update(
+            path=Concat(
+                models.Value(new_path),
+                Substr("path", len(old_path) + 1),
+                output_field=models.CharField(),
+            ),
+            depth=models.F("depth") + shift,
+        )
+        OrgNode.objects.filter(pk=node.pk).update(parent=parent, updated_at=timezone.now())
+        node.refresh_from_db()
+        record_audit(
+            actor=actor,
+            action="org.node.move",
+            target=node,
+            before=before,
+            after={"parent": node.parent_id, "path": node.path},
+            reason=reason,
+            org_node=node,
+        )
+        publish(
+            NodeUpdated(node_id=node.pk, kind=node.kind, code=node.code, changed=["parent"]),
+            org_node=node,
+        )
+    forget = getattr(actor, "forget_grants", None)
+    if callable(forget):  # the actor's cached grant paths may lie in the moved subtree
+        forget()
+    return node
 
 
 def create_brand(code: str, name: str, *, actor: Any = SYSTEM) -> Brand:

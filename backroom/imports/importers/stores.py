@@ -1,12 +1,17 @@
 """Org tree: the group, legal entities, regions, stores, warehouses and central kitchens, one row
-per node, written through the org services (`create_node`, `update_site`: audited, published).
+per node, written through the org services (`create_node`, `update_site`, `rename_node`,
+`update_entity`, `move_node`: audited, published).
 
 Natural key: the node's code. A row may name a parent defined further down the file: rows are
 applied parents first (`ordered`, `depth`). An unknown parent or a cycle is a problem.
 
-What the org services cannot change is refused, row by row, with a problem saying so: a node's
-kind, its parent (no service moves a node), the name of a group, entity or region (only sites
-are renamed, by `update_site`), an entity's currency, country and tax id, and a site's brand.
+An existing node is renamed, and moved under another parent already in Backroom (in the same
+legal entity, not under its own subtree; one file does not move a node under another node it
+moves). An entity's country and tax id change; its currency only while it has no books and no
+stock. What the org services cannot change is refused, row by row, with a problem saying so: a
+node's kind, a move to another legal entity, an entity's currency once it has books or stock,
+and a site's brand. Renaming or moving a node needs org.manage at its parent, as creating it
+does (a site's own manager may rename it, by `update_site`, but not move it).
 Blank cells of an existing node leave its values as they are, except Address and City, where a
 blank cell clears the value; a new node's blank cells take the defaults."""
 
@@ -32,13 +37,17 @@ from backroom.kernel.money import CURRENCIES
 from backroom.kernel.spreadsheets import is_blank
 from backroom.org.choices import ALLOWED_PARENTS, SITE_KINDS, NodeKind, SiteStatus
 from backroom.org.models import Brand, OrgNode, code_validator
-from backroom.org.selectors import nodes_for
+from backroom.org.selectors import legal_entity_of, nodes_for
 from backroom.org.services import (
     EntityDetails,
     NodeInput,
     SiteChanges,
     SiteDetails,
     create_node,
+    entity_has_books_or_stock,
+    move_node,
+    rename_node,
+    update_entity,
     update_site,
 )
 
@@ -109,8 +118,8 @@ class StoresImporter(Importer):
         "Org tree: one row per node (legal entity, region, store, warehouse or central kitchen) "
         "with its code, name, kind and parent code; a parent may be on a row further down. "
         "Stores, warehouses and kitchens also take their clock, address and status; legal "
-        "entities their base currency and country. An existing node keeps its kind and parent, "
-        "and only sites can be renamed."
+        "entities their base currency and country. An existing node may be renamed or moved "
+        "under another parent of the same legal entity; it keeps its kind."
     )
     permission = IMPORTS_USE
     writes = ORG_MANAGE
@@ -308,6 +317,7 @@ class StoresImporter(Importer):
         self.brands: dict[str, Brand | None] = {}
         self.managed: dict[int, bool] = {}
         self.depths: dict[str, int] = {}
+        self.moves: dict[str, tuple[int, OrgNode, OrgNode]] = {}
 
     # --- lookups ------------------------------------------------------------------------
 
@@ -333,6 +343,16 @@ class StoresImporter(Importer):
         if node.pk not in self.managed:
             self.managed[node.pk] = self.actor.has_scoped_permission(ORG_MANAGE, node)
         return self.managed[node.pk]
+
+    def may_manage_scope(self, node: OrgNode) -> bool:
+        """Renaming or moving a node needs org.manage where it could be created: its parent."""
+        if node.parent is None:
+            return bool(self.actor.has_scoped_permission(ORG_MANAGE))
+        return self.may_manage(node.parent)
+
+    def entity_of(self, node: OrgNode) -> int | None:
+        entity = legal_entity_of(node)
+        return entity.pk if entity is not None else None
 
     # --- checking -----------------------------------------------------------------------
 
@@ -446,50 +466,37 @@ class StoresImporter(Importer):
             )
         current_parent = node.parent.code if node.parent is not None else None
         if parent is not None and parent != current_parent:
-            problems.add(
-                row.number,
-                "parent_code",
-                "cannot_change",
-                _("%(code)s is under %(parent)s: a node cannot be moved by an import.")
-                % {"code": node.code, "parent": current_parent or "—"},
-            )
-        if node.kind not in SITE_KINDS and row.has("name") and row["name"] != node.name:
+            self.check_move(row, node, parent, problems)
+        renamed = row.has("name") and row["name"] != node.name
+        if node.kind not in SITE_KINDS and renamed and not self.may_manage_scope(node):
             problems.add(
                 row.number,
                 "name",
-                "cannot_change",
-                _(
-                    "%(code)s is named “%(name)s”: only stores, warehouses and kitchens "
-                    "can be renamed by an import."
-                )
-                % {"code": node.code, "name": node.name},
+                "permission_denied",
+                _("You may not rename %(code)s: that needs the org rights above it.")
+                % {"code": node.code},
             )
         if node.kind == NodeKind.ENTITY:
             entity = node.legal_entity
-            current = {
-                "base_currency": entity.base_currency,
-                "country": entity.country,
-                "tax_id": entity.tax_id,
-            }
-            for key in ENTITY_FIELDS:
-                wanted = row.get(key)
-                if key != "tax_id" and wanted is not None:
-                    wanted = wanted.upper()
-                if wanted is not None and wanted != current[key]:
-                    problems.add(
-                        row.number,
-                        key,
-                        "cannot_change",
-                        _(
-                            "The %(column)s of %(code)s is “%(value)s”: it cannot be "
-                            "changed by an import."
-                        )
-                        % {
-                            "column": self.column(key).label,
-                            "code": node.code,
-                            "value": current[key],
-                        },
+            wanted = self.entity_changes(row, node)
+            if wanted and not self.may_manage_scope(node):
+                problems.add(
+                    row.number,
+                    next(iter(wanted)),
+                    "permission_denied",
+                    _("You may not change the legal entity %(code)s.") % {"code": node.code},
+                )
+            if "base_currency" in wanted and entity_has_books_or_stock(entity):
+                problems.add(
+                    row.number,
+                    "base_currency",
+                    "cannot_change",
+                    _(
+                        "%(code)s keeps its books or stock in %(value)s: its base currency "
+                        "cannot be changed."
                     )
+                    % {"code": node.code, "value": entity.base_currency},
+                )
         if node.kind in SITE_KINDS and row.has("brand_code"):
             brand = node.site.brand
             if normal_code(row["brand_code"]) != (brand.code if brand else None):
@@ -500,6 +507,77 @@ class StoresImporter(Importer):
                     _("The brand of %(code)s is “%(brand)s”: it cannot be changed by an import.")
                     % {"code": node.code, "brand": brand.code if brand else "—"},
                 )
+
+    def check_move(self, row: Row, node: OrgNode, parent: str, problems: Problems) -> None:
+        """An existing node under another parent: one already in Backroom, of a kind it may hang
+        under, in the same legal entity, not in its own subtree; the actor manages both."""
+        target = self.nodes.get(parent)
+        if target is None:
+            problems.add(
+                row.number,
+                "parent_code",
+                "unknown_reference",
+                _(
+                    "There is no node %(code)s in Backroom: a node can be moved only under an "
+                    "existing node (import the new parent first)."
+                )
+                % {"code": parent},
+            )
+            return
+        self.moves[node.code] = (row.number, node, target)
+        if target.kind not in ALLOWED_PARENTS[node.kind]:
+            problems.add(
+                row.number,
+                "parent_code",
+                "invalid_parent",
+                _("A %(child)s cannot be placed under a %(parent)s (%(code)s).")
+                % {
+                    "child": NodeKind(node.kind).label,
+                    "parent": NodeKind(target.kind).label,
+                    "code": target.code,
+                },
+            )
+        elif target.path.startswith(node.path):
+            problems.add(
+                row.number,
+                "parent_code",
+                "invalid_parent",
+                _("%(code)s cannot be placed under itself or one of its own nodes (%(parent)s).")
+                % {"code": node.code, "parent": target.code},
+            )
+        elif self.entity_of(node) != self.entity_of(target):
+            problems.add(
+                row.number,
+                "parent_code",
+                "cannot_change",
+                _(
+                    "%(parent)s belongs to another legal entity: a node cannot be moved from "
+                    "one legal entity to another."
+                )
+                % {"parent": target.code},
+            )
+        if not (self.may_manage_scope(node) and self.may_manage(target)):
+            problems.add(
+                row.number,
+                "parent_code",
+                "permission_denied",
+                _("You may not move %(code)s under %(parent)s.")
+                % {"code": node.code, "parent": target.code},
+            )
+
+    def entity_changes(self, row: Row, node: OrgNode) -> dict[str, str]:
+        """The entity columns of the row that differ from the entity's values."""
+        entity = node.legal_entity
+        wanted = {}
+        for key in ENTITY_FIELDS:
+            value = row.get(key)
+            if value is None:
+                continue
+            if key != "tax_id":
+                value = value.upper()
+            if value != getattr(entity, key):
+                wanted[key] = value
+        return wanted
 
     def check_new(self, row: Row, kind: str, parent: str | None, problems: Problems) -> None:
         """A new node: its parent comes in finish_check (it may be further down the file)."""
@@ -552,6 +630,20 @@ class StoresImporter(Importer):
         """Each new node's parent: in Backroom or on a row of the file, of a kind it may hang
         under, no cycle, and the actor manages the nearest existing ancestor."""
         self.load_nodes({entry.parent for entry in self.entries.values() if entry.parent})
+        for code, (row_number, _node, target) in self.moves.items():
+            for other, (_row, moved, _target) in self.moves.items():
+                if other != code and target.path.startswith(moved.path):
+                    problems.add(
+                        row_number,
+                        "parent_code",
+                        "invalid_parent",
+                        _(
+                            "%(parent)s is under %(other)s, which this file also moves: move "
+                            "%(code)s in another file."
+                        )
+                        % {"parent": target.code, "other": other, "code": code},
+                    )
+                    break
         in_cycle: set[str] = set()
         for code, entry in self.entries.items():
             if entry.node is not None or entry.parent is None or entry.kind == NodeKind.GROUP:
@@ -646,14 +738,16 @@ class StoresImporter(Importer):
         changes = []
         for row in rows:
             code = normal_code(row["code"])
-            node = OrgNode.objects.select_related("site", "parent").filter(code=code).first()
+            node = (
+                OrgNode.objects.select_related("site", "parent", "legal_entity")
+                .filter(code=code)
+                .first()
+            )
             if node is None:
                 changes.append(Change(row.number, CREATED, self.create(row, code).code))
-            elif node.kind in SITE_KINDS:
+            else:  # checking refused every change the services cannot make
                 changed = self.update(row, node)
                 changes.append(Change(row.number, UPDATED if changed else UNCHANGED, code, changed))
-            else:  # checking refused every change the services cannot make
-                changes.append(Change(row.number, UNCHANGED, code))
         return changes
 
     def create(self, row: Row, code: str) -> OrgNode:
@@ -697,6 +791,29 @@ class StoresImporter(Importer):
         )
 
     def update(self, row: Row, node: OrgNode) -> list[str]:
+        """Change what the row changes on a node; the names of the changed columns."""
+        reason = str(_("Org tree import"))
+        if node.kind in SITE_KINDS:
+            changed = self.update_site(row, node)
+        else:
+            changed = []
+            if row["name"] != node.name:
+                rename_node(node, name=row["name"], actor=self.actor, reason=reason)
+                changed.append("name")
+        if node.kind == NodeKind.ENTITY:
+            wanted = self.entity_changes(row, node)
+            if wanted:
+                update_entity(node.legal_entity, actor=self.actor, reason=reason, **wanted)
+                changed.extend(wanted)
+        if row.has("parent_code"):
+            parent = normal_code(row["parent_code"])
+            if node.parent is None or parent != node.parent.code:
+                target = OrgNode.objects.get(code=parent)
+                move_node(node, parent=target, actor=self.actor, reason=reason)
+                changed.append("parent_code")
+        return changed
+
+    def update_site(self, row: Row, node: OrgNode) -> list[str]:
         """Change what the row changes on a site; the names of the changed columns."""
         site = node.site
         changes = SiteChanges()

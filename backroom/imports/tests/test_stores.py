@@ -1,5 +1,5 @@
-"""Org tree import: nodes created and sites updated through the org services, parents first;
-what no service can change is refused; export → import round-trips."""
+"""Org tree import: nodes created, renamed, moved and updated through the org services, parents
+first; what no service can change is refused; export → import round-trips."""
 
 from __future__ import annotations
 
@@ -165,7 +165,7 @@ def test_dry_run_reports_every_problem_and_changes_nothing(tree, admin):
         ["CYB", "Round B", "region", "CYA", "", "", "", "", "", "", "", ""],  # 4
         ["SHA012", "Under the group", "store", "GRP", "", "", "", "", "", "", "", ""],  # 5
         ["SHA001", "Store SHA001", "warehouse", "HK-CO", "", "", "", "", "", "", "", ""],  # 6
-        ["EAST", "East renamed", "region", "CN-CO", "", "", "", "", "", "", "", ""],  # 7
+        ["EAST", "East renamed", "region", "SHA002", "", "", "", "", "", "", "", ""],  # 7
         ["SHA013", "Martian", "store", "EAST", "Mars/Base", 25, "", "", "", "", "", ""],  # 8
         ["NORTH", "North", "region", "CN-CO", "Asia/Shanghai", "", "", "", "", "", "CNY", ""],  # 9
         ["BJ-CO", "Beijing Co", "entity", "GRP", "", "", "", "", "", "", "", "CHN"],  # 10
@@ -184,7 +184,7 @@ def test_dry_run_reports_every_problem_and_changes_nothing(tree, admin):
         (5, "parent_code", "invalid_parent"),
         (6, "kind", "cannot_change"),
         (6, "parent_code", "cannot_change"),
-        (7, "name", "cannot_change"),
+        (7, "parent_code", "invalid_parent"),
         (8, "cutoff_hour", "invalid_number"),
         (8, "time_zone", "invalid_value"),
         (9, "base_currency", "not_applicable"),
@@ -257,3 +257,107 @@ def test_template_in_chinese_imports_its_sample_row_and_round_trips(tree, admin)
     data = export_file("stores", actor=admin, file_type="xlsx")
     job = import_file("stores", "org.xlsx", data, actor=admin, dry_run=False)
     assert (job.status, job.updated_count) == (ImportStatus.APPLIED, 0), job.problems
+
+
+ENTITY_HEADER = [*HEADER, "Tax id"]
+
+
+def test_renames_moves_and_updates_entities_and_says_what_changed(tree, admin):
+    run_import("stores", HEADER, new_rows(), actor=admin)
+    rows = [
+        [
+            "CN-CO",
+            "China Co renamed",
+            "entity",
+            "GRP",
+            "",
+            "",
+            "",
+            "",
+            "",
+            "",
+            "CNY",
+            "CN",
+            "9131X",
+        ],
+        ["EAST", "East China", "region", "WEST", "", "", "", "", "", "", "", "", ""],
+        ["SHA002", "Store SHA002", "store", "WEST", "", "", "Shanghai", "", "", "", "", "", ""],
+        ["SZ-CO", "Shenzhen Co", "entity", "GRP", "", "", "", "", "", "", "HKD", "HK", ""],
+    ]
+    job = run_import("stores", ENTITY_HEADER, rows, actor=admin)
+    assert job.status == ImportStatus.APPLIED, job.problems
+    assert (job.created_count, job.updated_count, job.unchanged_count) == (0, 4, 0)
+    assert sorted(job.changes, key=lambda change: change["row"]) == [
+        {"row": 2, "action": "updated", "key": "CN-CO", "fields": ["name", "tax_id"]},
+        {"row": 3, "action": "updated", "key": "EAST", "fields": ["name", "parent_code"]},
+        {"row": 4, "action": "updated", "key": "SHA002", "fields": ["parent_code"]},
+        {
+            "row": 5,
+            "action": "updated",
+            "key": "SZ-CO",
+            "fields": ["base_currency", "country"],
+        },
+    ]
+    west = OrgNode.objects.get(code="WEST")
+    east = OrgNode.objects.get(code="EAST")
+    store_a = OrgNode.objects.get(code="SHA001")
+    store_b = OrgNode.objects.get(code="SHA002")
+    assert (east.name, east.parent_id, east.path) == (
+        "East China",
+        west.pk,
+        f"{west.path}{east.pk:010d}/",
+    )
+    assert store_a.path == f"{east.path}{store_a.pk:010d}/"  # moved with its region
+    assert (store_b.parent_id, store_b.path) == (west.pk, f"{west.path}{store_b.pk:010d}/")
+    entity = OrgNode.objects.select_related("legal_entity").get(code="CN-CO")
+    assert (entity.name, entity.legal_entity.tax_id) == ("China Co renamed", "9131X")
+    shenzhen = OrgNode.objects.select_related("legal_entity").get(code="SZ-CO").legal_entity
+    assert (shenzhen.base_currency, shenzhen.country) == ("HKD", "HK")
+    assert AuditEntry.objects.filter(action="org.node.rename", actor=admin).count() == 2
+    assert AuditEntry.objects.filter(action="org.node.move", actor=admin).count() == 2
+    assert AuditEntry.objects.filter(action="org.entity.update", actor=admin).count() == 2
+
+    again = run_import("stores", ENTITY_HEADER, rows, actor=admin)
+    assert (again.status, again.updated_count, again.unchanged_count) == (
+        ImportStatus.APPLIED,
+        0,
+        4,
+    ), again.problems
+
+
+def test_refuses_moves_across_entities_into_moved_subtrees_and_currency_with_books(tree, admin):
+    from backroom.finance.services.books import open_books
+
+    open_books(tree.entity.legal_entity, chart="cn_small_business", actor=SYSTEM)
+    run_import("stores", HEADER, new_rows(), actor=admin)
+    rows = [
+        ["SHA001", "Store SHA001", "store", "HK-CO", "", "", "", "", "", "", "", "", ""],  # 2
+        ["CN-CO", "China Co", "entity", "", "", "", "", "", "", "", "USD", "", ""],  # 3
+        ["EAST", "East", "region", "WEST", "", "", "", "", "", "", "", "", ""],  # 4
+        ["WEST", "West", "region", "EAST", "", "", "", "", "", "", "", "", ""],  # 5
+        ["SHA002", "Store SHA002", "store", "NOPE", "", "", "", "", "", "", "", "", ""],  # 6
+    ]
+    paths = dict(OrgNode.objects.values_list("code", "path"))
+    job = run_import("stores", ENTITY_HEADER, rows, actor=admin, dry_run=True)
+    assert job.status == ImportStatus.INVALID
+    assert sorted(problem_codes(job)) == [
+        (2, "parent_code", "cannot_change"),
+        (3, "base_currency", "cannot_change"),
+        (4, "parent_code", "invalid_parent"),
+        (5, "parent_code", "invalid_parent"),
+        (6, "parent_code", "unknown_reference"),
+    ]
+    assert dict(OrgNode.objects.values_list("code", "path")) == paths
+
+    # An entity admin manages the region but not the entity itself: no rename, no move of it.
+    entity_admin = make_user("hq_admin", tree.entity)
+    rows = [
+        ["CN-CO", "Mine", "entity", "GRP", "", "", "", "", "", "", "", "", "X"],
+        ["SHA001", "Store SHA001", "store", "WEST", "", "", "", "", "", "", "", "", ""],
+    ]
+    job = run_import("stores", ENTITY_HEADER, rows, actor=entity_admin)
+    assert job.status == ImportStatus.INVALID
+    assert sorted(problem_codes(job)) == [
+        (2, "name", "permission_denied"),
+        (2, "tax_id", "permission_denied"),
+    ]
