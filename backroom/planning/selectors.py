@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
-from django.db.models import Q, QuerySet
+from django.db.models import F, Q, QuerySet
 
 from backroom.catalog.models import Item
 from backroom.org.models import Site
@@ -42,7 +42,8 @@ def accuracy_for(actor: Any, site: Site | None = None) -> QuerySet[ForecastAccur
     )
     if site is not None:
         rows = rows.filter(site=site)
-    return rows.order_by("site__node__code", "menu_item__sku")
+    # The guests series (no menu item) first, on every database.
+    return rows.order_by("site__node__code", F("menu_item__sku").asc(nulls_first=True))
 
 
 def latest_run() -> ForecastRun | None:
