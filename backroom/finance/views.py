@@ -532,11 +532,14 @@ def currency_balances(request: HttpRequest) -> HttpResponse:
     book = context["book"]
     today = timezone.localdate()
     balances = settlement_services.foreign_balances(book, through=today) if book else []
+    today_rates: dict[str, Decimal | None] = {}
     for balance in balances:
-        try:
-            rate = rate_on(balance.currency, book.currency, today)  # type: ignore[union-attr]
-        except DomainError:
-            rate = None
+        if balance.currency not in today_rates:
+            try:
+                today_rates[balance.currency] = rate_on(balance.currency, book.currency, today)  # type: ignore[union-attr]
+            except DomainError:
+                today_rates[balance.currency] = None
+        rate = today_rates[balance.currency]
         balance.rate_today = rate  # type: ignore[attr-defined]
         balance.open_amount = f"{abs(balance.amount):f}".rstrip("0").rstrip(".")  # type: ignore[attr-defined]
         balance.unrealised = (  # type: ignore[attr-defined]

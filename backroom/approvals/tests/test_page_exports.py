@@ -5,11 +5,8 @@ page needs a permission (every user has their own requests and inbox) nor takes 
 
 from __future__ import annotations
 
-import csv
 import datetime as dt
-import io
 
-import openpyxl
 import pytest
 from django.utils import timezone
 
@@ -17,12 +14,12 @@ from backroom.approvals import inbox as inbox_views
 from backroom.approvals import runtime
 from backroom.approvals.tests.test_inbox_pages import T0, submit, task_of, world
 from backroom.kernel import clock
+from backroom.testing.exports import csv_rows, xlsx_rows
 from backroom.testing.factories import client_for, make_user
 from backroom.testing.matrix import assert_matrix
 
 pytestmark = pytest.mark.django_db
 
-XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 INBOX = "/approvals/inbox/"
 MINE = "/approvals/requests/"
 REQUEST_HEADER = [
@@ -54,23 +51,6 @@ INBOX_HEADER = [
     "Amount",
     "Currency",
 ]
-
-
-def _xlsx(response, filename: str) -> list[list]:
-    assert response.status_code == 200
-    assert response["Content-Type"] == XLSX
-    assert response["Content-Disposition"] == f'attachment; filename="{filename}.xlsx"'
-    workbook = openpyxl.load_workbook(io.BytesIO(response.content))
-    assert len(workbook.worksheets) == 1
-    return [list(row) for row in workbook.worksheets[0].iter_rows(values_only=True)]
-
-
-def _csv(response, filename: str) -> list[list[str]]:
-    assert response.status_code == 200
-    assert response["Content-Type"] == "text/csv; charset=utf-8"
-    assert response["Content-Disposition"] == f'attachment; filename="{filename}.csv"'
-    assert response.content.startswith(b"\xef\xbb\xbf")
-    return list(csv.reader(io.StringIO(response.content.decode("utf-8-sig"))))
 
 
 def _local(moment: dt.datetime) -> dt.datetime:
@@ -132,7 +112,7 @@ def test_my_requests_every_request_of_the_users_not_just_the_newest(requests, pe
     client = client_for(people.store_manager)
     assert client.get(MINE).content.decode().count('data-testid="request-row"') == 1
 
-    rows = _xlsx(client.get(f"{MINE}?export=xlsx"), "my-requests")
+    rows = xlsx_rows(client.get(f"{MINE}?export=xlsx"), "my-requests")
     assert rows[0] == REQUEST_HEADER
     assert [row[0] for row in rows[1:]] == ["REQ-2", "REQ-1"]  # newest first; never REQ-9
     assert rows[2] == [
@@ -158,14 +138,14 @@ def test_my_requests_every_request_of_the_users_not_just_the_newest(requests, pe
         "CNY",
     ]
 
-    table = _csv(client.get(f"{MINE}?export=csv"), "my-requests")
+    table = csv_rows(client.get(f"{MINE}?export=csv"), "my-requests")
     assert table[0] == REQUEST_HEADER
     assert [(row[0], row[4], row[9]) for row in table[1:]] == [
         ("REQ-2", "Rejected", "9500"),
         ("REQ-1", "Pending", "8600"),
     ]
     # Nobody else's requests: a user who submitted nothing gets the header alone.
-    table = _csv(client_for(people.region_manager).get(f"{MINE}?export=csv"), "my-requests")
+    table = csv_rows(client_for(people.region_manager).get(f"{MINE}?export=csv"), "my-requests")
     assert table == [REQUEST_HEADER]
 
 
@@ -199,7 +179,7 @@ def test_inbox_the_users_pending_tasks_with_their_age(requests, people):
     task = task_of(first)
     client = client_for(people.region_manager)
     with clock.at(T0 + dt.timedelta(hours=25)):
-        rows = _xlsx(client.get(f"{INBOX}?export=xlsx"), "my-approvals")
+        rows = xlsx_rows(client.get(f"{INBOX}?export=xlsx"), "my-approvals")
     assert rows[0] == INBOX_HEADER
     assert [row[0] for row in rows[1:]] == ["REQ-1", "REQ-9"]  # oldest first, as on the page
     assert rows[1] == [
@@ -221,7 +201,7 @@ def test_inbox_the_users_pending_tasks_with_their_age(requests, people):
     assert rows[2][2:5] == ["sm-b", "SHA002", "Store SHA002"] and rows[2][11] is False
 
     with clock.at(T0 + dt.timedelta(hours=25)):
-        table = _csv(client.get(f"{INBOX}?export=csv"), "my-approvals")
+        table = csv_rows(client.get(f"{INBOX}?export=csv"), "my-approvals")
     assert table[0] == INBOX_HEADER
     assert [(row[0], row[9], row[11], row[12]) for row in table[1:]] == [
         ("REQ-1", "1", "True", "8600"),
@@ -229,9 +209,9 @@ def test_inbox_the_users_pending_tasks_with_their_age(requests, people):
     ]
     # A decided task leaves the export as it leaves the inbox; nobody else's tasks are in it.
     client.post(f"/approvals/inbox/{task.pk}/decide/", {"decision": "approve"})
-    table = _csv(client.get(f"{INBOX}?export=csv"), "my-approvals")
+    table = csv_rows(client.get(f"{INBOX}?export=csv"), "my-approvals")
     assert [row[0] for row in table[1:]] == ["REQ-9"]
-    table = _csv(client_for(people.store_manager).get(f"{INBOX}?export=csv"), "my-approvals")
+    table = csv_rows(client_for(people.store_manager).get(f"{INBOX}?export=csv"), "my-approvals")
     assert table == [INBOX_HEADER]
 
 

@@ -5,11 +5,8 @@ refused, another store's not found) and never another store's rows."""
 
 from __future__ import annotations
 
-import csv
 import datetime as dt
-import io
 
-import openpyxl
 import pytest
 
 from backroom.channels import views as channel_views
@@ -17,12 +14,12 @@ from backroom.channels.models import OrderAnomaly, SalesDay
 from backroom.channels.tests.conftest import D
 from backroom.channels.tests.test_anomalies_pages import _alerts
 from backroom.channels.tests.test_rollups import DAY, day  # noqa: F401  (fixture)
+from backroom.testing.exports import csv_rows, xlsx_rows
 from backroom.testing.factories import client_for, make_user
 from backroom.testing.matrix import assert_matrix
 
 pytestmark = pytest.mark.django_db
 
-XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 HX = {"HTTP_HX_REQUEST": "true"}
 ALERTS = "/channels/alerts/"
 SALES = "/channels/sales/"
@@ -58,23 +55,6 @@ SALES_HEADER = [
 ]
 
 
-def _xlsx(response, filename: str) -> list[list]:
-    assert response.status_code == 200
-    assert response["Content-Type"] == XLSX
-    assert response["Content-Disposition"] == f'attachment; filename="{filename}.xlsx"'
-    workbook = openpyxl.load_workbook(io.BytesIO(response.content))
-    assert len(workbook.worksheets) == 1
-    return [list(row) for row in workbook.worksheets[0].iter_rows(values_only=True)]
-
-
-def _csv(response, filename: str) -> list[list[str]]:
-    assert response.status_code == 200
-    assert response["Content-Type"] == "text/csv; charset=utf-8"
-    assert response["Content-Disposition"] == f'attachment; filename="{filename}.csv"'
-    assert response.content.startswith(b"\xef\xbb\xbf")
-    return list(csv.reader(io.StringIO(response.content.decode("utf-8-sig"))))
-
-
 def _anomalies():
     return list(OrderAnomaly.objects.order_by("pk").values_list("pk", "resolved_at"))
 
@@ -104,7 +84,7 @@ def test_alerts_every_alert_of_the_users_stores_not_just_the_newest(tree, menu, 
     client = client_for(make_user("store_manager", tree.store_a))
     assert client.get(ALERTS).content.decode().count('data-testid="alert-row"') == 1
 
-    rows = _xlsx(client.get(f"{ALERTS}?export=xlsx"), "order-alerts")
+    rows = xlsx_rows(client.get(f"{ALERTS}?export=xlsx"), "order-alerts")
     assert rows[0] == ALERT_HEADER
     assert [row[6] for row in rows[1:]] == ["PA2", "PA1"]  # newest first; never store B's PB1
     address = rows[2]
@@ -126,7 +106,7 @@ def test_alerts_every_alert_of_the_users_stores_not_just_the_newest(tree, menu, 
         None,
     ]
 
-    table = _csv(
+    table = csv_rows(
         client_for(make_user("region_manager", tree.region)).get(f"{ALERTS}?export=csv"),
         "order-alerts",
     )
@@ -141,16 +121,18 @@ def test_alerts_every_alert_of_the_users_stores_not_just_the_newest(tree, menu, 
 def test_alerts_the_filters_are_kept(tree, menu):
     missing, _discount, _other = _alerts(tree, menu)
     client = client_for(make_user("region_manager", tree.region))
-    table = _csv(client.get(f"{ALERTS}?rule=missing_address&export=csv"), "order-alerts")
+    table = csv_rows(client.get(f"{ALERTS}?rule=missing_address&export=csv"), "order-alerts")
     assert [row[6] for row in table[1:]] == ["PA1"]
-    table = _csv(client.get(f"{ALERTS}?store={tree.store_b.site.pk}&export=csv"), "order-alerts")
+    table = csv_rows(
+        client.get(f"{ALERTS}?store={tree.store_b.site.pk}&export=csv"), "order-alerts"
+    )
     assert [row[6] for row in table[1:]] == ["PB1"]
-    table = _csv(client.get(f"{ALERTS}?state=resolved&export=csv"), "order-alerts")
+    table = csv_rows(client.get(f"{ALERTS}?state=resolved&export=csv"), "order-alerts")
     assert table == [ALERT_HEADER]
     # A resolved alert carries who resolved it and why.
     manager = make_user("store_manager", tree.store_a, username="mona")
     client_for(manager).post(f"{ALERTS}{missing.pk}/resolve/", {"note": "Rider has it"})
-    table = _csv(client.get(f"{ALERTS}?state=resolved&export=csv"), "order-alerts")
+    table = csv_rows(client.get(f"{ALERTS}?state=resolved&export=csv"), "order-alerts")
     assert [row[6] for row in table[1:]] == ["PA1"]
     assert table[1][11:] == ["Resolved by a manager", "mona", "Rider has it"]
     assert table[1][10] != ""
@@ -194,7 +176,7 @@ def test_sales_the_days_of_the_period_with_every_figure(day, tree):  # noqa: F81
     client = client_for(make_user("store_manager", tree.store_a))
     url = f"{SALES}?store={day.pos.site_id}&date_from={DAY - dt.timedelta(days=1)}&date_to={DAY}"
     golden = SalesDay.objects.get(site_id=day.pos.site_id, business_date=DAY)
-    rows = _xlsx(client.get(f"{url}&export=xlsx"), "sales-by-day")
+    rows = xlsx_rows(client.get(f"{url}&export=xlsx"), "sales-by-day")
     assert rows[0] == SALES_HEADER
     assert len(rows) == 2  # the day before sold nothing: no row, as on the page
     assert rows[1][:5] == ["SHA001", "Store SHA001", dt.datetime(2026, 12, 3), "CNY", 3]
@@ -209,7 +191,7 @@ def test_sales_the_days_of_the_period_with_every_figure(day, tree):  # noqa: F81
     ]
     assert D(str(rows[1][8])) == D("96.8") and D(str(rows[1][11])) == D("4.16")
 
-    table = _csv(client.get(f"{url}&export=csv"), "sales-by-day")
+    table = csv_rows(client.get(f"{url}&export=csv"), "sales-by-day")
     assert table[0] == SALES_HEADER
     assert table[1][:5] == ["SHA001", "Store SHA001", "2026-12-03", "CNY", "3"]
     assert D(table[1][8]) == D("96.8")
@@ -220,7 +202,7 @@ def test_sales_another_stores_figures_are_not_a_way_in(day, tree):  # noqa: F811
     response = manager_b.get(f"{SALES}?store={day.pos.site_id}&date_from={DAY}&export=csv")
     assert response.status_code == 404
     # Their own store sold nothing that day: a header and no rows.
-    table = _csv(manager_b.get(f"{SALES}?date_from={DAY}&export=csv"), "sales-by-day")
+    table = csv_rows(manager_b.get(f"{SALES}?date_from={DAY}&export=csv"), "sales-by-day")
     assert table == [SALES_HEADER]
 
 

@@ -73,10 +73,13 @@ def foreign_balances(book: Book, *, through: dt.date) -> list[ForeignBalance]:
         .annotate(amount=Sum("amount"), debit=Sum("debit"), credit=Sum("credit"))
         .order_by("account_id", "site_id", "currency")
     )
-    accounts = book.accounts.in_bulk()
-    sites = Site.objects.select_related("node").in_bulk()
+    found = list(rows)
+    accounts = book.accounts.in_bulk({row["account_id"] for row in found})
+    sites = Site.objects.select_related("node").in_bulk(
+        {row["site_id"] for row in found if row["site_id"]}
+    )
     balances = []
-    for row in rows:
+    for row in found:
         amount = money(Decimal(row["amount"] or 0))
         base = money(Decimal(row["debit"] or 0) - Decimal(row["credit"] or 0))
         if amount or base:

@@ -118,8 +118,32 @@ class Entry:
     postable_given: bool = True  # False: a new account whose row leaves Takes postings blank
 
 
+class BookLookups:
+    """The book a row names (entity and book codes) and its chart, each read once per import;
+    the finance importers share them."""
+
+    books: dict[tuple[str, str], Book | None]
+    charts: dict[int, dict[str, Account]]
+
+    def book(self, row: Row) -> Book | None:
+        key = (row["entity_code"].upper(), row["book_code"].upper())
+        if key not in self.books:
+            self.books[key] = (
+                Book.objects.select_related("entity__node")
+                .filter(entity__node__code__iexact=key[0], code__iexact=key[1])
+                .first()
+            )
+        return self.books[key]
+
+    def chart(self, book: Book) -> dict[str, Account]:
+        """The book's accounts by folded code, loaded once."""
+        if book.pk not in self.charts:
+            self.charts[book.pk] = {fold(account.code): account for account in accounts_of(book)}
+        return self.charts[book.pk]
+
+
 @register
-class ChartOfAccountsImporter(Importer):
+class ChartOfAccountsImporter(BookLookups, Importer):
     kind = "chart_of_accounts"
     label = gettext_lazy("Chart of accounts")
     description = gettext_lazy(
@@ -225,22 +249,6 @@ class ChartOfAccountsImporter(Importer):
         self.finals: dict[int, dict[str, Entry]] = {}
 
     # --- lookups ------------------------------------------------------------------------
-
-    def book(self, row: Row) -> Book | None:
-        key = (row["entity_code"].upper(), row["book_code"].upper())
-        if key not in self.books:
-            self.books[key] = (
-                Book.objects.select_related("entity__node")
-                .filter(entity__node__code__iexact=key[0], code__iexact=key[1])
-                .first()
-            )
-        return self.books[key]
-
-    def chart(self, book: Book) -> dict[str, Account]:
-        """The book's accounts by folded code, loaded once."""
-        if book.pk not in self.charts:
-            self.charts[book.pk] = {fold(account.code): account for account in accounts_of(book)}
-        return self.charts[book.pk]
 
     def may_manage(self, book: Book) -> bool:
         if book.pk not in self.managed:

@@ -33,13 +33,18 @@ from backroom.finance.choices import JournalStatus
 from backroom.finance.exceptions import FxRateMissing, PeriodClosed
 from backroom.finance.models import Account, Book, Journal, Period
 from backroom.finance.permissions import FINANCE_POST
-from backroom.finance.selectors import accounts_of, books_for
+from backroom.finance.selectors import books_for
 from backroom.finance.services.fx import rate_on
 from backroom.finance.services.journals import LineInput, create_journal, prepare_lines
 from backroom.finance.services.periods import month_start, require_postable
 from backroom.imports.columns import CHOICE, CODE, DATE, DECIMAL, TEXT, Column, Row
 from backroom.imports.importers.base import CREATED, UNCHANGED, Change, Importer, register
-from backroom.imports.importers.chart_of_accounts import BOOK_COLUMNS, fold, unknown_book
+from backroom.imports.importers.chart_of_accounts import (
+    BOOK_COLUMNS,
+    BookLookups,
+    fold,
+    unknown_book,
+)
 from backroom.imports.importers.sites import Sites
 from backroom.imports.importers.suppliers import CURRENCY_CHOICES
 from backroom.imports.permissions import IMPORTS_USE
@@ -109,7 +114,7 @@ def money_column(key: str, english: str, chinese: str, example: Any, **kwargs: A
 
 
 @register
-class OpeningBalancesImporter(Importer):
+class OpeningBalancesImporter(BookLookups, Importer):
     kind = "opening_balances"
     label = gettext_lazy("Opening balances")
     description = gettext_lazy(
@@ -226,21 +231,6 @@ class OpeningBalancesImporter(Importer):
         return tuple(parts)
 
     # --- lookups ------------------------------------------------------------------------
-
-    def book(self, row: Row) -> Book | None:
-        key = (row["entity_code"].upper(), row["book_code"].upper())
-        if key not in self.books:
-            self.books[key] = (
-                Book.objects.select_related("entity__node")
-                .filter(entity__node__code__iexact=key[0], code__iexact=key[1])
-                .first()
-            )
-        return self.books[key]
-
-    def chart(self, book: Book) -> dict[str, Account]:
-        if book.pk not in self.charts:
-            self.charts[book.pk] = {fold(account.code): account for account in accounts_of(book)}
-        return self.charts[book.pk]
 
     def may_post(self, book: Book) -> bool:
         if book.pk not in self.posters:

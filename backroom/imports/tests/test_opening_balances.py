@@ -5,14 +5,13 @@ never a second journal over a posted one; exported in its columns, round-trippin
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass
 from decimal import Decimal
 
 import pytest
 
 from backroom.audit.models import AuditEntry
 from backroom.finance.choices import JournalStatus, PeriodStatus
-from backroom.finance.models import AccountBalance, Book, Journal
+from backroom.finance.models import AccountBalance, Journal
 from backroom.finance.reports import trial_balance
 from backroom.finance.services.books import open_books
 from backroom.finance.services.journals import reverse_journal
@@ -21,11 +20,12 @@ from backroom.imports.models import ImportStatus
 from backroom.imports.selectors import importers_for
 from backroom.imports.services import export_file, import_file
 from backroom.imports.testing import problem_codes, run_import
+from backroom.imports.tests import test_finance_imports
 from backroom.kernel.actors import SYSTEM
 from backroom.kernel.exceptions import PermissionDenied
-from backroom.testing.factories import make_user
 
 pytestmark = pytest.mark.django_db
+finance = test_finance_imports.finance  # the books and the people, shared
 
 HEADER = [
     "Entity code",
@@ -40,26 +40,6 @@ HEADER = [
     "Description",
 ]
 DAY = "2026-12-01"
-
-
-@dataclass
-class Finance:
-    cn: Book  # CN-CO PRIMARY in CNY, the Chinese small-business chart
-    hk: Book  # HK-CO IFRS in HKD
-    finance_cn: object  # finance at CN-CO only
-    manager: object  # a store manager: imports.use, no finance permission
-    operations: object  # HQ operations: imports.use and finance.view only
-
-
-@pytest.fixture
-def finance(tree) -> Finance:
-    return Finance(
-        cn=open_books(tree.entity.legal_entity, chart="cn_small_business", actor=SYSTEM),
-        hk=open_books(tree.entity_hk.legal_entity, chart="ifrs", actor=SYSTEM),
-        finance_cn=make_user("finance", tree.entity),
-        manager=make_user("store_manager", tree.store_a),
-        operations=make_user("hq_operations", tree.group),
-    )
 
 
 def golden_rows() -> list[list[object]]:

@@ -4,20 +4,17 @@ store's rows; anonymous callers sent to sign in, callers without planning.view r
 
 from __future__ import annotations
 
-import csv
 import datetime as dt
-import io
 
-import openpyxl
 import pytest
 
 from backroom.planning.models import ForecastAccuracy, ForecastRun
+from backroom.testing.exports import csv_rows, xlsx_rows
 from backroom.testing.factories import client_for, make_user
 from backroom.testing.matrix import assert_matrix
 
 pytestmark = pytest.mark.django_db
 
-XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 HX = {"HTTP_HX_REQUEST": "true"}
 ACCURACY = "/planning/accuracy/"
 ACCURACY_HEADER = [
@@ -34,23 +31,6 @@ ACCURACY_HEADER = [
     "Daily error",
     "Actual in backtest",
 ]
-
-
-def _xlsx(response, filename: str) -> list[list]:
-    assert response.status_code == 200
-    assert response["Content-Type"] == XLSX
-    assert response["Content-Disposition"] == f'attachment; filename="{filename}.xlsx"'
-    workbook = openpyxl.load_workbook(io.BytesIO(response.content))
-    assert len(workbook.worksheets) == 1
-    return [list(row) for row in workbook.worksheets[0].iter_rows(values_only=True)]
-
-
-def _csv(response, filename: str) -> list[list[str]]:
-    assert response.status_code == 200
-    assert response["Content-Type"] == "text/csv; charset=utf-8"
-    assert response["Content-Disposition"] == f'attachment; filename="{filename}.csv"'
-    assert response.content.startswith(b"\xef\xbb\xbf")
-    return list(csv.reader(io.StringIO(response.content.decode("utf-8-sig"))))
 
 
 @pytest.fixture
@@ -101,7 +81,7 @@ def test_accuracy_export_matrix(accuracy, tree, file_type):
 
 def test_accuracy_every_series_of_the_users_stores(accuracy, tree):
     client = client_for(make_user("store_manager", tree.store_a))
-    rows = _xlsx(client.get(f"{ACCURACY}?export=xlsx"), "forecast-accuracy")
+    rows = xlsx_rows(client.get(f"{ACCURACY}?export=xlsx"), "forecast-accuracy")
     assert rows[0] == ACCURACY_HEADER
     assert rows[1:] == [  # never store B's series
         [
@@ -133,7 +113,7 @@ def test_accuracy_every_series_of_the_users_stores(accuracy, tree):
             420,
         ],
     ]
-    table = _csv(
+    table = csv_rows(
         client_for(make_user("region_manager", tree.region)).get(f"{ACCURACY}?export=csv"),
         "forecast-accuracy",
     )
@@ -148,7 +128,7 @@ def test_accuracy_every_series_of_the_users_stores(accuracy, tree):
 def test_accuracy_the_store_filter_is_kept(accuracy, tree):
     client = client_for(make_user("region_manager", tree.region))
     url = f"{ACCURACY}?store={tree.store_b.site.pk}&export=csv"
-    table = _csv(client.get(url), "forecast-accuracy")
+    table = csv_rows(client.get(url), "forecast-accuracy")
     assert [(row[0], row[4]) for row in table[1:]] == [("SHA002", "naive")]
     # Another store's id is not a way in.
     response = client_for(make_user("store_manager", tree.store_a)).get(url)
@@ -198,14 +178,14 @@ def test_forecasts_export_one_row_per_series_and_day(tree, menu):
         other_scope=None,
         snapshot=lambda: DemandForecast.objects.count(),
     )
-    rows = _xlsx(result.allowed, "forecasts")
+    rows = xlsx_rows(result.allowed, "forecasts")
     assert rows[0] == ["Store code", "Store", "SKU", "Item", "Date", "Forecast", "Model"]
     assert [row[0] for row in rows[1:]] == ["SHA001", "SHA001"]
     assert rows[1][4:] == [dt.datetime(2026, 12, 2), 42, "ets"]
-    csv_rows = _csv(
+    table = csv_rows(
         client_for(make_user("store_manager", tree.store_a)).get(url + "csv"), "forecasts"
     )
-    assert [row[4:] for row in csv_rows[1:]] == [
+    assert [row[4:] for row in table[1:]] == [
         ["2026-12-02", "42", "ets"],
         ["2026-12-03", "43", "ets"],
     ]
