@@ -125,6 +125,9 @@ def _mount() -> None:
     api.add_router("/v1/planning/", "backroom.planning.api.router")
     api.add_router("/v1/imports/", "backroom.imports.api.router")
     api.add_router("/v1/finance/", "backroom.finance.api.router")
+    api.add_router("/v1/dashboards/", "backroom.dashboards.api.router")
+    api.add_router("/v1/dashboards/", "backroom.dashboards.api_today.router")  # a store's today
+    api.add_router("/v1/alerts/", "backroom.dashboards.api_alerts.router")
 
 
 _mount()

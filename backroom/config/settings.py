@@ -62,6 +62,7 @@ INSTALLED_APPS = [
     "backroom.finance",
     "backroom.planning",
     "backroom.imports",
+    "backroom.dashboards",
     "backroom.web",
 ]
 

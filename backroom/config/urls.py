@@ -14,6 +14,7 @@ urlpatterns = [
     path("channels/", include("backroom.channels.urls")),
     path("procurement/", include("backroom.procurement.urls")),
     path("planning/", include("backroom.planning.urls")),
+    path("dashboards/", include("backroom.dashboards.urls")),
     path("imports/", include("backroom.imports.urls")),
     path("finance/", include("backroom.finance.urls")),
     path("", include("backroom.web.urls")),

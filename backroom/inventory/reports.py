@@ -645,7 +645,7 @@ def register_revenue_provider(provider: RevenueProvider) -> None:
         _REVENUE_PROVIDERS.append(provider)
 
 
-class _PriceBook:
+class PriceBook:
     """Menu prices in memory: the rule of `catalog.selectors.menu_price` without a query per
     sold line (the site's own price, else the chain price in its currency, else any)."""
 
@@ -697,7 +697,7 @@ def sold_line_revenue_by_item(
         .order_by()
     )
     rows = list(lines)
-    book = _PriceBook(int(row[2]) for row in rows if row[2].isdigit())
+    book = PriceBook(int(row[2]) for row in rows if row[2].isdigit())
     by_id = {site.pk: site for site in sites}
     revenue: dict[tuple[int, int], Decimal] = defaultdict(Decimal)
     for site_id, _posting, item_id, portions, occurred_at in rows:

@@ -1,0 +1,5 @@
+"""API (being built)."""
+
+from ninja import Router
+
+router = Router(tags=["dashboards"])

@@ -1,0 +1,281 @@
+"""Measures read from the rollups, for a set of stores and business days, summed per store,
+per day or in total, in one reporting currency (docs/dashboards.md).
+
+Every source is grouped in SQL (by store or by day, and by currency), never row by row in
+Python, so a year of 500 stores is a handful of grouped queries. Amounts in another currency
+are translated at the period's average rate (`finance.reports.average_rate`, else the latest
+rate on the last day); ratio KPIs are ratios of translated sums.
+
+Callers pass sites they have already scoped to the actor (`dashboard_sites`).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections import defaultdict
+from collections.abc import Sequence
+from decimal import Decimal
+from typing import Any, Literal
+
+from django.db.models import F, Q, Sum
+from django.db.models.functions import Length
+from django.utils import timezone
+
+from backroom.channels.models import SalesChannelDay, SalesDay
+from backroom.dashboards.kpis import Measures
+from backroom.dashboards.models import ForecastDay, SoldOutSpell, StockDay
+from backroom.dashboards.permissions import DASHBOARDS_VIEW
+from backroom.dashboards.rollups import closing_values, sold_out_minutes
+from backroom.kernel.dates import business_day_bounds
+from backroom.org.models import LegalEntity, OrgNode, Site
+
+ZERO = Decimal(0)
+LAST_YEAR = dt.timedelta(days=364)  # 52 weeks: the same weekday
+
+By = Literal["total", "site", "day"]
+Key = int | dt.date | None
+
+
+def dashboard_sites(actor: Any, node: OrgNode | None = None) -> list[Site]:
+    """Stores, warehouses and kitchens whose dashboards the actor may see (under `node`)."""
+    rows = Site.objects.restrict(actor, DASHBOARDS_VIEW).select_related("node", "legal_entity")
+    if node is not None:
+        rows = rows.filter(node__path__startswith=node.path)
+    return list(rows.order_by("node__path"))
+
+
+def reporting_currency() -> str:
+    """The base currency of the entity nearest the top of the organisation (HQ's)."""
+    entity = (
+        LegalEntity.objects.select_related("node")
+        .order_by(Length("node__path"), "node__path")
+        .first()
+    )
+    return entity.base_currency if entity else "CNY"
+
+
+class Rates:
+    """Translation into the reporting currency for one period (each currency's rate once)."""
+
+    def __init__(self, currency: str, date_from: dt.date, date_to: dt.date) -> None:
+        self.currency = currency
+        self.date_from, self.date_to = date_from, date_to
+        self.rates: dict[str, Decimal] = {currency: Decimal(1)}
+
+    def rate(self, currency: str) -> Decimal:
+        if currency not in self.rates:
+            from backroom.finance.exceptions import FxRateMissing
+            from backroom.finance.reports import average_rate
+            from backroom.finance.services.fx import rate_on
+
+            try:
+                self.rates[currency] = average_rate(
+                    currency, self.currency, self.date_from, self.date_to
+                )
+            except FxRateMissing:
+                self.rates[currency] = rate_on(currency, self.currency, self.date_to)
+        return self.rates[currency]
+
+    def __call__(self, amount: Decimal | None, currency: str) -> Decimal:
+        if not amount:
+            return ZERO
+        return amount if currency == self.currency else amount * self.rate(currency)
+
+
+def _group(by: By, date_field: str = "business_date") -> list[str]:
+    return {"total": [], "site": ["site_id"], "day": [date_field]}[by]
+
+
+def _key(row: dict[str, Any], by: By, shift: dt.timedelta = dt.timedelta(0)) -> Key:
+    if by == "site":
+        return int(row["site_id"])
+    if by == "day":
+        return row["business_date"] + shift
+    return None
+
+
+def measures(
+    sites: Sequence[Site],
+    date_from: dt.date,
+    date_to: dt.date,
+    *,
+    by: By = "total",
+    currency: str | None = None,
+    now: dt.datetime | None = None,
+) -> dict[Key, Measures]:
+    """Measures of the sites over [date_from, date_to], per site id, per day or in total
+    (key None). Keys with nothing at all are left out, except in total."""
+    rates = Rates(currency or reporting_currency(), date_from, date_to)
+    site_ids = [site.pk for site in sites]
+    result: dict[Key, Measures] = defaultdict(Measures)
+    days = (date_to - date_from).days + 1
+    span = Q(site_id__in=site_ids, business_date__gte=date_from, business_date__lte=date_to)
+
+    money = ("gross", "net", "merchant_discount", "platform_discount", "commission")
+    for row in (
+        SalesDay.objects.filter(span)
+        .values(*_group(by), "currency")
+        .annotate(
+            orders_sum=Sum("orders"),
+            history=Sum("history_net"),
+            **{f"{name}_sum": Sum(name) for name in money},
+        )
+    ):
+        m = result[_key(row, by)]
+        m.orders += Decimal(row["orders_sum"] or 0)
+        for name in money:
+            setattr(m, name, getattr(m, name) + rates(row[f"{name}_sum"], row["currency"]))
+        m.depleted_net += rates(
+            (row["net_sum"] or ZERO) - (row["history"] or ZERO), row["currency"]
+        )
+
+    for row in (
+        SalesChannelDay.objects.filter(span)
+        .values(*_group(by), "kind", "currency")
+        .annotate(net_sum=Sum("net"))
+    ):
+        m = result[_key(row, by)]
+        m.channel_net[row["kind"]] = m.channel_net.get(row["kind"], ZERO) + rates(
+            row["net_sum"], row["currency"]
+        )
+
+    last_year = Q(
+        site_id__in=site_ids,
+        business_date__gte=date_from - LAST_YEAR,
+        business_date__lte=date_to - LAST_YEAR,
+    )
+    for row in (
+        SalesDay.objects.filter(last_year)
+        .values(*_group(by), "currency")
+        .annotate(net_sum=Sum("net"), orders_sum=Sum("orders"))
+    ):
+        m = result[_key(row, by, LAST_YEAR)]
+        m.last_year_net += rates(row["net_sum"], row["currency"])
+        m.last_year_orders += Decimal(row["orders_sum"] or 0)
+
+    for row in (
+        ForecastDay.objects.filter(span)
+        .values(*_group(by), "currency")
+        .annotate(gross_sum=Sum("gross"), guests_sum=Sum("guests"))
+    ):
+        m = result[_key(row, by)]
+        m.forecast_gross += rates(row["gross_sum"], row["currency"])
+        m.forecast_guests += row["guests_sum"] or ZERO
+
+    _stock_flows(result, span, by, rates)
+    _stock_values(result, sites, date_from, date_to, by, rates)
+    _soldout(result, sites, date_from, date_to, by, now or timezone.now())
+
+    for m in result.values():
+        m.days = 1 if by == "day" else days
+    if by == "total":
+        result[None].days = days
+    return dict(result)
+
+
+def _stock_flows(result: dict[Key, Measures], span: Q, by: By, rates: Rates) -> None:
+    currency = F("site__legal_entity__base_currency")
+    for row in (
+        StockDay.objects.filter(span)
+        .values(*_group(by), cur=currency)
+        .annotate(
+            sales=Sum("sales"),
+            waste=Sum("waste"),
+            variance=Sum("variance"),
+            consumption=Sum("consumption"),
+            receipts=Sum("receipts"),
+        )
+    ):
+        m = result[_key(row, by)]
+        m.theoretical_cost -= rates(row["sales"], row["cur"])
+        m.waste_cost -= rates(row["waste"], row["cur"])
+        m.variance_cost -= rates(row["variance"], row["cur"])
+        m.other_usage_cost -= rates(row["consumption"], row["cur"])
+        m.receipts += rates(row["receipts"], row["cur"])
+
+
+def _stock_values(
+    result: dict[Key, Measures],
+    sites: Sequence[Site],
+    date_from: dt.date,
+    date_to: dt.date,
+    by: By,
+    rates: Rates,
+) -> None:
+    currencies = {site.pk: site.legal_entity.base_currency for site in sites}
+    if by != "day":
+        for site_id, value in closing_values(currencies, date_to).items():
+            if value:
+                result[site_id if by == "site" else None].stock_value += rates(
+                    value, currencies[site_id]
+                )
+        return
+    # Per day: the value before the first day, then each day's net change on top.
+    running = sum(
+        (
+            rates(value, currencies[site_id])
+            for site_id, value in closing_values(
+                currencies, date_from - dt.timedelta(days=1)
+            ).items()
+        ),
+        ZERO,
+    )
+    changes: dict[dt.date, Decimal] = defaultdict(Decimal)
+    for row in (
+        StockDay.objects.filter(
+            site_id__in=list(currencies), business_date__gte=date_from, business_date__lte=date_to
+        )
+        .values("business_date", cur=F("site__legal_entity__base_currency"))
+        .annotate(change=Sum("net_change"))
+    ):
+        changes[row["business_date"]] += rates(row["change"], row["cur"])
+    day = date_from
+    while day <= date_to:
+        running += changes.get(day, ZERO)
+        if running or day in result:
+            result[day].stock_value = running
+        day += dt.timedelta(days=1)
+
+
+def _soldout(
+    result: dict[Key, Measures],
+    sites: Sequence[Site],
+    date_from: dt.date,
+    date_to: dt.date,
+    by: By,
+    now: dt.datetime,
+) -> None:
+    by_site = {site.pk: site for site in sites}
+    bounds = {
+        site.pk: (
+            business_day_bounds(date_from, time_zone=site.time_zone, cutoff_hour=site.cutoff_hour)[
+                0
+            ],
+            business_day_bounds(date_to, time_zone=site.time_zone, cutoff_hour=site.cutoff_hour)[1],
+        )
+        for site in sites
+    }
+    if not bounds:
+        return
+    earliest = min(start for start, _end in bounds.values())
+    latest = max(end for _start, end in bounds.values())
+    spells = SoldOutSpell.objects.filter(site_id__in=list(bounds), started_at__lt=latest).filter(
+        Q(ended_at__isnull=True) | Q(ended_at__gt=earliest)
+    )
+    for spell in spells:
+        site = by_site[spell.site_id]
+        if by != "day":
+            start, end = bounds[spell.site_id]
+            minutes = sold_out_minutes([spell], start, end, now)
+            if minutes:
+                result[spell.site_id if by == "site" else None].soldout_minutes += minutes
+            continue
+        day = date_from
+        while day <= date_to:
+            start, end = business_day_bounds(
+                day, time_zone=site.time_zone, cutoff_hour=site.cutoff_hour
+            )
+            minutes = sold_out_minutes([spell], start, end, now)
+            if minutes:
+                result[day].soldout_minutes += minutes
+            day += dt.timedelta(days=1)

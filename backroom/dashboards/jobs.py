@@ -1,0 +1,18 @@
+"""Worker tasks of the dashboards: the nightly roll of stock days and forecast snapshots."""
+
+import datetime as dt
+
+from django.utils import timezone
+from huey import crontab
+from huey.contrib.djhuey import db_periodic_task
+
+from backroom.dashboards import rollups
+
+
+@db_periodic_task(crontab(hour="3", minute="15"))
+def roll_dashboard_days() -> int:
+    """After the nightly forecast (02:30): every store gets yesterday's stock row, and the
+    forecasts of today on are recorded for "sales vs forecast"."""
+    today = timezone.localdate()
+    created = rollups.carry_forward(today - dt.timedelta(days=1))
+    return created + rollups.snapshot_forecasts(today)
