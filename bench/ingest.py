@@ -230,6 +230,24 @@ def _backend_cpu_seconds() -> float | None:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
+def _stock_day_rollups() -> float:
+    """Run the dashboards' stock-day rollup for the postings the worker has not dispatched
+    yet, as the worker would (one refresh per `inventory.stock.posted` event); seconds taken."""
+    from backroom.dashboards.rollups import refresh_posting
+    from backroom.events.models import OutboxEvent
+
+    posting_ids = [
+        event.payload["posting_id"]
+        for event in OutboxEvent.objects.filter(
+            event_type="inventory.stock.posted", dispatched_at__isnull=True
+        ).only("payload")
+    ]
+    tick = time.perf_counter()
+    for posting_id in posting_ids:
+        refresh_posting(int(posting_id))
+    return time.perf_counter() - tick
+
+
 def _rows() -> int:
     from backroom.inventory.models import StockMove
 
@@ -242,6 +260,12 @@ def main() -> None:
     parser.add_argument("--batch", type=int, default=1000, help="orders per request (≤ 1000)")
     parser.add_argument("--single", type=int, default=0, help="then N single-order requests")
     parser.add_argument("--seed", type=int, default=11)
+    parser.add_argument(
+        "--rollups",
+        choices=("on", "off"),
+        default="on",
+        help="off: without the sales-rollup subscribers (to measure what they cost)",
+    )
     parser.add_argument(
         "--profile",
         metavar="PATH",
@@ -258,6 +282,12 @@ def main() -> None:
     from backroom.channels.models import Order
 
     client = Client(SERVER_NAME="localhost", HTTP_AUTHORIZATION=f"Bearer {token}")
+    if args.rollups == "off":
+        from backroom.events import services as event_services
+
+        event_services._subscribers[:] = [
+            s for s in event_services._subscribers if not s.name.startswith("channels.sales.")
+        ]
     ledger = _LedgerClock()
     subscribers = _SubscriberClock()
     profiler = None
@@ -323,6 +353,12 @@ def main() -> None:
     print(f"CPU per order: this process {client_cpu / posted * 1e6:,.0f} µs{server}")
     if depleted != posted:
         sys.exit("Not every order was depleted.")
+    stock_days = _stock_day_rollups()
+    print(
+        f"dashboard stock-day rollups (the worker, after commit): {stock_days:,.2f} s, "
+        f"{stock_days / posted * 1e6:,.0f} µs per order; rollups (sales in the request + "
+        f"stock days in the worker) = {(in_subscribers + stock_days) / posting:.1%} of posting"
+    )
     if args.single:
         latencies = []
         if args.profile:

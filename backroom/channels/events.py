@@ -15,6 +15,7 @@ class ChannelsEvent(StrEnum):
     ORDER_RESTOCKED = "channels.order.restocked"
     MAPPING_SAVED = "channels.mapping.saved"
     ORDER_ANOMALY = "channels.order.anomaly"
+    HISTORY_IMPORTED = "channels.history.imported"
 
 
 @event(ChannelsEvent.ACCOUNT_CREATED)
@@ -101,3 +102,16 @@ class OrderAnomalyDetected:
     external_id: str
     display_id: str
     details: dict[str, Any] = field(default_factory=dict)
+
+
+@event(ChannelsEvent.HISTORY_IMPORTED)
+@dataclass(frozen=True)
+class HistoryImported:
+    """Sales from before go-live were imported into an account (docs/decisions/0007): the
+    rollups of the store's days `first_day`–`last_day` changed."""
+
+    account_id: int
+    site_id: int
+    orders: int
+    first_day: str
+    last_day: str

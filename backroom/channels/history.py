@@ -36,9 +36,11 @@ from backroom.accounts.authorization import require_permission
 from backroom.audit.services import record_audit
 from backroom.channels import intake, rollups
 from backroom.channels.choices import OrderStatus
+from backroom.channels.events import HistoryImported
 from backroom.channels.models import ChannelAccount, Order, OrderHistory, OrderLine
 from backroom.channels.permissions import CHANNELS_MANAGE
 from backroom.channels.platforms.base import CanonicalOrder, EventKind, PlatformEvent
+from backroom.events.services import publish
 from backroom.kernel.dates import business_date
 from backroom.kernel.exceptions import ValidationFailed
 
@@ -151,6 +153,16 @@ def import_history(
                     "last_day": str(max(days)),
                     "source": source[:200],
                 },
+                org_node=site.node,
+            )
+            publish(
+                HistoryImported(
+                    account_id=account.pk,
+                    site_id=site.pk,
+                    orders=created,
+                    first_day=str(min(days)),
+                    last_day=str(max(days)),
+                ),
                 org_node=site.node,
             )
     return HistoryResult(

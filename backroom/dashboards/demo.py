@@ -9,7 +9,7 @@ from django.db.models import Min
 from django.utils import timezone
 
 from backroom.config.demo import DemoContext
-from backroom.dashboards import rollups
+from backroom.dashboards import months, rollups
 from backroom.inventory.models import StockMove
 
 
@@ -19,4 +19,5 @@ def seed(ctx: DemoContext) -> None:
     if first is not None:
         date_from = timezone.localdate(first) - dt.timedelta(days=1)
         rollups.rebuild_stock_days(site_ids=None, date_from=date_from, date_to=today, fix=True)
+    months.close_months(today)
     rollups.snapshot_forecasts(today)

@@ -27,6 +27,7 @@ from backroom.dashboards.models import ForecastDay, SoldOutSpell, StockDay
 from backroom.dashboards.permissions import DASHBOARDS_VIEW
 from backroom.dashboards.rollups import closing_values, sold_out_minutes
 from backroom.kernel.dates import business_day_bounds
+from backroom.kernel.money import quantize_money
 from backroom.org.models import LegalEntity, OrgNode, Site
 
 ZERO = Decimal(0)
@@ -79,6 +80,8 @@ class Rates:
     def __call__(self, amount: Decimal | None, currency: str) -> Decimal:
         if not amount:
             return ZERO
+        # SQLite sums decimals as floats: back to storage precision first.
+        amount = quantize_money(amount)
         return amount if currency == self.currency else amount * self.rate(currency)
 
 

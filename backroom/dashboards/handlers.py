@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import Any
 
+from backroom.channels.events import ChannelsEvent
+from backroom.channels.models import OrderSales
 from backroom.channels.soldout import SoldOutEvent
-from backroom.dashboards import rollups
+from backroom.dashboards import months, rollups
 from backroom.events.models import OutboxEvent
 from backroom.events.services import subscribe
 from backroom.inventory.events import InventoryEvent
@@ -33,3 +36,29 @@ def open_soldout_spell(outbox_event: OutboxEvent) -> None:
 def close_soldout_spell(outbox_event: OutboxEvent) -> None:
     payload: dict[str, Any] = outbox_event.payload
     rollups.close_spell(payload["site_id"], payload["item_id"], outbox_event.occurred_at)
+
+
+@subscribe(ChannelsEvent.ORDER_RECEIVED, is_async=True, name="dashboards.months.order_received")
+@subscribe(ChannelsEvent.ORDER_STATUS_CHANGED, is_async=True, name="dashboards.months.order_status")
+@subscribe(ChannelsEvent.ORDER_RESTOCKED, is_async=True, name="dashboards.months.order_restocked")
+def mark_order_month(outbox_event: OutboxEvent) -> None:
+    """An order of a closed month changed (a late refund): its store-month is re-read from the
+    days until recomputed. Orders of the current month cost one lookup."""
+    rows = OrderSales.objects.filter(order_id=outbox_event.payload["order_id"]).values_list(
+        "site_id", "business_date"
+    )
+    months.mark_dirty(rows)
+
+
+@subscribe(ChannelsEvent.HISTORY_IMPORTED, is_async=True, name="dashboards.months.history")
+def mark_history_months(outbox_event: OutboxEvent) -> None:
+    """Imported history changed the store's days in a range (maybe of closed months)."""
+    payload: dict[str, Any] = outbox_event.payload
+    first = dt.date.fromisoformat(payload["first_day"])
+    last = dt.date.fromisoformat(payload["last_day"])
+    month = months.month_start(first)
+    days = []
+    while month <= last:
+        days.append((int(payload["site_id"]), month))
+        month = months.next_month(month)
+    months.mark_dirty(days)

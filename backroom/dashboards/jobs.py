@@ -6,13 +6,21 @@ from django.utils import timezone
 from huey import crontab
 from huey.contrib.djhuey import db_periodic_task
 
-from backroom.dashboards import rollups
+from backroom.dashboards import months, rollups
 
 
 @db_periodic_task(crontab(hour="3", minute="15"))
 def roll_dashboard_days() -> int:
-    """After the nightly forecast (02:30): every store gets yesterday's stock row, and the
-    forecasts of today on are recorded for "sales vs forecast"."""
+    """After the nightly forecast (02:30): every store gets yesterday's stock row, the months
+    that ended are rolled up, and the forecasts of today on are recorded for "sales vs
+    forecast"."""
     today = timezone.localdate()
     created = rollups.carry_forward(today - dt.timedelta(days=1))
+    months.close_months(today)
     return created + rollups.snapshot_forecasts(today)
+
+
+@db_periodic_task(crontab(minute="*/5"))
+def refresh_dirty_months() -> int:
+    """Recompute the closed store-months whose days changed (read from the days meanwhile)."""
+    return months.refresh_dirty()

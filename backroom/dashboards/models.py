@@ -66,6 +66,96 @@ class StockDay(models.Model):
         return f"{self.site_id} {self.business_date}: {self.net_change} → {self.closing_value}"
 
 
+class StockDayPosting(models.Model):
+    """A stock posting already added to the `StockDay` rows (the worker adds each once)."""
+
+    # The posting's id, without a foreign key (as the ledger's own rows: decision 0005).
+    posting_id = models.BigIntegerField(primary_key=True)
+    rolled_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        verbose_name = _("rolled-up stock posting")
+        verbose_name_plural = _("rolled-up stock postings")
+
+    def __str__(self) -> str:
+        return str(self.posting_id)
+
+
+class StoreMonth(models.Model):
+    """A store's month: the daily rollups (sales, channels, forecast, stock flows) summed, so a
+    quarter or a year reads a dozen rows per store instead of hundreds. Written only for
+    months before the current one (`MonthClosed`), recomputed from the daily rows when they
+    change later (`StoreMonthDirty`); a dirty month is read from the daily rows meanwhile."""
+
+    scope_field = "site__node"
+
+    site = models.ForeignKey("org.Site", on_delete=models.PROTECT, related_name="+")
+    month = models.DateField(_("month"))  # its first day
+    currency = CurrencyField(verbose_name=_("currency"))
+    orders = models.IntegerField(default=0)
+    gross = MoneyField(default=0)
+    net = MoneyField(default=0)
+    merchant_discount = MoneyField(default=0)
+    platform_discount = MoneyField(default=0)
+    commission = MoneyField(default=0)
+    history_net = MoneyField(default=0)
+    # Net sales per channel kind ({"pos": "1234.5000", ...}).
+    channel_net = models.JSONField(default=dict, blank=True)
+    forecast_gross = MoneyField(default=0)
+    forecast_guests = models.DecimalField(max_digits=14, decimal_places=2, default=0)
+    receipts = MoneyField(default=0)
+    sales = MoneyField(default=0)
+    waste = MoneyField(default=0)
+    consumption = MoneyField(default=0)
+    variance = MoneyField(default=0)
+
+    objects = OrgScopedQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["site", "month"]
+        verbose_name = _("monthly store figures")
+        verbose_name_plural = _("monthly store figures")
+        constraints = [
+            models.UniqueConstraint(
+                fields=["site", "month", "currency"], name="dashboards_store_month_unique"
+            ),
+        ]
+        indexes = [models.Index(fields=["month", "site"], name="dashboards_store_month_month")]
+
+    def __str__(self) -> str:
+        return f"{self.site_id} {self.month:%Y-%m}: {self.net} {self.currency}"
+
+
+class MonthClosed(models.Model):
+    """A month whose `StoreMonth` rows were computed for every store."""
+
+    month = models.DateField(primary_key=True)
+    computed_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        verbose_name = _("month rolled up")
+        verbose_name_plural = _("months rolled up")
+
+    def __str__(self) -> str:
+        return f"{self.month:%Y-%m}"
+
+
+class StoreMonthDirty(models.Model):
+    """A store's closed month whose daily rows changed since its `StoreMonth` was computed."""
+
+    site = models.ForeignKey("org.Site", on_delete=models.CASCADE, related_name="+")
+    month = models.DateField()
+    marked_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["site", "month"], name="dashboards_month_dirty_once")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.site_id} {self.month:%Y-%m} dirty"
+
+
 class SoldOutSpell(models.Model):
     """A menu item sold out at a store from `started_at` until `ended_at` (empty: still)."""
 

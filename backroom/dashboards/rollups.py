@@ -1,10 +1,12 @@
 """Dashboard rollups besides the sales rollups: stock moves per store × day × reason, sold-out
 spells, and the forecast of each day as it stood before the day (see models).
 
-`StockDay` is recomputed for a whole store-day from the ledger, never incremented: the worker
-recomputes the days a posting touched (`inventory.stock.posted`, async), so a replayed event
-or two postings of one day in any order give the same rows. A reversal counts under the
-reason of the move it reverses, on the day it is made (the ledger's rule for corrections).
+`StockDay` grows by each posting once: the worker (`inventory.stock.posted`, async) adds a
+posting's moves to the store-days they fall on and its net change to the closing value of
+every later day, and records the posting (`StockDayPosting`) in the same transaction, so a
+replayed event changes nothing and postings may arrive in any order. The cost is the
+posting's size, not the day's. A reversal counts under the reason of the move it reverses, on
+the day it is made (the ledger's rule for corrections).
 
 `rebuild_stock_days` compares every store-day of a range with the ledger, reports what
 differed and fixes it (`backroom rebuild-dashboard-rollups`).
@@ -18,11 +20,12 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
 
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.db.models import Case, CharField, Count, F, OuterRef, Subquery, Sum, When
 from django.utils import timezone
 
-from backroom.dashboards.models import ForecastDay, SoldOutSpell, StockDay
+from backroom.dashboards import months
+from backroom.dashboards.models import ForecastDay, SoldOutSpell, StockDay, StockDayPosting
 from backroom.inventory.choices import MoveReason
 from backroom.inventory.models import StockMove
 from backroom.inventory.reports import PriceBook
@@ -99,45 +102,13 @@ def _closing_before(site: Site, day: dt.date) -> Decimal:
     return row if row is not None else ZERO
 
 
-def refresh_stock_day(site: Site, day: dt.date) -> bool:
-    """Make a store-day's `StockDay` row equal the ledger and move the closing value of that day
-    and every later day by the difference; True when anything changed. The store-day's row is
-    locked first (created if missing), so two refreshes of one store run one after the other."""
-    with transaction.atomic():
-        row, created = StockDay.objects.select_for_update().get_or_create(
-            site=site, business_date=day
-        )
-        flows, count = ledger_day(site, day)
-        net = sum(flows.values(), ZERO)
-        if created:
-            row.closing_value = _closing_before(site, day)
-        delta = net - row.net_change
-        unchanged = (
-            not created
-            and row.moves == count
-            and all(getattr(row, name) == value for name, value in flows.items())
-        )
-        if unchanged:
-            return False
-        for name, value in flows.items():
-            setattr(row, name, value)
-        row.moves, row.net_change = count, net
-        row.closing_value += delta
-        row.save()
-        if delta:
-            StockDay.objects.filter(site=site, business_date__gt=day).update(
-                closing_value=F("closing_value") + delta
-            )
-    return True
-
-
 def closing_values(site_ids: Iterable[int], day: dt.date) -> dict[int, Decimal]:
     """Each site's stock value at the end of `day` (its latest `StockDay` up to that day)."""
     latest = StockDay.objects.filter(site=OuterRef("pk"), business_date__lte=day).order_by(
         "-business_date"
     )
     return {
-        pk: value or ZERO
+        pk: quantize_money(value or ZERO)
         for pk, value in Site.objects.filter(pk__in=list(site_ids))
         .annotate(value=Subquery(latest.values("closing_value")[:1]))
         .values_list("pk", "value")
@@ -160,33 +131,74 @@ def carry_forward(day: dt.date, site_ids: Iterable[int] | None = None) -> int:
     return created
 
 
-def posting_days(posting_id: int) -> list[tuple[Site, dt.date]]:
-    """The store-days a posting's moves fall on."""
-    rows = (
-        StockMove.objects.filter(posting_id=posting_id)
-        .values_list("site_id", "occurred_at")
-        .distinct()
+def _lock_day(site: Site, day: dt.date) -> StockDay:
+    """The store-day's row, locked; a new row starts from the closing value of the latest
+    earlier row, read under that row's lock, so a concurrent back-dated posting that moves it
+    is either seen (committed first) or waits for us."""
+    row = StockDay.objects.select_for_update().filter(site=site, business_date=day).first()
+    if row is not None:
+        return row
+    earlier = (
+        StockDay.objects.select_for_update()
+        .filter(site=site, business_date__lt=day)
+        .order_by("-business_date")
+        .first()
     )
-    by_site: dict[int, set[dt.datetime]] = defaultdict(set)
-    for site_id, occurred_at in rows:
-        by_site[site_id].add(occurred_at)
-    sites = Site.objects.in_bulk(list(by_site))
-    days: set[tuple[int, dt.date]] = set()
-    for site_id, moments in by_site.items():
-        site = sites[site_id]
-        for moment in moments:
-            days.add(
-                (
-                    site_id,
-                    business_date(moment, time_zone=site.time_zone, cutoff_hour=site.cutoff_hour),
-                )
+    with transaction.atomic():
+        try:
+            return StockDay.objects.create(
+                site=site,
+                business_date=day,
+                closing_value=earlier.closing_value if earlier else ZERO,
             )
-    return [(sites[site_id], day) for site_id, day in sorted(days)]
+        except IntegrityError:
+            pass  # created meanwhile by another worker: take theirs
+    return StockDay.objects.select_for_update().get(site=site, business_date=day)
 
 
 def refresh_posting(posting_id: int) -> int:
-    """Recompute the store-days of one posting; the number of days that changed."""
-    return sum(refresh_stock_day(site, day) for site, day in posting_days(posting_id))
+    """Add one posting's moves to the store-days they fall on (and its net change to the
+    closing value of every later day); the number of store-days changed. Each posting is
+    added once (`StockDayPosting`), so a replayed event changes nothing. The cost is the
+    posting's size, not the day's."""
+    with transaction.atomic():
+        try:
+            with transaction.atomic():
+                StockDayPosting.objects.create(posting_id=posting_id)
+        except IntegrityError:
+            return 0
+        rows = (
+            StockMove.objects.filter(posting_id=posting_id)
+            .annotate(kind=_reason())
+            .values("site_id", "occurred_at", "kind")
+            .annotate(value=Sum("value"), moves=Count("id"))
+        )
+        sites = Site.objects.in_bulk({row["site_id"] for row in rows})
+        days: dict[tuple[int, dt.date], tuple[Flows, int]] = {}
+        for row in rows:
+            site = sites[row["site_id"]]
+            day = business_date(
+                row["occurred_at"], time_zone=site.time_zone, cutoff_hour=site.cutoff_hour
+            )
+            flows, count = days.setdefault((site.pk, day), (dict.fromkeys(FLOW_FIELDS, ZERO), 0))
+            flows[COLUMNS.get(row["kind"], "variance")] += row["value"] or ZERO
+            days[(site.pk, day)] = (flows, count + row["moves"])
+        for (site_id, day), (flows, count) in sorted(days.items()):
+            site = sites[site_id]
+            day_row = _lock_day(site, day)
+            net = quantize_money(sum(flows.values(), ZERO))
+            StockDay.objects.filter(pk=day_row.pk).update(
+                moves=F("moves") + count,
+                net_change=F("net_change") + net,
+                closing_value=F("closing_value") + net,
+                **{name: F(name) + quantize_money(value) for name, value in flows.items() if value},
+            )
+            if net:
+                StockDay.objects.filter(site=site, business_date__gt=day).update(
+                    closing_value=F("closing_value") + net
+                )
+        months.mark_dirty(days)
+    return len(days)
 
 
 # --- sold-out spells ---------------------------------------------------------------------------
@@ -282,54 +294,91 @@ def rebuild_stock_days(
 ) -> RebuildResult:
     """Compare the `StockDay` rows of a range with the ledger (each day's flows, and its
     closing value with Σ of every move up to that day); list each difference and (with `fix`)
-    make the rows right."""
+    make the rows right, shift the later days' closing values by what changed, and mark the
+    postings counted as rolled up (so the worker does not add them again)."""
     if date_to < date_from or (date_to - date_from).days >= MAX_DAYS:
         raise ValueError(f"a range of 1 to {MAX_DAYS} days")
     sites = Site.objects.all() if site_ids is None else Site.objects.filter(pk__in=site_ids)
     result = RebuildResult()
     for site in sites.order_by("node__path"):
-        stored = {
-            row.business_date: row
-            for row in StockDay.objects.filter(
-                site=site, business_date__gte=date_from, business_date__lte=date_to
-            )
-        }
-        start, _end = business_day_bounds(
-            date_from, time_zone=site.time_zone, cutoff_hour=site.cutoff_hour
-        )
-        closing = quantize_money(
-            StockMove.objects.filter(site_id=site.pk, occurred_at__lt=start).aggregate(
-                total=Sum("value")
-            )["total"]
-            or ZERO
-        )
-        day = date_from
-        while day <= date_to:
-            result.store_days += 1
-            flows, count = ledger_day(site, day)
-            closing += sum(flows.values(), ZERO)
-            row = stored.get(day)
-            have = {name: getattr(row, name) if row else ZERO for name in FLOW_FIELDS}
-            have_closing = row.closing_value if row else None
-            wrong = [
-                f"{name} rollup {have[name]} ledger {flows[name]}"
-                for name in FLOW_FIELDS
-                if have[name] != flows[name]
-            ]
-            if row is None and count:
-                wrong.append(f"no row (closing value {closing})")
-            elif row is not None and have_closing != closing:
-                wrong.append(f"closing value rollup {have_closing} ledger {closing}")
-            if wrong:
-                result.differences.append(f"{site} {day}: " + ", ".join(wrong))
-                if fix:
-                    _replace(site, day, flows, count, closing)
-            day += dt.timedelta(days=1)
+        with transaction.atomic():
+            _rebuild_site(site, date_from, date_to, fix, result)
+    # The closed months of the range (their sales too: `rebuild-sales-rollups` marks nothing).
+    ids = None if site_ids is None else list(site_ids)
+    for month in months.closed_months(months.months_between(date_from, date_to)):
+        differences = months.month_differences(month, ids)
+        result.differences.extend(differences)
+        if fix and differences:
+            months.compute_month(month, ids)
+    if fix:
+        months.refresh_dirty()
     return result
 
 
-def _replace(site: Site, day: dt.date, flows: Flows, count: int, closing: Decimal) -> None:
-    values = {**flows, "moves": count, "net_change": sum(flows.values(), ZERO)}
-    StockDay.objects.update_or_create(
-        site=site, business_date=day, defaults={**values, "closing_value": closing}
+def _rebuild_site(
+    site: Site, date_from: dt.date, date_to: dt.date, fix: bool, result: RebuildResult
+) -> None:
+    stored = {
+        row.business_date: row
+        for row in StockDay.objects.select_for_update().filter(
+            site=site, business_date__gte=date_from, business_date__lte=date_to
+        )
+    }
+    start, _end = business_day_bounds(
+        date_from, time_zone=site.time_zone, cutoff_hour=site.cutoff_hour
+    )
+    _start, end = business_day_bounds(
+        date_to, time_zone=site.time_zone, cutoff_hour=site.cutoff_hour
+    )
+    closing = quantize_money(
+        StockMove.objects.filter(site_id=site.pk, occurred_at__lt=start).aggregate(
+            total=Sum("value")
+        )["total"]
+        or ZERO
+    )
+    stored_end = closing_values([site.pk], date_to)[site.pk]
+    changed_days: list[dt.date] = []
+    day = date_from
+    while day <= date_to:
+        result.store_days += 1
+        flows, count = ledger_day(site, day)
+        closing += sum(flows.values(), ZERO)
+        row = stored.get(day)
+        have = {name: getattr(row, name) if row else ZERO for name in FLOW_FIELDS}
+        wrong = [
+            f"{name} rollup {have[name]} ledger {flows[name]}"
+            for name in FLOW_FIELDS
+            if have[name] != flows[name]
+        ]
+        if row is None and count:
+            wrong.append(f"no row (closing value {closing})")
+        elif row is not None and row.closing_value != closing:
+            wrong.append(f"closing value rollup {row.closing_value} ledger {closing}")
+        elif row is not None and row.moves != count:
+            wrong.append(f"moves rollup {row.moves} ledger {count}")
+        if wrong:
+            result.differences.append(f"{site} {day}: " + ", ".join(wrong))
+            if fix:
+                changed_days.append(day)
+                values = {**flows, "moves": count, "net_change": sum(flows.values(), ZERO)}
+                StockDay.objects.update_or_create(
+                    site=site, business_date=day, defaults={**values, "closing_value": closing}
+                )
+        day += dt.timedelta(days=1)
+    if not fix:
+        return
+    months.mark_dirty((site.pk, day) for day in changed_days)
+    if changed_days and closing != stored_end:
+        StockDay.objects.filter(site=site, business_date__gt=date_to).update(
+            closing_value=F("closing_value") + (closing - stored_end)
+        )
+    counted = (
+        StockMove.objects.filter(site_id=site.pk, occurred_at__gte=start, occurred_at__lt=end)
+        .values_list("posting_id", flat=True)
+        .distinct()
+    )
+    StockDayPosting.objects.bulk_create(
+        [StockDayPosting(posting_id=posting_id) for posting_id in counted],
+        ignore_conflicts=True,
+        batch_size=2000,
     )

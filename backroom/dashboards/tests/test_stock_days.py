@@ -244,7 +244,7 @@ def test_carry_forward_gives_every_site_a_row_with_the_last_value(stock):
 
 
 @settings(
-    max_examples=25,
+    max_examples=15,
     deadline=None,
     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
 )
