@@ -156,8 +156,7 @@ def get_dashboard_node(actor: Any, node_id: int) -> OrgNode:
 
 
 def get_dashboard_site(actor: Any, site_id: int) -> Site:
-    site = get_site(actor, site_id, DASHBOARDS_VIEW)
-    return site
+    return get_site(actor, site_id, DASHBOARDS_VIEW)
 
 
 def breadcrumbs(actor: Any, node: OrgNode) -> list[OrgNode]:
@@ -352,7 +351,7 @@ def _sparklines(
     sites = [site for row in shown for site in groups[row.node.pk]]
     if not sites:
         return
-    by = "site_week" if span.is_weekly else "site_day"
+    by: facts.By = "site_week" if span.is_weekly else "site_day"
     per = facts.measures(sites, span.date_from, span.date_to, by=by, currency=currency)
     if span.is_weekly:
         buckets = []
