@@ -24,7 +24,13 @@ D = Decimal
 
 
 def till_sale(
-    site: Site, *, quantity: str, price: str, placed_at: dt.datetime, discount: str = "0"
+    site: Site,
+    *,
+    quantity: str,
+    price: str,
+    placed_at: dt.datetime,
+    discount: str = "0",
+    currency: str = "CNY",
 ) -> None:
     gross = D(quantity) * D(price)
     pos.submit_orders(
@@ -36,7 +42,7 @@ def till_sale(
                 channel="pos",
                 status="completed",
                 display_id="T-1",
-                currency="CNY",
+                currency=currency,
                 total=gross - D(discount),
                 original_price=gross,
                 merchant_discount=D(discount),

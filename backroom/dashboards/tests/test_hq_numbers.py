@@ -167,3 +167,30 @@ def test_rebuilds_restore_damaged_rollups_to_the_same_dashboard(tree, menu):  # 
     call_command("rebuild_dashboard_rollups", *span)
     after = _hq(client, tree.region.pk, data.day)
     assert after == before
+
+
+def test_a_hong_kong_store_counts_in_the_reporting_currency(tree, menu):  # noqa: F811
+    from backroom.channels import services
+    from backroom.channels.choices import ChannelKind
+    from backroom.dashboards.tests.hq_data import till_sale
+    from backroom.finance.services.fx import set_fx_rate
+    from backroom.kernel.actors import SYSTEM
+
+    data = seed_day(menu)
+    site_hk = tree.store_hk.site
+    services.create_account(site=site_hk, kind=ChannelKind.POS, name="Till", actor=SYSTEM)
+    till_sale(site_hk, quantity="5", price="40.00", placed_at=data.moment, currency="HKD")
+    set_fx_rate(date=data.day, currency="HKD", quote="CNY", rate="0.92", actor=SYSTEM)
+    client = Client()
+    client.force_login(make_user("hq_operations", tree.group))
+
+    body = _hq(client, tree.group.pk, data.day)
+    assert body["currency"] == "CNY"
+    # 176 CNY in Shanghai + 200 HKD × 0.92 = 184 CNY in Hong Kong.
+    assert D(_cards(body)["sales"]) == D(360)
+    children = {row["node"]["code"]: D(row["sales"]) for row in body["children"]}
+    assert children == {"CN-CO": D(176), "HK-CO": D(184)}
+    assert D(_cards(body)["orders"]) == 5
+    day = client.get(f"/api/v1/dashboards/stores/{site_hk.pk}/days/{data.day.isoformat()}").json()
+    assert D(_cards(day)["sales"]) == D(184)
+    assert [D(row["net"]) for row in day["items"]] == [D(184)]
