@@ -361,17 +361,18 @@ def _sparklines(
             bucket += dt.timedelta(days=7)
     else:
         buckets = [span.date_from + dt.timedelta(days=offset) for offset in range(span.days)]
+    # One pass over the rows read: each store's buckets added to its row's.
+    row_of = {site.pk: row.node.pk for row in shown for site in groups[row.node.pk]}
+    summed: dict[tuple[int, dt.date], Measures] = {}
+    for key, measures in per.items():
+        assert isinstance(key, tuple)
+        target = (row_of[key[0]], key[1])
+        summed[target] = summed[target] + measures if target in summed else measures
     for row in shown:
-        series = []
-        for bucket in buckets:
-            total = Measures()
-            for site in groups[row.node.pk]:
-                if (site.pk, bucket) in per:
-                    total = total + per[(site.pk, bucket)]
-            if not total.days:
-                total.days = 1
-            series.append((bucket, kpi.formula(total)))
-        row.sparkline = series
+        row.sparkline = [
+            (bucket, kpi.formula(summed.get((row.node.pk, bucket)) or Measures(days=1)))
+            for bucket in buckets
+        ]
 
 
 def _approvals(actor: Any, node: OrgNode) -> Approvals:

@@ -194,3 +194,40 @@ def test_a_hong_kong_store_counts_in_the_reporting_currency(tree, menu):  # noqa
     day = client.get(f"/api/v1/dashboards/stores/{site_hk.pk}/days/{data.day.isoformat()}").json()
     assert D(_cards(day)["sales"]) == D(184)
     assert [D(row["net"]) for row in day["items"]] == [D(184)]
+
+
+def test_daily_and_weekly_buckets_add_up_to_each_stores_totals(tree, menu):  # noqa: F811
+    from backroom.dashboards import facts
+
+    data = seed_day(menu)
+    sites = [menu.walk_in.site, menu.walk_in_b.site]
+    start, end = data.day - dt.timedelta(days=59), data.day
+    per_site = facts.measures(sites, start, end, by="site")
+    for by in ("site_day", "site_week"):
+        buckets = facts.measures(sites, start, end, by=by)  # type: ignore[arg-type]
+        for site in sites:
+            mine = sorted(
+                (key[1], value)
+                for key, value in buckets.items()
+                if isinstance(key, tuple) and key[0] == site.pk
+            )
+            for name in ("net", "orders", "theoretical_cost", "waste_cost", "variance_cost"):
+                assert sum((getattr(m, name) for _day, m in mine), D(0)) == getattr(
+                    per_site[site.pk], name
+                ), (by, name)
+            assert mine[-1][1].stock_value == per_site[site.pk].stock_value
+            if by == "site_week":
+                assert all(day.weekday() == 0 for day, _m in mine)
+                week, last = mine[-1]
+                assert last.days == (end - week).days + 1  # the days of its week in the period
+
+    client = Client()
+    client.force_login(make_user("hq_operations", tree.group))
+    body = client.get(
+        "/api/v1/dashboards/hq",
+        {"node_id": tree.region.pk, "date_from": start.isoformat(), "date_to": end.isoformat()},
+    ).json()
+    line = next(row for row in body["children"] if row["node"]["code"] == "SHA001")["sparkline"]
+    weeks = [dt.date.fromisoformat(point["date"]) for point in line]
+    assert all(week.weekday() == 0 for week in weeks) and len(weeks) in (9, 10)
+    assert sum(D(point["value"] or 0) for point in line) == D(104)
