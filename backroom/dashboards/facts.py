@@ -460,3 +460,22 @@ def categories(rows: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
         for name in ("quantity", "gross", "net"):
             category[name] += row[name]
     return sorted(found.values(), key=lambda category: -category["net"])
+
+
+def soldout_by_item(
+    site: Site, date_from: dt.date, date_to: dt.date, now: dt.datetime | None = None
+) -> dict[int, Decimal]:
+    """Minutes each menu item was sold out at the store over the business days (items with
+    none left out)."""
+    start = business_day_bounds(date_from, time_zone=site.time_zone, cutoff_hour=site.cutoff_hour)[
+        0
+    ]
+    end = business_day_bounds(date_to, time_zone=site.time_zone, cutoff_hour=site.cutoff_hour)[1]
+    found: dict[int, Decimal] = defaultdict(Decimal)
+    for spell in SoldOutSpell.objects.filter(site_id=site.pk, started_at__lt=end).filter(
+        Q(ended_at__isnull=True) | Q(ended_at__gt=start)
+    ):
+        minutes = sold_out_minutes([spell], start, end, now or timezone.now())
+        if minutes:
+            found[spell.item_id] += minutes
+    return dict(found)

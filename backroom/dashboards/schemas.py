@@ -137,6 +137,7 @@ class ItemOut(Schema):
     quantity: Decimal
     gross: Decimal
     net: Decimal
+    soldout_minutes: Decimal  # minutes the item was sold out on the day
 
 
 class StoreDayOut(Schema):

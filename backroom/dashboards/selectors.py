@@ -520,6 +520,9 @@ def store_day(actor: Any, site: Site, day: dt.date) -> StoreDay:
     week_before = day - dt.timedelta(days=7)
     previous = facts.measures([site], week_before, week_before, currency=currency)[None]
     items = facts.items([site], day, day, currency=currency)
+    soldout = facts.soldout_by_item(site, day, day)
+    for item in items:
+        item["soldout_minutes"] = soldout.get(item["item_id"], ZERO) if item["item_id"] else ZERO
     return StoreDay(
         site=site,
         date=day,

@@ -7,7 +7,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from django.http import HttpRequest, HttpResponse
+from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect
 from django.urls import path, reverse
 from django.utils.http import urlencode
@@ -276,8 +276,6 @@ def store_day(request: HttpRequest, site_id: int, day: str) -> HttpResponse:
     site = selectors.get_dashboard_site(request.user, site_id)
     date = _date(day)
     if date is None:
-        from django.http import Http404
-
         raise Http404()
     found = selectors.store_day(request.user, site, date)
     hours = {row["hour"]: row for row in found.hours}
