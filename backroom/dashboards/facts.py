@@ -17,8 +17,8 @@ from collections.abc import Sequence
 from decimal import Decimal
 from typing import Any, Literal
 
-from django.db.models import F, Q, Sum
-from django.db.models.functions import Length
+from django.db.models import F, Q, QuerySet, Sum
+from django.db.models.functions import Length, TruncWeek
 from django.utils import timezone
 
 from backroom.channels.models import SalesChannelDay, SalesDay
@@ -33,8 +33,10 @@ from backroom.org.models import LegalEntity, OrgNode, Site
 ZERO = Decimal(0)
 LAST_YEAR = dt.timedelta(days=364)  # 52 weeks: the same weekday
 
-By = Literal["total", "site", "day"]
-Key = int | dt.date | None
+# "site_day" and "site_week" key by (site id, day) and (site id, Monday of the week): the
+# sparklines of ranked stores, read in one grouped query per source.
+By = Literal["total", "site", "day", "site_day", "site_week"]
+Key = int | dt.date | tuple[int, dt.date] | None
 
 
 def dashboard_sites(actor: Any, node: OrgNode | None = None) -> list[Site]:
@@ -85,8 +87,30 @@ class Rates:
         return amount if currency == self.currency else amount * self.rate(currency)
 
 
-def _group(by: By, date_field: str = "business_date") -> list[str]:
-    return {"total": [], "site": ["site_id"], "day": [date_field]}[by]
+GROUPS: dict[str, list[str]] = {
+    "total": [],
+    "site": ["site_id"],
+    "day": ["business_date"],
+    "site_day": ["site_id", "business_date"],
+    "site_week": ["site_id", "bucket"],
+}
+
+
+def _grouped(rows: QuerySet[Any], by: By, *fields: str, **expressions: Any) -> QuerySet[Any]:
+    """`rows.values(...)` grouped as `by` asks (weeks truncated in SQL)."""
+    if by == "site_week":
+        rows = rows.annotate(bucket=TruncWeek("business_date"))
+    return rows.values(*GROUPS[by], *fields, **expressions)
+
+
+def week_of(day: dt.date) -> dt.date:
+    """The Monday of `day`'s week (the key of weekly buckets)."""
+    return day - dt.timedelta(days=day.weekday())
+
+
+def _bucket_date(value: Any) -> dt.date:
+    # TruncWeek gives a datetime on some backends for a date column.
+    return value.date() if isinstance(value, dt.datetime) else value
 
 
 def _key(row: dict[str, Any], by: By, shift: dt.timedelta = dt.timedelta(0)) -> Key:
@@ -94,7 +118,22 @@ def _key(row: dict[str, Any], by: By, shift: dt.timedelta = dt.timedelta(0)) -> 
         return int(row["site_id"])
     if by == "day":
         return row["business_date"] + shift
+    if by == "site_day":
+        return (int(row["site_id"]), row["business_date"] + shift)
+    if by == "site_week":
+        return (int(row["site_id"]), _bucket_date(row["bucket"]) + shift)
     return None
+
+
+def _days_in(key: Key, by: By, date_from: dt.date, date_to: dt.date, days: int) -> int:
+    """How many days of the period a key's measures cover."""
+    if by in ("day", "site_day"):
+        return 1
+    if by == "site_week" and isinstance(key, tuple):
+        start = max(key[1], date_from)
+        end = min(key[1] + dt.timedelta(days=6), date_to)
+        return (end - start).days + 1
+    return days
 
 
 def measures(
@@ -115,14 +154,10 @@ def measures(
     span = Q(site_id__in=site_ids, business_date__gte=date_from, business_date__lte=date_to)
 
     money = ("gross", "net", "merchant_discount", "platform_discount", "commission")
-    for row in (
-        SalesDay.objects.filter(span)
-        .values(*_group(by), "currency")
-        .annotate(
-            orders_sum=Sum("orders"),
-            history=Sum("history_net"),
-            **{f"{name}_sum": Sum(name) for name in money},
-        )
+    for row in _grouped(SalesDay.objects.filter(span), by, "currency").annotate(
+        orders_sum=Sum("orders"),
+        history=Sum("history_net"),
+        **{f"{name}_sum": Sum(name) for name in money},
     ):
         m = result[_key(row, by)]
         m.orders += Decimal(row["orders_sum"] or 0)
@@ -132,10 +167,8 @@ def measures(
             (row["net_sum"] or ZERO) - (row["history"] or ZERO), row["currency"]
         )
 
-    for row in (
-        SalesChannelDay.objects.filter(span)
-        .values(*_group(by), "kind", "currency")
-        .annotate(net_sum=Sum("net"))
+    for row in _grouped(SalesChannelDay.objects.filter(span), by, "kind", "currency").annotate(
+        net_sum=Sum("net")
     ):
         m = result[_key(row, by)]
         m.channel_net[row["kind"]] = m.channel_net.get(row["kind"], ZERO) + rates(
@@ -147,19 +180,15 @@ def measures(
         business_date__gte=date_from - LAST_YEAR,
         business_date__lte=date_to - LAST_YEAR,
     )
-    for row in (
-        SalesDay.objects.filter(last_year)
-        .values(*_group(by), "currency")
-        .annotate(net_sum=Sum("net"), orders_sum=Sum("orders"))
+    for row in _grouped(SalesDay.objects.filter(last_year), by, "currency").annotate(
+        net_sum=Sum("net"), orders_sum=Sum("orders")
     ):
         m = result[_key(row, by, LAST_YEAR)]
         m.last_year_net += rates(row["net_sum"], row["currency"])
         m.last_year_orders += Decimal(row["orders_sum"] or 0)
 
-    for row in (
-        ForecastDay.objects.filter(span)
-        .values(*_group(by), "currency")
-        .annotate(gross_sum=Sum("gross"), guests_sum=Sum("guests"))
+    for row in _grouped(ForecastDay.objects.filter(span), by, "currency").annotate(
+        gross_sum=Sum("gross"), guests_sum=Sum("guests")
     ):
         m = result[_key(row, by)]
         m.forecast_gross += rates(row["gross_sum"], row["currency"])
@@ -169,8 +198,8 @@ def measures(
     _stock_values(result, sites, date_from, date_to, by, rates)
     _soldout(result, sites, date_from, date_to, by, now or timezone.now())
 
-    for m in result.values():
-        m.days = 1 if by == "day" else days
+    for key, m in result.items():
+        m.days = _days_in(key, by, date_from, date_to, days)
     if by == "total":
         result[None].days = days
     return dict(result)
@@ -178,16 +207,12 @@ def measures(
 
 def _stock_flows(result: dict[Key, Measures], span: Q, by: By, rates: Rates) -> None:
     currency = F("site__legal_entity__base_currency")
-    for row in (
-        StockDay.objects.filter(span)
-        .values(*_group(by), cur=currency)
-        .annotate(
-            sales=Sum("sales"),
-            waste=Sum("waste"),
-            variance=Sum("variance"),
-            consumption=Sum("consumption"),
-            receipts=Sum("receipts"),
-        )
+    for row in _grouped(StockDay.objects.filter(span), by, cur=currency).annotate(
+        sales=Sum("sales"),
+        waste=Sum("waste"),
+        variance=Sum("variance"),
+        consumption=Sum("consumption"),
+        receipts=Sum("receipts"),
     ):
         m = result[_key(row, by)]
         m.theoretical_cost -= rates(row["sales"], row["cur"])
@@ -206,6 +231,9 @@ def _stock_values(
     rates: Rates,
 ) -> None:
     currencies = {site.pk: site.legal_entity.base_currency for site in sites}
+    if by in ("site_day", "site_week"):
+        _stock_values_per_site(result, currencies, date_from, date_to, by, rates)
+        return
     if by != "day":
         for site_id, value in closing_values(currencies, date_to).items():
             if value:
@@ -240,6 +268,45 @@ def _stock_values(
         day += dt.timedelta(days=1)
 
 
+def _stock_values_per_site(
+    result: dict[Key, Measures],
+    currencies: dict[int, str],
+    date_from: dt.date,
+    date_to: dt.date,
+    by: By,
+    rates: Rates,
+) -> None:
+    """Each site's value at the end of each day (or week): its value before the period, then
+    its changes on top, read grouped by site and bucket."""
+    opening = {
+        site_id: rates(value, currencies[site_id])
+        for site_id, value in closing_values(currencies, date_from - dt.timedelta(days=1)).items()
+    }
+    changes: dict[int, dict[dt.date, Decimal]] = defaultdict(dict)
+    for row in _grouped(
+        StockDay.objects.filter(
+            site_id__in=list(currencies), business_date__gte=date_from, business_date__lte=date_to
+        ),
+        by,
+    ).annotate(change=Sum("net_change")):
+        key = _key(row, by)
+        assert isinstance(key, tuple)
+        changes[key[0]][key[1]] = rates(row["change"], currencies[key[0]])
+    step = dt.timedelta(days=7 if by == "site_week" else 1)
+    first = week_of(date_from) if by == "site_week" else date_from
+    for site_id in currencies:
+        running = opening.get(site_id, ZERO)
+        mine = changes.get(site_id, {})
+        if not running and not mine:
+            continue
+        bucket = first
+        while bucket <= date_to:
+            running += mine.get(bucket, ZERO)
+            if running or (site_id, bucket) in result:
+                result[(site_id, bucket)].stock_value = running
+            bucket += step
+
+
 def _soldout(
     result: dict[Key, Measures],
     sites: Sequence[Site],
@@ -267,6 +334,9 @@ def _soldout(
     )
     for spell in spells:
         site = by_site[spell.site_id]
+        if by in ("site_day", "site_week"):
+            _spell_days(result, spell, site, date_from, date_to, by, now)
+            continue
         if by != "day":
             start, end = bounds[spell.site_id]
             minutes = sold_out_minutes([spell], start, end, now)
@@ -282,3 +352,133 @@ def _soldout(
             if minutes:
                 result[day].soldout_minutes += minutes
             day += dt.timedelta(days=1)
+
+
+def _spell_days(
+    result: dict[Key, Measures],
+    spell: SoldOutSpell,
+    site: Site,
+    date_from: dt.date,
+    date_to: dt.date,
+    by: By,
+    now: dt.datetime,
+) -> None:
+    """A spell's minutes on each business day it touches (only those days are visited)."""
+    first = max(date_from, timezone.localdate(spell.started_at) - dt.timedelta(days=1))
+    last = min(date_to, timezone.localdate(spell.ended_at or now) + dt.timedelta(days=1))
+    day = first
+    while day <= last:
+        start, end = business_day_bounds(
+            day, time_zone=site.time_zone, cutoff_hour=site.cutoff_hour
+        )
+        minutes = sold_out_minutes([spell], start, end, now)
+        if minutes:
+            bucket = week_of(day) if by == "site_week" else day
+            result[(site.pk, bucket)].soldout_minutes += minutes
+        day += dt.timedelta(days=1)
+
+
+# --- a store's day: hours, categories, items -----------------------------------------------------
+
+
+def hours(site: Site, day: dt.date, *, currency: str | None = None) -> list[dict[str, Any]]:
+    """The store's sales per local clock hour of a business day (hours with sales only)."""
+    from backroom.channels.models import SalesHour
+
+    rates = Rates(currency or reporting_currency(), day, day)
+    found: dict[int, dict[str, Any]] = {}
+    for row in (
+        SalesHour.objects.filter(site_id=site.pk, business_date=day)
+        .values("hour", "currency")
+        .annotate(orders=Sum("orders"), gross=Sum("gross"), net=Sum("net"))
+        .order_by("hour")
+    ):
+        hour = found.setdefault(
+            row["hour"], {"hour": row["hour"], "orders": 0, "gross": ZERO, "net": ZERO}
+        )
+        hour["orders"] += row["orders"] or 0
+        hour["gross"] += rates(row["gross"], row["currency"])
+        hour["net"] += rates(row["net"], row["currency"])
+    return [found[hour] for hour in sorted(found)]
+
+
+def items(
+    sites: Sequence[Site], date_from: dt.date, date_to: dt.date, *, currency: str | None = None
+) -> list[dict[str, Any]]:
+    """Menu items sold at the sites over the period (quantity, gross, net), best selling first;
+    lines not mapped to an item yet are one row with no item."""
+    from backroom.channels.models import SalesItemDay
+
+    rates = Rates(currency or reporting_currency(), date_from, date_to)
+    found: dict[int | None, dict[str, Any]] = {}
+    for row in (
+        SalesItemDay.objects.filter(
+            site_id__in=[site.pk for site in sites],
+            business_date__gte=date_from,
+            business_date__lte=date_to,
+        )
+        .values(
+            "menu_item_id",
+            "menu_item__sku",
+            "menu_item__name",
+            "menu_item__category_id",
+            "menu_item__category__name",
+            "currency",
+        )
+        .annotate(quantity=Sum("quantity"), gross=Sum("gross"), net=Sum("net"))
+    ):
+        item = found.setdefault(
+            row["menu_item_id"],
+            {
+                "item_id": row["menu_item_id"],
+                "sku": row["menu_item__sku"] or "",
+                "name": row["menu_item__name"] or "",
+                "category_id": row["menu_item__category_id"],
+                "category": row["menu_item__category__name"] or "",
+                "quantity": ZERO,
+                "gross": ZERO,
+                "net": ZERO,
+            },
+        )
+        item["quantity"] += row["quantity"] or ZERO
+        item["gross"] += rates(row["gross"], row["currency"])
+        item["net"] += rates(row["net"], row["currency"])
+    return sorted(found.values(), key=lambda item: (-item["net"], item["sku"]))
+
+
+def categories(rows: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Item rows (`items`) summed per catalogue category, largest sales first."""
+    found: dict[int | None, dict[str, Any]] = {}
+    for row in rows:
+        category = found.setdefault(
+            row["category_id"],
+            {
+                "category_id": row["category_id"],
+                "name": row["category"],
+                "quantity": ZERO,
+                "gross": ZERO,
+                "net": ZERO,
+            },
+        )
+        for name in ("quantity", "gross", "net"):
+            category[name] += row[name]
+    return sorted(found.values(), key=lambda category: -category["net"])
+
+
+def soldout_by_item(
+    site: Site, date_from: dt.date, date_to: dt.date, now: dt.datetime | None = None
+) -> dict[int, Decimal]:
+    """Minutes each menu item was sold out at the store over the business days (items with
+    none left out)."""
+    start = business_day_bounds(date_from, time_zone=site.time_zone, cutoff_hour=site.cutoff_hour)[
+        0
+    ]
+    end = business_day_bounds(date_to, time_zone=site.time_zone, cutoff_hour=site.cutoff_hour)[1]
+    found: dict[int, Decimal] = defaultdict(Decimal)
+    for spell in SoldOutSpell.objects.filter(site_id=site.pk, started_at__lt=end).filter(
+        Q(ended_at__isnull=True) | Q(ended_at__gt=start)
+    ):
+        minutes = sold_out_minutes([spell], start, end, now or timezone.now())
+        if minutes:
+            found[spell.item_id] += minutes
+    return dict(found)
