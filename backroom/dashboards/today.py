@@ -45,6 +45,7 @@ from backroom.inventory.permissions import INVENTORY_VIEW
 from backroom.kernel import clock
 from backroom.kernel.dates import business_date, business_day_bounds
 from backroom.kernel.exceptions import NotFound
+from backroom.kernel.money import quantize_money
 from backroom.org.choices import NodeKind
 from backroom.org.models import Site
 from backroom.procurement.choices import RECEIVABLE_PO_STATUSES
@@ -57,6 +58,9 @@ CENT = Decimal("0.01")
 PROFILE_DAYS = 28
 # Without a forecast: the mean of the same weekday over this many weeks.
 FALLBACK_WEEKS = 4
+# Sales are compared with the forecast once this share of the day's forecast was expected (a
+# few orders against next to nothing early in the morning say nothing).
+COMPARE_FROM_SHARE = Decimal("0.05")
 # An item with this many portions left or fewer is "low".
 LOW_PORTIONS = 5
 # A count template is due when it was not counted for this long.
@@ -116,7 +120,8 @@ class TodaySales:
     net: Decimal
     average_ticket: Decimal | None
     expected_by_now: Decimal | None
-    # gross / expected_by_now − 1 (None without an expectation)
+    # gross / expected_by_now − 1 (None without an expectation, or before `COMPARE_FROM_SHARE`
+    # of the day's forecast was expected)
     vs_expected: Decimal | None
     kpis: list[KpiCard] = field(default_factory=list)
 
@@ -305,8 +310,8 @@ def today_sales(site: Site, day: dt.date, now: dt.datetime) -> TodaySales:
     local_now = elapsed.astimezone(zone)
     hours_gone = int((elapsed - start).total_seconds() // 3600)
     order = [(site.cutoff_hour + offset) % 24 for offset in range(24)]
-    sold = {
-        row["hour"]: row
+    sold: dict[int, dict[str, Any]] = {
+        row["hour"]: dict(row)
         for row in SalesHour.objects.filter(site=site, business_date=day, currency=currency)
         .values("hour")
         .annotate(orders=Sum("orders"), gross=Sum("gross"), net=Sum("net"))
@@ -321,7 +326,7 @@ def today_sales(site: Site, day: dt.date, now: dt.datetime) -> TodaySales:
     expected_by_now = ZERO
     for offset, hour in enumerate(order):
         row = sold.get(hour, {})
-        gross = row.get("gross") or ZERO
+        gross = quantize_money(row.get("gross") or ZERO)
         expected = (
             (forecast * profile.get(hour, ZERO)).quantize(CENT)
             if has_expectation and forecast is not None
@@ -344,7 +349,7 @@ def today_sales(site: Site, day: dt.date, now: dt.datetime) -> TodaySales:
                 label=f"{hour:02d}:00",
                 orders=int(row.get("orders") or 0),
                 gross=gross,
-                net=row.get("net") or ZERO,
+                net=quantize_money(row.get("net") or ZERO),
                 expected=expected,
                 cumulative_gross=cumulative_gross,
                 cumulative_expected=cumulative_expected if expected is not None else None,
@@ -357,6 +362,12 @@ def today_sales(site: Site, day: dt.date, now: dt.datetime) -> TodaySales:
     gross = sum((row.gross for row in rows), ZERO)
     net = sum((row.net for row in rows), ZERO)
     by_now = expected_by_now.quantize(CENT) if has_expectation else None
+    comparable = (
+        by_now is not None
+        and forecast is not None
+        and by_now > 0
+        and by_now >= forecast * COMPARE_FROM_SHARE
+    )
     kpi_values = evaluate(
         measures([site], day, day, currency=currency, now=now)[None], list(CARD_KPIS)
     )
@@ -371,7 +382,7 @@ def today_sales(site: Site, day: dt.date, now: dt.datetime) -> TodaySales:
         net=net,
         average_ticket=(net / orders).quantize(CENT) if orders else None,
         expected_by_now=by_now,
-        vs_expected=(gross / by_now - 1) if by_now else None,
+        vs_expected=(gross / by_now - 1) if comparable and by_now else None,
         kpis=[
             KpiCard(
                 code=code,

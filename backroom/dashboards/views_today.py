@@ -6,6 +6,7 @@ refreshes the body every few minutes; `?export=xlsx|csv` downloads the hourly ta
 
 from __future__ import annotations
 
+from decimal import Decimal
 from typing import Any
 
 from django.http import HttpRequest, HttpResponse
@@ -20,6 +21,7 @@ from backroom.web.forms import posted_id
 from backroom.web.rendering import render_page
 
 REFRESH_SECONDS = 180
+CENT = Decimal("0.01")
 
 
 def hourly_rows(data: StoreToday) -> list[list[Any]]:
@@ -42,14 +44,18 @@ def hourly_rows(data: StoreToday) -> list[list[Any]]:
             [
                 row.label,
                 row.orders,
-                row.gross,
-                row.net,
-                row.expected if row.expected is not None else "",
-                row.cumulative_gross,
-                row.cumulative_expected if row.cumulative_expected is not None else "",
+                _cents(row.gross),
+                _cents(row.net),
+                _cents(row.expected),
+                _cents(row.cumulative_gross),
+                _cents(row.cumulative_expected),
             ]
         )
     return rows
+
+
+def _cents(value: Decimal | None) -> str:
+    return "" if value is None else f"{value.quantize(CENT)}"
 
 
 def chart_data(data: StoreToday) -> dict[str, Any]:

@@ -79,6 +79,9 @@ def test_golden_sales_against_the_forecast_by_hour(tree, menu):
         D(100),
     )
     assert sales.vs_expected == D(300) / D(375) - 1
+    # At 11:05 only 12.50 was expected (5 minutes of 11h): too early to compare.
+    early = today_sales(site, DAY, at(11, 5))
+    assert (early.expected_by_now, early.vs_expected) == (D("12.50"), None)
     cards = {card.code: card.value for card in sales.kpis}
     assert cards["sales"] == D(300)
     assert cards["orders"] == 3
