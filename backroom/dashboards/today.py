@@ -54,6 +54,7 @@ from backroom.procurement.selectors import purchase_orders_for
 
 ZERO = Decimal(0)
 CENT = Decimal("0.01")
+RATIO = Decimal("0.0001")
 # The hourly profile: the store's sales by hour over this many days before today.
 PROFILE_DAYS = 28
 # Without a forecast: the mean of the same weekday over this many weeks.
@@ -382,7 +383,7 @@ def today_sales(site: Site, day: dt.date, now: dt.datetime) -> TodaySales:
         net=net,
         average_ticket=(net / orders).quantize(CENT) if orders else None,
         expected_by_now=by_now,
-        vs_expected=(gross / by_now - 1) if comparable and by_now else None,
+        vs_expected=(gross / by_now - 1).quantize(RATIO) if comparable and by_now else None,
         kpis=[
             KpiCard(
                 code=code,

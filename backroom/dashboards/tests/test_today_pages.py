@@ -46,7 +46,7 @@ def test_page_matrix_and_golden_content(tree, golden):
     page = result.allowed.content.decode()
     assert 'data-testid="today-chart"' in page
     assert 'data-testid="today-gross">300 ' in page
-    assert 'data-value="-0.2"' in page  # 300 against 375 expected by 12:30
+    assert 'data-value="-0.2000"' in page  # 300 against 375 expected by 12:30
     assert 'id="today-chart-data"' in page and '"expected": "450.00"' in page
     assert 'data-testid="today-updated"' in page and ">12:30</time>" in page
     # Another store's manager learns nothing about store A.
