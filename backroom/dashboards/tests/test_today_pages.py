@@ -18,6 +18,7 @@ from backroom.testing.matrix import assert_matrix
 pytestmark = pytest.mark.django_db
 
 menu = channels_tests.menu
+QUERY_BUDGET = 35  # 28 when written
 
 
 @pytest.fixture
@@ -127,3 +128,11 @@ def test_a_store_manager_finds_today_from_home_and_the_menu(tree):
     assert 'href="/dashboards/today/"' in home  # the navigation entry
     staff = client_for(make_user("store_staff", tree.store_a))
     assert "store-today" not in staff.get("/").content.decode()
+
+
+def test_the_page_reads_a_bounded_number_of_queries(tree, golden, django_assert_max_num_queries):
+    manager = client_for(make_user("store_manager", tree.store_a))
+    manager.get(f"/dashboards/today/?site={golden.pk}")  # warm the caches (nav, roles)
+    # Each section is a few grouped queries, whatever the number of hours, rows or days.
+    with django_assert_max_num_queries(QUERY_BUDGET):
+        assert manager.get(f"/dashboards/today/?site={golden.pk}").status_code == 200
