@@ -8,12 +8,15 @@ class DashboardsConfig(AppConfig):
     verbose_name = _("Dashboards and alerts")
 
     def ready(self) -> None:
-        from backroom.dashboards import permissions
-        from backroom.web.navigation import NAVIGATION, NavItem, register_nav_item
+        from backroom.dashboards import permissions  # registration
+        from backroom.web.navigation import NavItem, register_nav_item
 
-        # First after Home.
-        after_home = NAVIGATION[1].url_name if len(NAVIGATION) > 1 else None
-        register_nav_item(
+        # Right after Home: HQ's dashboard, then a store manager's first stop.
+        for item in [
             NavItem(_("Dashboard"), "dashboards:hq", "ti-dashboard", permissions.DASHBOARDS_VIEW),
-            before=after_home,
+            NavItem(
+                _("Today"), "dashboards:today", "ti-calendar-stats", permissions.DASHBOARDS_VIEW
+            ),
+        ]:
+            register_nav_item(item, before="web:org_tree")
         )

@@ -15,6 +15,7 @@ from django.views.decorators.http import require_http_methods, require_POST
 from backroom.accounts import permissions
 from backroom.accounts.selectors import users_for
 from backroom.accounts.services import sign_in
+from backroom.dashboards.today import today_stores
 from backroom.kernel.exceptions import DomainError
 from backroom.org.choices import SITE_KINDS, NodeKind, SiteStatus
 from backroom.org.selectors import nodes_for, sites_for
@@ -83,4 +84,6 @@ def home(request: HttpRequest) -> HttpResponse:
     else:
         now = timezone.now()
         context["clocks"] = [store_clock(site, now) for site in sites]
+        # A store card links to the store's "today" page when the user may see it.
+        context["today_site_ids"] = {site.pk for site in today_stores(user)}
     return render_page(request, "web/home.html", context)
