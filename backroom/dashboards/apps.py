@@ -19,4 +19,3 @@ class DashboardsConfig(AppConfig):
             ),
         ]:
             register_nav_item(item, before="web:org_tree")
-        )
