@@ -9,6 +9,7 @@ from backroom.dashboards import rollups
 from backroom.events.models import OutboxEvent
 from backroom.events.services import subscribe
 from backroom.inventory.events import InventoryEvent
+from backroom.procurement.events import ProcurementEvent
 
 
 @subscribe(InventoryEvent.STOCK_POSTED, is_async=True, name="dashboards.stock_days")
@@ -33,3 +34,12 @@ def open_soldout_spell(outbox_event: OutboxEvent) -> None:
 def close_soldout_spell(outbox_event: OutboxEvent) -> None:
     payload: dict[str, Any] = outbox_event.payload
     rollups.close_spell(payload["site_id"], payload["item_id"], outbox_event.occurred_at)
+
+
+@subscribe(ProcurementEvent.INVOICE_ENTERED, is_async=True, name="dashboards.price_jump")
+def detect_invoice_price_jumps(outbox_event: OutboxEvent) -> None:
+    """An invoice's prices against the items' price history from its supplier (a replay only
+    groups on the alerts it raised)."""
+    from backroom.dashboards import detectors
+
+    detectors.detect_price_jumps(int(outbox_event.payload["invoice_id"]))
