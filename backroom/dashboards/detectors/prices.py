@@ -26,8 +26,9 @@ from backroom.dashboards.detectors.common import (
 
 
 def detect_price_jumps(invoice_id: int, *, now: dt.datetime | None = None) -> int:
-    """Each line of a supplier invoice against the item's earlier prices from that supplier:
-    invoice lines of earlier invoices and purchase-order lines (in the same purchase unit).
+    """Each line of a supplier invoice against the item's earlier prices from that supplier,
+    each purchase once: earlier invoice lines, and purchase-order lines not invoiced yet (in
+    the same purchase unit).
     Alerts on a rise above max(`min_rise`, k robust σ of the prices relative to their median).
     Returns the alerts raised or grouped."""
     from backroom.procurement.models import (
@@ -74,6 +75,12 @@ def detect_price_jumps(invoice_id: int, *, now: dt.datetime | None = None) -> in
             item=item,
             unit_price__gt=0,
             order__created_at__lte=invoice.created_at,
+        ).exclude(
+            # A purchase counts once: at its invoiced price once it is invoiced (this
+            # invoice's own lines are the prices being judged).
+            pk__in=SupplierInvoiceLine.objects.filter(purchase_order_line__isnull=False).values(
+                "purchase_order_line"
+            )
         )
         if unit:
             earlier_invoices = earlier_invoices.filter(
