@@ -10,7 +10,6 @@ from decimal import Decimal
 from typing import Any
 
 from django.conf import settings
-from django.urls import reverse
 from django.utils import timezone
 from django.utils.formats import date_format
 
@@ -143,10 +142,6 @@ def site_today(site: Site, now: dt.datetime | None = None) -> dt.date:
     return business_date(
         now or timezone.now(), time_zone=site.time_zone, cutoff_hour=site.cutoff_hour
     )
-
-
-def link(name: str, *args: Any) -> str:
-    return reverse(name, args=args)
 
 
 def day_text(day: dt.date) -> str:

@@ -16,7 +16,6 @@ from backroom.dashboards.detectors.common import (
     PRICE_JUMP,
     RATIO,
     config,
-    link,
     number,
     spread,
     text,
@@ -140,7 +139,8 @@ def detect_price_jumps(invoice_id: int, *, now: dt.datetime | None = None) -> in
             "invoice_id": invoice.pk,
             "invoice_number": invoice.invoice_number,
             "invoice_date": invoice.invoice_date.isoformat(),
-            "invoice_url": link("procurement:invoice_detail", invoice.pk),
+            # The page of a document: its URL name, reversed with its id by whoever shows it.
+            "invoice_page": "procurement:invoice_detail",
             "line_no": line.line_no,
             "supplier_id": invoice.supplier_id,
             "supplier": invoice.supplier.code,

@@ -18,7 +18,6 @@ from backroom.dashboards.detectors.common import (
     ZERO,
     config,
     day_text,
-    link,
     number,
     site_today,
     spread,
@@ -71,7 +70,7 @@ def _waste_documents(site: Site, day: dt.date) -> list[dict[str, Any]]:
             "id": document.pk,
             "number": document.number,
             "value": str(document.total_value),
-            "url": link("inventory:waste_detail", document.pk),
+            "page": "inventory:waste_detail",
         }
         for document in WasteDocument.objects.filter(
             site=site, status=WasteStatus.POSTED, occurred_at__gte=start, occurred_at__lt=end
@@ -85,7 +84,7 @@ def _count_sheets(site: Site, day: dt.date) -> list[dict[str, Any]]:
         {
             "id": sheet.pk,
             "number": sheet.number,
-            "url": link("inventory:count_sheet", sheet.pk),
+            "page": "inventory:count_sheet",
         }
         for sheet in CountSheet.objects.filter(
             site=site, posted_at__gte=start, posted_at__lt=end

@@ -8,6 +8,7 @@ import datetime as dt
 from decimal import Decimal
 
 import pytest
+from django.urls import reverse
 from django.utils import timezone
 
 from backroom.dashboards import detectors
@@ -123,7 +124,9 @@ def test_a_waste_spike_raises_one_alert_with_its_documents_and_reruns_group(stoc
     )
     documents = details["waste_documents"]
     assert [document["value"] for document in documents] == ["150.0000", "150.0000"]
-    assert documents[0]["url"] == f"/stock/waste/{documents[0]['id']}/"
+    assert reverse(documents[0]["page"], args=[documents[0]["id"]]) == (
+        f"/stock/waste/{documents[0]['id']}/"
+    )
     assert "300.00" in alert.title
     # The nightly job again: grouped on the open alert, nothing new (store B has no waste).
     assert detectors.detect_stock_spikes() == 1
