@@ -28,6 +28,8 @@ from backroom.approvals import runtime
 from backroom.catalog.selectors import site_today
 from backroom.config.demo import DemoContext
 from backroom.dashboards import detectors, rollups
+from backroom.finance.models import Book
+from backroom.finance.services.automatic import post_stock_posting
 from backroom.inventory import services as inventory
 from backroom.inventory.choices import LocationKind, WasteReason, WasteStatus
 from backroom.inventory.models import ItemValuation, StockMove, WasteDocument
@@ -98,6 +100,11 @@ def _waste_spike(ctx: DemoContext, site: Site) -> None:
             occurred_at=when,
         )
     _approve(document, when + dt.timedelta(hours=1))
+    document.refresh_from_db()
+    # The worker would post it to the books (`finance.post_stock`); the finance demo caught
+    # up the earlier postings, so the seed posts this one at once.
+    if document.posting_id and Book.objects.filter(entity_id=site.legal_entity_id).exists():
+        post_stock_posting(document.posting_id)
 
 
 def _approve(document: WasteDocument, when: dt.datetime) -> None:
