@@ -62,6 +62,7 @@ def _till_order(payload: TillOrderIn) -> pos.TillOrder:
         customer_phone=payload.customer_phone,
         address=payload.address,
         notes=payload.notes,
+        staff_code=payload.staff_code,
         lines=[
             pos.TillLine(
                 sku=line.sku,

@@ -426,6 +426,7 @@ def _build_order(
         latitude=data.latitude,
         longitude=data.longitude,
         notes=data.notes,
+        staff_code=data.staff_code[:40],
         placed_at=data.placed_at,
         status_changed_at=event.occurred_at or data.placed_at,
     )

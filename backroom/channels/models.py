@@ -151,6 +151,9 @@ class Order(TimestampedModel):
     latitude = models.DecimalField(max_digits=9, decimal_places=6, null=True, blank=True)
     longitude = models.DecimalField(max_digits=9, decimal_places=6, null=True, blank=True)
     notes = models.TextField(_("notes"), blank=True)
+    # Who rang the order up at the till (the POS's staff code; empty when it sends none): the
+    # refunds and discounts per staff member are read from it (docs/anomalies.md).
+    staff_code = models.CharField(_("staff member"), max_length=40, blank=True, default="")
     placed_at = models.DateTimeField(_("placed at"))
     status_changed_at = models.DateTimeField(_("status changed at"), default=timezone.now)
     completed_at = models.DateTimeField(_("completed at"), null=True, blank=True)

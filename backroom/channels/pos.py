@@ -93,6 +93,7 @@ class TillOrder:
     customer_phone: str = ""
     address: str = ""
     notes: str = ""
+    staff_code: str = ""
 
 
 @dataclass
@@ -339,6 +340,7 @@ def parse_till_order(
         customer_phone=str(data.get("customer_phone") or ""),
         address=str(data.get("address") or ""),
         notes=str(data.get("notes") or ""),
+        staff_code=str(data.get("staff_code") or ""),
     )
     return [
         PlatformEvent(

@@ -54,6 +54,8 @@ class TillOrderIn(Schema):
     customer_phone: str = text(max_length=40, default="")
     address: str = text(max_length=300, default="")
     notes: str = text(max_length=2000, default="")
+    # Who rang the order up (the till's staff code): refunds and discounts per staff member.
+    staff_code: str = text(max_length=40, default="")
     lines: list[TillLineIn] = Field(..., min_length=1, max_length=500)
 
 
@@ -112,6 +114,7 @@ class OrderOut(Schema):
     income: Decimal | None
     refunded_amount: Decimal
     customer_name: str
+    staff_code: str
     placed_at: dt.datetime
     status_changed_at: dt.datetime
     completed_at: dt.datetime | None

@@ -12,12 +12,12 @@ from backroom.dashboards import months, rollups
 from backroom.events.models import OutboxEvent
 from backroom.events.services import subscribe
 from backroom.inventory.events import InventoryEvent
+from backroom.procurement.events import ProcurementEvent
 
 
 @subscribe(InventoryEvent.STOCK_POSTED, is_async=True, name="dashboards.stock_days")
 def refresh_stock_days(outbox_event: OutboxEvent) -> None:
-    """Recompute the store-days a posting's moves fall on (idempotent: a replay changes
-    nothing)."""
+    """Add a posting to the store-days its moves fall on (once: a replay changes nothing)."""
     rollups.refresh_posting(int(outbox_event.payload["posting_id"]))
 
 
@@ -62,3 +62,12 @@ def mark_history_months(outbox_event: OutboxEvent) -> None:
         days.append((int(payload["site_id"]), month))
         month = months.next_month(month)
     months.mark_dirty(days)
+
+
+@subscribe(ProcurementEvent.INVOICE_ENTERED, is_async=True, name="dashboards.price_jump")
+def detect_invoice_price_jumps(outbox_event: OutboxEvent) -> None:
+    """An invoice's prices against the items' price history from its supplier (a replay only
+    groups on the alerts it raised)."""
+    from backroom.dashboards import detectors
+
+    detectors.detect_price_jumps(int(outbox_event.payload["invoice_id"]))

@@ -24,3 +24,21 @@ def roll_dashboard_days() -> int:
 def refresh_dirty_months() -> int:
     """Recompute the closed store-months whose days changed (read from the days meanwhile)."""
     return months.refresh_dirty()
+
+
+@db_periodic_task(crontab(minute="*/15"))
+def detect_sales_drops() -> int:
+    """Every 15 minutes: each trading store's sales so far against what it usually has by
+    this hour of its expected day (docs/anomalies.md)."""
+    from backroom.dashboards import detectors
+
+    return detectors.detect_sales_drops_now()
+
+
+@db_periodic_task(crontab(hour="3", minute="45"))
+def detect_daily_anomalies() -> int:
+    """After the roll of stock days (03:15): yesterday's sales, waste, count variances and
+    refunds and discounts per staff member of every store (docs/anomalies.md)."""
+    from backroom.dashboards import detectors
+
+    return detectors.detect_daily()

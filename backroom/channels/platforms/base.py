@@ -74,6 +74,7 @@ class CanonicalOrder:
     latitude: Decimal | None = None
     longitude: Decimal | None = None
     notes: str = ""
+    staff_code: str = ""  # who rang it up at the till (POS only)
     day_seq: str = (
         ""  # the store's daily order number shown to the kitchen (Meituan day_seq, Ele.me daySn)
     )
