@@ -16,3 +16,11 @@ def roll_dashboard_days() -> int:
     today = timezone.localdate()
     created = rollups.carry_forward(today - dt.timedelta(days=1))
     return created + rollups.snapshot_forecasts(today)
+
+
+@db_periodic_task(crontab(minute="*/15"))
+def evaluate_alert_rules() -> int:
+    """Every 15 minutes: the scheduled alert rules that are due (docs/alerts.md)."""
+    from backroom.dashboards.rules import evaluate_due_rules
+
+    return evaluate_due_rules()
