@@ -155,7 +155,7 @@ def _today(site: Site | None, now: dt.datetime) -> dt.date:
 
 
 def _base_nodes(rule: AlertRule) -> list[OrgNode]:
-    if rule.node_id is not None:
+    if rule.node is not None:
         return [rule.node]
     return list(OrgNode.objects.filter(parent__isnull=True, is_active=True).order_by("path"))
 
@@ -331,7 +331,7 @@ def evaluate_rule(
     return evaluations
 
 
-def _format(code: str, value: Decimal | None, currency: str) -> str:
+def format_kpi(code: str, value: Decimal | None, currency: str) -> str:
     if value is None:
         return _("no value")
     unit = KPIS[code].unit
@@ -345,7 +345,7 @@ def _format(code: str, value: Decimal | None, currency: str) -> str:
 def summary(rule: AlertRule, evaluation: Evaluation) -> str:
     """The figures the condition names, as one line ("food_cost_pct 36.0 %, sales 6,200.00 CNY")."""
     return ", ".join(
-        f"{KPIS[code].label}: {_format(code, evaluation.kpis.get(code), evaluation.currency)}"
+        f"{KPIS[code].label}: {format_kpi(code, evaluation.kpis.get(code), evaluation.currency)}"
         for code in referenced_kpis(rule.condition)
     )
 

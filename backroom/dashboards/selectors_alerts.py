@@ -76,8 +76,12 @@ def filter_alerts(rows: QuerySet[Alert], actor: Any, filters: AlertFilter) -> Qu
     if filters.assigned_to_me:
         rows = rows.filter(assignee_id=getattr(actor, "pk", None))
     if filters.is_unread:
-        rows = rows.filter(is_read=False)
+        rows = rows.exclude(pk__in=_read_by(actor))
     return rows
+
+
+def _read_by(actor: Any) -> QuerySet[AlertRead, Any]:
+    return AlertRead.objects.filter(user_id=getattr(actor, "pk", None) or 0).values("alert_id")
 
 
 def unread_count(actor: Any) -> int:
@@ -87,9 +91,9 @@ def unread_count(actor: Any) -> int:
     if not actor.has_scoped_permission(ALERTS_VIEW):
         return 0
     return (
-        alerts_for(actor)
+        Alert.objects.restrict(actor, ALERTS_VIEW)
         .exclude(status=AlertStatus.RESOLVED)
-        .filter(is_read=False)
+        .exclude(pk__in=_read_by(actor))
         .order_by()
         .count()
     )
