@@ -2,8 +2,6 @@
 (list with filters, get, read, acknowledge, assign, resolve) and the alert rules (CRUD, test now,
 check a condition). Writes accept `Idempotency-Key` (kernel.idempotency): a retry replays."""
 
-from __future__ import annotations
-
 from typing import Any
 
 from django.db.models import QuerySet
