@@ -3,7 +3,9 @@
 Package: `cel-python` (imports as `celpy`), pure Python. We use its parser (a Lark tree with
 line/column positions) and its interpreter; never `eval`. CEL's own type checker is not part of
 cel-python, so `check_condition` walks the tree with the document type's declared fields and
-reports, all at once and each with its column:
+reports, all at once and each with its column (any `DocumentType` works, registered or not: the
+alert rules check their conditions against one declaring the KPI values, see
+`backroom.dashboards.rules`):
 
 - syntax errors (from the parser's position),
 - unknown field names (with the fields the document type offers),
@@ -39,7 +41,7 @@ from celpy.evaluation import CELEvalError
 from django.utils.translation import gettext as _
 
 from backroom.approvals.exceptions import ConditionFailed
-from backroom.approvals.registry import DocumentType, FieldType, get_document_type
+from backroom.approvals.registry import DocumentType, FieldType
 from backroom.kernel.exceptions import ErrorCollector
 
 MAX_CONDITION_LENGTH = 2000
@@ -180,6 +182,12 @@ class _Checker:
             "dot_ident": _("a leading “.”"),
             "dot_ident_arg": _("a leading “.”"),
         }.get(str(node.data), str(node.data))
+        if self.document_type.conditions_label:
+            return self.report(
+                node,
+                _("%(construct)s is not supported in %(conditions)s.")
+                % {"construct": construct, "conditions": self.document_type.conditions_label},
+            )
         return self.report(
             node,
             _("%(construct)s is not supported in approval conditions.") % {"construct": construct},
@@ -618,8 +626,8 @@ def to_cel_values(
 
 
 @lru_cache(maxsize=1024)
-def _program(text: str, document_type_code: str) -> celpy.Runner:
-    tree, problems = _check(text, get_document_type(document_type_code))
+def _program(text: str, document_type: DocumentType) -> celpy.Runner:
+    tree, problems = _check(text, document_type)
     if problems:
         raise ConditionFailed(
             _("The condition “%(condition)s” is invalid: %(problem)s")
@@ -636,7 +644,7 @@ def evaluate_activation(
     if not text.strip():
         return True
     try:
-        result = _program(text, document_type.code).evaluate(dict(activation))
+        result = _program(text, document_type).evaluate(dict(activation))
     except CELEvalError as error:
         raise ConditionFailed(
             _("The condition “%(condition)s” could not be evaluated: %(error)s.")

@@ -67,6 +67,8 @@ class DocumentType:
     fields: tuple[FieldSpec, ...]
     node_field: str = "store"
     description: Promise | str = ""
+    # Where conditions over these fields are written, for messages ("approval conditions").
+    conditions_label: Promise | str = ""
     _by_name: dict[str, FieldSpec] = field(default_factory=dict, init=False, compare=False)
 
     def __post_init__(self) -> None:

@@ -30,3 +30,24 @@ class RuleScope(models.TextChoices):
 class AlertSource(models.TextChoices):
     RULE = "rule", _("Alert rule")
     DETECTOR = "detector", _("Anomaly detection")
+
+
+class RuleSchedule(models.TextChoices):
+    EVERY_15_MINUTES = "15min", _("Every 15 minutes")
+    HOURLY = "hourly", _("Every hour")
+    DAILY = "daily", _("Daily at a time")
+
+
+class RulePeriod(models.TextChoices):
+    TODAY = "today", _("Today so far")
+    YESTERDAY = "yesterday", _("Yesterday")
+    LAST_7_DAYS = "last_7_days", _("The last 7 days (to yesterday)")
+    LAST_28_DAYS = "last_28_days", _("The last 28 days (to yesterday)")
+
+
+class EmailStatus(models.TextChoices):
+    PENDING = "pending", _("To send")
+    SENDING = "sending", _("Sending")
+    SENT = "sent", _("Sent")
+    SKIPPED = "skipped", _("Not sent (no address)")
+    FAILED = "failed", _("Failed")

@@ -71,3 +71,24 @@ def detect_invoice_price_jumps(outbox_event: OutboxEvent) -> None:
     from backroom.dashboards import detectors
 
     detectors.detect_price_jumps(int(outbox_event.payload["invoice_id"]))
+
+
+# --- alerts (docs/alerts.md) ---------------------------------------------------------------------
+
+
+@subscribe("*", is_async=True, name="dashboards.alert_rules_on_event")
+def evaluate_rules_on_event(outbox_event: OutboxEvent) -> None:
+    """Rules triggered by this event type look at the event's store (and the nodes above it)."""
+    from backroom.dashboards.rules import evaluate_for_event
+
+    if outbox_event.event_type.startswith("dashboards.alert."):
+        return
+    evaluate_for_event(outbox_event.event_type, outbox_event.org_node)
+
+
+@subscribe("dashboards.alert.raised", is_async=True, name="dashboards.alert_emails")
+def email_alert(outbox_event: OutboxEvent) -> None:
+    """The recipients of a rule that sends email are emailed about a new alert."""
+    from backroom.dashboards.notifications import email_alert_recipients
+
+    email_alert_recipients(outbox_event)

@@ -42,3 +42,11 @@ def detect_daily_anomalies() -> int:
     from backroom.dashboards import detectors
 
     return detectors.detect_daily()
+
+
+@db_periodic_task(crontab(minute="*/15"))
+def evaluate_alert_rules() -> int:
+    """Every 15 minutes: the scheduled alert rules that are due (docs/alerts.md)."""
+    from backroom.dashboards.rules import evaluate_due_rules
+
+    return evaluate_due_rules()

@@ -17,12 +17,22 @@ store, fingerprint) while it is open are grouped on one `Alert` (its `occurrence
 
 from __future__ import annotations
 
+import datetime as dt
+
 from django.conf import settings
 from django.db import models
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from backroom.dashboards.choices import AlertSource, AlertStatus, RuleScope, RuleTrigger, Severity
+from backroom.dashboards.choices import (
+    AlertSource,
+    AlertStatus,
+    EmailStatus,
+    RuleSchedule,
+    RuleScope,
+    RuleTrigger,
+    Severity,
+)
 from backroom.kernel.models import TimestampedModel
 from backroom.kernel.money import CurrencyField, MoneyField
 from backroom.kernel.scoping import OrgScopedQuerySet
@@ -246,6 +256,12 @@ class AlertRule(TimestampedModel):
     cooldown_minutes = models.PositiveIntegerField(_("cool-down (minutes)"), default=24 * 60)
     is_active = models.BooleanField(_("active"), default=True)
     is_builtin = models.BooleanField(_("shipped with Backroom"), default=False)
+    # For a schedule: how often the worker evaluates it (rules.is_due), and when it last did.
+    schedule = models.CharField(
+        _("schedule"), max_length=10, choices=RuleSchedule.choices, default=RuleSchedule.DAILY
+    )
+    run_at = models.TimeField(_("daily at"), default=dt.time(7, 0))
+    last_evaluated_at = models.DateTimeField(_("last evaluated"), null=True, blank=True)
 
     objects = OrgScopedQuerySet.as_manager()
     scope_field = "node"
@@ -361,3 +377,33 @@ class AlertRead(models.Model):
 
     def __str__(self) -> str:
         return f"{self.user_id} read {self.alert_id}"
+
+
+class AlertEmail(models.Model):
+    """One email telling a recipient of a rule about a new alert: created once per alert and
+    user (a replayed event adds nothing), claimed (`pending` → `sending`) before it is sent,
+    so it goes out at most once."""
+
+    alert = models.ForeignKey(Alert, on_delete=models.CASCADE, related_name="emails")
+    recipient = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+"
+    )
+    status = models.CharField(
+        _("status"), max_length=10, choices=EmailStatus.choices, default=EmailStatus.PENDING
+    )
+    created_at = models.DateTimeField(default=timezone.now)
+    sent_at = models.DateTimeField(null=True, blank=True)
+    error = models.TextField(blank=True)
+
+    class Meta:
+        ordering = ["alert", "id"]
+        verbose_name = _("alert email")
+        verbose_name_plural = _("alert emails")
+        constraints = [
+            models.UniqueConstraint(
+                fields=["alert", "recipient"], name="dashboards_alert_email_once"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.alert_id} → {self.recipient_id}: {self.status}"
