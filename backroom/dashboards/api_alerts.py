@@ -2,6 +2,7 @@
 (list with filters, get, read, acknowledge, assign, resolve) and the alert rules (CRUD, test now,
 check a condition). Writes accept `Idempotency-Key` (kernel.idempotency): a retry replays."""
 
+import datetime as dt
 from typing import Any
 
 from django.db.models import QuerySet
@@ -75,7 +76,7 @@ def list_alerts(request: HttpRequest, filters: Query[AlertFilterIn]) -> QuerySet
     return _filtered(request, filters)
 
 
-@router.post("/read", response={200: ReadAllOut, **errors()})
+@router.post("/read", response={200: ReadAllOut, **errors(403)})
 def read_all(request: HttpRequest, filters: Query[AlertFilterIn]) -> dict[str, int]:
     """Mark every alert the filters select read for the caller."""
     found = _filtered(request, filters)
@@ -123,7 +124,7 @@ def _input(request: HttpRequest, payload: RuleIn) -> services.RuleInput:
         period=payload.period,
         event_type=payload.event_type,
         schedule=payload.schedule,
-        run_at=payload.run_at,
+        run_at=dt.time.fromisoformat(payload.run_at),
         severity=payload.severity,
         recipient_roles=payload.recipient_roles,
         send_email=payload.send_email,
@@ -206,7 +207,7 @@ def get_alert(request: HttpRequest, alert_id: Path[ObjectId]) -> Alert:
     return _alert(request, alert_id)
 
 
-@router.post("/{alert_id}/read", response={200: AlertOut, **errors(404)})
+@router.post("/{alert_id}/read", response={200: AlertOut, **errors(403, 404)})
 def read_alert(request: HttpRequest, alert_id: Path[ObjectId]) -> Alert:
     alert = _alert(request, alert_id)
     services.mark_read(alert, actor=request.user)

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any
+from typing import Annotated, Any
 
 from ninja import Field, Schema
 
 from backroom.config.api_support import ObjectId, text
+
+RoleCode = Annotated[str, Field(max_length=50, pattern=r"^[^\x00]*$")]
 
 
 class AlertFilterIn(Schema):
@@ -84,9 +86,10 @@ class RuleIn(Schema):
     period: str = "yesterday"
     event_type: str = text(max_length=100, default="")
     schedule: str = "daily"
-    run_at: dt.time = dt.time(7, 0)
+    # The time of day of a daily rule, "HH:MM" in the deployment's time zone.
+    run_at: str = Field("07:00", pattern=r"^([01][0-9]|2[0-3]):[0-5][0-9]$")
     severity: str = "warning"
-    recipient_roles: list[str] = Field(default_factory=list, max_length=50)
+    recipient_roles: list[RoleCode] = Field(default_factory=list, max_length=50)
     send_email: bool = False
     cooldown_minutes: int = Field(24 * 60, ge=0, le=366 * 24 * 60)
 
@@ -103,7 +106,7 @@ class RuleOut(Schema):
     period: str
     event_type: str
     schedule: str
-    run_at: dt.time
+    run_at: str  # "HH:MM"
     severity: str
     recipient_roles: list[str]
     send_email: bool
@@ -111,6 +114,10 @@ class RuleOut(Schema):
     is_active: bool
     is_builtin: bool
     last_evaluated_at: dt.datetime | None
+
+    @staticmethod
+    def resolve_run_at(obj: Any) -> str:
+        return str(obj.run_at.strftime("%H:%M"))
 
 
 class RuleActiveIn(Schema):

@@ -300,6 +300,8 @@ def _validate(data: RuleInput, *, rule: AlertRule | None) -> ErrorCollector:
         errors.add(
             "schedule", _("Choose one of: %(values)s.") % {"values": ", ".join(RuleSchedule.values)}
         )
+    if data.run_at.tzinfo is not None:
+        errors.add("run_at", _("Give a time of day without a time zone (the deployment's)."))
     if data.trigger == RuleTrigger.EVENT:
         if data.event_type not in rule_engine.rule_event_types():
             errors.add("event_type", _("Choose the event that makes the rule look."))

@@ -269,3 +269,28 @@ def test_rule_api_errors(tree, people):  # noqa: F811
         content_type="application/json",
     ).json()
     assert valid == {"is_valid": True, "problems": [], "kpis": ["food_cost_pct", "sales"]}
+
+
+def test_read_all_and_variables_matrix(tree, people):  # noqa: F811
+    raise_at(tree.store_a)
+    raise_at(tree.store_b)
+    result = assert_matrix(
+        "POST",
+        f"{API}/read",
+        allowed=people.manager_a,
+        forbidden=people.nobody,
+        other_scope=None,
+        expect_forbidden=200,
+        snapshot=lambda: AlertRead.objects.count(),
+    )
+    assert result.forbidden.json() == {"marked": 0}
+    assert result.allowed.json() == {"marked": 1}
+    assert list(AlertRead.objects.values_list("user_id", flat=True)) == [people.manager_a.pk]
+    variables = assert_matrix(
+        "GET",
+        f"{API}/rules/variables",
+        allowed=people.hq,
+        forbidden=None,
+        other_scope=None,
+    )
+    assert {row["name"] for row in variables.allowed.json()} >= {"sales", "store", "days"}

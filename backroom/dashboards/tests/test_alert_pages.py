@@ -276,3 +276,32 @@ def test_the_builtin_rule_cannot_be_deleted_from_its_page(tree, people):  # noqa
     ).content.decode()
     assert "deactivate the rule instead" in page
     assert AlertRule.objects.filter(pk=builtin.pk).exists()
+
+
+def test_new_rule_post_matrix(tree, people):  # noqa: F811
+    hq_b = make_user("hq_operations", tree.store_b)
+    form = {
+        "name": "Waste value high",
+        "condition": "waste_value > 500",
+        "scope": "store",
+        "node": tree.store_a.pk,
+        "trigger": "schedule",
+        "period": "yesterday",
+        "schedule": "daily",
+        "run_at": "07:00",
+        "severity": "warning",
+        "cooldown_minutes": "60",
+    }
+    assert_matrix(
+        "POST",
+        reverse("dashboards:alert_rule_new"),
+        payload=form,
+        allowed=people.hq,
+        forbidden=people.manager_a,
+        other_scope=hq_b,
+        # hq_b writes rules, not at store A: the node is refused in the form (nothing saved).
+        expect_other_scope=422,
+        expect_allowed=302,
+        snapshot=_rules,
+    )
+    assert AlertRule.objects.get(code="waste-value-high").node == tree.store_a
