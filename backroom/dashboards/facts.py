@@ -22,8 +22,9 @@ from django.db.models.functions import Length, TruncWeek
 from django.utils import timezone
 
 from backroom.channels.models import SalesChannelDay, SalesDay
+from backroom.dashboards import months
 from backroom.dashboards.kpis import Measures
-from backroom.dashboards.models import ForecastDay, SoldOutSpell, StockDay
+from backroom.dashboards.models import ForecastDay, SoldOutSpell, StockDay, StoreMonth
 from backroom.dashboards.permissions import DASHBOARDS_VIEW
 from backroom.dashboards.rollups import closing_values, sold_out_minutes
 from backroom.kernel.dates import business_day_bounds
@@ -152,6 +153,12 @@ def measures(
     result: dict[Key, Measures] = defaultdict(Measures)
     days = (date_to - date_from).days + 1
     span = Q(site_id__in=site_ids, business_date__gte=date_from, business_date__lte=date_to)
+    # Totals and stores read whole closed months from `StoreMonth`, the rest from the days.
+    monthly = by in ("total", "site")
+    month_rows: list[StoreMonth] = []
+    if monthly:
+        span, month_rows = _month_split(span, site_ids, date_from, date_to)
+        _add_months(result, month_rows, by, rates)
 
     money = ("gross", "net", "merchant_discount", "platform_discount", "commission")
     for row in _grouped(SalesDay.objects.filter(span), by, "currency").annotate(
@@ -180,6 +187,14 @@ def measures(
         business_date__gte=date_from - LAST_YEAR,
         business_date__lte=date_to - LAST_YEAR,
     )
+    if monthly:
+        last_year, last_year_months = _month_split(
+            last_year, site_ids, date_from - LAST_YEAR, date_to - LAST_YEAR
+        )
+        for row in last_year_months:
+            m = result[row.site_id if by == "site" else None]
+            m.last_year_net += rates(row.net, row.currency)
+            m.last_year_orders += Decimal(row.orders)
     for row in _grouped(SalesDay.objects.filter(last_year), by, "currency").annotate(
         net_sum=Sum("net"), orders_sum=Sum("orders")
     ):
@@ -203,6 +218,52 @@ def measures(
     if by == "total":
         result[None].days = days
     return dict(result)
+
+
+def _month_split(
+    span: Q, site_ids: Sequence[int], date_from: dt.date, date_to: dt.date
+) -> tuple[Q, list[StoreMonth]]:
+    """The closed months wholly inside the period whose store figures are clean: their rows,
+    and `span` narrowed to the days they do not cover (the rest, and dirty store-months)."""
+    closed = months.closed_months(
+        months.full_months(date_from, date_to, before=months.current_month())
+    )
+    if not closed:
+        return span, []
+    dirty = months.dirty_pairs(closed, site_ids)
+    covered = Q()
+    wanted = Q()
+    for month in closed:
+        dirty_sites = sorted(site for site, dirty_month in dirty if dirty_month == month)
+        days = Q(business_date__gte=month, business_date__lte=months.month_end(month))
+        rows = Q(month=month)
+        if dirty_sites:
+            days &= ~Q(site_id__in=dirty_sites)
+            rows &= ~Q(site_id__in=dirty_sites)
+        covered |= days
+        wanted |= rows
+    found = list(StoreMonth.objects.filter(wanted, site_id__in=list(site_ids)))
+    return span & ~covered, found
+
+
+def _add_months(result: dict[Key, Measures], rows: list[StoreMonth], by: By, rates: Rates) -> None:
+    """Closed months' store figures, as the daily reads would have added them."""
+    for row in rows:
+        m = result[row.site_id if by == "site" else None]
+        cur = row.currency
+        m.orders += Decimal(row.orders)
+        for name in ("gross", "net", "merchant_discount", "platform_discount", "commission"):
+            setattr(m, name, getattr(m, name) + rates(getattr(row, name), cur))
+        m.depleted_net += rates(row.net - row.history_net, cur)
+        for kind, value in row.channel_net.items():
+            m.channel_net[kind] = m.channel_net.get(kind, ZERO) + rates(Decimal(value), cur)
+        m.forecast_gross += rates(row.forecast_gross, cur)
+        m.forecast_guests += row.forecast_guests
+        m.theoretical_cost -= rates(row.sales, cur)
+        m.waste_cost -= rates(row.waste, cur)
+        m.variance_cost -= rates(row.variance, cur)
+        m.other_usage_cost -= rates(row.consumption, cur)
+        m.receipts += rates(row.receipts, cur)
 
 
 def _stock_flows(result: dict[Key, Measures], span: Q, by: By, rates: Rates) -> None:
