@@ -37,7 +37,7 @@ from bench.ingest import _recreate_database  # noqa: E402
 HOURS = list(range(10, 24))
 
 
-def _setup() -> None:
+def _setup(reuse: bool) -> None:
     url = os.environ.get("DATABASE_URL", "")
     if not url.startswith("postgres"):
         sys.exit("Set DATABASE_URL to a PostgreSQL database (it is re-created).")
@@ -46,7 +46,8 @@ def _setup() -> None:
     os.environ.setdefault("BACKROOM_VAR_DIR", "/tmp/br-dash-bench")
     os.environ.setdefault("HUEY_IMMEDIATE", "0")
     os.environ.setdefault("ALLOWED_HOSTS", "localhost")
-    _recreate_database(url)
+    if not reuse:
+        _recreate_database(url)
     import django
 
     django.setup()
@@ -223,51 +224,70 @@ def main() -> None:
     parser.add_argument("--days", type=int, default=730)
     parser.add_argument("--items", type=int, default=40)
     parser.add_argument("--repeat", type=int, default=20)
+    parser.add_argument(
+        "--reuse", action="store_true", help="time the history a previous run left in place"
+    )
     args = parser.parse_args()
-    _setup()
+    _setup(args.reuse)
     from django.test import Client
     from django.urls import NoReverseMatch, reverse
     from django.utils import timezone
 
+    from backroom.accounts.models import User
     from backroom.config.demo import seed_demo
-    from backroom.dashboards import facts
+    from backroom.dashboards import facts, months
     from backroom.org.models import OrgNode
     from backroom.testing.factories import make_user
 
-    tick = time.perf_counter()
-    seed_demo(only=["org", "accounts", "catalog"])
-    site_ids = _stores(args.stores)
-    print(f"{args.stores} stores in {time.perf_counter() - tick:.1f} s", flush=True)
-    tick = time.perf_counter()
-    _history(site_ids, args.days, args.items)
-    print(f"history in {time.perf_counter() - tick:.1f} s", flush=True)
-
-    group = OrgNode.objects.get(parent=None)
-    user = make_user("hq_admin", group, username="bench-hq")
+    if not args.reuse:
+        tick = time.perf_counter()
+        seed_demo(only=["org", "accounts", "catalog"])
+        site_ids = _stores(args.stores)
+        print(f"{args.stores} stores in {time.perf_counter() - tick:.1f} s", flush=True)
+        tick = time.perf_counter()
+        _history(site_ids, args.days, args.items)
+        print(f"history in {time.perf_counter() - tick:.1f} s", flush=True)
+        tick = time.perf_counter()
+        closed = months.close_months()
+        print(f"{len(closed)} months rolled up in {time.perf_counter() - tick:.1f} s", flush=True)
+        make_user("hq_admin", OrgNode.objects.get(parent=None), username="bench-hq")
+    user = User.objects.get(username="bench-hq")
     client = Client(SERVER_NAME="localhost")
     client.force_login(user)
     sites = facts.dashboard_sites(user)
     today = timezone.localdate()
     yesterday = today - dt.timedelta(days=1)
-    periods = {"month": 30, "quarter": 91, "year": 365}
+    this_month = months.current_month(today)
+    last_month = (this_month - dt.timedelta(days=1)).replace(day=1)
+    quarter_start = last_month.replace(month=(last_month.month - 1) // 3 * 3 + 1)
+    periods = {
+        "month (last calendar month)": (last_month, this_month - dt.timedelta(days=1)),
+        "month (last 30 days)": (yesterday - dt.timedelta(days=29), yesterday),
+        "quarter (last calendar quarter to date)": (quarter_start, yesterday),
+        "quarter (last 91 days)": (yesterday - dt.timedelta(days=90), yesterday),
+        "year (last 365 days)": (yesterday - dt.timedelta(days=364), yesterday),
+        "year (the last 12 whole months)": (
+            this_month.replace(year=this_month.year - 1),
+            this_month - dt.timedelta(days=1),
+        ),
+    }
     try:
         page_url = reverse("dashboards:hq")
     except NoReverseMatch:
         page_url = None
-    for name, days in periods.items():
-        start = yesterday - dt.timedelta(days=days - 1)
-        print(f"{name}: {start} – {yesterday}, {len(sites)} sites")
+    for name, (start, end) in periods.items():
+        print(f"{name}: {start} – {end}, {len(sites)} sites", flush=True)
         _time(
             "facts.measures by store",
-            lambda s=start: facts.measures(sites, s, yesterday, by="site"),
+            lambda s=start, e=end: facts.measures(sites, s, e, by="site"),
             args.repeat,
         )
         _time(
             "facts.measures by day",
-            lambda s=start: facts.measures(sites, s, yesterday, by="day"),
+            lambda s=start, e=end: facts.measures(sites, s, e, by="day"),
             args.repeat,
         )
-        query = f"date_from={start}&date_to={yesterday}"
+        query = f"date_from={start}&date_to={end}"
 
         def api(query=query):  # type: ignore[no-untyped-def]
             response = client.get(f"/api/v1/dashboards/hq?{query}")
@@ -278,7 +298,7 @@ def main() -> None:
             _time("GET /api/v1/dashboards/hq", api, args.repeat)
         if page_url:
 
-            def page(query=f"from={start}&to={yesterday}"):  # type: ignore[no-untyped-def]
+            def page(query=f"from={start}&to={end}"):  # type: ignore[no-untyped-def]
                 response = client.get(f"{page_url}?{query}")
                 if response.status_code != 200:
                     sys.exit(f"page {response.status_code}")
