@@ -79,10 +79,12 @@ def detect_invoice_price_jumps(outbox_event: OutboxEvent) -> None:
 @subscribe("*", is_async=True, name="dashboards.alert_rules_on_event")
 def evaluate_rules_on_event(outbox_event: OutboxEvent) -> None:
     """Rules triggered by this event type look at the event's store (and the nodes above it)."""
-    from backroom.dashboards.rules import evaluate_for_event
+    from backroom.dashboards.rules import evaluate_for_event, triggered_event_types
 
     if outbox_event.event_type.startswith("dashboards.alert."):
         return
+    if outbox_event.event_type not in triggered_event_types():
+        return  # no rule waits for it: no query
     evaluate_for_event(outbox_event.event_type, outbox_event.org_node)
 
 

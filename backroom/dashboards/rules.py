@@ -32,6 +32,7 @@ from typing import Any
 
 import celpy
 import celpy.celtypes as celtypes
+from django.core.cache import cache
 from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
@@ -468,6 +469,30 @@ def evaluate_due_rules(now: dt.datetime | None = None) -> int:
             run_rule(rule, now=now)
         count += 1
     return count
+
+
+TRIGGERS_CACHE_KEY = "dashboards:rule-trigger-event-types"
+
+
+def triggered_event_types() -> frozenset[str]:
+    """The event types some active rule is triggered by: the worker looks no further for any
+    other event (most events trigger nothing). Cached for a minute; rule writes forget it."""
+    found = cache.get(TRIGGERS_CACHE_KEY)
+    if found is None:
+        found = frozenset(
+            AlertRule.objects.filter(is_active=True, trigger=RuleTrigger.EVENT).values_list(
+                "event_type", flat=True
+            )
+        )
+        cache.set(TRIGGERS_CACHE_KEY, found, 60)
+    return frozenset(found)
+
+
+def forget_triggers() -> None:
+    """A rule was written: the next event reads the triggers again (now, and after the commit
+    in case another worker cached them meanwhile)."""
+    cache.delete(TRIGGERS_CACHE_KEY)
+    transaction.on_commit(lambda: cache.delete(TRIGGERS_CACHE_KEY))
 
 
 def evaluate_for_event(

@@ -368,6 +368,7 @@ def create_rule(data: RuleInput, *, actor: Any) -> AlertRule:
         try:
             with transaction.atomic():
                 rule.save()
+                rule_engine.forget_triggers()
         except IntegrityError:
             raise ValidationFailed({"code": [_("Another rule has this code.")]}) from None
         record_audit(
@@ -392,6 +393,7 @@ def update_rule(rule: AlertRule, data: RuleInput, *, actor: Any) -> AlertRule:
         for name in FIELDS:
             setattr(locked, name, getattr(data, name))
         locked.save()
+        rule_engine.forget_triggers()
         record_audit(
             actor=actor,
             action="alerts.rule_changed",
@@ -412,6 +414,7 @@ def set_rule_active(rule: AlertRule, is_active: bool, *, actor: Any) -> AlertRul
             return locked
         locked.is_active = is_active
         locked.save(update_fields=["is_active", "updated_at"])
+        rule_engine.forget_triggers()
         record_audit(
             actor=actor,
             action="alerts.rule_activated" if is_active else "alerts.rule_deactivated",
@@ -440,6 +443,7 @@ def delete_rule(rule: AlertRule, *, actor: Any) -> None:
             org_node=locked.node,
         )
         locked.delete()
+        rule_engine.forget_triggers()
 
 
 def dry_run_rule(rule: AlertRule, *, actor: Any) -> list[rule_engine.Outcome]:

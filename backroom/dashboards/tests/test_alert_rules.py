@@ -279,3 +279,29 @@ def test_the_builtin_rules_are_shipped_valid_and_active():
         assert rules.check_rule_condition(rule.condition) == [], rule.code
         assert rule.is_active
     assert builtin.get(code="food-cost-high").condition == "food_cost_pct > 0.34 && sales > 5000"
+
+
+def test_the_worker_looks_only_at_events_some_rule_waits_for(tree, django_assert_num_queries):
+    from backroom.dashboards import handlers, services
+    from backroom.testing.factories import make_user
+
+    assert "inventory.stock.posted" not in rules.triggered_event_types()
+    event = OutboxEvent(event_type="inventory.stock.posted", payload={}, org_node=tree.store_a)
+    with django_assert_num_queries(0):  # cached: no rule, nothing read
+        handlers.evaluate_rules_on_event(event)
+    admin = make_user("hq_operations", tree.group)
+    rule = services.create_rule(
+        services.RuleInput(
+            code="stock-event",
+            name="On stock",
+            condition="waste_value > 1",
+            scope="store",
+            period="today",
+            trigger="event",
+            event_type="inventory.stock.posted",
+        ),
+        actor=admin,
+    )
+    assert "inventory.stock.posted" in rules.triggered_event_types()
+    services.set_rule_active(rule, False, actor=admin)
+    assert "inventory.stock.posted" not in rules.triggered_event_types()
