@@ -182,6 +182,7 @@ KPIS: dict[str, Kpi] = {
         ),
         Kpi(
             "avt_variance_pct",
+            # xgettext:no-python-format
             _("AvT variance % of sales"),
             "percent",
             "down",
