@@ -13,6 +13,7 @@ from django.conf import settings
 from django.utils import timezone
 from django.utils.formats import date_format
 
+from backroom.dashboards.alerts import Signal, raise_alert
 from backroom.kernel.dates import business_date
 from backroom.org.choices import NodeKind, SiteStatus
 from backroom.org.models import Site
@@ -146,3 +147,30 @@ def site_today(site: Site, now: dt.datetime | None = None) -> dt.date:
 
 def day_text(day: dt.date) -> str:
     return date_format(day, "SHORT_DATE_FORMAT")
+
+
+def raise_store_alert(
+    site: Site,
+    *,
+    detector: str,
+    fingerprint: str,
+    title: str,
+    severity: str,
+    message: str,
+    details: dict[str, Any],
+    now: dt.datetime | None = None,
+) -> tuple[Any, bool]:
+    """Raise (or group) a detector's finding at a store: the alert and whether it is new."""
+    return raise_alert(
+        Signal(
+            title=title,
+            severity=severity,
+            node=site.node,
+            site=site,
+            fingerprint=fingerprint,
+            message=message,
+            details=details,
+        ),
+        detector=detector,
+        now=now,
+    )

@@ -13,7 +13,6 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from backroom.channels.models import SalesDay, SalesHour
-from backroom.dashboards.alerts import Signal, raise_alert
 from backroom.dashboards.choices import Severity
 from backroom.dashboards.detectors.common import (
     ONE,
@@ -23,6 +22,7 @@ from backroom.dashboards.detectors.common import (
     config,
     day_text,
     number,
+    raise_store_alert,
     site_today,
     spread,
     stores,
@@ -239,17 +239,14 @@ def detect_sales_drop(
         "history_to": (day - dt.timedelta(days=1)).isoformat(),
         "site_id": site.pk,
     }
-    return raise_alert(
-        Signal(
-            title=title,
-            severity=severity,
-            node=site.node,
-            site=site,
-            fingerprint=f"day:{day.isoformat()}",
-            message=message,
-            details=details,
-        ),
+    return raise_store_alert(
+        site,
         detector=SALES_DROP,
+        fingerprint=f"day:{day.isoformat()}",
+        title=title,
+        severity=severity,
+        message=message,
+        details=details,
         now=now,
     )
 

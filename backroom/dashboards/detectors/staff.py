@@ -14,7 +14,6 @@ from django.utils.translation import gettext as _
 
 from backroom.channels.choices import ChannelKind, OrderStatus
 from backroom.channels.models import Order
-from backroom.dashboards.alerts import Signal, raise_alert
 from backroom.dashboards.choices import Severity
 from backroom.dashboards.detectors.common import (
     RATIO,
@@ -25,6 +24,7 @@ from backroom.dashboards.detectors.common import (
     config,
     day_text,
     number,
+    raise_store_alert,
     site_today,
     spread,
     stores,
@@ -179,17 +179,14 @@ def detect_staff(site: Site, *, day: dt.date, detector: str, now: dt.datetime | 
                 "days": history.count,
                 "bound": text(bound, RATIO),
             }
-        alert, _is_new = raise_alert(
-            Signal(
-                title=title,
-                severity=severity,
-                node=site.node,
-                site=site,
-                fingerprint=f"staff:{today.staff_code}",
-                message=message,
-                details=details,
-            ),
+        alert, _is_new = raise_store_alert(
+            site,
             detector=detector,
+            fingerprint=f"staff:{today.staff_code}",
+            title=title,
+            severity=severity,
+            message=message,
+            details=details,
             now=now,
         )
         raised += alert is not None

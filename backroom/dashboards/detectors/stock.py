@@ -10,7 +10,6 @@ from typing import Any
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from backroom.dashboards.alerts import Signal, raise_alert
 from backroom.dashboards.choices import Severity
 from backroom.dashboards.detectors.common import (
     VARIANCE_SPIKE,
@@ -19,6 +18,7 @@ from backroom.dashboards.detectors.common import (
     config,
     day_text,
     number,
+    raise_store_alert,
     site_today,
     spread,
     stores,
@@ -170,17 +170,14 @@ def detect_stock_spike(
         "site_id": site.pk,
         **documents,
     }
-    return raise_alert(
-        Signal(
-            title=title,
-            severity=severity,
-            node=site.node,
-            site=site,
-            fingerprint=f"day:{day.isoformat()}",
-            message=message,
-            details=details,
-        ),
+    return raise_store_alert(
+        site,
         detector=detector,
+        fingerprint=f"day:{day.isoformat()}",
+        title=title,
+        severity=severity,
+        message=message,
+        details=details,
         now=now,
     )
 

@@ -1,20 +1,12 @@
 """`backroom rebuild-sales-rollups`: recompute the sales rollups from the orders, report what
 differed and fix it (`--check`: report only, exit 1 on differences)."""
 
-import datetime as dt
 from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from backroom.channels.rollups import MAX_DAYS, rebuild_sales
-from backroom.org.models import Site
-
-
-def _date(value: str) -> dt.date:
-    try:
-        return dt.date.fromisoformat(value)
-    except ValueError:
-        raise CommandError(f"{value!r} is not a date (YYYY-MM-DD)") from None
+from backroom.org.commands import add_day_range_arguments, day_range, site_ids
 
 
 class Command(BaseCommand):
@@ -24,29 +16,15 @@ class Command(BaseCommand):
     )
 
     def add_arguments(self, parser: CommandParser) -> None:
-        parser.add_argument(
-            "--site", action="append", default=[], help="store code (repeat; default: all)"
-        )
-        parser.add_argument("--from", dest="date_from", required=True, help="first business date")
-        parser.add_argument("--to", dest="date_to", required=True, help="last business date")
-        parser.add_argument("--check", action="store_true", help="report only, change nothing")
+        add_day_range_arguments(parser)
 
     def handle(self, *args: Any, **options: Any) -> None:
-        date_from, date_to = _date(options["date_from"]), _date(options["date_to"])
-        if date_to < date_from:
-            raise CommandError("--to is before --from")
-        if (date_to - date_from).days >= MAX_DAYS:
-            raise CommandError(f"at most {MAX_DAYS} days at a time")
-        site_ids = None
-        if options["site"]:
-            codes = set(options["site"])
-            found = dict(Site.objects.filter(node__code__in=codes).values_list("node__code", "pk"))
-            missing = sorted(codes - set(found))
-            if missing:
-                raise CommandError(f"unknown site code(s): {', '.join(missing)}")
-            site_ids = sorted(found.values())
+        date_from, date_to = day_range(options, max_days=MAX_DAYS)
         result = rebuild_sales(
-            site_ids=site_ids, date_from=date_from, date_to=date_to, fix=not options["check"]
+            site_ids=site_ids(options),
+            date_from=date_from,
+            date_to=date_to,
+            fix=not options["check"],
         )
         for difference in result.differences:
             self.stderr.write(difference)
