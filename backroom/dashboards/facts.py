@@ -17,7 +17,7 @@ from collections.abc import Sequence
 from decimal import Decimal
 from typing import Any, Literal
 
-from django.db.models import F, Q, QuerySet, Sum
+from django.db.models import Case, F, IntegerField, Q, QuerySet, Sum, Value, When
 from django.db.models.functions import Length, TruncWeek
 from django.utils import timezone
 
@@ -92,15 +92,33 @@ GROUPS: dict[str, list[str]] = {
     "total": [],
     "site": ["site_id"],
     "day": ["business_date"],
-    "site_day": ["site_id", "business_date"],
-    "site_week": ["site_id", "bucket"],
+    "site_day": ["skey", "business_date"],
+    "site_week": ["skey", "bucket"],
 }
 
 
-def _grouped(rows: QuerySet[Any], by: By, *fields: str, **expressions: Any) -> QuerySet[Any]:
+def _site_key(groups: dict[int, int] | None) -> Any:
+    """The first part of a "site_day"/"site_week" key in SQL: the site, or the group a
+    caller put it in (`groups`: site id → group id), so the database sums a group's stores."""
+    if not groups:
+        return F("site_id")
+    members: dict[int, list[int]] = defaultdict(list)
+    for site_id, group in groups.items():
+        members[group].append(site_id)
+    return Case(
+        *[When(site_id__in=ids, then=Value(group)) for group, ids in sorted(members.items())],
+        output_field=IntegerField(),
+    )
+
+
+def _grouped(
+    rows: QuerySet[Any], by: By, *fields: str, skey: Any = None, **expressions: Any
+) -> QuerySet[Any]:
     """`rows.values(...)` grouped as `by` asks (weeks truncated in SQL)."""
     if by == "site_week":
         rows = rows.annotate(bucket=TruncWeek("business_date"))
+    if by in ("site_day", "site_week"):
+        rows = rows.annotate(skey=skey if skey is not None else F("site_id"))
     return rows.values(*GROUPS[by], *fields, **expressions)
 
 
@@ -120,9 +138,9 @@ def _key(row: dict[str, Any], by: By, shift: dt.timedelta = dt.timedelta(0)) -> 
     if by == "day":
         return row["business_date"] + shift
     if by == "site_day":
-        return (int(row["site_id"]), row["business_date"] + shift)
+        return (int(row["skey"]), row["business_date"] + shift)
     if by == "site_week":
-        return (int(row["site_id"]), _bucket_date(row["bucket"]) + shift)
+        return (int(row["skey"]), _bucket_date(row["bucket"]) + shift)
     return None
 
 
@@ -145,9 +163,13 @@ def measures(
     by: By = "total",
     currency: str | None = None,
     now: dt.datetime | None = None,
+    groups: dict[int, int] | None = None,
 ) -> dict[Key, Measures]:
     """Measures of the sites over [date_from, date_to], per site id, per day or in total
-    (key None). Keys with nothing at all are left out, except in total."""
+    (key None). Keys with nothing at all are left out, except in total. With "site_day" or
+    "site_week", `groups` (site id → group id) sums stores into groups in the database: the
+    keys are then (group id, bucket)."""
+    skey = _site_key(groups) if by in ("site_day", "site_week") else None
     rates = Rates(currency or reporting_currency(), date_from, date_to)
     site_ids = [site.pk for site in sites]
     result: dict[Key, Measures] = defaultdict(Measures)
@@ -161,7 +183,7 @@ def measures(
         _add_months(result, month_rows, by, rates)
 
     money = ("gross", "net", "merchant_discount", "platform_discount", "commission")
-    for row in _grouped(SalesDay.objects.filter(span), by, "currency").annotate(
+    for row in _grouped(SalesDay.objects.filter(span), by, "currency", skey=skey).annotate(
         orders_sum=Sum("orders"),
         history=Sum("history_net"),
         **{f"{name}_sum": Sum(name) for name in money},
@@ -174,9 +196,9 @@ def measures(
             (row["net_sum"] or ZERO) - (row["history"] or ZERO), row["currency"]
         )
 
-    for row in _grouped(SalesChannelDay.objects.filter(span), by, "kind", "currency").annotate(
-        net_sum=Sum("net")
-    ):
+    for row in _grouped(
+        SalesChannelDay.objects.filter(span), by, "kind", "currency", skey=skey
+    ).annotate(net_sum=Sum("net")):
         m = result[_key(row, by)]
         m.channel_net[row["kind"]] = m.channel_net.get(row["kind"], ZERO) + rates(
             row["net_sum"], row["currency"]
@@ -195,23 +217,23 @@ def measures(
             m = result[row.site_id if by == "site" else None]
             m.last_year_net += rates(row.net, row.currency)
             m.last_year_orders += Decimal(row.orders)
-    for row in _grouped(SalesDay.objects.filter(last_year), by, "currency").annotate(
+    for row in _grouped(SalesDay.objects.filter(last_year), by, "currency", skey=skey).annotate(
         net_sum=Sum("net"), orders_sum=Sum("orders")
     ):
         m = result[_key(row, by, LAST_YEAR)]
         m.last_year_net += rates(row["net_sum"], row["currency"])
         m.last_year_orders += Decimal(row["orders_sum"] or 0)
 
-    for row in _grouped(ForecastDay.objects.filter(span), by, "currency").annotate(
+    for row in _grouped(ForecastDay.objects.filter(span), by, "currency", skey=skey).annotate(
         gross_sum=Sum("gross"), guests_sum=Sum("guests")
     ):
         m = result[_key(row, by)]
         m.forecast_gross += rates(row["gross_sum"], row["currency"])
         m.forecast_guests += row["guests_sum"] or ZERO
 
-    _stock_flows(result, span, by, rates)
-    _stock_values(result, sites, date_from, date_to, by, rates)
-    _soldout(result, sites, date_from, date_to, by, now or timezone.now())
+    _stock_flows(result, span, by, rates, skey)
+    _stock_values(result, sites, date_from, date_to, by, rates, groups)
+    _soldout(result, sites, date_from, date_to, by, now or timezone.now(), groups)
 
     for key, m in result.items():
         m.days = _days_in(key, by, date_from, date_to, days)
@@ -266,9 +288,11 @@ def _add_months(result: dict[Key, Measures], rows: list[StoreMonth], by: By, rat
         m.receipts += rates(row.receipts, cur)
 
 
-def _stock_flows(result: dict[Key, Measures], span: Q, by: By, rates: Rates) -> None:
+def _stock_flows(
+    result: dict[Key, Measures], span: Q, by: By, rates: Rates, skey: Any = None
+) -> None:
     currency = F("site__legal_entity__base_currency")
-    for row in _grouped(StockDay.objects.filter(span), by, cur=currency).annotate(
+    for row in _grouped(StockDay.objects.filter(span), by, skey=skey, cur=currency).annotate(
         sales=Sum("sales"),
         waste=Sum("waste"),
         variance=Sum("variance"),
@@ -290,10 +314,11 @@ def _stock_values(
     date_to: dt.date,
     by: By,
     rates: Rates,
+    groups: dict[int, int] | None = None,
 ) -> None:
     currencies = {site.pk: site.legal_entity.base_currency for site in sites}
     if by in ("site_day", "site_week"):
-        _stock_values_per_site(result, currencies, date_from, date_to, by, rates)
+        _stock_values_per_site(result, currencies, date_from, date_to, by, rates, groups)
         return
     if by != "day":
         for site_id, value in closing_values(currencies, date_to).items():
@@ -336,35 +361,38 @@ def _stock_values_per_site(
     date_to: dt.date,
     by: By,
     rates: Rates,
+    groups: dict[int, int] | None = None,
 ) -> None:
-    """Each site's value at the end of each day (or week): its value before the period, then
-    its changes on top, read grouped by site and bucket."""
-    opening = {
-        site_id: rates(value, currencies[site_id])
-        for site_id, value in closing_values(currencies, date_from - dt.timedelta(days=1)).items()
-    }
-    changes: dict[int, dict[dt.date, Decimal]] = defaultdict(dict)
+    """Each site's (or group's) value at the end of each day (or week): its value before the
+    period, then its changes on top, read grouped by site (or group) and bucket."""
+    group_of = groups or {site_id: site_id for site_id in currencies}
+    opening: dict[int, Decimal] = defaultdict(Decimal)
+    for site_id, value in closing_values(currencies, date_from - dt.timedelta(days=1)).items():
+        opening[group_of[site_id]] += rates(value, currencies[site_id])
+    changes: dict[int, dict[dt.date, Decimal]] = defaultdict(lambda: defaultdict(Decimal))
     for row in _grouped(
         StockDay.objects.filter(
             site_id__in=list(currencies), business_date__gte=date_from, business_date__lte=date_to
         ),
         by,
+        skey=_site_key(groups),
+        cur=F("site__legal_entity__base_currency"),
     ).annotate(change=Sum("net_change")):
         key = _key(row, by)
         assert isinstance(key, tuple)
-        changes[key[0]][key[1]] = rates(row["change"], currencies[key[0]])
+        changes[key[0]][key[1]] += rates(row["change"], row["cur"])
     step = dt.timedelta(days=7 if by == "site_week" else 1)
     first = week_of(date_from) if by == "site_week" else date_from
-    for site_id in currencies:
-        running = opening.get(site_id, ZERO)
-        mine = changes.get(site_id, {})
+    for group in sorted(set(group_of.values())):
+        running = opening.get(group, ZERO)
+        mine = changes.get(group, {})
         if not running and not mine:
             continue
         bucket = first
         while bucket <= date_to:
             running += mine.get(bucket, ZERO)
-            if running or (site_id, bucket) in result:
-                result[(site_id, bucket)].stock_value = running
+            if running or (group, bucket) in result:
+                result[(group, bucket)].stock_value = running
             bucket += step
 
 
@@ -375,6 +403,7 @@ def _soldout(
     date_to: dt.date,
     by: By,
     now: dt.datetime,
+    groups: dict[int, int] | None = None,
 ) -> None:
     by_site = {site.pk: site for site in sites}
     bounds = {
@@ -396,7 +425,8 @@ def _soldout(
     for spell in spells:
         site = by_site[spell.site_id]
         if by in ("site_day", "site_week"):
-            _spell_days(result, spell, site, date_from, date_to, by, now)
+            group = groups.get(site.pk, site.pk) if groups else site.pk
+            _spell_days(result, spell, site, group, date_from, date_to, by, now)
             continue
         if by != "day":
             start, end = bounds[spell.site_id]
@@ -419,6 +449,7 @@ def _spell_days(
     result: dict[Key, Measures],
     spell: SoldOutSpell,
     site: Site,
+    group: int,
     date_from: dt.date,
     date_to: dt.date,
     by: By,
@@ -435,7 +466,7 @@ def _spell_days(
         minutes = sold_out_minutes([spell], start, end, now)
         if minutes:
             bucket = week_of(day) if by == "site_week" else day
-            result[(site.pk, bucket)].soldout_minutes += minutes
+            result[(group, bucket)].soldout_minutes += minutes
         day += dt.timedelta(days=1)
 
 

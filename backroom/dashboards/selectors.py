@@ -352,7 +352,11 @@ def _sparklines(
     if not sites:
         return
     by: facts.By = "site_week" if span.is_weekly else "site_day"
-    per = facts.measures(sites, span.date_from, span.date_to, by=by, currency=currency)
+    # The database sums each row's stores: keys come back as (row's node id, bucket).
+    row_of = {site.pk: row.node.pk for row in shown for site in groups[row.node.pk]}
+    summed = facts.measures(
+        sites, span.date_from, span.date_to, by=by, currency=currency, groups=row_of
+    )
     if span.is_weekly:
         buckets = []
         bucket = facts.week_of(span.date_from)
@@ -361,13 +365,6 @@ def _sparklines(
             bucket += dt.timedelta(days=7)
     else:
         buckets = [span.date_from + dt.timedelta(days=offset) for offset in range(span.days)]
-    # One pass over the rows read: each store's buckets added to its row's.
-    row_of = {site.pk: row.node.pk for row in shown for site in groups[row.node.pk]}
-    summed: dict[tuple[int, dt.date], Measures] = {}
-    for key, measures in per.items():
-        assert isinstance(key, tuple)
-        target = (row_of[key[0]], key[1])
-        summed[target] = summed[target] + measures if target in summed else measures
     for row in shown:
         row.sparkline = [
             (bucket, kpi.formula(summed.get((row.node.pk, bucket)) or Measures(days=1)))
