@@ -106,7 +106,7 @@ def _site_key(groups: dict[int, int] | None) -> Any:
     for site_id, group in groups.items():
         members[group].append(site_id)
     return Case(
-        *[When(site_id__in=ids, then=Value(group)) for group, ids in sorted(members.items())],
+        *[When(site_id__any=ids, then=Value(group)) for group, ids in sorted(members.items())],
         output_field=IntegerField(),
     )
 
@@ -174,7 +174,7 @@ def measures(
     site_ids = [site.pk for site in sites]
     result: dict[Key, Measures] = defaultdict(Measures)
     days = (date_to - date_from).days + 1
-    span = Q(site_id__in=site_ids, business_date__gte=date_from, business_date__lte=date_to)
+    span = Q(site_id__any=site_ids, business_date__gte=date_from, business_date__lte=date_to)
     # Totals and stores read whole closed months from `StoreMonth`, the rest from the days.
     monthly = by in ("total", "site")
     month_rows: list[StoreMonth] = []
@@ -205,7 +205,7 @@ def measures(
         )
 
     last_year = Q(
-        site_id__in=site_ids,
+        site_id__any=site_ids,
         business_date__gte=date_from - LAST_YEAR,
         business_date__lte=date_to - LAST_YEAR,
     )
@@ -260,11 +260,11 @@ def _month_split(
         days = Q(business_date__gte=month, business_date__lte=months.month_end(month))
         rows = Q(month=month)
         if dirty_sites:
-            days &= ~Q(site_id__in=dirty_sites)
-            rows &= ~Q(site_id__in=dirty_sites)
+            days &= ~Q(site_id__any=dirty_sites)
+            rows &= ~Q(site_id__any=dirty_sites)
         covered |= days
         wanted |= rows
-    found = list(StoreMonth.objects.filter(wanted, site_id__in=list(site_ids)))
+    found = list(StoreMonth.objects.filter(wanted, site_id__any=list(site_ids)))
     return span & ~covered, found
 
 
@@ -340,7 +340,7 @@ def _stock_values(
     changes: dict[dt.date, Decimal] = defaultdict(Decimal)
     for row in (
         StockDay.objects.filter(
-            site_id__in=list(currencies), business_date__gte=date_from, business_date__lte=date_to
+            site_id__any=list(currencies), business_date__gte=date_from, business_date__lte=date_to
         )
         .values("business_date", cur=F("site__legal_entity__base_currency"))
         .annotate(change=Sum("net_change"))
@@ -372,7 +372,7 @@ def _stock_values_per_site(
     changes: dict[int, dict[dt.date, Decimal]] = defaultdict(lambda: defaultdict(Decimal))
     for row in _grouped(
         StockDay.objects.filter(
-            site_id__in=list(currencies), business_date__gte=date_from, business_date__lte=date_to
+            site_id__any=list(currencies), business_date__gte=date_from, business_date__lte=date_to
         ),
         by,
         skey=_site_key(groups),
@@ -419,7 +419,7 @@ def _soldout(
         return
     earliest = min(start for start, _end in bounds.values())
     latest = max(end for _start, end in bounds.values())
-    spells = SoldOutSpell.objects.filter(site_id__in=list(bounds), started_at__lt=latest).filter(
+    spells = SoldOutSpell.objects.filter(site_id__any=list(bounds), started_at__lt=latest).filter(
         Q(ended_at__isnull=True) | Q(ended_at__gt=earliest)
     )
     for spell in spells:
@@ -505,7 +505,7 @@ def items(
     found: dict[int | None, dict[str, Any]] = {}
     for row in (
         SalesItemDay.objects.filter(
-            site_id__in=[site.pk for site in sites],
+            site_id__any=[site.pk for site in sites],
             business_date__gte=date_from,
             business_date__lte=date_to,
         )

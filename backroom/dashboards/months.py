@@ -254,7 +254,7 @@ def dirty_pairs(months: Sequence[dt.date], site_ids: Sequence[int]) -> set[tuple
     if not months:
         return set()
     return set(
-        StoreMonthDirty.objects.filter(month__in=months, site_id__in=site_ids).values_list(
+        StoreMonthDirty.objects.filter(month__in=months, site_id__any=list(site_ids)).values_list(
             "site_id", "month"
         )
     )

@@ -109,7 +109,7 @@ def closing_values(site_ids: Iterable[int], day: dt.date) -> dict[int, Decimal]:
     )
     return {
         pk: quantize_money(value or ZERO)
-        for pk, value in Site.objects.filter(pk__in=list(site_ids))
+        for pk, value in Site.objects.filter(pk__any=list(site_ids))
         .annotate(value=Subquery(latest.values("closing_value")[:1]))
         .values_list("pk", "value")
     }

@@ -8,6 +8,7 @@ class KernelConfig(AppConfig):
     verbose_name = "Kernel"
 
     def ready(self) -> None:
+        from backroom.kernel import lookups  # noqa: F401  (registers `__any`)
         from backroom.kernel.reference_data import replay_after_flush
 
         post_migrate.connect(replay_after_flush, dispatch_uid="backroom.replay_after_flush")

@@ -1,0 +1,35 @@
+"""`field__any=[...]`: membership in a list sent as ONE parameter on PostgreSQL.
+
+`__in` sends one placeholder per value; a dashboard of 500 stores repeats the store list in
+every query, and the driver then spends most of the request splitting queries with thousands
+of placeholders. `__any` sends `column = ANY(%s)` with the list as a single array on
+PostgreSQL, and the usual `IN (...)` elsewhere (SQLite has no arrays).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.db.models import Field, Lookup
+from django.db.models.fields.related import ForeignObject
+
+
+class AnyOf(Lookup):  # type: ignore[type-arg]
+    lookup_name = "any"
+    prepare_rhs = False
+
+    def get_prep_lookup(self) -> Any:
+        return [self.lhs.output_field.get_prep_value(value) for value in self.rhs]
+
+    def as_sql(self, compiler: Any, connection: Any) -> Any:
+        lhs, lhs_params = self.process_lhs(compiler, connection)
+        values = list(self.rhs)
+        if not values:
+            return "1 = 0", []
+        if connection.vendor == "postgresql":
+            return f"{lhs} = ANY(%s)", [*lhs_params, values]
+        return f"{lhs} IN ({', '.join(['%s'] * len(values))})", [*lhs_params, *values]
+
+
+Field.register_lookup(AnyOf)
+ForeignObject.register_lookup(AnyOf)
