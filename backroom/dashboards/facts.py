@@ -246,26 +246,36 @@ def _month_split(
     span: Q, site_ids: Sequence[int], date_from: dt.date, date_to: dt.date
 ) -> tuple[Q, list[StoreMonth]]:
     """The closed months wholly inside the period whose store figures are clean: their rows,
-    and `span` narrowed to the days they do not cover (the rest, and dirty store-months)."""
+    and the daily filter for the rest, as explicit date ranges (so the database reads only
+    those days, not the whole period): the days around the closed months, and the dirty
+    store-months."""
     closed = months.closed_months(
         months.full_months(date_from, date_to, before=months.current_month())
     )
     if not closed:
         return span, []
     dirty = months.dirty_pairs(closed, site_ids)
-    covered = Q()
+    days = Q(pk__in=[])  # nothing, until a range is added
+    day = date_from
     wanted = Q()
     for month in closed:
+        if day < month:
+            days |= Q(business_date__gte=day, business_date__lt=month)
+        day = months.next_month(month)
         dirty_sites = sorted(site for site, dirty_month in dirty if dirty_month == month)
-        days = Q(business_date__gte=month, business_date__lte=months.month_end(month))
         rows = Q(month=month)
         if dirty_sites:
-            days &= ~Q(site_id__any=dirty_sites)
+            days |= Q(
+                site_id__any=dirty_sites,
+                business_date__gte=month,
+                business_date__lte=months.month_end(month),
+            )
             rows &= ~Q(site_id__any=dirty_sites)
-        covered |= days
         wanted |= rows
+    if day <= date_to:
+        days |= Q(business_date__gte=day, business_date__lte=date_to)
     found = list(StoreMonth.objects.filter(wanted, site_id__any=list(site_ids)))
-    return span & ~covered, found
+    return Q(site_id__any=list(site_ids)) & days, found
 
 
 def _add_months(result: dict[Key, Measures], rows: list[StoreMonth], by: By, rates: Rates) -> None:
