@@ -1,4 +1,5 @@
-"""`__any`: one array parameter on PostgreSQL, `IN (...)` elsewhere; the same rows either way."""
+"""The kernel's `__any` lookup on org rows: one array parameter on PostgreSQL, `IN (...)`
+elsewhere; the same rows either way."""
 
 import pytest
 from django.db import connection
