@@ -168,8 +168,8 @@ KPIS: dict[str, Kpi] = {
             _("Waste"),
             "percent",
             "down",
-            lambda m: ratio(m.waste_cost, m.depleted_net),
-            _("Value written off, as a share of sales."),
+            lambda m: ratio(m.waste_cost, m.net),
+            _("Value written off, as a share of net sales."),
         ),
         Kpi("waste_value", _("Waste value"), "money", "down", lambda m: m.waste_cost),
         Kpi(
