@@ -20,12 +20,10 @@ written in the recipient's language (their `language`, else the site's).
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Iterable
 from typing import Any
 
 from django.conf import settings
-from django.core.mail import send_mail
 from django.db import IntegrityError, transaction
 from django.http import HttpRequest
 from django.template.loader import render_to_string
@@ -40,8 +38,7 @@ from backroom.approvals.models import ApprovalRequest, ApprovalTask, Notificatio
 from backroom.approvals.registry import get_document_type, is_registered
 from backroom.events.models import OutboxEvent
 from backroom.kernel import clock
-
-logger = logging.getLogger(__name__)
+from backroom.kernel.mail import EmailColumns, send_once
 
 # The events the consumer reads (handlers.py subscribes to each).
 EVENT_TYPES = [
@@ -271,31 +268,15 @@ def send_notification_email(notification_id: int) -> bool:
     The row is claimed before sending, so two runs never both send it; a failure is kept on the
     row (`failed`, with the error) and not retried automatically.
     """
-    claimed = Notification.objects.filter(
-        pk=notification_id, email_status=EmailStatus.PENDING
-    ).update(email_status=EmailStatus.SENDING)
-    if not claimed:
-        return False
-    notification = Notification.objects.select_related(
-        "recipient", "actor", "task", "request__org_node", "request__requester"
-    ).get(pk=notification_id)
-    recipient = notification.recipient
-    if not recipient.email or not recipient.is_active:
-        Notification.objects.filter(pk=notification_id).update(email_status=EmailStatus.SKIPPED)
-        return False
-    try:
-        subject, body = render_email(notification)
-        send_mail(subject, body, None, [recipient.email])
-    except Exception as error:
-        logger.exception("approval notification %s: email failed", notification_id)
-        Notification.objects.filter(pk=notification_id).update(
-            email_status=EmailStatus.FAILED, email_error=repr(error)[:2000]
-        )
-        return False
-    Notification.objects.filter(pk=notification_id).update(
-        email_status=EmailStatus.SENT, emailed_at=timezone.now()
+    return send_once(
+        Notification.objects.select_related(
+            "recipient", "actor", "task", "request__org_node", "request__requester"
+        ),
+        notification_id,
+        EmailColumns(status="email_status", error="email_error", sent_at="emailed_at"),
+        recipient=lambda notification: notification.recipient,
+        render=render_email,
     )
-    return True
 
 
 def send_notification_emails_now(notification_ids: Iterable[int]) -> int:

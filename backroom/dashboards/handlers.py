@@ -56,11 +56,7 @@ def mark_history_months(outbox_event: OutboxEvent) -> None:
     payload: dict[str, Any] = outbox_event.payload
     first = dt.date.fromisoformat(payload["first_day"])
     last = dt.date.fromisoformat(payload["last_day"])
-    month = months.month_start(first)
-    days = []
-    while month <= last:
-        days.append((int(payload["site_id"]), month))
-        month = months.next_month(month)
+    days = [(int(payload["site_id"]), month) for month in months.months_between(first, last)]
     months.mark_dirty(days)
 
 

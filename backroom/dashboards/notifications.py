@@ -15,7 +15,6 @@ from __future__ import annotations
 import logging
 
 from django.conf import settings
-from django.core.mail import send_mail
 from django.db import IntegrityError, transaction
 from django.template.loader import render_to_string
 from django.urls import reverse
@@ -26,6 +25,7 @@ from backroom.dashboards.choices import EmailStatus
 from backroom.dashboards.models import Alert, AlertEmail
 from backroom.dashboards.selectors_alerts import recipients
 from backroom.events.models import OutboxEvent
+from backroom.kernel.mail import EmailColumns, send_once
 
 logger = logging.getLogger(__name__)
 
@@ -82,27 +82,13 @@ def render_alert_email(row: AlertEmail) -> tuple[str, str]:
 
 def send_alert_email(email_id: int) -> bool:
     """Send one alert email unless it was sent or claimed already; True when sent."""
-    if not AlertEmail.objects.filter(pk=email_id, status=EmailStatus.PENDING).update(
-        status=EmailStatus.SENDING
-    ):
-        return False
-    row = AlertEmail.objects.select_related("alert__node", "alert__site", "recipient").get(
-        pk=email_id
+    return send_once(
+        AlertEmail.objects.select_related("alert__node", "alert__site", "recipient"),
+        email_id,
+        EmailColumns(status="status", error="error", sent_at="sent_at"),
+        recipient=lambda row: row.recipient,
+        render=render_alert_email,
     )
-    if not row.recipient.email or not row.recipient.is_active:
-        AlertEmail.objects.filter(pk=email_id).update(status=EmailStatus.SKIPPED)
-        return False
-    try:
-        subject, body = render_alert_email(row)
-        send_mail(subject, body, None, [row.recipient.email])
-    except Exception as error:
-        logger.exception("alert email %s failed", email_id)
-        AlertEmail.objects.filter(pk=email_id).update(
-            status=EmailStatus.FAILED, error=repr(error)[:2000]
-        )
-        return False
-    AlertEmail.objects.filter(pk=email_id).update(status=EmailStatus.SENT, sent_at=timezone.now())
-    return True
 
 
 def send_alert_emails(email_ids: list[int]) -> int:

@@ -92,16 +92,6 @@ def ledger_day(site: Site, day: dt.date) -> tuple[Flows, int]:
     return {name: quantize_money(value) for name, value in flows.items()}, count
 
 
-def _closing_before(site: Site, day: dt.date) -> Decimal:
-    row = (
-        StockDay.objects.filter(site=site, business_date__lt=day)
-        .order_by("-business_date")
-        .values_list("closing_value", flat=True)
-        .first()
-    )
-    return row if row is not None else ZERO
-
-
 def closing_values(site_ids: Iterable[int], day: dt.date) -> dict[int, Decimal]:
     """Each site's stock value at the end of `day` (its latest `StockDay` up to that day)."""
     latest = StockDay.objects.filter(site=OuterRef("pk"), business_date__lte=day).order_by(
@@ -119,16 +109,14 @@ def carry_forward(day: dt.date, site_ids: Iterable[int] | None = None) -> int:
     """Give every site a row for `day` (no moves: the day before's closing value), so the stock
     value on a day is one row per store. The nightly job runs it for yesterday."""
     sites = Site.objects.all() if site_ids is None else Site.objects.filter(pk__in=list(site_ids))
-    have = set(
-        StockDay.objects.filter(site__in=sites, business_date=day).values_list("site_id", flat=True)
+    have = StockDay.objects.filter(business_date=day).values_list("site_id", flat=True)
+    missing = list(sites.exclude(pk__in=have).values_list("pk", flat=True))
+    before = closing_values(missing, day - dt.timedelta(days=1))
+    created = StockDay.objects.bulk_create(
+        [StockDay(site_id=pk, business_date=day, closing_value=before[pk]) for pk in missing],
+        ignore_conflicts=True,
     )
-    created = 0
-    for site in sites.exclude(pk__in=have):
-        _row, made = StockDay.objects.get_or_create(
-            site=site, business_date=day, defaults={"closing_value": _closing_before(site, day)}
-        )
-        created += made
-    return created
+    return len(created)
 
 
 def _lock_day(site: Site, day: dt.date) -> StockDay:

@@ -21,6 +21,7 @@ from backroom.approvals.models import ApprovalRequest, Notification
 from backroom.events.models import EventConsumption, OutboxEvent
 from backroom.events.services import dispatch_event, dispatch_outbox
 from backroom.kernel import clock
+from backroom.kernel import mail as kernel_mail
 from backroom.kernel.actors import SYSTEM
 from backroom.testing.factories import client_for, make_user
 
@@ -246,7 +247,7 @@ def test_a_failed_email_is_kept_on_the_row(
     def refuse(*args: Any, **kwargs: Any) -> None:
         raise OSError("SMTP down")
 
-    monkeypatch.setattr(notifications, "send_mail", refuse)
+    monkeypatch.setattr(kernel_mail, "send_mail", refuse)  # the shared sender
     after_commit(lambda: submit(staff))
     notification = Notification.objects.get()
     assert notification.email_status == "failed"
