@@ -11,6 +11,7 @@ from ninja.pagination import paginate
 from backroom.accounts import selectors, services
 from backroom.accounts.models import ApiToken, Membership, Role, User
 from backroom.accounts.schemas import (
+    AccountReasonIn,
     ApiTokenCreatedOut,
     ApiTokenIn,
     ApiTokenOut,
@@ -18,7 +19,6 @@ from backroom.accounts.schemas import (
     MembershipIn,
     MembershipOut,
     MeOut,
-    ReasonIn,
     RoleOut,
     UserFilter,
     UserIn,
@@ -142,7 +142,9 @@ def update_user(request: HttpRequest, user_id: Path[ObjectId], payload: UserPatc
 
 
 @router.post("/users/{user_id}/deactivate", response={200: UserOut, **errors(400, 403, 404)})
-def deactivate_user(request: HttpRequest, user_id: Path[ObjectId], payload: ReasonIn) -> User:
+def deactivate_user(
+    request: HttpRequest, user_id: Path[ObjectId], payload: AccountReasonIn
+) -> User:
     """Stop a user signing in or using their tokens; their history stays."""
     user = _user(request.user, user_id)
     services.set_user_active(user, False, actor=request.user, reason=payload.reason)
@@ -150,7 +152,9 @@ def deactivate_user(request: HttpRequest, user_id: Path[ObjectId], payload: Reas
 
 
 @router.post("/users/{user_id}/reactivate", response={200: UserOut, **errors(400, 403, 404)})
-def reactivate_user(request: HttpRequest, user_id: Path[ObjectId], payload: ReasonIn) -> User:
+def reactivate_user(
+    request: HttpRequest, user_id: Path[ObjectId], payload: AccountReasonIn
+) -> User:
     user = _user(request.user, user_id)
     services.set_user_active(user, True, actor=request.user, reason=payload.reason)
     return _user(request.user, user_id)
@@ -188,7 +192,7 @@ def grant_membership(request: HttpRequest, payload: MembershipIn) -> Status[Memb
     "/memberships/{membership_id}", response={200: MembershipOut, **errors(400, 403, 404)}
 )
 def revoke_membership(
-    request: HttpRequest, membership_id: Path[ObjectId], params: Query[ReasonIn]
+    request: HttpRequest, membership_id: Path[ObjectId], params: Query[AccountReasonIn]
 ) -> MembershipOut:
     """Take a role away; returns the membership as it was."""
     try:

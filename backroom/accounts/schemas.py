@@ -76,7 +76,7 @@ class UserFilter(Schema):
     is_active: bool | None = None
 
 
-class ReasonIn(Schema):
+class AccountReasonIn(Schema):
     reason: str = text(max_length=1000, default="")
 
 

@@ -32,6 +32,7 @@ from backroom.approvals.schemas import (
     BulkApproveOut,
     CommentOut,
     DecisionIn,
+    DecisionReasonIn,
     DelegationIn,
     DelegationOut,
     DocumentTypeOut,
@@ -42,7 +43,6 @@ from backroom.approvals.schemas import (
     PolicyUpdateIn,
     PreviewIn,
     PreviewOut,
-    ReasonIn,
     ReportExportIn,
     ReportFilterIn,
     ReportOut,
@@ -316,13 +316,17 @@ def approve_task(
 
 
 @router.post("/tasks/{task_id}/reject", response={200: RequestDetailOut, **errors(403, 404, 409)})
-def reject_task(request: HttpRequest, task_id: Path[ObjectId], payload: ReasonIn) -> dict[str, Any]:
+def reject_task(
+    request: HttpRequest, task_id: Path[ObjectId], payload: DecisionReasonIn
+) -> dict[str, Any]:
     """Reject a task assigned to you, with a reason: the whole request is rejected."""
     return _decide(request, task_id, runtime.Decision.REJECT, payload.reason, payload.comment)
 
 
 @router.post("/tasks/{task_id}/return", response={200: RequestDetailOut, **errors(403, 404, 409)})
-def return_task(request: HttpRequest, task_id: Path[ObjectId], payload: ReasonIn) -> dict[str, Any]:
+def return_task(
+    request: HttpRequest, task_id: Path[ObjectId], payload: DecisionReasonIn
+) -> dict[str, Any]:
     """Send the request back to its requester for changes, with a reason."""
     return _decide(request, task_id, runtime.Decision.RETURN, payload.reason, payload.comment)
 

@@ -243,7 +243,7 @@ class DecisionIn(Schema):
     comment: str = text(max_length=2000, default="")
 
 
-class ReasonIn(Schema):
+class DecisionReasonIn(Schema):
     reason: str = text(min_length=1, max_length=2000)
     comment: str = text(max_length=2000, default="")
 

@@ -20,6 +20,7 @@ from backroom.catalog.models import (
     Unit,
 )
 from backroom.catalog.schemas import (
+    CatalogReasonIn,
     CategoryIn,
     CategoryOut,
     ConvertOut,
@@ -43,7 +44,6 @@ from backroom.catalog.schemas import (
     ModifierFilter,
     ModifierIn,
     ModifierOut,
-    ReasonIn,
     RecipeIn,
     RecipeOut,
     UnitIn,
@@ -159,7 +159,9 @@ def update_item(request: HttpRequest, item_id: Path[ObjectId], payload: ItemPatc
 
 
 @router.post("/items/{item_id}/deactivate", response={200: ItemOut, **errors(400, 403, 404)})
-def deactivate_item(request: HttpRequest, item_id: Path[ObjectId], payload: ReasonIn) -> Item:
+def deactivate_item(
+    request: HttpRequest, item_id: Path[ObjectId], payload: CatalogReasonIn
+) -> Item:
     item = selectors.get_item(request.user, item_id)
     services.deactivate_item(item, actor=request.user, reason=payload.reason)
     return selectors.get_item(request.user, item_id)

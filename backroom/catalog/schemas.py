@@ -211,7 +211,7 @@ class ItemFilter(Schema):
     )
 
 
-class ReasonIn(Schema):
+class CatalogReasonIn(Schema):
     reason: str = text(max_length=1000, default="")
 
 

@@ -19,8 +19,8 @@ from backroom.channels.schemas import (
     AccountFilter,
     AccountIn,
     AccountOut,
-    MappingIn,
     MappingOut,
+    MenuMappingIn,
     OrderDetailOut,
     OrderFilter,
     OrderOut,
@@ -208,7 +208,7 @@ def list_unmapped(request: HttpRequest, filters: Query[UnmappedFilter]) -> list[
 
 
 @router.post("/mappings", response={200: MappingOut, **errors(403, 404)})
-def save_mapping(request: HttpRequest, payload: MappingIn) -> dict[str, Any]:
+def save_mapping(request: HttpRequest, payload: MenuMappingIn) -> dict[str, Any]:
     """Map an external SKU to a menu item (or a modifier code to a modifier) for one account
     (channels.manage). Lines already received with that SKU are mapped and, for completed
     orders, depleted now (`caught_up_lines`)."""

@@ -51,7 +51,7 @@ class AnomalyFilter(Schema):
     state: Literal["open", "resolved", "all"] = "open"
 
 
-class ResolveIn(Schema):
+class AnomalyResolveIn(Schema):
     note: str = text(min_length=1, max_length=500)
 
 
@@ -65,7 +65,9 @@ def list_anomalies(request: HttpRequest, filters: Query[AnomalyFilter]) -> Query
 
 
 @router.post("/anomalies/{anomaly_id}/resolve", response={200: AnomalyOut, **errors(403, 404, 409)})
-def resolve(request: HttpRequest, anomaly_id: Path[ObjectId], payload: ResolveIn) -> OrderAnomaly:
+def resolve(
+    request: HttpRequest, anomaly_id: Path[ObjectId], payload: AnomalyResolveIn
+) -> OrderAnomaly:
     """Resolve an alert with a note of what was done (channels.manage at its store; audited).
     409 `anomaly_resolved` when it is resolved already; the same condition does not re-open it."""
     anomaly = anomalies.get_anomaly(request.user, anomaly_id)

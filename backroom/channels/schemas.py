@@ -205,7 +205,7 @@ class UnmappedOut(Schema):
     last_seen: dt.datetime
 
 
-class MappingIn(Schema):
+class MenuMappingIn(Schema):
     account_id: ObjectId
     external_code: str = text(min_length=1, max_length=100)
     item_id: ObjectId | None = None

@@ -71,7 +71,8 @@ def hq(
     """A node's dashboard (default: the top of the caller's scope) over a period (default: the
     last 7 days; `period` = today, yesterday, last_7_days, last_28_days, this_week, this_month
     or last_month; at most 400 days): KPI cards against the previous period, the children
-    ranked by `kpi` (default sales) with sparklines, channel mix, the trend by day, the map,
+    ranked by `kpi` (default sales) with sparklines, channel mix, the trend (by day, week or
+    month with the period's length), the map,
     open approvals and alerts. Money in the reporting currency."""
     require_permission(request.user, DASHBOARDS_VIEW)
     node = (
@@ -107,6 +108,7 @@ def hq(
             }
             for row in dashboard.children
         ],
+        "trend_grain": span.grain,
         "trend": _days(dashboard.trend),
         "map": [
             {

@@ -27,7 +27,7 @@ from django.utils import timezone
 from backroom.approvals import runtime
 from backroom.catalog.selectors import site_today
 from backroom.config.demo import DemoContext
-from backroom.dashboards import detectors, months, rollups
+from backroom.dashboards import detectors, rollups, running
 from backroom.finance.models import Book
 from backroom.finance.services.automatic import post_stock_posting
 from backroom.inventory import services as inventory
@@ -55,7 +55,7 @@ def seed(ctx: DemoContext) -> None:
     if first is not None:
         date_from = timezone.localdate(first) - dt.timedelta(days=1)
         rollups.rebuild_stock_days(site_ids=None, date_from=date_from, date_to=today, fix=True)
-    months.close_months(today)
+    running.roll(today)
     rollups.snapshot_forecasts(today)
     detectors.detect_daily()
 

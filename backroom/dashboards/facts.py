@@ -1,10 +1,14 @@
-"""Measures read from the rollups, for a set of stores and business days, summed per store,
-per day or in total, in one reporting currency (docs/dashboards.md).
+"""Measures read from the rollups, for a set of stores and business days, in total, per
+store, per day, week or month, or per store and bucket, in one reporting currency
+(docs/dashboards.md).
 
-Every source is grouped in SQL (by store or by day, and by currency), never row by row in
-Python, so a year of 500 stores is a handful of grouped queries. Amounts in another currency
-are translated at the period's average rate (`finance.reports.average_rate`, else the latest
-rate on the last day); ratio KPIs are ratios of translated sums.
+Whole runs of rolled days come from the running totals (running.py: two rows per store and
+bucket boundary, whatever the period's length); the days not rolled yet, and the stores whose
+running rows are being recomputed, from the daily rollups. Every source is grouped in SQL,
+never read row by row, and a caller reads only the sources its KPIs need (`sources`).
+Amounts in another currency are translated at the period's average rate
+(`finance.reports.average_rate`, else the latest rate on the last day); ratio KPIs are ratios
+of translated sums.
 
 Callers pass sites they have already scoped to the actor (`dashboard_sites`).
 """
@@ -13,18 +17,20 @@ from __future__ import annotations
 
 import datetime as dt
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any, Literal
 
+from django.db import connection
 from django.db.models import Case, F, IntegerField, Q, QuerySet, Sum, Value, When
-from django.db.models.functions import Length, TruncWeek
+from django.db.models.functions import Length
 from django.utils import timezone
 
 from backroom.channels.models import SalesChannelDay, SalesDay
-from backroom.dashboards import months
-from backroom.dashboards.kpis import Measures
-from backroom.dashboards.models import ForecastDay, SoldOutSpell, StockDay, StoreMonth
+from backroom.dashboards import running
+from backroom.dashboards.kpis import SOURCES, Measures
+from backroom.dashboards.models import ForecastDay, SoldOutSpell, StockDay, StoreRunningTotal
 from backroom.dashboards.permissions import DASHBOARDS_VIEW
 from backroom.dashboards.rollups import closing_values, sold_out_minutes
 from backroom.kernel.dates import business_day_bounds
@@ -34,9 +40,10 @@ from backroom.org.models import LegalEntity, OrgNode, Site
 ZERO = Decimal(0)
 LAST_YEAR = dt.timedelta(days=364)  # 52 weeks: the same weekday
 
-# "site_day" and "site_week" key by (site id, day) and (site id, Monday of the week): the
-# sparklines of ranked stores, read in one grouped query per source.
-By = Literal["total", "site", "day", "site_day", "site_week"]
+# Buckets are keyed by their first day (a week's Monday, a month's first); "site_…" key by
+# (site id, bucket): the sparklines of ranked stores, read in one grouped query per source.
+By = Literal["total", "site", "day", "week", "month", "site_day", "site_week", "site_month"]
+Grain = Literal["day", "week", "month"]
 Key = int | dt.date | tuple[int, dt.date] | None
 
 
@@ -88,18 +95,86 @@ class Rates:
         return amount if currency == self.currency else amount * self.rate(currency)
 
 
+GRAIN: dict[str, Grain | None] = {
+    "total": None,
+    "site": None,
+    "day": "day",
+    "week": "week",
+    "month": "month",
+    "site_day": "day",
+    "site_week": "week",
+    "site_month": "month",
+}
+PER_SITE = frozenset({"site", "site_day", "site_week", "site_month"})
+# The day rows are read grouped by these (and bucketed by week or month in Python).
 GROUPS: dict[str, list[str]] = {
     "total": [],
     "site": ["site_id"],
     "day": ["business_date"],
+    "week": ["business_date"],
+    "month": ["business_date"],
     "site_day": ["skey", "business_date"],
-    "site_week": ["skey", "bucket"],
+    "site_week": ["skey", "business_date"],
+    "site_month": ["skey", "business_date"],
 }
 
 
+def week_of(day: dt.date) -> dt.date:
+    """The Monday of `day`'s week (the key of weekly buckets)."""
+    return day - dt.timedelta(days=day.weekday())
+
+
+def bucket_of(grain: Grain | None, day: dt.date) -> dt.date | None:
+    """The key of the bucket holding `day`: the day, its week's Monday or its month's first."""
+    if grain == "week":
+        return week_of(day)
+    if grain == "month":
+        return day.replace(day=1)
+    return day if grain == "day" else None
+
+
+@dataclass(frozen=True)
+class Span:
+    """A bucket of the period: its key and its days inside the period."""
+
+    key: dt.date | None
+    start: dt.date
+    end: dt.date
+
+
+def spans(grain: Grain | None, date_from: dt.date, date_to: dt.date) -> list[Span]:
+    """The buckets of [date_from, date_to], the first and last cut to the period."""
+    if grain is None:
+        return [Span(None, date_from, date_to)]
+    found = []
+    day = date_from
+    while day <= date_to:
+        key = bucket_of(grain, day)
+        assert key is not None
+        if grain == "day":
+            after = day + dt.timedelta(days=1)
+        elif grain == "week":
+            after = key + dt.timedelta(days=7)
+        else:
+            after = (key.replace(day=28) + dt.timedelta(days=4)).replace(day=1)
+        end = min(after - dt.timedelta(days=1), date_to)
+        found.append(Span(key, day, end))
+        day = end + dt.timedelta(days=1)
+    return found
+
+
+def _compose(by: By, site_key: Any, bucket: dt.date | None) -> Key:
+    if by == "site":
+        return int(site_key)
+    if by in PER_SITE:
+        assert bucket is not None
+        return (int(site_key), bucket)
+    return bucket
+
+
 def _site_key(groups: dict[int, int] | None) -> Any:
-    """The first part of a "site_day"/"site_week" key in SQL: the site, or the group a
-    caller put it in (`groups`: site id → group id), so the database sums a group's stores."""
+    """The first part of a "site_…" key in SQL: the site, or the group a caller put it in
+    (`groups`: site id → group id), so the database sums a group's stores."""
     if not groups:
         return F("site_id")
     members: dict[int, list[int]] = defaultdict(list)
@@ -114,45 +189,16 @@ def _site_key(groups: dict[int, int] | None) -> Any:
 def _grouped(
     rows: QuerySet[Any], by: By, *fields: str, skey: Any = None, **expressions: Any
 ) -> QuerySet[Any]:
-    """`rows.values(...)` grouped as `by` asks (weeks truncated in SQL)."""
-    if by == "site_week":
-        rows = rows.annotate(bucket=TruncWeek("business_date"))
-    if by in ("site_day", "site_week"):
+    """`rows.values(...)` grouped as `by` asks (by day: buckets are made in Python)."""
+    if by in PER_SITE and by != "site":
         rows = rows.annotate(skey=skey if skey is not None else F("site_id"))
     return rows.values(*GROUPS[by], *fields, **expressions)
 
 
-def week_of(day: dt.date) -> dt.date:
-    """The Monday of `day`'s week (the key of weekly buckets)."""
-    return day - dt.timedelta(days=day.weekday())
-
-
-def _bucket_date(value: Any) -> dt.date:
-    # TruncWeek gives a datetime on some backends for a date column.
-    return value.date() if isinstance(value, dt.datetime) else value
-
-
 def _key(row: dict[str, Any], by: By, shift: dt.timedelta = dt.timedelta(0)) -> Key:
-    if by == "site":
-        return int(row["site_id"])
-    if by == "day":
-        return row["business_date"] + shift
-    if by == "site_day":
-        return (int(row["skey"]), row["business_date"] + shift)
-    if by == "site_week":
-        return (int(row["skey"]), _bucket_date(row["bucket"]) + shift)
-    return None
-
-
-def _days_in(key: Key, by: By, date_from: dt.date, date_to: dt.date, days: int) -> int:
-    """How many days of the period a key's measures cover."""
-    if by in ("day", "site_day"):
-        return 1
-    if by == "site_week" and isinstance(key, tuple):
-        start = max(key[1], date_from)
-        end = min(key[1] + dt.timedelta(days=6), date_to)
-        return (end - start).days + 1
-    return days
+    day = row.get("business_date")
+    bucket = bucket_of(GRAIN[by], day + shift) if day is not None else None
+    return _compose(by, row.get("site_id", row.get("skey")), bucket)
 
 
 def measures(
@@ -164,138 +210,246 @@ def measures(
     currency: str | None = None,
     now: dt.datetime | None = None,
     groups: dict[int, int] | None = None,
+    sources: Iterable[str] | None = None,
 ) -> dict[Key, Measures]:
-    """Measures of the sites over [date_from, date_to], per site id, per day or in total
-    (key None). Keys with nothing at all are left out, except in total. With "site_day" or
-    "site_week", `groups` (site id → group id) sums stores into groups in the database: the
-    keys are then (group id, bucket)."""
-    skey = _site_key(groups) if by in ("site_day", "site_week") else None
+    """Measures of the sites over [date_from, date_to]: in total (key None), per site id, per
+    day, week or month (key: the bucket's first day) or per site and bucket. Keys with nothing
+    at all are left out, except in total. With "site_…", `groups` (site id → group id) sums
+    stores into groups in the database: the keys are then (group id, bucket). `sources` (of
+    SOURCES; default all) limits what is read: a KPI needs only its own (`Kpi.sources`)."""
+    wanted = SOURCES if sources is None else frozenset(sources)
+    grain = GRAIN[by]
+    skey = _site_key(groups) if by in PER_SITE and by != "site" else None
     rates = Rates(currency or reporting_currency(), date_from, date_to)
     site_ids = [site.pk for site in sites]
     result: dict[Key, Measures] = defaultdict(Measures)
-    days = (date_to - date_from).days + 1
-    span = Q(site_id__any=site_ids, business_date__gte=date_from, business_date__lte=date_to)
-    # Totals and stores read whole closed months from `StoreMonth`, the rest from the days.
-    monthly = by in ("total", "site")
-    month_rows: list[StoreMonth] = []
-    if monthly:
-        span, month_rows = _month_split(span, site_ids, date_from, date_to)
-        _add_months(result, month_rows, by, rates)
+    buckets = spans(grain, date_from, date_to)
+    # What the running totals hold (whole runs of rolled days), then the rest from the days.
+    rolled = (
+        _Rolled.read(site_ids)
+        if wanted & (RUNNING | {"last_year"})
+        else _Rolled(site_ids, None, {})
+    )
+    span = _from_running(result, rolled, buckets, by, rates, groups, wanted & RUNNING)
+    last_year = Q(pk__in=[])
+    if "last_year" in wanted:
+        last_year = _from_running(
+            result, rolled, buckets, by, rates, groups, {"last_year"}, shift=LAST_YEAR
+        )
 
     money = ("gross", "net", "merchant_discount", "platform_discount", "commission")
-    for row in _grouped(SalesDay.objects.filter(span), by, "currency", skey=skey).annotate(
-        orders_sum=Sum("orders"),
-        history=Sum("history_net"),
-        **{f"{name}_sum": Sum(name) for name in money},
-    ):
-        m = result[_key(row, by)]
-        m.orders += Decimal(row["orders_sum"] or 0)
-        for name in money:
-            setattr(m, name, getattr(m, name) + rates(row[f"{name}_sum"], row["currency"]))
-        m.depleted_net += rates(
-            (row["net_sum"] or ZERO) - (row["history"] or ZERO), row["currency"]
-        )
+    if "sales" in wanted:
+        for row in _grouped(SalesDay.objects.filter(span), by, "currency", skey=skey).annotate(
+            orders_sum=Sum("orders"),
+            history=Sum("history_net"),
+            **{f"{name}_sum": Sum(name) for name in money},
+        ):
+            m = result[_key(row, by)]
+            m.orders += Decimal(row["orders_sum"] or 0)
+            for name in money:
+                setattr(m, name, getattr(m, name) + rates(row[f"{name}_sum"], row["currency"]))
+            m.depleted_net += rates(
+                (row["net_sum"] or ZERO) - (row["history"] or ZERO), row["currency"]
+            )
 
-    for row in _grouped(
-        SalesChannelDay.objects.filter(span), by, "kind", "currency", skey=skey
-    ).annotate(net_sum=Sum("net")):
-        m = result[_key(row, by)]
-        m.channel_net[row["kind"]] = m.channel_net.get(row["kind"], ZERO) + rates(
-            row["net_sum"], row["currency"]
-        )
+    if "channels" in wanted:
+        for row in _grouped(
+            SalesChannelDay.objects.filter(span), by, "kind", "currency", skey=skey
+        ).annotate(net_sum=Sum("net")):
+            m = result[_key(row, by)]
+            m.channel_net[row["kind"]] = m.channel_net.get(row["kind"], ZERO) + rates(
+                row["net_sum"], row["currency"]
+            )
 
-    last_year = Q(
-        site_id__any=site_ids,
-        business_date__gte=date_from - LAST_YEAR,
-        business_date__lte=date_to - LAST_YEAR,
-    )
-    if monthly:
-        last_year, last_year_months = _month_split(
-            last_year, site_ids, date_from - LAST_YEAR, date_to - LAST_YEAR
-        )
-        for row in last_year_months:
-            m = result[row.site_id if by == "site" else None]
-            m.last_year_net += rates(row.net, row.currency)
-            m.last_year_orders += Decimal(row.orders)
-    for row in _grouped(SalesDay.objects.filter(last_year), by, "currency", skey=skey).annotate(
-        net_sum=Sum("net"), orders_sum=Sum("orders")
-    ):
-        m = result[_key(row, by, LAST_YEAR)]
-        m.last_year_net += rates(row["net_sum"], row["currency"])
-        m.last_year_orders += Decimal(row["orders_sum"] or 0)
+    if "last_year" in wanted:
+        for row in _grouped(SalesDay.objects.filter(last_year), by, "currency", skey=skey).annotate(
+            net_sum=Sum("net"), orders_sum=Sum("orders")
+        ):
+            m = result[_key(row, by, LAST_YEAR)]
+            m.last_year_net += rates(row["net_sum"], row["currency"])
+            m.last_year_orders += Decimal(row["orders_sum"] or 0)
 
-    for row in _grouped(ForecastDay.objects.filter(span), by, "currency", skey=skey).annotate(
-        gross_sum=Sum("gross"), guests_sum=Sum("guests")
-    ):
-        m = result[_key(row, by)]
-        m.forecast_gross += rates(row["gross_sum"], row["currency"])
-        m.forecast_guests += row["guests_sum"] or ZERO
+    if "forecast" in wanted:
+        for row in _grouped(ForecastDay.objects.filter(span), by, "currency", skey=skey).annotate(
+            gross_sum=Sum("gross"), guests_sum=Sum("guests")
+        ):
+            m = result[_key(row, by)]
+            m.forecast_gross += rates(row["gross_sum"], row["currency"])
+            m.forecast_guests += row["guests_sum"] or ZERO
 
-    _stock_flows(result, span, by, rates, skey)
-    _stock_values(result, sites, date_from, date_to, by, rates, groups)
-    _soldout(result, sites, date_from, date_to, by, now or timezone.now(), groups)
+    if "stock_flows" in wanted:
+        _stock_flows(result, span, by, rates, skey)
+    if "stock_value" in wanted:
+        _stock_values(result, sites, buckets, by, rates, groups)
+    if "soldout" in wanted:
+        _soldout(result, sites, buckets, by, now or timezone.now(), groups)
 
+    days = {bucket.key: (bucket.end - bucket.start).days + 1 for bucket in buckets}
     for key, m in result.items():
-        m.days = _days_in(key, by, date_from, date_to, days)
+        bucket_key = key[1] if isinstance(key, tuple) else key if grain else None
+        m.days = days.get(bucket_key, 1) if not isinstance(bucket_key, int) else 1
     if by == "total":
-        result[None].days = days
+        result[None].days = days[None]
     return dict(result)
 
 
-def _month_split(
-    span: Q, site_ids: Sequence[int], date_from: dt.date, date_to: dt.date
-) -> tuple[Q, list[StoreMonth]]:
-    """The closed months wholly inside the period whose store figures are clean: their rows,
-    and the daily filter for the rest, as explicit date ranges (so the database reads only
-    those days, not the whole period): the days around the closed months, and the dirty
-    store-months."""
-    closed = months.closed_months(
-        months.full_months(date_from, date_to, before=months.current_month())
-    )
-    if not closed:
-        return span, []
-    dirty = months.dirty_pairs(closed, site_ids)
-    days = Q(pk__in=[])  # nothing, until a range is added
-    day = date_from
-    wanted = Q()
-    for month in closed:
-        if day < month:
-            days |= Q(business_date__gte=day, business_date__lt=month)
-        day = months.next_month(month)
-        dirty_sites = sorted(site for site, dirty_month in dirty if dirty_month == month)
-        rows = Q(month=month)
-        if dirty_sites:
-            days |= Q(
-                site_id__any=dirty_sites,
-                business_date__gte=month,
-                business_date__lte=months.month_end(month),
-            )
-            rows &= ~Q(site_id__any=dirty_sites)
-        wanted |= rows
-    if day <= date_to:
-        days |= Q(business_date__gte=day, business_date__lte=date_to)
-    found = list(StoreMonth.objects.filter(wanted, site_id__any=list(site_ids)))
-    return Q(site_id__any=list(site_ids)) & days, found
+# Sources the running totals hold (besides last year's sales, read there too).
+RUNNING = frozenset({"sales", "channels", "forecast", "stock_flows"})
+RUNNING_COLUMNS = {
+    "sales": running.SALES_FIELDS,
+    "last_year": ("orders", "net"),
+    "forecast": running.FORECAST_FIELDS,
+    "stock_flows": running.STOCK_FIELDS,
+}
 
 
-def _add_months(result: dict[Key, Measures], rows: list[StoreMonth], by: By, rates: Rates) -> None:
-    """Closed months' store figures, as the daily reads would have added them."""
-    for row in rows:
-        m = result[row.site_id if by == "site" else None]
-        cur = row.currency
-        m.orders += Decimal(row.orders)
+@dataclass(frozen=True)
+class _Rolled:
+    """How far the running totals go, and the stores' earliest dirty days (read once)."""
+
+    site_ids: list[int]
+    through: dt.date | None
+    dirty: dict[int, dt.date]
+
+    @classmethod
+    def read(cls, site_ids: list[int]) -> _Rolled:
+        through = running.rolled_through()
+        dirty = running.dirty_days(site_ids, through) if through and site_ids else {}
+        return cls(site_ids, through, dirty)
+
+
+def _from_running(
+    result: dict[Key, Measures],
+    rolled: _Rolled,
+    buckets: Sequence[Span],
+    by: By,
+    rates: Rates,
+    groups: dict[int, int] | None,
+    sources: Iterable[str],
+    *,
+    shift: dt.timedelta = dt.timedelta(0),
+) -> Q:
+    """Add to `result` what the running totals hold of the buckets (each bucket's days, less
+    `shift`, up to the rolled day, for the stores not marked dirty): two rows per store and
+    bucket boundary. Returns the filter of the day rows still to read."""
+    site_ids = rolled.site_ids
+    first, last = buckets[0].start - shift, buckets[-1].end - shift
+    everything = Q(site_id__any=site_ids, business_date__gte=first, business_date__lte=last)
+    sources = set(sources)
+    through = rolled.through if sources else None
+    if through is None or first > through or GRAIN[by] == "day" or not site_ids:
+        return everything
+    cap = min(last, through)
+    dirty = {site_id for site_id, day in rolled.dirty.items() if day <= cap}
+    clean = [site_id for site_id in site_ids if site_id not in dirty]
+    rest = Q(pk__in=[])
+    if dirty:
+        rest |= Q(site_id__any=sorted(dirty), business_date__gte=first, business_date__lte=last)
+    if cap < last:
+        rest |= Q(site_id__any=clean, business_date__gt=cap, business_date__lte=last)
+    cuts = [
+        (bucket.key, bucket.start - shift - dt.timedelta(days=1), min(bucket.end - shift, cap))
+        for bucket in buckets
+        if bucket.start - shift <= cap
+    ]
+    dates = sorted({day for _key, before, end in cuts for day in (before, end)})
+    columns = sorted({name for source in sources for name in RUNNING_COLUMNS.get(source, ())})
+    cum = _running_rows(clean, dates, by, groups, columns) if columns else {}
+    for (site_key, cur), rows in cum.items():
+        for bucket, before, end in cuts:
+            at_end, at_start = rows.get(end), rows.get(before)
+            if at_end is None and at_start is None:
+                continue
+            diff = {
+                name: (at_end or {}).get(name, ZERO) - (at_start or {}).get(name, ZERO)
+                for name in columns
+            }
+            _add_running(result[_compose(by, site_key, bucket)], diff, cur, rates, sources)
+    if "channels" in sources:
+        _running_channels(result, clean, cuts, by, groups, rates)
+    return rest
+
+
+def _running_rows(
+    site_ids: Sequence[int],
+    dates: Sequence[dt.date],
+    by: By,
+    groups: dict[int, int] | None,
+    columns: Sequence[str],
+) -> dict[tuple[Any, str], dict[dt.date, dict[str, Decimal]]]:
+    """The running rows of the stores on the dates, summed per (site or group, currency) and
+    date: in SQL on PostgreSQL, in Python elsewhere (SQLite sums decimals as floats)."""
+    group = ["business_date", "currency"]
+    if by == "site":
+        group.append("site_id")
+    elif by in PER_SITE:
+        group.append("skey")
+    exact = connection.vendor == "postgresql"
+    if not exact and "site_id" not in group:
+        group.append("site_id")
+    rows = StoreRunningTotal.objects.filter(site_id__any=list(site_ids), business_date__any=dates)
+    if by in PER_SITE and by != "site":
+        rows = rows.annotate(skey=_site_key(groups))
+    found: dict[tuple[Any, str], dict[dt.date, dict[str, Decimal]]] = defaultdict(dict)
+    for row in rows.values(*group).annotate(**{f"{name}_sum": Sum(name) for name in columns}):
+        site_key = row["site_id"] if by == "site" else row.get("skey")
+        at = found[(site_key, row["currency"])].setdefault(
+            row["business_date"], dict.fromkeys(columns, ZERO)
+        )
+        for name in columns:
+            at[name] += row[f"{name}_sum"] or 0
+    return found
+
+
+def _add_running(
+    m: Measures, diff: dict[str, Decimal], cur: str, rates: Rates, sources: set[str]
+) -> None:
+    if "last_year" in sources:
+        m.last_year_net += rates(diff["net"], cur)
+        m.last_year_orders += Decimal(diff["orders"])
+        return
+    if "sales" in sources:
+        m.orders += Decimal(diff["orders"])
         for name in ("gross", "net", "merchant_discount", "platform_discount", "commission"):
-            setattr(m, name, getattr(m, name) + rates(getattr(row, name), cur))
-        m.depleted_net += rates(row.net - row.history_net, cur)
-        for kind, value in row.channel_net.items():
-            m.channel_net[kind] = m.channel_net.get(kind, ZERO) + rates(Decimal(value), cur)
-        m.forecast_gross += rates(row.forecast_gross, cur)
-        m.forecast_guests += row.forecast_guests
-        m.theoretical_cost -= rates(row.sales, cur)
-        m.waste_cost -= rates(row.waste, cur)
-        m.variance_cost -= rates(row.variance, cur)
-        m.other_usage_cost -= rates(row.consumption, cur)
-        m.receipts += rates(row.receipts, cur)
+            setattr(m, name, getattr(m, name) + rates(diff[name], cur))
+        m.depleted_net += rates(diff["net"] - diff["history_net"], cur)
+    if "forecast" in sources:
+        m.forecast_gross += rates(diff["forecast_gross"], cur)
+        m.forecast_guests += diff["forecast_guests"]
+    if "stock_flows" in sources:
+        m.theoretical_cost -= rates(diff["sales"], cur)
+        m.waste_cost -= rates(diff["waste"], cur)
+        m.variance_cost -= rates(diff["variance"], cur)
+        m.other_usage_cost -= rates(diff["consumption"], cur)
+        m.receipts += rates(diff["receipts"], cur)
+
+
+def _running_channels(
+    result: dict[Key, Measures],
+    site_ids: Sequence[int],
+    cuts: Sequence[tuple[dt.date | None, dt.date, dt.date]],
+    by: By,
+    groups: dict[int, int] | None,
+    rates: Rates,
+) -> None:
+    """The channel mix from the running rows (a JSON column: differenced per store here)."""
+    dates = sorted({day for _key, before, end in cuts for day in (before, end)})
+    at: dict[tuple[int, str], dict[dt.date, dict[str, Any]]] = defaultdict(dict)
+    for site_id, cur, day, channels in StoreRunningTotal.objects.filter(
+        site_id__any=list(site_ids), business_date__any=dates
+    ).values_list("site_id", "currency", "business_date", "channel_net"):
+        at[(site_id, cur)][day] = channels
+    for (site_id, cur), rows in at.items():
+        site_key = groups.get(site_id, site_id) if groups else site_id
+        for bucket, before, end in cuts:
+            at_end, at_start = rows.get(end) or {}, rows.get(before) or {}
+            if not at_end:
+                continue
+            m = result[_compose(by, site_key, bucket)]
+            for kind in at_end:
+                value = Decimal(at_end[kind]) - Decimal(at_start.get(kind, 0))
+                if value:
+                    m.channel_net[kind] = m.channel_net.get(kind, ZERO) + rates(value, cur)
 
 
 def _stock_flows(
@@ -320,66 +474,32 @@ def _stock_flows(
 def _stock_values(
     result: dict[Key, Measures],
     sites: Sequence[Site],
-    date_from: dt.date,
-    date_to: dt.date,
+    buckets: Sequence[Span],
     by: By,
     rates: Rates,
     groups: dict[int, int] | None = None,
 ) -> None:
+    """The stock value at the end of the period (or of each bucket): each site's (or
+    group's) value before the period, then its changes on top."""
     currencies = {site.pk: site.legal_entity.base_currency for site in sites}
-    if by in ("site_day", "site_week"):
-        _stock_values_per_site(result, currencies, date_from, date_to, by, rates, groups)
-        return
-    if by != "day":
+    date_from, date_to = buckets[0].start, buckets[-1].end
+    grain = GRAIN[by]
+    if grain is None:
         for site_id, value in closing_values(currencies, date_to).items():
             if value:
-                result[site_id if by == "site" else None].stock_value += rates(
-                    value, currencies[site_id]
-                )
+                result[_compose(by, site_id, None)].stock_value += rates(value, currencies[site_id])
         return
-    # Per day: the value before the first day, then each day's net change on top.
-    running = sum(
-        (
-            rates(value, currencies[site_id])
-            for site_id, value in closing_values(
-                currencies, date_from - dt.timedelta(days=1)
-            ).items()
-        ),
-        ZERO,
-    )
-    changes: dict[dt.date, Decimal] = defaultdict(Decimal)
-    for row in (
-        StockDay.objects.filter(
-            site_id__any=list(currencies), business_date__gte=date_from, business_date__lte=date_to
-        )
-        .values("business_date", cur=F("site__legal_entity__base_currency"))
-        .annotate(change=Sum("net_change"))
-    ):
-        changes[row["business_date"]] += rates(row["change"], row["cur"])
-    day = date_from
-    while day <= date_to:
-        running += changes.get(day, ZERO)
-        if running or day in result:
-            result[day].stock_value = running
-        day += dt.timedelta(days=1)
+    per_site = by in PER_SITE
 
+    def group_of(site_id: int) -> Any:
+        if not per_site:
+            return None
+        return groups.get(site_id, site_id) if groups else site_id
 
-def _stock_values_per_site(
-    result: dict[Key, Measures],
-    currencies: dict[int, str],
-    date_from: dt.date,
-    date_to: dt.date,
-    by: By,
-    rates: Rates,
-    groups: dict[int, int] | None = None,
-) -> None:
-    """Each site's (or group's) value at the end of each day (or week): its value before the
-    period, then its changes on top, read grouped by site (or group) and bucket."""
-    group_of = groups or {site_id: site_id for site_id in currencies}
-    opening: dict[int, Decimal] = defaultdict(Decimal)
+    opening: dict[Any, Decimal] = defaultdict(Decimal)
     for site_id, value in closing_values(currencies, date_from - dt.timedelta(days=1)).items():
-        opening[group_of[site_id]] += rates(value, currencies[site_id])
-    changes: dict[int, dict[dt.date, Decimal]] = defaultdict(lambda: defaultdict(Decimal))
+        opening[group_of(site_id)] += rates(value, currencies[site_id])
+    changes: dict[Any, dict[dt.date, Decimal]] = defaultdict(lambda: defaultdict(Decimal))
     for row in _grouped(
         StockDay.objects.filter(
             site_id__any=list(currencies), business_date__gte=date_from, business_date__lte=date_to
@@ -388,43 +508,41 @@ def _stock_values_per_site(
         skey=_site_key(groups),
         cur=F("site__legal_entity__base_currency"),
     ).annotate(change=Sum("net_change")):
-        key = _key(row, by)
-        assert isinstance(key, tuple)
-        changes[key[0]][key[1]] += rates(row["change"], row["cur"])
-    step = dt.timedelta(days=7 if by == "site_week" else 1)
-    first = week_of(date_from) if by == "site_week" else date_from
-    for group in sorted(set(group_of.values())):
-        running = opening.get(group, ZERO)
+        day_bucket = bucket_of(grain, row["business_date"])
+        assert day_bucket is not None
+        changes[row.get("skey")][day_bucket] += rates(row["change"], row["cur"])
+    for group in {group_of(site_id) for site_id in currencies}:
+        value = opening.get(group, ZERO)
         mine = changes.get(group, {})
-        if not running and not mine:
+        if not value and not mine:
             continue
-        bucket = first
-        while bucket <= date_to:
-            running += mine.get(bucket, ZERO)
-            if running or (group, bucket) in result:
-                result[(group, bucket)].stock_value = running
-            bucket += step
+        for bucket in buckets:
+            assert bucket.key is not None
+            value += mine.get(bucket.key, ZERO)
+            key = _compose(by, group, bucket.key)
+            if value or key in result:
+                result[key].stock_value = value
 
 
 def _soldout(
     result: dict[Key, Measures],
     sites: Sequence[Site],
-    date_from: dt.date,
-    date_to: dt.date,
+    buckets: Sequence[Span],
     by: By,
     now: dt.datetime,
     groups: dict[int, int] | None = None,
 ) -> None:
+    date_from, date_to = buckets[0].start, buckets[-1].end
     by_site = {site.pk: site for site in sites}
-    bounds = {
-        site.pk: (
-            business_day_bounds(date_from, time_zone=site.time_zone, cutoff_hour=site.cutoff_hour)[
-                0
-            ],
-            business_day_bounds(date_to, time_zone=site.time_zone, cutoff_hour=site.cutoff_hour)[1],
+    # Stores share a few time zones and cut-off hours: each pair's bounds once.
+    clocks = {
+        (zone, hour): (
+            business_day_bounds(date_from, time_zone=zone, cutoff_hour=hour)[0],
+            business_day_bounds(date_to, time_zone=zone, cutoff_hour=hour)[1],
         )
-        for site in sites
+        for zone, hour in {(site.time_zone, site.cutoff_hour) for site in sites}
     }
+    bounds = {site.pk: clocks[(site.time_zone, site.cutoff_hour)] for site in sites}
     if not bounds:
         return
     earliest = min(start for start, _end in bounds.values())
@@ -432,52 +550,28 @@ def _soldout(
     spells = SoldOutSpell.objects.filter(site_id__any=list(bounds), started_at__lt=latest).filter(
         Q(ended_at__isnull=True) | Q(ended_at__gt=earliest)
     )
+    grain = GRAIN[by]
     for spell in spells:
         site = by_site[spell.site_id]
-        if by in ("site_day", "site_week"):
-            group = groups.get(site.pk, site.pk) if groups else site.pk
-            _spell_days(result, spell, site, group, date_from, date_to, by, now)
-            continue
-        if by != "day":
+        group = groups.get(site.pk, site.pk) if groups else site.pk
+        if grain is None:
             start, end = bounds[spell.site_id]
             minutes = sold_out_minutes([spell], start, end, now)
             if minutes:
-                result[spell.site_id if by == "site" else None].soldout_minutes += minutes
+                result[_compose(by, group, None)].soldout_minutes += minutes
             continue
-        day = date_from
-        while day <= date_to:
+        # Only the business days the spell touches are visited.
+        first = max(date_from, timezone.localdate(spell.started_at) - dt.timedelta(days=1))
+        last = min(date_to, timezone.localdate(spell.ended_at or now) + dt.timedelta(days=1))
+        day = first
+        while day <= last:
             start, end = business_day_bounds(
                 day, time_zone=site.time_zone, cutoff_hour=site.cutoff_hour
             )
             minutes = sold_out_minutes([spell], start, end, now)
             if minutes:
-                result[day].soldout_minutes += minutes
+                result[_compose(by, group, bucket_of(grain, day))].soldout_minutes += minutes
             day += dt.timedelta(days=1)
-
-
-def _spell_days(
-    result: dict[Key, Measures],
-    spell: SoldOutSpell,
-    site: Site,
-    group: int,
-    date_from: dt.date,
-    date_to: dt.date,
-    by: By,
-    now: dt.datetime,
-) -> None:
-    """A spell's minutes on each business day it touches (only those days are visited)."""
-    first = max(date_from, timezone.localdate(spell.started_at) - dt.timedelta(days=1))
-    last = min(date_to, timezone.localdate(spell.ended_at or now) + dt.timedelta(days=1))
-    day = first
-    while day <= last:
-        start, end = business_day_bounds(
-            day, time_zone=site.time_zone, cutoff_hour=site.cutoff_hour
-        )
-        minutes = sold_out_minutes([spell], start, end, now)
-        if minutes:
-            bucket = week_of(day) if by == "site_week" else day
-            result[(group, bucket)].soldout_minutes += minutes
-        day += dt.timedelta(days=1)
 
 
 # --- a store's day: hours, categories, items -----------------------------------------------------

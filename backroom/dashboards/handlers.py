@@ -8,7 +8,7 @@ from typing import Any
 from backroom.channels.events import ChannelsEvent
 from backroom.channels.models import OrderSales
 from backroom.channels.soldout import SoldOutEvent
-from backroom.dashboards import months, rollups
+from backroom.dashboards import rollups, running
 from backroom.events.models import OutboxEvent
 from backroom.events.services import subscribe
 from backroom.inventory.events import InventoryEvent
@@ -38,26 +38,26 @@ def close_soldout_spell(outbox_event: OutboxEvent) -> None:
     rollups.close_spell(payload["site_id"], payload["item_id"], outbox_event.occurred_at)
 
 
-@subscribe(ChannelsEvent.ORDER_RECEIVED, is_async=True, name="dashboards.months.order_received")
-@subscribe(ChannelsEvent.ORDER_STATUS_CHANGED, is_async=True, name="dashboards.months.order_status")
-@subscribe(ChannelsEvent.ORDER_RESTOCKED, is_async=True, name="dashboards.months.order_restocked")
-def mark_order_month(outbox_event: OutboxEvent) -> None:
-    """An order of a closed month changed (a late refund): its store-month is re-read from the
-    days until recomputed. Orders of the current month cost one lookup."""
+@subscribe(ChannelsEvent.ORDER_RECEIVED, is_async=True, name="dashboards.running.order_received")
+@subscribe(
+    ChannelsEvent.ORDER_STATUS_CHANGED, is_async=True, name="dashboards.running.order_status"
+)
+@subscribe(ChannelsEvent.ORDER_RESTOCKED, is_async=True, name="dashboards.running.order_restocked")
+def mark_order_day(outbox_event: OutboxEvent) -> None:
+    """An order of a past day changed (a late refund): the store's running totals are re-read
+    from the days until recomputed. Orders of today cost one lookup."""
     rows = OrderSales.objects.filter(order_id=outbox_event.payload["order_id"]).values_list(
         "site_id", "business_date"
     )
-    months.mark_dirty(rows)
+    running.mark_dirty(rows)
 
 
-@subscribe(ChannelsEvent.HISTORY_IMPORTED, is_async=True, name="dashboards.months.history")
-def mark_history_months(outbox_event: OutboxEvent) -> None:
-    """Imported history changed the store's days in a range (maybe of closed months)."""
+@subscribe(ChannelsEvent.HISTORY_IMPORTED, is_async=True, name="dashboards.running.history")
+def mark_history_days(outbox_event: OutboxEvent) -> None:
+    """Imported history changed the store's days from its first day on."""
     payload: dict[str, Any] = outbox_event.payload
     first = dt.date.fromisoformat(payload["first_day"])
-    last = dt.date.fromisoformat(payload["last_day"])
-    days = [(int(payload["site_id"]), month) for month in months.months_between(first, last)]
-    months.mark_dirty(days)
+    running.mark_dirty([(int(payload["site_id"]), first)])
 
 
 @subscribe(ProcurementEvent.INVOICE_ENTERED, is_async=True, name="dashboards.price_jump")

@@ -6,24 +6,25 @@ from django.utils import timezone
 from huey import crontab
 from huey.contrib.djhuey import db_periodic_task
 
-from backroom.dashboards import months, rollups
+from backroom.dashboards import rollups, running
 
 
 @db_periodic_task(crontab(hour="3", minute="15"))
 def roll_dashboard_days() -> int:
-    """After the nightly forecast (02:30): every store gets yesterday's stock row, the months
-    that ended are rolled up, and the forecasts of today on are recorded for "sales vs
+    """After the nightly forecast (02:30): every store gets yesterday's stock row, the running
+    totals get yesterday, and the forecasts of today on are recorded for "sales vs
     forecast"."""
     today = timezone.localdate()
     created = rollups.carry_forward(today - dt.timedelta(days=1))
-    months.close_months(today)
+    running.roll(today)
     return created + rollups.snapshot_forecasts(today)
 
 
 @db_periodic_task(crontab(minute="*/5"))
-def refresh_dirty_months() -> int:
-    """Recompute the closed store-months whose days changed (read from the days meanwhile)."""
-    return months.refresh_dirty()
+def refresh_dirty_running_totals() -> int:
+    """Recompute the running totals of stores whose past days changed (read from the days
+    meanwhile)."""
+    return running.refresh_dirty()
 
 
 @db_periodic_task(crontab(minute="*/15"))

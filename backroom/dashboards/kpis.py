@@ -20,6 +20,12 @@ from django.utils.translation import gettext_lazy as _
 ZERO = Decimal(0)
 
 Unit = Literal["money", "percent", "count", "minutes", "days"]
+# What `facts.measures` reads, by source: sales (orders, gross, net, discounts), the channel
+# mix, last year's sales, the forecast, stock flows (usage, waste, variances, receipts), the
+# stock value and sold-out minutes. A KPI names the sources its formula reads.
+SOURCES = frozenset(
+    {"sales", "channels", "last_year", "forecast", "stock_flows", "stock_value", "soldout"}
+)
 Direction = Literal["up", "down", "none"]
 
 
@@ -99,6 +105,7 @@ class Kpi:
     good: Direction
     formula: Callable[[Measures], Decimal | None]
     description: Promise | str = ""
+    sources: frozenset[str] = frozenset({"sales"})
 
 
 KPIS: dict[str, Kpi] = {
@@ -130,6 +137,7 @@ KPIS: dict[str, Kpi] = {
             "up",
             lambda m: change(m.gross, m.forecast_gross),
             _("Gross sales against the forecast at menu prices."),
+            sources=frozenset({"sales", "forecast"}),
         ),
         Kpi(
             "sales_vs_last_year",
@@ -138,6 +146,7 @@ KPIS: dict[str, Kpi] = {
             "up",
             lambda m: change(m.net, m.last_year_net),
             _("Against the same weekdays 52 weeks earlier."),
+            sources=frozenset({"sales", "last_year"}),
         ),
         Kpi(
             "discount_pct",
@@ -154,6 +163,7 @@ KPIS: dict[str, Kpi] = {
             "down",
             lambda m: ratio(m.theoretical_cost, m.depleted_net),
             _("Recipe cost of what was sold, as a share of its sales."),
+            sources=frozenset({"sales", "stock_flows"}),
         ),
         Kpi(
             "actual_food_cost_pct",
@@ -162,6 +172,7 @@ KPIS: dict[str, Kpi] = {
             "down",
             lambda m: ratio(m.theoretical_cost + m.waste_cost + m.variance_cost, m.depleted_net),
             _("Theoretical cost plus waste and count variances, as a share of sales."),
+            sources=frozenset({"sales", "stock_flows"}),
         ),
         Kpi(
             "waste_pct",
@@ -170,8 +181,16 @@ KPIS: dict[str, Kpi] = {
             "down",
             lambda m: ratio(m.waste_cost, m.net),
             _("Value written off, as a share of net sales."),
+            sources=frozenset({"sales", "stock_flows"}),
         ),
-        Kpi("waste_value", _("Waste value"), "money", "down", lambda m: m.waste_cost),
+        Kpi(
+            "waste_value",
+            _("Waste value"),
+            "money",
+            "down",
+            lambda m: m.waste_cost,
+            sources=frozenset({"stock_flows"}),
+        ),
         Kpi(
             "avt_variance",
             _("AvT variance"),
@@ -179,6 +198,7 @@ KPIS: dict[str, Kpi] = {
             "down",
             lambda m: m.variance_cost,
             _("Actual minus theoretical usage found at counts (a loss is positive)."),
+            sources=frozenset({"stock_flows"}),
         ),
         Kpi(
             "avt_variance_pct",
@@ -187,6 +207,7 @@ KPIS: dict[str, Kpi] = {
             "percent",
             "down",
             lambda m: ratio(m.variance_cost, m.depleted_net),
+            sources=frozenset({"sales", "stock_flows"}),
         ),
         Kpi(
             "soldout_minutes",
@@ -195,8 +216,16 @@ KPIS: dict[str, Kpi] = {
             "down",
             lambda m: m.soldout_minutes,
             _("Minutes menu items were sold out, summed over items."),
+            sources=frozenset({"soldout"}),
         ),
-        Kpi("stock_value", _("Stock value"), "money", "none", lambda m: m.stock_value),
+        Kpi(
+            "stock_value",
+            _("Stock value"),
+            "money",
+            "none",
+            lambda m: m.stock_value,
+            sources=frozenset({"stock_value"}),
+        ),
         Kpi(
             "days_of_inventory",
             _("Days of inventory"),
@@ -204,8 +233,16 @@ KPIS: dict[str, Kpi] = {
             "down",
             lambda m: ratio(m.stock_value, ratio(m.usage_cost, Decimal(m.days)) or ZERO),
             _("Stock value over the average daily usage at cost."),
+            sources=frozenset({"stock_value", "stock_flows"}),
         ),
-        Kpi("receipts", _("Receipts"), "money", "none", lambda m: m.receipts),
+        Kpi(
+            "receipts",
+            _("Receipts"),
+            "money",
+            "none",
+            lambda m: m.receipts,
+            sources=frozenset({"stock_flows"}),
+        ),
     ]
 }
 

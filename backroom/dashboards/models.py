@@ -91,18 +91,23 @@ class StockDayPosting(models.Model):
         return str(self.posting_id)
 
 
-class StoreMonth(models.Model):
-    """A store's month: the daily rollups (sales, channels, forecast, stock flows) summed, so a
-    quarter or a year reads a dozen rows per store instead of hundreds. Written only for
-    months before the current one (`MonthClosed`), recomputed from the daily rows when they
-    change later (`StoreMonthDirty`); a dirty month is read from the daily rows meanwhile."""
+class StoreRunningTotal(models.Model):
+    """A store's figures summed from its first business day through `business_date` (sales,
+    channels, forecast, stock flows): the figures of any run of days are the difference of two
+    rows, so a month, a quarter or a year of 500 stores reads two rows per store.
+
+    Written for every day through `RunningTotalsRolled.through` (yesterday, after the nightly
+    roll), one row per store, currency and day from the store's first day on (days without
+    sales repeat the row before). A later change to a rolled day marks the store dirty from that
+    day (`StoreRunningDirty`); its figures are read from the days until the worker recomputes
+    its rows (running.py)."""
 
     scope_field = "site__node"
 
     site = models.ForeignKey("org.Site", on_delete=models.PROTECT, related_name="+")
-    month = models.DateField(_("month"))  # its first day
+    business_date = models.DateField(_("business date"))
     currency = CurrencyField(verbose_name=_("currency"))
-    orders = models.IntegerField(default=0)
+    orders = models.BigIntegerField(default=0)
     gross = MoneyField(default=0)
     net = MoneyField(default=0)
     merchant_discount = MoneyField(default=0)
@@ -112,7 +117,7 @@ class StoreMonth(models.Model):
     # Net sales per channel kind ({"pos": "1234.5000", ...}).
     channel_net = models.JSONField(default=dict, blank=True)
     forecast_gross = MoneyField(default=0)
-    forecast_guests = models.DecimalField(max_digits=14, decimal_places=2, default=0)
+    forecast_guests = models.DecimalField(max_digits=18, decimal_places=2, default=0)
     receipts = MoneyField(default=0)
     sales = MoneyField(default=0)
     waste = MoneyField(default=0)
@@ -122,48 +127,52 @@ class StoreMonth(models.Model):
     objects = OrgScopedQuerySet.as_manager()
 
     class Meta:
-        ordering = ["site", "month"]
-        verbose_name = _("monthly store figures")
-        verbose_name_plural = _("monthly store figures")
+        ordering = ["site", "business_date"]
+        verbose_name = _("running store figures")
+        verbose_name_plural = _("running store figures")
         constraints = [
             models.UniqueConstraint(
-                fields=["site", "month", "currency"], name="dashboards_store_month_unique"
+                fields=["site", "business_date", "currency"],
+                name="dashboards_running_total_unique",
             ),
         ]
-        indexes = [models.Index(fields=["month", "site"], name="dashboards_store_month_month")]
+        indexes = [
+            models.Index(fields=["business_date", "site"], name="dashboards_running_date"),
+        ]
 
     def __str__(self) -> str:
-        return f"{self.site_id} {self.month:%Y-%m}: {self.net} {self.currency}"
+        return f"{self.site_id} → {self.business_date}: {self.net} {self.currency}"
 
 
-class MonthClosed(models.Model):
-    """A month whose `StoreMonth` rows were computed for every store."""
+class RunningTotalsRolled(models.Model):
+    """How far the running totals go: every store's rows exist through `through` (one row)."""
 
-    month = models.DateField(primary_key=True)
-    computed_at = models.DateTimeField(default=timezone.now)
+    through = models.DateField()
+    rolled_at = models.DateTimeField(default=timezone.now)
 
     class Meta:
-        verbose_name = _("month rolled up")
-        verbose_name_plural = _("months rolled up")
+        verbose_name = _("running totals rolled")
+        verbose_name_plural = _("running totals rolled")
 
     def __str__(self) -> str:
-        return f"{self.month:%Y-%m}"
+        return f"through {self.through}"
 
 
-class StoreMonthDirty(models.Model):
-    """A store's closed month whose daily rows changed since its `StoreMonth` was computed."""
+class StoreRunningDirty(models.Model):
+    """A store's rolled day whose daily rows changed since its running totals were computed:
+    its running rows from that day on are stale until recomputed."""
 
     site = models.ForeignKey("org.Site", on_delete=models.CASCADE, related_name="+")
-    month = models.DateField()
+    day = models.DateField()
     marked_at = models.DateTimeField(default=timezone.now)
 
     class Meta:
         constraints = [
-            models.UniqueConstraint(fields=["site", "month"], name="dashboards_month_dirty_once")
+            models.UniqueConstraint(fields=["site", "day"], name="dashboards_running_dirty_once")
         ]
 
     def __str__(self) -> str:
-        return f"{self.site_id} {self.month:%Y-%m} dirty"
+        return f"{self.site_id} {self.day} dirty"
 
 
 class SoldOutSpell(models.Model):

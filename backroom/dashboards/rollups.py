@@ -24,7 +24,7 @@ from django.db import IntegrityError, transaction
 from django.db.models import Case, CharField, Count, F, OuterRef, Subquery, Sum, When
 from django.utils import timezone
 
-from backroom.dashboards import months
+from backroom.dashboards import running
 from backroom.dashboards.models import ForecastDay, SoldOutSpell, StockDay, StockDayPosting
 from backroom.inventory.choices import MoveReason
 from backroom.inventory.models import StockMove
@@ -185,7 +185,7 @@ def refresh_posting(posting_id: int) -> int:
                 StockDay.objects.filter(site=site, business_date__gt=day).update(
                     closing_value=F("closing_value") + net
                 )
-        months.mark_dirty(days)
+        running.mark_dirty(days)
     return len(days)
 
 
@@ -291,15 +291,11 @@ def rebuild_stock_days(
     for site in sites.order_by("node__path"):
         with transaction.atomic():
             _rebuild_site(site, date_from, date_to, fix, result)
-    # The closed months of the range (their sales too: `rebuild-sales-rollups` marks nothing).
+    # The running totals of the range (sales too: `rebuild-sales-rollups` marks nothing).
     ids = None if site_ids is None else list(site_ids)
-    for month in months.closed_months(months.months_between(date_from, date_to)):
-        differences = months.month_differences(month, ids)
-        result.differences.extend(differences)
-        if fix and differences:
-            months.compute_month(month, ids)
+    result.differences.extend(running.differences(ids, date_from, date_to, fix=fix))
     if fix:
-        months.refresh_dirty()
+        running.refresh_dirty()
     return result
 
 
@@ -355,7 +351,7 @@ def _rebuild_site(
         day += dt.timedelta(days=1)
     if not fix:
         return
-    months.mark_dirty((site.pk, day) for day in changed_days)
+    running.mark_dirty((site.pk, day) for day in changed_days)
     if changed_days and closing != stored_end:
         StockDay.objects.filter(site=site, business_date__gt=date_to).update(
             closing_value=F("closing_value") + (closing - stored_end)

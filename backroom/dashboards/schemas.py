@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 from decimal import Decimal
+from typing import Literal
 
 from ninja import Schema
 
@@ -16,7 +17,7 @@ class KpiOut(Schema):
     description: str
 
 
-class NodeOut(Schema):
+class DashboardNodeOut(Schema):
     id: int
     code: str
     name: str
@@ -41,12 +42,12 @@ class ChannelOut(Schema):
 
 
 class PointOut(Schema):
-    date: dt.date  # a day, or the Monday of a week when the period is longer than 45 days
+    date: dt.date  # the first day in the period of its day, week or month (`trend_grain`)
     value: Decimal | None
 
 
 class ChildOut(Schema):
-    node: NodeOut
+    node: DashboardNodeOut
     site_id: int | None  # set when the child is a store
     rank: int
     value: Decimal | None  # the ranking KPI
@@ -71,19 +72,19 @@ class MapPointOut(Schema):
     value: Decimal | None
 
 
-class ApprovalsOut(Schema):
+class PendingApprovalsOut(Schema):
     pending: int
     oldest_submitted_at: dt.datetime | None
     oldest_hours: int | None
 
 
-class AlertsOut(Schema):
+class AlertCountsOut(Schema):
     total: int
     by_severity: dict[str, int]
 
 
 class HqOut(Schema):
-    node: NodeOut
+    node: DashboardNodeOut
     date_from: dt.date
     date_to: dt.date
     previous_from: dt.date
@@ -93,10 +94,12 @@ class HqOut(Schema):
     cards: list[CardOut]
     channels: list[ChannelOut]
     children: list[ChildOut]  # ranked best first by `kpi`
+    # Buckets of the trend and the sparklines: day up to 45 days, week up to 120, then month.
+    trend_grain: Literal["day", "week", "month"]
     trend: list[TrendOut]
     map: list[MapPointOut]
-    approvals: ApprovalsOut
-    alerts: AlertsOut
+    approvals: PendingApprovalsOut
+    alerts: AlertCountsOut
 
 
 class StoreOut(Schema):
@@ -109,18 +112,18 @@ class StoreOut(Schema):
     cards: list[CardOut]
     channels: list[ChannelOut]
     days: list[TrendOut]
-    approvals: ApprovalsOut
-    alerts: AlertsOut
+    approvals: PendingApprovalsOut
+    alerts: AlertCountsOut
 
 
-class HourOut(Schema):
+class SalesHourOut(Schema):
     hour: int
     orders: int
     gross: Decimal
     net: Decimal
 
 
-class CategoryOut(Schema):
+class SalesCategoryOut(Schema):
     category_id: int | None
     name: str
     quantity: Decimal
@@ -128,7 +131,7 @@ class CategoryOut(Schema):
     net: Decimal
 
 
-class ItemOut(Schema):
+class SalesItemOut(Schema):
     item_id: int | None  # empty: lines not mapped to an item yet
     sku: str
     name: str
@@ -146,6 +149,6 @@ class StoreDayOut(Schema):
     currency: str
     cards: list[CardOut]  # previous: the same weekday a week before
     channels: list[ChannelOut]
-    hours: list[HourOut]
-    categories: list[CategoryOut]
-    items: list[ItemOut]
+    hours: list[SalesHourOut]
+    categories: list[SalesCategoryOut]
+    items: list[SalesItemOut]

@@ -128,7 +128,7 @@ class ConditionIn(Schema):
     condition: str = text(max_length=5000)
 
 
-class ProblemOut(Schema):
+class RuleProblemOut(Schema):
     message: str
     line: int | None
     column: int | None
@@ -136,7 +136,7 @@ class ProblemOut(Schema):
 
 class ConditionCheckOut(Schema):
     is_valid: bool
-    problems: list[ProblemOut]
+    problems: list[RuleProblemOut]
     kpis: list[str]
 
 

@@ -8,7 +8,7 @@ from decimal import Decimal
 from ninja import Schema
 
 
-class HourOut(Schema):
+class TodayHourOut(Schema):
     hour: int  # local clock hour, 0–23, in the order of the business day
     label: str
     orders: int
@@ -34,7 +34,7 @@ class TodaySalesOut(Schema):
     forecast_gross: Decimal | None
     forecast_source: str  # "forecast", "history" (same weekday, last 4 weeks) or ""
     has_profile: bool
-    hours: list[HourOut]
+    hours: list[TodayHourOut]
     orders: int
     gross: Decimal
     net: Decimal
@@ -44,7 +44,7 @@ class TodaySalesOut(Schema):
     kpis: list[KpiCardOut]
 
 
-class DeliveryOut(Schema):
+class ExpectedDeliveryOut(Schema):
     kind: str  # "purchase_order" or "transfer"
     id: int
     number: str
@@ -58,7 +58,7 @@ class DeliveryOut(Schema):
 
 class DeliveriesOut(Schema):
     count: int
-    rows: list[DeliveryOut]
+    rows: list[ExpectedDeliveryOut]
     url: str
 
 
@@ -106,7 +106,7 @@ class ApprovalWaitingOut(Schema):
     url: str
 
 
-class ApprovalsOut(Schema):
+class TodayApprovalsOut(Schema):
     count: int
     rows: list[ApprovalWaitingOut]
     url: str
@@ -122,7 +122,7 @@ class AlertOpenOut(Schema):
     url: str
 
 
-class AlertsOut(Schema):
+class TodayAlertsOut(Schema):
     count: int
     rows: list[AlertOpenOut]
     url: str
@@ -141,5 +141,5 @@ class StoreTodayOut(Schema):
     deliveries: DeliveriesOut | None
     counts: CountsOut | None
     sold_out: SoldOutOut | None
-    approvals: ApprovalsOut
-    alerts: AlertsOut | None
+    approvals: TodayApprovalsOut
+    alerts: TodayAlertsOut | None

@@ -32,8 +32,9 @@ from backroom.org.selectors import get_node, get_site, nodes_for
 
 ZERO = Decimal(0)
 MAX_DAYS = 400
-# Past this many days the sparklines are weekly.
+# Past this many days the trend and the sparklines are by week, past MONTHLY_AFTER by month.
 WEEKLY_AFTER = 45
+MONTHLY_AFTER = 120
 # Ranked tables list every child up to this many; past it, the best and the worst halves.
 RANKED_ROWS = 10
 
@@ -78,9 +79,12 @@ class Period:
         return (self.date_to - self.date_from).days + 1
 
     @property
-    def is_weekly(self) -> bool:
-        """Sparklines by week past ~45 days, by day below."""
-        return self.days > WEEKLY_AFTER
+    def grain(self) -> facts.Grain:
+        """The buckets of the trend and the sparklines: days up to WEEKLY_AFTER days, then
+        weeks, then months past MONTHLY_AFTER days."""
+        if self.days > MONTHLY_AFTER:
+            return "month"
+        return "week" if self.days > WEEKLY_AFTER else "day"
 
     def previous(self) -> Period:
         """The period of the same length just before."""
@@ -204,6 +208,9 @@ class Channel:
 
 @dataclass
 class TrendDay:
+    """A bucket of the trend: a day, or the days of a week or a month inside the period
+    (`date` is its first day in the period)."""
+
     date: dt.date
     sales: Decimal
     orders: Decimal
@@ -249,7 +256,7 @@ class Dashboard:
     cards: list[Card]
     channels: list[Channel]
     children: list[Child]
-    trend: list[TrendDay]
+    trend: list[TrendDay]  # by `period.grain`
     points: list[MapPoint]
     approvals: Approvals
     alerts: Alerts
@@ -344,32 +351,37 @@ def _rank(kpi: Kpi, rows: list[Child]) -> list[Child]:
     return ranked
 
 
+BY_SITE: dict[str, facts.By] = {"day": "site_day", "week": "site_week", "month": "site_month"}
+
+
 def _sparklines(
     kpi: Kpi, shown: list[Child], groups: dict[int, list[Site]], span: Period, currency: str
 ) -> None:
-    """Each shown row's KPI per day (per week past WEEKLY_AFTER days): one grouped read."""
+    """Each shown row's KPI per bucket of the period (`Period.grain`): one grouped read of
+    the KPI's sources."""
     sites = [site for row in shown for site in groups[row.node.pk]]
     if not sites:
         return
-    by: facts.By = "site_week" if span.is_weekly else "site_day"
     # The database sums each row's stores: keys come back as (row's node id, bucket).
     row_of = {site.pk: row.node.pk for row in shown for site in groups[row.node.pk]}
     summed = facts.measures(
-        sites, span.date_from, span.date_to, by=by, currency=currency, groups=row_of
+        sites,
+        span.date_from,
+        span.date_to,
+        by=BY_SITE[span.grain],
+        currency=currency,
+        groups=row_of,
+        sources=kpi.sources,
     )
-    if span.is_weekly:
-        buckets = []
-        bucket = facts.week_of(span.date_from)
-        while bucket <= span.date_to:
-            buckets.append(bucket)
-            bucket += dt.timedelta(days=7)
-    else:
-        buckets = [span.date_from + dt.timedelta(days=offset) for offset in range(span.days)]
+    buckets = facts.spans(span.grain, span.date_from, span.date_to)
     for row in shown:
-        row.sparkline = [
-            (bucket, kpi.formula(summed.get((row.node.pk, bucket)) or Measures(days=1)))
-            for bucket in buckets
-        ]
+        row.sparkline = []
+        for bucket in buckets:
+            assert bucket.key is not None
+            measures = summed.get((row.node.pk, bucket.key)) or Measures(
+                days=(bucket.end - bucket.start).days + 1
+            )
+            row.sparkline.append((bucket.start, kpi.formula(measures)))
 
 
 def _approvals(actor: Any, node: OrgNode) -> Approvals:
@@ -402,9 +414,17 @@ def hq(actor: Any, node: OrgNode, span: Period, kpi: Kpi) -> Dashboard:
     ranked by `kpi` (callers got `node` through `get_dashboard_node`)."""
     sites = facts.dashboard_sites(actor, node)
     currency = facts.reporting_currency()
-    site_ids = [site.pk for site in sites]
-    per_site = facts.measures(sites, span.date_from, span.date_to, by="site", currency=currency)
-    total = _total(per_site, site_ids, span.days)
+    # Every card's sources in total; per store only what the ranking, the map and the table's
+    # sales and orders need.
+    total = facts.measures(sites, span.date_from, span.date_to, currency=currency)[None]
+    per_site = facts.measures(
+        sites,
+        span.date_from,
+        span.date_to,
+        by="site",
+        currency=currency,
+        sources=kpi.sources | {"sales"},
+    )
     before = span.previous()
     previous = facts.measures(sites, before.date_from, before.date_to, currency=currency)[None]
 
@@ -431,7 +451,7 @@ def hq(actor: Any, node: OrgNode, span: Period, kpi: Kpi) -> Dashboard:
         cards=cards(total, previous),
         channels=channel_mix(total),
         children=_rank(kpi, rows),
-        trend=trend(sites, span, kpi, currency),
+        trend=trend(sites, span, kpi, currency, span.grain),
         points=[
             MapPoint(
                 site,
@@ -450,14 +470,22 @@ def hq(actor: Any, node: OrgNode, span: Period, kpi: Kpi) -> Dashboard:
     return dashboard
 
 
-def trend(sites: Sequence[Site], span: Period, kpi: Kpi, currency: str) -> list[TrendDay]:
-    """Sales, orders and the KPI of every day of the period (days without data: zero)."""
-    per_day = facts.measures(sites, span.date_from, span.date_to, by="day", currency=currency)
+def trend(
+    sites: Sequence[Site], span: Period, kpi: Kpi, currency: str, grain: facts.Grain = "day"
+) -> list[TrendDay]:
+    """Sales, orders and the KPI of every day (week, month) of the period (none: zero)."""
+    found = facts.measures(
+        sites,
+        span.date_from,
+        span.date_to,
+        by=grain,
+        currency=currency,
+        sources=kpi.sources | {"sales"},
+    )
     days = []
-    for offset in range(span.days):
-        day = span.date_from + dt.timedelta(days=offset)
-        measures = per_day.get(day) or Measures(days=1)
-        days.append(TrendDay(day, measures.net, measures.orders, kpi.formula(measures)))
+    for bucket in facts.spans(grain, span.date_from, span.date_to):
+        measures = found.get(bucket.key) or Measures(days=(bucket.end - bucket.start).days + 1)
+        days.append(TrendDay(bucket.start, measures.net, measures.orders, kpi.formula(measures)))
     return days
 
 

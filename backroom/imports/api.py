@@ -13,7 +13,7 @@ from backroom.config.api_support import ObjectId, errors
 from backroom.imports import selectors, services
 from backroom.imports.importers import IMPORTERS
 from backroom.imports.models import ImportJob
-from backroom.imports.schemas import ImporterOut, ImportJobListOut, ImportJobOut, MappingIn
+from backroom.imports.schemas import ColumnMappingIn, ImporterOut, ImportJobListOut, ImportJobOut
 from backroom.kernel.spreadsheets import cell_text
 from backroom.web.exports import XLSX, download
 
@@ -106,7 +106,9 @@ def get_job(request: HttpRequest, job_id: Path[ObjectId]) -> ImportJob:
 
 
 @router.put("/jobs/{job_id}/mapping", response={200: ImportJobOut, **WRITE_ERRORS})
-def put_mapping(request: HttpRequest, job_id: Path[ObjectId], payload: MappingIn) -> ImportJob:
+def put_mapping(
+    request: HttpRequest, job_id: Path[ObjectId], payload: ColumnMappingIn
+) -> ImportJob:
     """Map the file's columns: `{"0": "store_code", "3": ""}` (position → field, "" ignores
     it). 422 `invalid_mapping` lists every problem; the choice is remembered for your next
     file of this importer."""

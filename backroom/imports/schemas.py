@@ -83,5 +83,5 @@ class ImportJobListOut(Schema):
     finished_at: dt.datetime | None
 
 
-class MappingIn(Schema):
+class ColumnMappingIn(Schema):
     mapping: dict[str, str]

@@ -4,6 +4,10 @@
 every query, and the driver then spends most of the request splitting queries with thousands
 of placeholders. `__any` sends `column = ANY(%s)` with the list as a single array on
 PostgreSQL, and the usual `IN (...)` elsewhere (SQLite has no arrays).
+
+A long list (HASHED_FROM values or more) is sent as `column IN (SELECT unnest(%s))`: the
+planner then hashes it and joins, where `= ANY` compares each row with the list one value at
+a time (500 stores × 7,000 rows is 3.5 million comparisons).
 """
 
 from __future__ import annotations
@@ -12,6 +16,8 @@ from typing import Any
 
 from django.db.models import Field, Lookup
 from django.db.models.fields.related import ForeignObject
+
+HASHED_FROM = 64
 
 
 class AnyOf(Lookup):  # type: ignore[type-arg]
@@ -27,6 +33,8 @@ class AnyOf(Lookup):  # type: ignore[type-arg]
         if not values:
             return "1 = 0", []
         if connection.vendor == "postgresql":
+            if len(values) >= HASHED_FROM:
+                return f"{lhs} IN (SELECT unnest(%s))", [*lhs_params, values]
             return f"{lhs} = ANY(%s)", [*lhs_params, values]
         return f"{lhs} IN ({', '.join(['%s'] * len(values))})", [*lhs_params, *values]
 

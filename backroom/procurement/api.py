@@ -51,11 +51,13 @@ from backroom.procurement.schemas import (
     DeliveryDatesOut,
     DistributionDatesOut,
     DistributionGuideIn,
+    GoodsReceiptIn,
     InvoiceDetailOut,
     InvoiceFilter,
     InvoiceImportOut,
     InvoiceIn,
     InvoiceOut,
+    InvoiceResolveIn,
     OrderGuideIn,
     OrderGuideOut,
     PriceListIn,
@@ -66,16 +68,14 @@ from backroom.procurement.schemas import (
     PurchaseOrderFilter,
     PurchaseOrderIn,
     PurchaseOrderOut,
-    ReasonIn,
+    PurchaseReasonIn,
     ReceiptDetailOut,
     ReceiptFilter,
-    ReceiptIn,
     ReceiptOut,
     RequisitionDetailOut,
     RequisitionFilter,
     RequisitionIn,
     RequisitionOut,
-    ResolveIn,
     ReviewFilter,
     ReviewOut,
     SupplierDetailOut,
@@ -527,7 +527,7 @@ def submit_requisition(request: HttpRequest, requisition_id: Path[ObjectId]) -> 
     response={200: RequisitionDetailOut, **WRITE_ERRORS},
 )
 def cancel_requisition(
-    request: HttpRequest, requisition_id: Path[ObjectId], payload: ReasonIn
+    request: HttpRequest, requisition_id: Path[ObjectId], payload: PurchaseReasonIn
 ) -> Requisition:
     """Withdraw a draft, or (its requester only) one waiting for approval."""
     services.cancel_requisition(
@@ -609,7 +609,7 @@ def send_purchase_order(request: HttpRequest, order_id: Path[ObjectId]) -> Purch
     "/purchase-orders/{order_id}/cancel", response={200: PurchaseOrderDetailOut, **WRITE_ERRORS}
 )
 def cancel_purchase_order(
-    request: HttpRequest, order_id: Path[ObjectId], payload: ReasonIn
+    request: HttpRequest, order_id: Path[ObjectId], payload: PurchaseReasonIn
 ) -> PurchaseOrder:
     """Cancel a PO before anything was received (draft, approved or sent)."""
     services.cancel_purchase_order(
@@ -622,7 +622,7 @@ def cancel_purchase_order(
     "/purchase-orders/{order_id}/close", response={200: PurchaseOrderDetailOut, **WRITE_ERRORS}
 )
 def close_purchase_order(
-    request: HttpRequest, order_id: Path[ObjectId], payload: ReasonIn
+    request: HttpRequest, order_id: Path[ObjectId], payload: PurchaseReasonIn
 ) -> PurchaseOrder:
     """Close a partially received PO short: the rest is no longer on order."""
     services.close_purchase_order(
@@ -668,7 +668,9 @@ def resend_purchase_order_email(request: HttpRequest, order_id: Path[ObjectId]) 
 # --- receiving (验收) -------------------------------------------------------------------------
 
 
-def _receive(request: HttpRequest, order_id: int, payload: ReceiptIn, photo: Any = None) -> Status:
+def _receive(
+    request: HttpRequest, order_id: int, payload: GoodsReceiptIn, photo: Any = None
+) -> Status:
     order = _order(request, order_id)
     receipt = services.receive_purchase_order(
         order,
@@ -699,7 +701,7 @@ def _receive(request: HttpRequest, order_id: int, payload: ReceiptIn, photo: Any
     "/purchase-orders/{order_id}/receipts", response={201: ReceiptDetailOut, **WRITE_ERRORS}
 )
 def receive_purchase_order(
-    request: HttpRequest, order_id: Path[ObjectId], payload: ReceiptIn
+    request: HttpRequest, order_id: Path[ObjectId], payload: GoodsReceiptIn
 ) -> Status:
     """Receive a delivery against a sent PO (procurement.receive at its store): accepted
     quantities go into the ledger at the PO price with their lots; rejected ones are recorded
@@ -722,7 +724,7 @@ def receive_purchase_order_with_photo(
 ) -> Status:
     """The same as POST …/receipts, as multipart/form-data: `payload` is that JSON body and
     `photo` the delivery note (JPEG, PNG, WebP or HEIC, checked by its bytes, at most 10 MB)."""
-    return _receive(request, order_id, parse_json_form(ReceiptIn, payload), photo)
+    return _receive(request, order_id, parse_json_form(GoodsReceiptIn, payload), photo)
 
 
 @router.get("/receipts", response={200: list[ReceiptOut], **errors(404)})
@@ -884,7 +886,7 @@ def get_review(request: HttpRequest, entry_id: Path[ObjectId]) -> ReviewEntry:
 
 @router.post("/review-queue/{entry_id}/resolve", response={200: ReviewOut, **WRITE_ERRORS})
 def resolve_review(
-    request: HttpRequest, entry_id: Path[ObjectId], payload: ResolveIn
+    request: HttpRequest, entry_id: Path[ObjectId], payload: InvoiceResolveIn
 ) -> ReviewEntry:
     """Accept the invoice (it becomes payable, `procurement.invoice.matched` with
     `accepted_by_review`) or reject it (a note is required). 409 `review_state` when the entry

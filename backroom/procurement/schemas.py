@@ -456,7 +456,7 @@ class RequisitionFilter(Schema):
     status: RequisitionStatus | None = None
 
 
-class ReasonIn(Schema):
+class PurchaseReasonIn(Schema):
     reason: str = text(max_length=500, default="")
 
 
@@ -562,7 +562,7 @@ class PurchaseOrderFilter(Schema):
 # --- receiving (验收) -------------------------------------------------------------------------
 
 
-class ReceiptLineIn(Schema):
+class GoodsReceiptLineIn(Schema):
     """What arrived of one PO line (`line_id`), in its purchase unit: `quantity` accepted and
     `rejected_quantity` refused with a `rejection_reason`. `substitute_item_id` names the item
     delivered instead; `temperature` in °C (needed for chilled and frozen goods; outside the
@@ -579,8 +579,8 @@ class ReceiptLineIn(Schema):
     note: str = text(max_length=300, default="")
 
 
-class ReceiptIn(Schema):
-    lines: list[ReceiptLineIn] = Field(..., min_length=1, max_length=500)
+class GoodsReceiptIn(Schema):
+    lines: list[GoodsReceiptLineIn] = Field(..., min_length=1, max_length=500)
     delivery_note_number: str = text(max_length=60, default="")
     note: str = text(max_length=500, default="")
     received_at: Instant | None = Field(None, description="Now when omitted; never the future")
@@ -811,7 +811,7 @@ class ReviewFilter(Schema):
     status: str = Field("open", pattern=r"^(open|all)$", description="`all` includes resolved")
 
 
-class ResolveIn(Schema):
+class InvoiceResolveIn(Schema):
     """Accept (the invoice becomes payable) or reject it (a note is required)."""
 
     decision: str = Field(..., pattern=r"^(accept|reject)$")

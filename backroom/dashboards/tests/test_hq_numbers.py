@@ -196,14 +196,15 @@ def test_a_hong_kong_store_counts_in_the_reporting_currency(tree, menu):  # noqa
     assert [D(row["net"]) for row in day["items"]] == [D(184)]
 
 
-def test_daily_and_weekly_buckets_add_up_to_each_stores_totals(tree, menu):  # noqa: F811
-    from backroom.dashboards import facts
+def test_daily_weekly_and_monthly_buckets_add_up_to_each_stores_totals(tree, menu):  # noqa: F811
+    from backroom.dashboards import facts, running
 
     data = seed_day(menu)
     sites = [menu.walk_in.site, menu.walk_in_b.site]
     start, end = data.day - dt.timedelta(days=59), data.day
+    running.roll(data.day + dt.timedelta(days=1))  # and again from the running totals
     per_site = facts.measures(sites, start, end, by="site")
-    for by in ("site_day", "site_week"):
+    for by in ("site_day", "site_week", "site_month"):
         buckets = facts.measures(sites, start, end, by=by)  # type: ignore[arg-type]
         for site in sites:
             mine = sorted(
@@ -220,6 +221,8 @@ def test_daily_and_weekly_buckets_add_up_to_each_stores_totals(tree, menu):  # n
                 assert all(day.weekday() == 0 for day, _m in mine)
                 week, last = mine[-1]
                 assert last.days == (end - week).days + 1  # the days of its week in the period
+            if by == "site_month":
+                assert all(day.day == 1 for day, _m in mine)
 
     client = Client()
     client.force_login(make_user("hq_operations", tree.group))
@@ -227,7 +230,12 @@ def test_daily_and_weekly_buckets_add_up_to_each_stores_totals(tree, menu):  # n
         "/api/v1/dashboards/hq",
         {"node_id": tree.region.pk, "date_from": start.isoformat(), "date_to": end.isoformat()},
     ).json()
+    assert body["trend_grain"] == "week"
     line = next(row for row in body["children"] if row["node"]["code"] == "SHA001")["sparkline"]
     weeks = [dt.date.fromisoformat(point["date"]) for point in line]
-    assert all(week.weekday() == 0 for week in weeks) and len(weeks) in (9, 10)
+    # Each week's first day in the period: the period's first day, then Mondays.
+    assert weeks[0] == start and all(week.weekday() == 0 for week in weeks[1:])
+    assert len(weeks) in (9, 10)
     assert sum(D(point["value"] or 0) for point in line) == D(104)
+    assert [dt.date.fromisoformat(day["date"]) for day in body["trend"]] == weeks
+    assert sum(D(day["sales"]) for day in body["trend"]) == D(_cards(body)["sales"])

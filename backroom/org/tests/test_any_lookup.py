@@ -25,3 +25,14 @@ def test_any_finds_the_same_rows_as_in(tree):
         assert "= ANY(" in sql
     else:
         assert " IN (" in sql
+
+
+def test_a_long_list_is_hashed_on_postgresql(tree):
+    from backroom.kernel.lookups import HASHED_FROM
+
+    ids = [tree.store_a.pk, *range(10**9, 10**9 + HASHED_FROM)]
+    with CaptureQueriesContext(connection) as queries:
+        found = list(OrgNode.objects.filter(pk__any=ids))
+    assert found == [tree.store_a]
+    if connection.vendor == "postgresql":
+        assert "IN (SELECT unnest(" in queries.captured_queries[0]["sql"]
