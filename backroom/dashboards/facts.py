@@ -211,12 +211,14 @@ def measures(
     now: dt.datetime | None = None,
     groups: dict[int, int] | None = None,
     sources: Iterable[str] | None = None,
+    rolled: Rolled | None = None,
 ) -> dict[Key, Measures]:
     """Measures of the sites over [date_from, date_to]: in total (key None), per site id, per
     day, week or month (key: the bucket's first day) or per site and bucket. Keys with nothing
     at all are left out, except in total. With "site_…", `groups` (site id → group id) sums
     stores into groups in the database: the keys are then (group id, bucket). `sources` (of
-    SOURCES; default all) limits what is read: a KPI needs only its own (`Kpi.sources`)."""
+    SOURCES; default all) limits what is read: a KPI needs only its own (`Kpi.sources`).
+    `rolled` (`Rolled.read` of these sites or more) saves reading it again."""
     wanted = SOURCES if sources is None else frozenset(sources)
     grain = GRAIN[by]
     skey = _site_key(groups) if by in PER_SITE and by != "site" else None
@@ -225,16 +227,14 @@ def measures(
     result: dict[Key, Measures] = defaultdict(Measures)
     buckets = spans(grain, date_from, date_to)
     # What the running totals hold (whole runs of rolled days), then the rest from the days.
-    rolled = (
-        _Rolled.read(site_ids)
-        if wanted & (RUNNING | {"last_year"})
-        else _Rolled(site_ids, None, {})
-    )
-    span = _from_running(result, rolled, buckets, by, rates, groups, wanted & RUNNING)
+    if rolled is None:
+        needed = wanted & (RUNNING | {"last_year"})
+        rolled = Rolled.read(site_ids) if needed else Rolled(None, {})
+    span = _from_running(result, site_ids, rolled, buckets, by, rates, groups, wanted & RUNNING)
     last_year = Q(pk__in=[])
     if "last_year" in wanted:
         last_year = _from_running(
-            result, rolled, buckets, by, rates, groups, {"last_year"}, shift=LAST_YEAR
+            result, site_ids, rolled, buckets, by, rates, groups, {"last_year"}, shift=LAST_YEAR
         )
 
     money = ("gross", "net", "merchant_discount", "platform_discount", "commission")
@@ -304,23 +304,24 @@ RUNNING_COLUMNS = {
 
 
 @dataclass(frozen=True)
-class _Rolled:
-    """How far the running totals go, and the stores' earliest dirty days (read once)."""
+class Rolled:
+    """How far the running totals go, and the stores' earliest dirty days: read once per
+    dashboard (`measures(rolled=...)`)."""
 
-    site_ids: list[int]
     through: dt.date | None
     dirty: dict[int, dt.date]
 
     @classmethod
-    def read(cls, site_ids: list[int]) -> _Rolled:
+    def read(cls, site_ids: Sequence[int]) -> Rolled:
         through = running.rolled_through()
         dirty = running.dirty_days(site_ids, through) if through and site_ids else {}
-        return cls(site_ids, through, dirty)
+        return cls(through, dirty)
 
 
 def _from_running(
     result: dict[Key, Measures],
-    rolled: _Rolled,
+    site_ids: Sequence[int],
+    rolled: Rolled,
     buckets: Sequence[Span],
     by: By,
     rates: Rates,
@@ -332,15 +333,16 @@ def _from_running(
     """Add to `result` what the running totals hold of the buckets (each bucket's days, less
     `shift`, up to the rolled day, for the stores not marked dirty): two rows per store and
     bucket boundary. Returns the filter of the day rows still to read."""
-    site_ids = rolled.site_ids
     first, last = buckets[0].start - shift, buckets[-1].end - shift
-    everything = Q(site_id__any=site_ids, business_date__gte=first, business_date__lte=last)
+    everything = Q(site_id__any=list(site_ids), business_date__gte=first, business_date__lte=last)
     sources = set(sources)
     through = rolled.through if sources else None
     if through is None or first > through or GRAIN[by] == "day" or not site_ids:
         return everything
     cap = min(last, through)
-    dirty = {site_id for site_id, day in rolled.dirty.items() if day <= cap}
+    dirty = {
+        site_id for site_id in site_ids if site_id in rolled.dirty and rolled.dirty[site_id] <= cap
+    }
     clean = [site_id for site_id in site_ids if site_id not in dirty]
     rest = Q(pk__in=[])
     if dirty:

@@ -355,7 +355,12 @@ BY_SITE: dict[str, facts.By] = {"day": "site_day", "week": "site_week", "month":
 
 
 def _sparklines(
-    kpi: Kpi, shown: list[Child], groups: dict[int, list[Site]], span: Period, currency: str
+    kpi: Kpi,
+    shown: list[Child],
+    groups: dict[int, list[Site]],
+    span: Period,
+    currency: str,
+    rolled: facts.Rolled | None = None,
 ) -> None:
     """Each shown row's KPI per bucket of the period (`Period.grain`): one grouped read of
     the KPI's sources."""
@@ -372,6 +377,7 @@ def _sparklines(
         currency=currency,
         groups=row_of,
         sources=kpi.sources,
+        rolled=rolled,
     )
     buckets = facts.spans(span.grain, span.date_from, span.date_to)
     for row in shown:
@@ -414,9 +420,12 @@ def hq(actor: Any, node: OrgNode, span: Period, kpi: Kpi) -> Dashboard:
     ranked by `kpi` (callers got `node` through `get_dashboard_node`)."""
     sites = facts.dashboard_sites(actor, node)
     currency = facts.reporting_currency()
+    rolled = facts.Rolled.read([site.pk for site in sites])
     # Every card's sources in total; per store only what the ranking, the map and the table's
     # sales and orders need.
-    total = facts.measures(sites, span.date_from, span.date_to, currency=currency)[None]
+    total = facts.measures(sites, span.date_from, span.date_to, currency=currency, rolled=rolled)[
+        None
+    ]
     per_site = facts.measures(
         sites,
         span.date_from,
@@ -424,9 +433,12 @@ def hq(actor: Any, node: OrgNode, span: Period, kpi: Kpi) -> Dashboard:
         by="site",
         currency=currency,
         sources=kpi.sources | {"sales"},
+        rolled=rolled,
     )
     before = span.previous()
-    previous = facts.measures(sites, before.date_from, before.date_to, currency=currency)[None]
+    previous = facts.measures(
+        sites, before.date_from, before.date_to, currency=currency, rolled=rolled
+    )[None]
 
     children = _children(node, sites)
     rows = []
@@ -451,7 +463,7 @@ def hq(actor: Any, node: OrgNode, span: Period, kpi: Kpi) -> Dashboard:
         cards=cards(total, previous),
         channels=channel_mix(total),
         children=_rank(kpi, rows),
-        trend=trend(sites, span, kpi, currency, span.grain),
+        trend=trend(sites, span, kpi, currency, span.grain, rolled),
         points=[
             MapPoint(
                 site,
@@ -466,12 +478,17 @@ def hq(actor: Any, node: OrgNode, span: Period, kpi: Kpi) -> Dashboard:
         alerts=_alerts(actor, node),
     )
     groups = {pk: child_sites for pk, (_node, child_sites) in children.items()}
-    _sparklines(kpi, dashboard.shown, groups, span, currency)
+    _sparklines(kpi, dashboard.shown, groups, span, currency, rolled)
     return dashboard
 
 
 def trend(
-    sites: Sequence[Site], span: Period, kpi: Kpi, currency: str, grain: facts.Grain = "day"
+    sites: Sequence[Site],
+    span: Period,
+    kpi: Kpi,
+    currency: str,
+    grain: facts.Grain = "day",
+    rolled: facts.Rolled | None = None,
 ) -> list[TrendDay]:
     """Sales, orders and the KPI of every day (week, month) of the period (none: zero)."""
     found = facts.measures(
@@ -481,6 +498,7 @@ def trend(
         by=grain,
         currency=currency,
         sources=kpi.sources | {"sales"},
+        rolled=rolled,
     )
     days = []
     for bucket in facts.spans(grain, span.date_from, span.date_to):
