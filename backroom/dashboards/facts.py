@@ -419,6 +419,7 @@ def _add_running(
         m.forecast_gross += rates(diff["forecast_gross"], cur)
         m.forecast_guests += diff["forecast_guests"]
     if "stock_flows" in sources:
+        m.depleted_net += rates(diff["sold_revenue"], cur)
         m.theoretical_cost -= rates(diff["sales"], cur)
         m.waste_cost -= rates(diff["waste"], cur)
         m.variance_cost -= rates(diff["variance"], cur)
@@ -464,8 +465,10 @@ def _stock_flows(
         variance=Sum("variance"),
         consumption=Sum("consumption"),
         receipts=Sum("receipts"),
+        sold_revenue=Sum("sold_revenue"),
     ):
         m = result[_key(row, by)]
+        m.depleted_net += rates(row["sold_revenue"], row["cur"])
         m.theoretical_cost -= rates(row["sales"], row["cur"])
         m.waste_cost -= rates(row["waste"], row["cur"])
         m.variance_cost -= rates(row["variance"], row["cur"])

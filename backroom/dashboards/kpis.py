@@ -41,8 +41,9 @@ class Measures:
     merchant_discount: Decimal = ZERO
     platform_discount: Decimal = ZERO
     commission: Decimal = ZERO
-    # Net sales of orders whose usage the ledger holds (not imported history): the base of the
-    # food-cost ratios, as in the AvT report.
+    # Net sales whose usage the ledger holds: orders (not imported history) and sold lines
+    # recorded straight on sale depletions. The base of the food-cost ratios, as in the AvT
+    # report.
     depleted_net: Decimal = ZERO
     forecast_gross: Decimal = ZERO
     forecast_guests: Decimal = ZERO

@@ -58,6 +58,10 @@ class StockDay(models.Model):
     net_change = MoneyField(verbose_name=_("net change"), default=0)
     closing_value = MoneyField(verbose_name=_("stock value at the day's end"), default=0)
     moves = models.IntegerField(_("moves"), default=0)
+    # Menu prices × portions of the sold lines recorded straight on sale depletions (a sales
+    # import, the demo's stock history): sales the ledger holds the usage of that are not
+    # orders, so food cost has a base for them (inventory.reports.sold_lines).
+    sold_revenue = MoneyField(verbose_name=_("sales recorded on depletions"), default=0)
 
     objects = OrgScopedQuerySet.as_manager()
 
@@ -123,6 +127,7 @@ class StoreRunningTotal(models.Model):
     waste = MoneyField(default=0)
     consumption = MoneyField(default=0)
     variance = MoneyField(default=0)
+    sold_revenue = MoneyField(default=0)
 
     objects = OrgScopedQuerySet.as_manager()
 

@@ -21,14 +21,14 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 
 from django.db import IntegrityError, transaction
-from django.db.models import Case, CharField, Count, F, OuterRef, Subquery, Sum, When
+from django.db.models import Case, CharField, Count, F, OuterRef, QuerySet, Subquery, Sum, When
 from django.utils import timezone
 
 from backroom.dashboards import running
 from backroom.dashboards.models import ForecastDay, SoldOutSpell, StockDay, StockDayPosting
 from backroom.inventory.choices import MoveReason
 from backroom.inventory.models import StockMove
-from backroom.inventory.reports import PriceBook
+from backroom.inventory.reports import SALES_SOURCE, PriceBook, sold_lines
 from backroom.kernel.dates import business_date, business_day_bounds
 from backroom.kernel.money import quantize_money
 from backroom.org.models import Site
@@ -90,6 +90,16 @@ def ledger_day(site: Site, day: dt.date) -> tuple[Flows, int]:
         flows[COLUMNS.get(row["kind"], "variance")] += row["value"] or ZERO
         count += row["moves"]
     return {name: quantize_money(value) for name, value in flows.items()}, count
+
+
+def _sold_revenue(
+    moves: QuerySet[StockMove], sites: Iterable[Site]
+) -> dict[tuple[int, dt.date], Decimal]:
+    """The sold lines behind the moves' sale depletions, priced, per (site, business day)."""
+    found: dict[tuple[int, dt.date], Decimal] = defaultdict(Decimal)
+    for site_id, _item_id, day, amount in sold_lines(moves, sites):
+        found[(site_id, day)] += amount
+    return {key: quantize_money(value) for key, value in found.items()}
 
 
 def closing_values(site_ids: Iterable[int], day: dt.date) -> dict[int, Decimal]:
@@ -158,10 +168,18 @@ def refresh_posting(posting_id: int) -> int:
         rows = (
             StockMove.objects.filter(posting_id=posting_id)
             .annotate(kind=_reason())
-            .values("site_id", "occurred_at", "kind")
+            .values("site_id", "occurred_at", "kind", "source_type")
             .annotate(value=Sum("value"), moves=Count("id"))
         )
         sites = Site.objects.in_bulk({row["site_id"] for row in rows})
+        revenue = (
+            _sold_revenue(StockMove.objects.filter(posting_id=posting_id), sites.values())
+            if any(
+                row["kind"] == MoveReason.SALE and row["source_type"] == SALES_SOURCE
+                for row in rows
+            )
+            else {}
+        )
         days: dict[tuple[int, dt.date], tuple[Flows, int]] = {}
         for row in rows:
             site = sites[row["site_id"]]
@@ -175,11 +193,13 @@ def refresh_posting(posting_id: int) -> int:
             site = sites[site_id]
             day_row = _lock_day(site, day)
             net = quantize_money(sum(flows.values(), ZERO))
+            sold = revenue.get((site_id, day), ZERO)
             StockDay.objects.filter(pk=day_row.pk).update(
                 moves=F("moves") + count,
                 net_change=F("net_change") + net,
                 closing_value=F("closing_value") + net,
                 **{name: F(name) + quantize_money(value) for name, value in flows.items() if value},
+                **({"sold_revenue": F("sold_revenue") + sold} if sold else {}),
             )
             if net:
                 StockDay.objects.filter(site=site, business_date__gt=day).update(
@@ -321,12 +341,17 @@ def _rebuild_site(
         or ZERO
     )
     stored_end = closing_values([site.pk], date_to)[site.pk]
+    revenue = _sold_revenue(
+        StockMove.objects.filter(site_id=site.pk, occurred_at__gte=start, occurred_at__lt=end),
+        [site],
+    )
     changed_days: list[dt.date] = []
     day = date_from
     while day <= date_to:
         result.store_days += 1
         flows, count = ledger_day(site, day)
         closing += sum(flows.values(), ZERO)
+        sold = revenue.get((site.pk, day), ZERO)
         row = stored.get(day)
         have = {name: getattr(row, name) if row else ZERO for name in FLOW_FIELDS}
         wrong = [
@@ -334,6 +359,9 @@ def _rebuild_site(
             for name in FLOW_FIELDS
             if have[name] != flows[name]
         ]
+        have_sold = row.sold_revenue if row else ZERO
+        if have_sold != sold:
+            wrong.append(f"sold revenue rollup {have_sold} ledger {sold}")
         if row is None and count:
             wrong.append(f"no row (closing value {closing})")
         elif row is not None and row.closing_value != closing:
@@ -344,7 +372,12 @@ def _rebuild_site(
             result.differences.append(f"{site} {day}: " + ", ".join(wrong))
             if fix:
                 changed_days.append(day)
-                values = {**flows, "moves": count, "net_change": sum(flows.values(), ZERO)}
+                values = {
+                    **flows,
+                    "moves": count,
+                    "net_change": sum(flows.values(), ZERO),
+                    "sold_revenue": sold,
+                }
                 StockDay.objects.update_or_create(
                     site=site, business_date=day, defaults={**values, "closing_value": closing}
                 )

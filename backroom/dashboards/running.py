@@ -47,7 +47,7 @@ SALES_FIELDS = (
     "history_net",
 )
 FORECAST_FIELDS = ("forecast_gross", "forecast_guests")
-STOCK_FIELDS = ("receipts", "sales", "waste", "consumption", "variance")
+STOCK_FIELDS = ("receipts", "sales", "waste", "consumption", "variance", "sold_revenue")
 COLUMNS = SALES_FIELDS + FORECAST_FIELDS + STOCK_FIELDS
 # Days rolled per transaction (a first roll of two years of 500 stores is 24 of them).
 CHUNK_DAYS = 31

@@ -690,16 +690,29 @@ def sold_line_revenue_by_item(
     for site in sites:
         start, end = bounds[site.pk]
         window |= Q(site_id=site.pk, occurred_at__gte=start, occurred_at__lt=end)
-    lines = (
-        StockMove.objects.filter(window, reason=MoveReason.SALE, source_type=SALES_SOURCE)
+    revenue: dict[tuple[int, int], Decimal] = defaultdict(Decimal)
+    for site_id, item_id, _day, amount in sold_lines(StockMove.objects.filter(window), sites):
+        revenue[(site_id, item_id)] += amount
+    return dict(revenue)
+
+
+def sold_lines(
+    moves: QuerySet[StockMove], sites: Iterable[Site]
+) -> list[tuple[int, int, dt.date, Decimal]]:
+    """The sold menu lines behind the sale depletions among `moves` (`SALES_SOURCE`), as
+    (site id, menu item id, business date, portions × the menu price on that date). One row
+    per sold line, not per move; lines without a price are left out."""
+    rows = list(
+        moves.filter(reason=MoveReason.SALE, source_type=SALES_SOURCE)
         .values_list("site_id", "posting_id", "source_id", "source_number", "occurred_at")
         .distinct()
         .order_by()
     )
-    rows = list(lines)
+    if not rows:
+        return []
     book = PriceBook(int(row[2]) for row in rows if row[2].isdigit())
     by_id = {site.pk: site for site in sites}
-    revenue: dict[tuple[int, int], Decimal] = defaultdict(Decimal)
+    found = []
     for site_id, _posting, item_id, portions, occurred_at in rows:
         site = by_id[site_id]
         try:
@@ -711,8 +724,8 @@ def sold_line_revenue_by_item(
         day = business_date(occurred_at, time_zone=site.time_zone, cutoff_hour=site.cutoff_hour)
         price = book.price(int(item_id), site, day)
         if price is not None:
-            revenue[(site_id, int(item_id))] += price * quantity
-    return dict(revenue)
+            found.append((site_id, int(item_id), day, price * quantity))
+    return found
 
 
 register_revenue_provider(sold_line_revenue)

@@ -363,3 +363,55 @@ def test_measures_read_costs_and_stock_value_from_the_rollups(stock):
     ]
     per_site = measures([site], today, today, by="site", currency="CNY")
     assert per_site[site.pk].stock_value == 35
+
+
+def test_sold_lines_on_sale_depletions_give_food_cost_a_sales_base(stock, capsys):
+    """Sales recorded straight on sale depletions (a sales import, the demo's history) are
+    not orders: their menu price × portions is rolled up with the day (golden numbers), so
+    theoretical food cost has a base; the rebuild restores it."""
+    from backroom.catalog.models import MenuPrice
+    from backroom.catalog.tests.conftest import make_item
+    from backroom.dashboards.facts import measures
+    from backroom.inventory.reports import SALES_SOURCE
+
+    site = stock.walk_in.site
+    dish = make_item("NOODLES", base_unit="each", kind="menu")
+    MenuPrice.objects.create(
+        item=dish, currency="CNY", price=D("28.00"), effective_from=dt.date(2020, 1, 1)
+    )
+    services.receive(
+        item=stock.flour,
+        location=stock.walk_in,
+        quantity=D(10),
+        unit_cost=D(5),
+        key="r1",
+        actor=SYSTEM,
+        occurred_at=_at(site, 2),
+    )
+    # 3 bowls sold yesterday, 1.5 kg of flour at 5.00: 7.50 of cost on 84.00 of sales.
+    services.consume(
+        item=stock.flour,
+        location=stock.walk_in,
+        quantity=D("1.5"),
+        reason="sale",
+        key="s1",
+        actor=SYSTEM,
+        source=services.Source(SALES_SOURCE, str(dish.pk), "3"),
+        occurred_at=_at(site, 1),
+    )
+    dispatch_outbox()
+    yesterday = _today(site) - dt.timedelta(days=1)
+    assert _row(site, yesterday).sold_revenue == D("84.0000")
+    total = measures([site], yesterday, yesterday, currency="CNY")[None]
+    assert (total.theoretical_cost, total.depleted_net) == (D("7.5"), D(84))
+    from backroom.dashboards.kpis import KPIS
+
+    assert KPIS["food_cost_pct"].formula(total) == D("7.5") / D(84)
+
+    StockDay.objects.filter(site=site, business_date=yesterday).update(sold_revenue=0)
+    span = ["--from", str(yesterday), "--to", str(yesterday)]
+    with pytest.raises(CommandError):
+        call_command("rebuild_dashboard_rollups", *span, "--check")
+    assert "sold revenue rollup 0.0000 ledger 84.0000" in capsys.readouterr().err
+    call_command("rebuild_dashboard_rollups", *span)
+    assert _row(site, yesterday).sold_revenue == 84
