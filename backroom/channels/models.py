@@ -483,6 +483,8 @@ class SalesDay(models.Model):
                 fields=["site", "business_date", "currency"], name="channels_sales_day_unique"
             ),
         ]
+        # The dashboards read a few days of many stores (the store list hashed: kernel.lookups).
+        indexes = [models.Index(fields=["business_date", "site"], name="channels_sales_day_date")]
 
     def __str__(self) -> str:
         return f"{self.site_id} {self.business_date}: {self.net} {self.currency}"
@@ -517,6 +519,9 @@ class SalesChannelDay(models.Model):
                 fields=["site", "business_date", "kind", "currency"],
                 name="channels_sales_channel_unique",
             ),
+        ]
+        indexes = [
+            models.Index(fields=["business_date", "site"], name="channels_sales_channel_date")
         ]
 
     def __str__(self) -> str:

@@ -237,20 +237,13 @@ def measures(
             result, site_ids, rolled, buckets, by, rates, groups, {"last_year"}, shift=LAST_YEAR
         )
 
-    money = ("gross", "net", "merchant_discount", "platform_discount", "commission")
-    if "sales" in wanted:
+    sales = sorted({name for source in wanted for name in SALES_COLUMNS.get(source, ())})
+    if sales:
         for row in _grouped(SalesDay.objects.filter(span), by, "currency", skey=skey).annotate(
-            orders_sum=Sum("orders"),
-            history=Sum("history_net"),
-            **{f"{name}_sum": Sum(name) for name in money},
+            **{f"{name}_sum": Sum(name) for name in sales}
         ):
-            m = result[_key(row, by)]
-            m.orders += Decimal(row["orders_sum"] or 0)
-            for name in money:
-                setattr(m, name, getattr(m, name) + rates(row[f"{name}_sum"], row["currency"]))
-            m.depleted_net += rates(
-                (row["net_sum"] or ZERO) - (row["history"] or ZERO), row["currency"]
-            )
+            sums = {name: row[f"{name}_sum"] for name in sales}
+            _add_sales(result[_key(row, by)], sums, row["currency"], rates, wanted)
 
     if "channels" in wanted:
         for row in _grouped(
@@ -293,10 +286,16 @@ def measures(
     return dict(result)
 
 
+# The columns of the sales rollups each source reads (a sum costs ~1 µs a value).
+SALES_COLUMNS = {
+    "sales": ("orders", "gross", "net"),
+    "discounts": ("merchant_discount", "platform_discount", "commission"),
+    "depleted": ("net", "history_net"),
+}
 # Sources the running totals hold (besides last year's sales, read there too).
-RUNNING = frozenset({"sales", "channels", "forecast", "stock_flows"})
+RUNNING = frozenset({"sales", "discounts", "depleted", "channels", "forecast", "stock_flows"})
 RUNNING_COLUMNS = {
-    "sales": running.SALES_FIELDS,
+    **SALES_COLUMNS,
     "last_year": ("orders", "net"),
     "forecast": running.FORECAST_FIELDS,
     "stock_flows": running.STOCK_FIELDS,
@@ -410,11 +409,7 @@ def _add_running(
         m.last_year_net += rates(diff["net"], cur)
         m.last_year_orders += Decimal(diff["orders"])
         return
-    if "sales" in sources:
-        m.orders += Decimal(diff["orders"])
-        for name in ("gross", "net", "merchant_discount", "platform_discount", "commission"):
-            setattr(m, name, getattr(m, name) + rates(diff[name], cur))
-        m.depleted_net += rates(diff["net"] - diff["history_net"], cur)
+    _add_sales(m, diff, cur, rates, sources)
     if "forecast" in sources:
         m.forecast_gross += rates(diff["forecast_gross"], cur)
         m.forecast_guests += diff["forecast_guests"]
@@ -425,6 +420,21 @@ def _add_running(
         m.variance_cost -= rates(diff["variance"], cur)
         m.other_usage_cost -= rates(diff["consumption"], cur)
         m.receipts += rates(diff["receipts"], cur)
+
+
+def _add_sales(
+    m: Measures, sums: dict[str, Any], cur: str, rates: Rates, sources: Iterable[str]
+) -> None:
+    """Sums of the sales rollups' columns (`SALES_COLUMNS` of the sources) into measures."""
+    if "sales" in sources:
+        m.orders += Decimal(sums["orders"] or 0)
+        m.gross += rates(sums["gross"], cur)
+        m.net += rates(sums["net"], cur)
+    if "discounts" in sources:
+        for name in ("merchant_discount", "platform_discount", "commission"):
+            setattr(m, name, getattr(m, name) + rates(sums[name], cur))
+    if "depleted" in sources:
+        m.depleted_net += rates((sums["net"] or ZERO) - (sums["history_net"] or ZERO), cur)
 
 
 def _running_channels(

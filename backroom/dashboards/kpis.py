@@ -20,11 +20,23 @@ from django.utils.translation import gettext_lazy as _
 ZERO = Decimal(0)
 
 Unit = Literal["money", "percent", "count", "minutes", "days"]
-# What `facts.measures` reads, by source: sales (orders, gross, net, discounts), the channel
-# mix, last year's sales, the forecast, stock flows (usage, waste, variances, receipts), the
-# stock value and sold-out minutes. A KPI names the sources its formula reads.
+# What `facts.measures` reads, by source: sales (orders, gross, net), discounts and
+# commission, depleted sales (the net sales whose usage the ledger holds), the channel mix,
+# last year's sales, the forecast, stock flows (usage, waste, variances, receipts, sold lines
+# on depletions), the stock value and sold-out minutes. A KPI names the sources its formula
+# reads.
 SOURCES = frozenset(
-    {"sales", "channels", "last_year", "forecast", "stock_flows", "stock_value", "soldout"}
+    {
+        "sales",
+        "discounts",
+        "depleted",
+        "channels",
+        "last_year",
+        "forecast",
+        "stock_flows",
+        "stock_value",
+        "soldout",
+    }
 )
 Direction = Literal["up", "down", "none"]
 
@@ -156,6 +168,7 @@ KPIS: dict[str, Kpi] = {
             "down",
             lambda m: ratio(m.merchant_discount, m.gross),
             _("Merchant-borne discounts as a share of gross sales."),
+            sources=frozenset({"sales", "discounts"}),
         ),
         Kpi(
             "food_cost_pct",
@@ -164,7 +177,7 @@ KPIS: dict[str, Kpi] = {
             "down",
             lambda m: ratio(m.theoretical_cost, m.depleted_net),
             _("Recipe cost of what was sold, as a share of its sales."),
-            sources=frozenset({"sales", "stock_flows"}),
+            sources=frozenset({"depleted", "stock_flows"}),
         ),
         Kpi(
             "actual_food_cost_pct",
@@ -173,7 +186,7 @@ KPIS: dict[str, Kpi] = {
             "down",
             lambda m: ratio(m.theoretical_cost + m.waste_cost + m.variance_cost, m.depleted_net),
             _("Theoretical cost plus waste and count variances, as a share of sales."),
-            sources=frozenset({"sales", "stock_flows"}),
+            sources=frozenset({"depleted", "stock_flows"}),
         ),
         Kpi(
             "waste_pct",
@@ -208,7 +221,7 @@ KPIS: dict[str, Kpi] = {
             "percent",
             "down",
             lambda m: ratio(m.variance_cost, m.depleted_net),
-            sources=frozenset({"sales", "stock_flows"}),
+            sources=frozenset({"depleted", "stock_flows"}),
         ),
         Kpi(
             "soldout_minutes",

@@ -234,6 +234,9 @@ class ForecastDay(models.Model):
                 fields=["site", "business_date"], name="dashboards_forecast_day_unique"
             ),
         ]
+        indexes = [
+            models.Index(fields=["business_date", "site"], name="dashboards_forecast_day_date")
+        ]
 
     def __str__(self) -> str:
         return f"{self.site_id} {self.business_date}: {self.gross} {self.currency}"
