@@ -5,7 +5,7 @@ from decimal import Decimal
 
 import pytest
 from django.contrib.auth import authenticate
-from django.db import transaction
+from django.db import connection, transaction
 
 from backroom.accounts.models import Membership, User
 from backroom.audit.models import AuditEntry
@@ -41,7 +41,12 @@ def _seeded_once(django_db_setup, django_db_blocker):
         outer = transaction.atomic()
         outer.__enter__()
         try:
-            yield seed_demo()
+            result = seed_demo()
+            # Check the seed's deferred foreign keys now, in the outer transaction. Left
+            # pending, PostgreSQL would check all of them again at every test's teardown (its
+            # `SET CONSTRAINTS ALL IMMEDIATE` inside the test's savepoint), seconds each.
+            connection.check_constraints()
+            yield result
         finally:
             transaction.set_rollback(True)
             outer.__exit__(None, None, None)
