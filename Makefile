@@ -5,6 +5,11 @@ PY := $(VENV)/bin/python
 BACKROOM := $(VENV)/bin/backroom
 PYTEST_WORKERS ?= 2
 
+# Byte-compile once per checkout: every later step, each xdist worker of both test runs and the
+# tests' own subprocesses import all of backroom (and pytest rewrites every test module), which
+# takes each process seconds of CPU when nothing may be cached. __pycache__ is gitignored.
+unexport PYTHONDONTWRITEBYTECODE
+
 .PHONY: setup demo test test-sqlite test-postgres lint typecheck importlint messages schema clean
 
 ## setup: Python 3.12 venv with pinned packages, npm assets, Debian's chromium (when root).
@@ -67,3 +72,4 @@ schema:
 
 clean:
 	rm -rf $(VENV) node_modules var
+	find backroom tests bench -name __pycache__ -prune -exec rm -rf {} +
