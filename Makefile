@@ -5,7 +5,12 @@ PY := $(VENV)/bin/python
 BACKROOM := $(VENV)/bin/backroom
 PYTEST_WORKERS ?= 2
 
-.PHONY: setup demo test test-sqlite test-postgres lint typecheck importlint messages schema clean
+# Byte-compile once per checkout: every later step, each xdist worker of both test runs and the
+# tests' own subprocesses import all of backroom (and pytest rewrites every test module), which
+# takes each process seconds of CPU when nothing may be cached. __pycache__ is gitignored.
+unexport PYTHONDONTWRITEBYTECODE
+
+.PHONY: setup demo test checks test-sqlite test-postgres lint typecheck importlint messages schema clean
 
 ## setup: Python 3.12 venv with pinned packages, npm assets, Debian's chromium (when root).
 setup: $(VENV)/.installed node_modules/.installed browser var
@@ -37,7 +42,11 @@ demo: setup
 	DEBUG=$${DEBUG:-1} $(BACKROOM) serve --host $(DEMO_HOST) --port $(DEMO_PORT)
 
 ## test: lint, meta-checks and the whole suite on SQLite, then on PostgreSQL when DATABASE_URL points at one.
-test: setup lint typecheck test-sqlite test-postgres
+test: setup checks test-sqlite test-postgres
+
+## checks: lint and typecheck side by side (each runs on one core).
+checks:
+	$(MAKE) -f $(firstword $(MAKEFILE_LIST)) --no-print-directory -j2 --output-sync=target lint typecheck
 
 lint:
 	$(VENV)/bin/ruff check backroom tests bench
@@ -67,3 +76,4 @@ schema:
 
 clean:
 	rm -rf $(VENV) node_modules var
+	find backroom tests bench -name __pycache__ -prune -exec rm -rf {} +

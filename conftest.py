@@ -18,13 +18,14 @@ def tree(db) -> Tree:
     return make_tree()
 
 
-# Tests that seed the whole demo once per process (the browser tests' snapshot, tests/test_demo.py's
-# module fixture) each run on one xdist worker: split across both they would seed it twice.
+# Tests that need the whole demo (the browser tests, tests/test_demo.py) run as one group on one
+# xdist worker, which seeds it once and copies it back for each of them on SQLite
+# (tests/demo_database.py); split across both workers they would seed it twice.
 # pytest-xdist's own `loadgroup` cannot do it under pytest 9 (it renames items through an
 # attribute pytest no longer reads), so `--dist loadgroup` gets this scheduler: each group is one
 # unit of work, every other test a unit of its own (as `--dist load`). Units are handed out
-# largest first, so the two groups start at once on the two workers.
-GROUPS = {"tests/browser/": "browser", "tests/test_demo.py": "demo"}
+# largest first, so the group starts at once while the other worker takes the rest.
+GROUPS = {"tests/browser/": "demo", "tests/test_demo.py": "demo"}
 
 
 @pytest.hookimpl(tryfirst=True)  # before xdist's own (which knows only its built-in modes)

@@ -5,7 +5,7 @@ from decimal import Decimal
 
 import pytest
 from django.contrib.auth import authenticate
-from django.db import transaction
+from django.db import connection, transaction
 
 from backroom.accounts.models import Membership, User
 from backroom.audit.models import AuditEntry
@@ -15,6 +15,7 @@ from backroom.config.ledger_checks import run_ledger_checks
 from backroom.events.models import OutboxEvent
 from backroom.org.models import Brand, LegalEntity, OrgNode, Site
 from backroom.org.selectors import sites_for
+from tests.demo_database import load_sqlite_demo, unload_sqlite_demo
 
 EAST_SITES = {"SH001", "SH002", "SH003", "HZ001", "NJ001", "SZ001", "WH-SH", "CK-SH"}
 NORTH_SITES = {"BJ001", "BJ002", "TJ001", "QD001"}
@@ -35,13 +36,27 @@ EXPECTED_LOGINS = [
 
 @pytest.fixture(scope="module")
 def _seeded_once(django_db_setup, django_db_blocker):
-    """Seed once for the module inside a transaction rolled back at its end; each test runs in
-    a savepoint inside it (the whole demo takes many seconds to seed)."""
+    """The demo for the whole module; each test runs in a transaction rolled back at its end.
+
+    On SQLite the demo is copied in from the seed the browser tests share in this process (one
+    seed per run; tests/demo_database.py) and the database as it was is copied back after the
+    module. Elsewhere it is seeded once inside a transaction rolled back at the module's end."""
     with django_db_blocker.unblock():
+        if connection.vendor == "sqlite":
+            try:
+                yield load_sqlite_demo()
+            finally:
+                unload_sqlite_demo()
+            return
         outer = transaction.atomic()
         outer.__enter__()
         try:
-            yield seed_demo()
+            result = seed_demo()
+            # Check the seed's deferred foreign keys now, in the outer transaction. Left
+            # pending, PostgreSQL would check all of them again at every test's teardown (its
+            # `SET CONSTRAINTS ALL IMMEDIATE` inside the test's savepoint), seconds each.
+            connection.check_constraints()
+            yield result
         finally:
             transaction.set_rollback(True)
             outer.__exit__(None, None, None)

@@ -13,6 +13,8 @@ from typing import Any
 
 import pytest
 
+from tests.demo_database import load_sqlite_demo, unload_sqlite_demo
+
 # Playwright's sync API runs an event loop in this thread; Django's ORM calls made by the
 # test itself (seeding) are still synchronous and safe here.
 os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
@@ -131,37 +133,6 @@ def _restore(tables: list[tuple[Any, str, list[tuple[Any, ...]]]]) -> None:
             cursor.execute(statement)
 
 
-def _sqlite_copy(source: Any) -> Any:
-    """A private in-memory copy of a SQLite database (the backup API copies pages, not rows)."""
-    import sqlite3
-
-    copy = sqlite3.connect(":memory:", check_same_thread=False)
-    source.backup(copy)
-    return copy
-
-
-def _sqlite_demo() -> Any:
-    """On SQLite the whole database is copied page by page: the demo's first seed is kept as an
-    in-memory database and copied back over the test database before each test (well under a
-    second, where re-inserting its rows takes many), and the database as it was before the seed
-    is copied back after the test, so the flush that ends it has next to nothing to delete."""
-    from django.contrib.contenttypes.models import ContentType
-    from django.db import connection
-
-    from backroom.config.demo import seed_demo
-
-    connection.ensure_connection()
-    live = connection.connection
-    if "demo" not in _SNAPSHOT:
-        _SNAPSHOT["empty"] = _sqlite_copy(live)
-        _SNAPSHOT["result"] = seed_demo()
-        _SNAPSHOT["demo"] = _sqlite_copy(live)
-    else:
-        _SNAPSHOT["demo"].backup(live)
-    ContentType.objects.clear_cache()
-    return _SNAPSHOT["result"]
-
-
 @pytest.fixture
 def demo(live_server: Any) -> Iterator[Any]:
     """The demo chain (seeded through the services once) in the live server's database."""
@@ -170,8 +141,11 @@ def demo(live_server: Any) -> Iterator[Any]:
     if connection.vendor != "sqlite":
         yield _seed_once()
         return
-    yield _sqlite_demo()
-    _SNAPSHOT["empty"].backup(connection.connection)
+    # On SQLite the whole database is copied page by page (tests/demo_database.py), and the
+    # database as it was before the seed is copied back after the test, so the flush that ends
+    # it has next to nothing to delete.
+    yield load_sqlite_demo()
+    unload_sqlite_demo()
 
 
 @pytest.fixture(params=["desktop", "phone"])
