@@ -472,7 +472,7 @@ def test_the_demo_raises_a_sales_drop_and_a_waste_spike_at_sh001(demo):
         f"day:{yesterday.isoformat()}",
     )
     assert drop.details["whole_day"] is True
-    assert drop.details["expected_day_source"] == "same_weekday"
+    assert drop.details["expected_day_source"] == "forecast"  # recorded four weeks ago
     # A quarter of its usual portions: far below its own bound (critical).
     assert float(drop.details["ratio"]) < 0.35 < float(drop.details["threshold_ratio"])
     assert drop.severity == "critical"
@@ -509,3 +509,22 @@ def test_the_store_manager_and_hq_see_both_alerts_another_store_does_not(demo):
     for alert in Alert.objects.all():
         assert escape(alert.title) in page.content.decode()
     assert "alert-row" not in client_for(other).get(reverse("dashboards:alerts")).content.decode()
+
+
+def test_the_demo_recorded_forecasts_for_its_last_four_weeks(demo):
+    """ "Sales vs forecast" has a forecast to compare with for the days before today (the run
+    made four weeks ago, planning's seed), and the stores' sales are near it."""
+    from django.utils import timezone
+
+    from backroom.dashboards import facts, kpis
+    from backroom.dashboards.models import ForecastDay
+
+    today = timezone.localdate()
+    week = (today - dt.timedelta(days=8), today - dt.timedelta(days=2))
+    stores = list(Site.objects.filter(node__kind="store"))
+    recorded = ForecastDay.objects.filter(business_date__range=week, gross__gt=0)
+    assert set(recorded.values_list("site_id", flat=True)) == {site.pk for site in stores}
+    total = facts.measures(stores, *week)[None]
+    ratio = kpis.KPIS["sales_vs_forecast"].formula(total)
+    assert ratio is not None
+    assert Decimal("-0.2") < ratio < Decimal("0.2")

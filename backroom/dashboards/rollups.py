@@ -249,11 +249,22 @@ def snapshot_forecasts(today: dt.date | None = None) -> int:
     from backroom.planning.models import DemandForecast
 
     today = today or timezone.localdate()
-    rows = list(
-        DemandForecast.objects.filter(date__gte=today).values_list(
-            "site_id", "menu_item_id", "date", "quantity"
-        )
+    rows = DemandForecast.objects.filter(date__gte=today).values_list(
+        "site_id", "menu_item_id", "date", "quantity"
     )
+    return record_forecasts(rows, date_from=today)
+
+
+def record_forecasts(
+    forecasts: Iterable[tuple[int, int | None, dt.date, Decimal]],
+    *,
+    date_from: dt.date,
+    made_at: dt.datetime | None = None,
+) -> int:
+    """Replace the stores' recorded forecasts of the days from `date_from` on with these
+    (site, menu item or None for guests, day, quantity) rows, made at `made_at` (default:
+    now). Returns the rows written. Past days rewritten mark the stores' running totals."""
+    rows = [row for row in forecasts if row[2] >= date_from]
     if not rows:
         return 0
     sites = Site.objects.select_related("legal_entity").in_bulk({row[0] for row in rows})
@@ -268,9 +279,10 @@ def snapshot_forecasts(today: dt.date | None = None) -> int:
         price = book.price(item_id, sites[site_id], day)
         gross[key] += (price or ZERO) * quantity
         guests.setdefault(key, ZERO)
-    now = timezone.now()
+    now = made_at or timezone.now()
     with transaction.atomic():
-        ForecastDay.objects.filter(site_id__in=list(sites), business_date__gte=today).delete()
+        ForecastDay.objects.filter(site_id__in=list(sites), business_date__gte=date_from).delete()
+        running.mark_dirty((site_id, date_from) for site_id in sites)
         ForecastDay.objects.bulk_create(
             [
                 ForecastDay(

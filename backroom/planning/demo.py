@@ -1,14 +1,22 @@
 """Demo planning data: China's public holidays around the demo's dates, a promotion and a
 catering order at SH001, a first forecast run from the sales history the channels' seed
 replayed, and this morning's suggested orders from the stores' order guides (procurement's
-seed), so the forecast, accuracy and suggested-order pages have numbers."""
+seed), so the forecast, accuracy and suggested-order pages have numbers.
+
+The nightly job has forecast every night of the history, and the dashboards recorded each
+day's forecast before it began ("sales vs forecast"). The seed stands one run for those: the
+forecast made four weeks ago from the history before it, which it hands to the dashboards'
+seed in `ctx.extra["past_forecasts"]`."""
 
 from __future__ import annotations
 
 import datetime as dt
+from dataclasses import dataclass
+from decimal import Decimal
 
 from backroom.catalog.batch import catalog_batch
 from backroom.catalog.models import Item
+from backroom.planning.models import DemandForecast
 from backroom.catalog.selectors import site_today
 from backroom.config.demo import DemoContext
 from backroom.kernel.actors import SYSTEM
@@ -28,6 +36,14 @@ HOLIDAYS = [
     (dt.date(2027, 2, 8), "春节 Spring Festival", False),
 ]
 PROMOTED_STORE = "SH001"
+PAST_FORECAST_DAYS = 28
+
+
+@dataclass(frozen=True)
+class PastForecasts:
+    date_from: dt.date
+    made_at: dt.datetime | None
+    rows: list[tuple[int, int | None, dt.date, Decimal]]
 
 
 def seed(ctx: DemoContext) -> None:
@@ -55,8 +71,23 @@ def seed(ctx: DemoContext) -> None:
         quantity="40",
         note="公司团餐 Office catering",
     )
+    _past_forecasts(ctx, today)
     services.refresh_forecasts(as_of=today - dt.timedelta(days=1))
     shared: dict[str, object] = {}
     with catalog_batch():
         for each in services.planning_stores():
             build_suggestions(each, shared=shared)
+
+
+def _past_forecasts(ctx: DemoContext, today: dt.date) -> None:
+    """The forecast made `PAST_FORECAST_DAYS` ago, for the days since (replaced by today's)."""
+    run = services.refresh_forecasts(as_of=today - dt.timedelta(days=PAST_FORECAST_DAYS + 1))
+    ctx.extra["past_forecasts"] = PastForecasts(
+        date_from=run.as_of + dt.timedelta(days=1),
+        made_at=run.finished_at,
+        rows=list(
+            DemandForecast.objects.filter(run=run, date__lt=today).values_list(
+                "site_id", "menu_item_id", "date", "quantity"
+            )
+        ),
+    )
