@@ -159,10 +159,10 @@ def _history(site_ids: list[int], days: int, items: int) -> dict[str, int]:
         "dashboards_stockday": """
             INSERT INTO dashboards_stockday (site_id, business_date, receipts, sales, waste,
                 consumption, production, transfers, variance, revaluation, net_change,
-                closing_value, moves)
+                closing_value, moves, sold_revenue)
             SELECT site_id, business_date, r, -c, -w, 0, 0, 0, -v, 0, r - c - w - v,
                    20000 + sum(r - c - w - v) OVER (PARTITION BY site_id ORDER BY business_date),
-                   orders * 20
+                   orders * 20, 0
             FROM (SELECT site_id, business_date, orders,
                          round(net * 0.31, 4) AS r, round(net * 0.29, 4) AS c,
                          round(net * 0.012 * (0.5 + random())::numeric, 4) AS w,

@@ -23,7 +23,18 @@ from decimal import Decimal
 from typing import Any, Literal
 
 from django.db import connection
-from django.db.models import Case, F, IntegerField, Q, QuerySet, Sum, Value, When
+from django.db.models import (
+    Case,
+    F,
+    IntegerField,
+    OuterRef,
+    Q,
+    QuerySet,
+    Subquery,
+    Sum,
+    Value,
+    When,
+)
 from django.db.models.functions import Length
 from django.utils import timezone
 
@@ -277,13 +288,55 @@ def measures(
     if "soldout" in wanted:
         _soldout(result, sites, buckets, by, now or timezone.now(), groups)
 
-    days = {bucket.key: (bucket.end - bucket.start).days + 1 for bucket in buckets}
-    for key, m in result.items():
-        bucket_key = key[1] if isinstance(key, tuple) else key if grain else None
-        m.days = days.get(bucket_key, 1) if not isinstance(bucket_key, int) else 1
     if by == "total":
-        result[None].days = days[None]
+        result.setdefault(None, Measures())  # the total is there even with nothing in it
+    # Days of stock history in each bucket (days of inventory averages usage over them).
+    first = _first_stock_days(site_ids) if "stock_flows" in wanted else {}
+    by_key = {bucket.key: bucket for bucket in buckets}
+    firsts: dict[int | None, dt.date | None] = {}
+    for key, m in result.items():
+        site_key: int | None = None
+        bucket_key: dt.date | None = None
+        if isinstance(key, tuple):
+            site_key, bucket_key = key
+        elif isinstance(key, int):
+            site_key = key
+        else:
+            bucket_key = key
+        if site_key not in firsts:
+            firsts[site_key] = _first_of(first, site_key, groups)
+        m.days = _history_days(by_key[bucket_key], firsts[site_key])
     return dict(result)
+
+
+def _first_stock_days(site_ids: Sequence[int]) -> dict[int, dt.date]:
+    """Each site's first day of stock history (one index probe per site)."""
+    first = StockDay.objects.filter(site=OuterRef("pk")).order_by("business_date")
+    return {
+        pk: day
+        for pk, day in Site.objects.filter(pk__any=list(site_ids))
+        .annotate(first=Subquery(first.values("business_date")[:1]))
+        .values_list("pk", "first")
+        if day is not None
+    }
+
+
+def _first_of(
+    first: dict[int, dt.date], site_key: int | None, groups: dict[int, int] | None
+) -> dt.date | None:
+    """The first day of stock history of a key's site, group of sites or all the sites."""
+    if site_key is not None and not groups:
+        return first.get(site_key)
+    days: Iterable[dt.date] = first.values()
+    if site_key is not None and groups:
+        days = [day for site_id, day in first.items() if groups.get(site_id, site_id) == site_key]
+    return min(days, default=None)
+
+
+def _history_days(bucket: Span, first: dt.date | None) -> int:
+    """The bucket's days from `first` on (all of them when the history is unknown)."""
+    start = bucket.start if first is None else max(bucket.start, first)
+    return max(0, (bucket.end - start).days + 1)
 
 
 # The columns of the sales rollups each source reads (a sum costs ~1 µs a value).

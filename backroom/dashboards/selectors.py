@@ -285,12 +285,12 @@ def kpi_of(code: str | None) -> Kpi:
     return KPIS[code]
 
 
-def _total(per_site: dict[Any, Measures], site_ids: Sequence[int], days: int) -> Measures:
-    total = Measures(days=days)
+def _total(per_site: dict[Any, Measures], site_ids: Sequence[int]) -> Measures:
+    """The stores side by side (their days of history: the longest)."""
+    total = Measures()
     for site_id in site_ids:
         if site_id in per_site:
             total = total + per_site[site_id]
-    total.days = days
     return total
 
 
@@ -443,7 +443,7 @@ def hq(actor: Any, node: OrgNode, span: Period, kpi: Kpi) -> Dashboard:
     children = _children(node, sites)
     rows = []
     for child, child_sites in children.values():
-        measures = _total(per_site, [site.pk for site in child_sites], span.days)
+        measures = _total(per_site, [site.pk for site in child_sites])
         rows.append(
             Child(
                 node=child,

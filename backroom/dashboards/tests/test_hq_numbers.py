@@ -220,7 +220,10 @@ def test_daily_weekly_and_monthly_buckets_add_up_to_each_stores_totals(tree, men
             if by == "site_week":
                 assert all(day.weekday() == 0 for day, _m in mine)
                 week, last = mine[-1]
-                assert last.days == (end - week).days + 1  # the days of its week in the period
+                assert last.days == 1  # the days of its week with stock history: the last one
+                # Without stock flows: the days of its week in the period.
+                sales = facts.measures(sites, start, end, by=by, sources={"sales"})
+                assert sales[(site.pk, week)].days == (end - week).days + 1
             if by == "site_month":
                 assert all(day.day == 1 for day, _m in mine)
 
@@ -239,3 +242,27 @@ def test_daily_weekly_and_monthly_buckets_add_up_to_each_stores_totals(tree, men
     assert sum(D(point["value"] or 0) for point in line) == D(104)
     assert [dt.date.fromisoformat(day["date"]) for day in body["trend"]] == weeks
     assert sum(D(day["sales"]) for day in body["trend"]) == D(_cards(body)["sales"])
+
+
+def test_days_of_inventory_average_usage_over_the_days_of_stock_history(tree, menu):  # noqa: F811
+    """Stores whose stock history began one day ago: over 60 days, their usage is a day's,
+    not a sixtieth of it (days of inventory would be 60 times too high)."""
+    from backroom.dashboards import facts, kpis
+
+    data = seed_day(menu)
+    sites = [menu.walk_in.site, menu.walk_in_b.site]
+    start, end = data.day - dt.timedelta(days=59), data.day
+    assert set(StockDay.objects.values_list("business_date", flat=True)) == {data.day}
+    total = facts.measures(sites, start, end)[None]
+    per_site = facts.measures(sites, start, end, by="site")
+    weeks = facts.measures(sites, start, end, by="week")
+    assert total.days == 1
+    assert {site.pk: m.days for site, m in zip(sites, per_site.values(), strict=True)} == {
+        site.pk: 1 for site in sites
+    }
+    assert sorted(m.days for m in weeks.values()) == [0] * (len(weeks) - 1) + [1]
+    doi = kpis.KPIS["days_of_inventory"].formula(total)
+    assert total.usage_cost > 0
+    assert doi == total.stock_value / total.usage_cost
+    # Without stock flows, nothing asks: the period's days.
+    assert facts.measures(sites, start, end, sources={"sales"})[None].days == 60
