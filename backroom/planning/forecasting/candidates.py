@@ -5,6 +5,7 @@ LightGBM model is in globalmodel). Each takes a Panel and returns forecasts for 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Literal
 
 import numpy as np
 import pandas as pd
@@ -33,7 +34,10 @@ class Settings:
     recent_days: the span of a series' level (8 weeks). train_days: the days the global model
     learns from; max_train_rows: at most this many (series, origin, day ahead) training rows —
     beyond that a fixed random sample, so the training cost stops growing with the number of
-    series (the model is no better with more: see docs/benchmarks.md).
+    series (the model is no better with more: see docs/benchmarks.md). smooth_error: the backtest
+    error that picks a smooth series' model — "absolute" (mean absolute error, whose optimum is
+    the median: what MASE and WAPE score) or "squared" (RMSE, the mean's); intermittent series
+    are always picked by squared error, since absolute error would prefer 0 for a slow mover.
     """
 
     backtest_windows: int = 2
@@ -42,6 +46,7 @@ class Settings:
     intermittent_days: int = 182
     intermittent_adi: float = 1.32
     switch_margin: float = 0.1
+    smooth_error: Literal["absolute", "squared"] = "absolute"
     train_days: int = 365
     max_train_rows: int = 400_000
     boost_rounds: int = 250

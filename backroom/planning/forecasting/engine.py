@@ -7,7 +7,8 @@ Flow for one history (a Panel):
    (globalmodel: two heads, the mean and the log-scale median) is trained once, at the earliest
    origin, and predicts every window (no refit); with too little history for it, its candidates
    sit the backtest out.
-3. Per segment, the candidate with the lowest mean relative error (RMSE / recent level) wins; a
+3. Per segment, the candidate with the lowest mean relative error (error / recent level) wins:
+   mean absolute error for smooth series (`smooth_error`), RMSE for intermittent ones; a
    series keeps the segment's winner unless its own backtest puts another candidate at least
    `switch_margin` lower. Short series use the mean of their open days, zero series forecast 0.
 4. Forecast: every candidate on the whole history (the global model trained again, only if some
@@ -70,7 +71,8 @@ class ForecastResult:
       the median relative error of the backtested series); the pick's backtest accuracy
       actual_total, mase, wape, bias, rmsle and the weekly seasonal naive's naive_mase,
       naive_wape, naive_bias, naive_rmsle on the same days (NaN where there was no backtest).
-    candidates: the backtest's mean relative error (RMSE / level) of each candidate per segment.
+    candidates: the backtest's mean relative error (MAE or RMSE, named in `error`, / level) of
+      each candidate per segment.
     """
 
     forecasts: pd.DataFrame
@@ -268,23 +270,33 @@ def _pick(
         if data.empty or not names:
             picks[ids] = c.BASELINES[1]
             continue
-        # Squared error: its minimum is the mean, what ordering needs (absolute error would
-        # prefer forecasting 0 for a slow mover that sells on fewer than half of its days).
-        squared = pd.DataFrame(
-            {name: (np.maximum(data[name], 0.0) - data["y"]) ** 2 for name in names}
-        ).assign(unique_id=data["unique_id"].to_numpy())
-        rmse = np.sqrt(squared.groupby("unique_id").mean())
-        scale = level.reindex(rmse.index).where(lambda s: s > 0, 1.0)
-        relative = rmse.div(scale, axis=0)
+        # Smooth series: absolute error by default — its minimum is the median, what MASE and
+        # WAPE score, and on a smooth series the median day is close to the mean. Intermittent
+        # series: squared error, whose minimum is the mean (absolute error would prefer
+        # forecasting 0 for a slow mover that sells on fewer than half of its days).
+        kind = settings.smooth_error if segment == c.SMOOTH else "squared"
+        error = pd.DataFrame({name: np.maximum(data[name], 0.0) - data["y"] for name in names})
+        if kind == "absolute":
+            per_series = error.abs().groupby(data["unique_id"].to_numpy()).mean()
+        else:
+            per_series = np.sqrt((error**2).groupby(data["unique_id"].to_numpy()).mean())
+        scale = level.reindex(per_series.index).where(lambda s: s > 0, 1.0)
+        relative = per_series.div(scale, axis=0)
         segment_mean = relative.mean()
         winner = str(segment_mean.idxmin())
         rows.append(
-            {"segment": segment, "series": len(rmse), **segment_mean.to_dict(), "pick": winner}
+            {
+                "segment": segment,
+                "series": len(per_series),
+                "error": kind,
+                **segment_mean.to_dict(),
+                "pick": winner,
+            }
         )
         best = relative.idxmin(axis=1)
         best_value = relative.min(axis=1)
         switch = best_value < (1 - settings.switch_margin) * relative[winner]
-        series_pick = pd.Series(winner, index=rmse.index, dtype=object)
+        series_pick = pd.Series(winner, index=per_series.index, dtype=object)
         series_pick[switch] = best[switch]
         picks[ids] = winner
         picks[series_pick.index] = series_pick

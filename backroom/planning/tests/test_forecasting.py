@@ -114,6 +114,26 @@ def test_pick_by_backtest_segment_winner_per_series_switch_and_no_median_for_slo
     assert picks[2] == "adida"
 
 
+def test_smooth_series_are_picked_by_absolute_error_intermittent_ones_by_squared_error():
+    # A smooth series of 10 a day with a party of 40 on 4 of its 28 backtest days: the log head
+    # forecasts the ordinary day (10), the mean head the mean (about 14.3). Absolute error (what
+    # MASE and WAPE score) prefers the median, squared error the mean.
+    segments = pd.Series({0: "smooth", 1: "intermittent"})
+    level = pd.Series({0: 14.3, 1: 14.3})
+    errors = _errors(dict(segments), {GLOBAL_MODEL: 14.3, LOG_MODEL: 10.0, "adida": 10.0})
+    errors.loc[errors["ds"] < 4, "y"] = 40.0
+    picks, table = engine._pick(errors, segments, level, Settings())
+    rows = table.set_index("segment")
+    assert rows.loc["smooth", "error"] == "absolute"
+    assert rows.loc["smooth", LOG_MODEL] == pytest.approx(4 * 30 / 28 / 14.3)
+    assert picks[0] == LOG_MODEL
+    assert rows.loc["intermittent", "error"] == "squared"
+    assert picks[1] == GLOBAL_MODEL  # the mean: never the median for an intermittent series
+    picks, table = engine._pick(errors, segments, level, Settings(smooth_error="squared"))
+    assert table.set_index("segment").loc["smooth", "error"] == "squared"
+    assert picks[0] == GLOBAL_MODEL
+
+
 def test_the_log_head_is_a_robust_non_negative_median():
     rng = np.random.default_rng(7)
     dates = pd.date_range("2025-01-06", periods=300, freq="D")
