@@ -201,6 +201,7 @@ def _lunchtime(ctx: DemoContext, accounts: dict[str, ChannelAccount], menu: list
                 store_id=site.pk,
                 placed_at=now - dt.timedelta(minutes=180 - n * 14),
                 display_id=f"T{n + 1:03d}",
+                staff_code=f"{site.node.code}-{(n + 1) % TILL_STAFF + 1:02d}",
                 lines=[
                     pos.TillLine(sku=dish.sku, quantity=Decimal(1), unit_price=_price(dish))
                     for dish in dishes
@@ -352,6 +353,7 @@ SPRING_FESTIVAL = {
 PLATFORM_SHARE = {ChannelKind.MEITUAN: 0.28, ChannelKind.ELEME: 0.14}
 # Dishes per order: tills (tables) and delivery.
 TILL_SIZES, TILL_WEIGHTS = (1, 2, 3, 4, 5, 6), (10, 22, 25, 20, 13, 10)
+TILL_STAFF = 3  # cashiers per store: the till orders are rung up by each in turn
 DELIVERY_SIZES, DELIVERY_WEIGHTS = (1, 2, 3), (45, 40, 15)
 # When orders are placed (local hour as a float): lunch, dinner, afternoon, late.
 DAYPARTS = ((0.46, 12.2, 0.75), (0.38, 18.6, 0.9), (0.10, 15.3, 0.9), (0.06, 20.9, 0.5))
@@ -583,9 +585,11 @@ class _History:
         merchant = (original * PROMO_OFF).quantize(C) if why == "promo" else Decimal(0)
         platform_discount = delivery = packaging = commission = Decimal(0)
         income = None
+        staff = ""
         if kind == ChannelKind.POS:
             external_id = str(uuid.UUID(int=rng.getrandbits(128), version=4))
             display = f"T{number:03d}"
+            staff = f"{code}-{number % TILL_STAFF + 1:02d}"
         else:
             platform_discount, delivery, packaging = Decimal(3), Decimal(4), Decimal(2)
             merchant += Decimal(5) if original >= 40 else Decimal(0)
@@ -614,4 +618,5 @@ class _History:
             commission=commission,
             income=income,
             notes=why if why and why != "promo" else "",
+            staff_code=staff,
         )
