@@ -528,3 +528,20 @@ def test_the_demo_recorded_forecasts_for_its_last_four_weeks(demo):
     ratio = kpis.KPIS["sales_vs_forecast"].formula(total)
     assert ratio is not None
     assert Decimal("-0.2") < ratio < Decimal("0.2")
+
+
+def test_the_demo_till_orders_name_who_rang_them_up_and_raise_no_staff_alert(demo):
+    """Each store's till history is rung up by its three cashiers in turn, so the refunds and
+    discounts per staff member have their data; nobody's share stands out."""
+    from backroom.channels.demo import TILL_STAFF
+    from backroom.channels.models import Order
+    from backroom.dashboards.models import Alert
+
+    for site in Site.objects.filter(node__kind="store").select_related("node"):
+        code = site.node.code
+        till = Order.objects.filter(site=site, kind="pos")
+        assert set(till.values_list("staff_code", flat=True)) == {
+            f"{code}-{n:02d}" for n in range(1, TILL_STAFF + 1)
+        }, code
+        assert not Order.objects.filter(site=site).exclude(kind="pos").exclude(staff_code="")
+    assert not Alert.objects.filter(detector__startswith="staff_").exists()

@@ -25,6 +25,7 @@ from typing import Any, Literal
 from django.db import connection
 from django.db.models import (
     Case,
+    Exists,
     F,
     IntegerField,
     OuterRef,
@@ -280,6 +281,15 @@ def measures(
             m = result[_key(row, by)]
             m.forecast_gross += rates(row["gross_sum"], row["currency"])
             m.forecast_guests += row["guests_sum"] or ZERO
+        forecast = ForecastDay.objects.filter(
+            site_id=OuterRef("site_id"),
+            business_date=OuterRef("business_date"),
+            currency=OuterRef("currency"),
+        )
+        for row in _grouped(
+            SalesDay.objects.filter(span).filter(Exists(forecast)), by, "currency", skey=skey
+        ).annotate(gross_sum=Sum("gross")):
+            result[_key(row, by)].forecast_sales += rates(row["gross_sum"], row["currency"])
 
     if "stock_flows" in wanted:
         _stock_flows(result, span, by, rates, skey)
@@ -466,6 +476,7 @@ def _add_running(
     if "forecast" in sources:
         m.forecast_gross += rates(diff["forecast_gross"], cur)
         m.forecast_guests += diff["forecast_guests"]
+        m.forecast_sales += rates(diff["forecast_sales"], cur)
     if "stock_flows" in sources:
         m.depleted_net += rates(diff["sold_revenue"], cur)
         m.theoretical_cost -= rates(diff["sales"], cur)

@@ -59,6 +59,8 @@ class Measures:
     depleted_net: Decimal = ZERO
     forecast_gross: Decimal = ZERO
     forecast_guests: Decimal = ZERO
+    # Gross sales of the days that had a forecast.
+    forecast_sales: Decimal = ZERO
     # The same weekdays a year (52 weeks) earlier.
     last_year_net: Decimal = ZERO
     last_year_orders: Decimal = ZERO
@@ -148,9 +150,9 @@ KPIS: dict[str, Kpi] = {
             _("Sales vs forecast"),
             "percent",
             "up",
-            lambda m: change(m.gross, m.forecast_gross),
-            _("Gross sales against the forecast at menu prices."),
-            sources=frozenset({"sales", "forecast"}),
+            lambda m: change(m.forecast_sales, m.forecast_gross),
+            _("Gross sales against the forecast at menu prices, over the days with a forecast."),
+            sources=frozenset({"forecast"}),
         ),
         Kpi(
             "sales_vs_last_year",

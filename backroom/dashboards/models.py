@@ -122,6 +122,8 @@ class StoreRunningTotal(models.Model):
     channel_net = models.JSONField(default=dict, blank=True)
     forecast_gross = MoneyField(default=0)
     forecast_guests = models.DecimalField(max_digits=18, decimal_places=2, default=0)
+    # Gross sales of the days that had a forecast (what "sales vs forecast" compares).
+    forecast_sales = MoneyField(default=0)
     receipts = MoneyField(default=0)
     sales = MoneyField(default=0)
     waste = MoneyField(default=0)

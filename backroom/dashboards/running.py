@@ -46,7 +46,8 @@ SALES_FIELDS = (
     "commission",
     "history_net",
 )
-FORECAST_FIELDS = ("forecast_gross", "forecast_guests")
+# The forecast, and the gross sales of the days that had one ("sales vs forecast").
+FORECAST_FIELDS = ("forecast_gross", "forecast_guests", "forecast_sales")
 STOCK_FIELDS = ("receipts", "sales", "waste", "consumption", "variance", "sold_revenue")
 COLUMNS = SALES_FIELDS + FORECAST_FIELDS + STOCK_FIELDS
 # Days rolled per transaction (a first roll of two years of 500 stores is 24 of them).
@@ -102,6 +103,7 @@ def day_values(
         values = found[(row["site_id"], row["currency"])][row["business_date"]]
         values["forecast_gross"] += row["gross"] or ZERO
         values["forecast_guests"] += row["guests"] or ZERO
+        values["forecast_sales"] = values["gross"]
     for row in StockDay.objects.filter(**span).values(
         "site_id", "business_date", *STOCK_FIELDS, cur=F("site__legal_entity__base_currency")
     ):

@@ -19,6 +19,7 @@ def test_golden_numbers():
         merchant_discount=D(1000),
         depleted_net=D(8000),
         forecast_gross=D(10000),
+        forecast_sales=D(11000),  # all seven days had a forecast
         last_year_net=D(12500),
         theoretical_cost=D(2400),
         waste_cost=D(160),
@@ -42,6 +43,12 @@ def test_golden_numbers():
     assert values["days_of_inventory"] == 14
     assert values["soldout_minutes"] == 95
     assert set(values) == set(KPIS)
+
+
+def test_sales_vs_forecast_compares_only_the_days_with_a_forecast():
+    # A week of 11,000 gross, of which 4,000 on the three days with a forecast of 5,000.
+    m = _store(gross=D(11000), net=D(10000), forecast_gross=D(5000), forecast_sales=D(4000))
+    assert evaluate(m, ["sales_vs_forecast"])["sales_vs_forecast"] == D("-0.2")
 
 
 def test_ratios_without_a_base_are_empty():

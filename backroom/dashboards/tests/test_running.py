@@ -210,13 +210,14 @@ def _history(sites, today: dt.date, days: int, seed: int = 7) -> None:
                 SalesChannelDay.objects.create(
                     site=site, business_date=day, kind=kind, currency="CNY", orders=1, net=net / 2
                 )
-            ForecastDay.objects.create(
-                site=site,
-                business_date=day,
-                currency="CNY",
-                gross=net * D("1.1"),
-                guests=D(rng.randint(0, 50)),
-            )
+            if rng.random() < 0.7:  # forecasting began late, or missed a night
+                ForecastDay.objects.create(
+                    site=site,
+                    business_date=day,
+                    currency="CNY",
+                    gross=net * D("1.1"),
+                    guests=D(rng.randint(0, 50)),
+                )
             receipts, used = D(rng.randint(0, 900)), D(rng.randint(0, 400))
             closing += receipts - used
             StockDay.objects.create(
@@ -290,6 +291,29 @@ def test_measures_from_running_totals_equal_those_from_the_days(
         found = call()
         transaction.set_rollback(True)
     assert found == expected
+
+
+def test_sales_vs_forecast_reads_the_gross_of_the_days_with_a_forecast(history):
+    """Straight from the rows: the gross of the store-days that have a forecast, whether the
+    period is read from the running totals or from the days."""
+    sites, today = history
+    date_from, date_to = today - dt.timedelta(days=75), today
+    forecast_days = set(
+        ForecastDay.objects.filter(business_date__range=(date_from, date_to)).values_list(
+            "site_id", "business_date"
+        )
+    )
+    sales = SalesDay.objects.filter(business_date__range=(date_from, date_to))
+    expected = sum(
+        (row.gross for row in sales if (row.site_id, row.business_date) in forecast_days), D(0)
+    )
+    assert 0 < expected < sum((row.gross for row in sales), D(0))
+
+    def call():
+        return facts.measures(sites, date_from, date_to, currency="CNY")
+
+    assert call()[None].forecast_sales == expected  # the running totals, then today's rows
+    assert _daily_only(call)[None].forecast_sales == expected
 
 
 def test_a_kpis_sources_are_all_its_formula_reads(history):
