@@ -18,7 +18,7 @@ from __future__ import annotations
 import datetime as dt
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any, Literal
 
@@ -301,7 +301,7 @@ def measures(
     if by == "total":
         result.setdefault(None, Measures())  # the total is there even with nothing in it
     # Days of stock history in each bucket (days of inventory averages usage over them).
-    first = _first_stock_days(site_ids) if "stock_flows" in wanted else {}
+    first = rolled.first_stock_days(site_ids) if "stock_flows" in wanted else {}
     by_key = {bucket.key: bucket for bucket in buckets}
     firsts: dict[int | None, dt.date | None] = {}
     for key, m in result.items():
@@ -372,12 +372,23 @@ class Rolled:
 
     through: dt.date | None
     dirty: dict[int, dt.date]
+    # The stores' first days of stock history, read when first asked for (`first_stock_days`).
+    first_days: dict[int, dt.date | None] = field(default_factory=dict, compare=False)
 
     @classmethod
     def read(cls, site_ids: Sequence[int]) -> Rolled:
         through = running.rolled_through()
         dirty = running.dirty_days(site_ids, through) if through and site_ids else {}
         return cls(through, dirty)
+
+    def first_stock_days(self, site_ids: Sequence[int]) -> dict[int, dt.date]:
+        """The first day of stock history of each of these stores that has one."""
+        missing = [pk for pk in site_ids if pk not in self.first_days]
+        if missing:
+            found = _first_stock_days(missing)
+            self.first_days.update({pk: found.get(pk) for pk in missing})
+        days = {pk: self.first_days[pk] for pk in site_ids}
+        return {pk: day for pk, day in days.items() if day is not None}
 
 
 def _from_running(
