@@ -279,6 +279,9 @@ def main() -> None:
     from django.db import connection
     from django.test import Client
 
+    # Set up as a web server process is: the WSGI module imports what requests use and
+    # freezes it (backroom/config/wsgi.py).
+    import backroom.config.wsgi  # noqa: F401
     from backroom.channels.models import Order
 
     client = Client(SERVER_NAME="localhost", HTTP_AUTHORIZATION=f"Bearer {token}")

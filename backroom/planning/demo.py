@@ -16,12 +16,12 @@ from decimal import Decimal
 
 from backroom.catalog.batch import catalog_batch
 from backroom.catalog.models import Item
-from backroom.planning.models import DemandForecast
 from backroom.catalog.selectors import site_today
 from backroom.config.demo import DemoContext
 from backroom.kernel.actors import SYSTEM
 from backroom.org.choices import NodeKind
 from backroom.planning import services
+from backroom.planning.models import DemandForecast
 from backroom.planning.suggestions import build_suggestions
 
 # (date, name, stores closed) — the public holidays of 2026–27 the demo's history and horizon touch.
