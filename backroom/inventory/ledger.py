@@ -33,7 +33,7 @@ from backroom.inventory.locks import (
     LotInfo,
     fefo_order,
     lock_balances,
-    lock_valuations,
+    lock_scaled_valuations,
     pg_array,
 )
 from backroom.inventory.models import (
@@ -348,10 +348,10 @@ class LedgerSession:
         self._flushed = False
         self._streamed = False  # the moves went to the database while being booked
         pairs = set(pairs)
-        self._valuation_rows = lock_valuations(pairs)
+        self._valuation_rows = lock_scaled_valuations(pairs)
         # Valuations and balances are kept in scaled integers (`valuation.ScaledValuation`).
         self.valuations: dict[Pair, ScaledValuation] = {
-            pair: ScaledValuation.of(row.quantity, row.value, row.average_cost)
+            pair: ScaledValuation(row.quantity, row.value, row.average)
             for pair, row in self._valuation_rows.items()
         }
         self.lots: dict[int, LotLike] = dict(lots or {})
@@ -879,8 +879,8 @@ class LedgerSession:
             StockBalance,
             [balance.pk for balance in changed_rows],
             {
-                "quantity": [scaled_text(b.quantity, QUANTITY_PLACES) for b in changed_rows],
-                "value": [scaled_text(b.value, MONEY_PLACES) for b in changed_rows],
+                "quantity": ([b.quantity for b in changed_rows], QUANTITY_PLACES),
+                "value": ([b.value for b in changed_rows], MONEY_PLACES),
             },
         )
         revision = new_revision()
@@ -892,13 +892,10 @@ class LedgerSession:
             ItemValuation,
             [row.pk for row in valuation_rows],
             {
-                "quantity": [scaled_text(state.q, QUANTITY_PLACES) for state in states],
-                "value": [scaled_text(state.v, MONEY_PLACES) for state in states],
-                "average_cost": [
-                    None if state.average is None else scaled_text(state.average, COST_PLACES)
-                    for state in states
-                ],
-                "revision": [revision] * len(states),
+                "quantity": ([state.q for state in states], QUANTITY_PLACES),
+                "value": ([state.v for state in states], MONEY_PLACES),
+                "average_cost": ([state.average for state in states], COST_PLACES),
+                "revision": ([revision] * len(states), 0),
             },
         )
         self._keep_balances(emptied)
@@ -938,14 +935,7 @@ def _insert_balances(rows: list[tuple[Pair, _Balance]], changed_rows: list[_Bala
     keyed = {(pair[0], pair[1], balance.lot_id): balance for pair, balance in rows}
     if connection.vendor == "postgresql":
         for (item_id, location_id, lot_id), pk in _upsert_empty_balances(
-            [
-                (
-                    *key,
-                    scaled_text(balance.quantity, QUANTITY_PLACES),
-                    scaled_text(balance.value, MONEY_PLACES),
-                )
-                for key, balance in keyed.items()
-            ]
+            [(*key, balance.quantity, balance.value) for key, balance in keyed.items()]
         ).items():
             keyed[(item_id, location_id, lot_id)].pk = pk
         return
@@ -980,9 +970,10 @@ def _insert_balances(rows: list[tuple[Pair, _Balance]], changed_rows: list[_Bala
 
 
 def _upsert_empty_balances(
-    rows: list[tuple[int, int, int | None, str, str]],
+    rows: list[tuple[int, int, int | None, int, int]],
 ) -> dict[tuple[int, int, int | None], int]:
-    """INSERT … ON CONFLICT DO UPDATE of balances whose row may exist only empty; their ids."""
+    """INSERT … ON CONFLICT DO UPDATE of balances whose row may exist only empty; their ids.
+    Quantities and values are scaled integers (millionths, ten-thousandths)."""
     table = StockBalance._meta.db_table
     ids: dict[tuple[int, int, int | None], int] = {}
     for with_lot in (True, False):
@@ -996,8 +987,9 @@ def _upsert_empty_balances(
         )
         sql = (
             f"INSERT INTO {table} AS t (item_id, location_id, lot_id, quantity, value) "  # noqa: S608
-            "SELECT * FROM unnest(%s::bigint[], %s::bigint[], %s::bigint[], %s::numeric[], "
-            f"%s::numeric[]) ON CONFLICT {target} DO UPDATE "
+            f"SELECT i, l, lot, q * {_unscale(QUANTITY_PLACES)}, v * {_unscale(MONEY_PLACES)} "
+            "FROM unnest(%s::bigint[], %s::bigint[], %s::bigint[], %s::bigint[], %s::bigint[]) "
+            f"AS w(i, l, lot, q, v) ON CONFLICT {target} DO UPDATE "
             "SET quantity = EXCLUDED.quantity, value = EXCLUDED.value "
             "WHERE t.quantity = 0 AND t.value = 0 "
             "RETURNING t.id, t.item_id, t.location_id, t.lot_id"
@@ -1254,31 +1246,52 @@ def scaled_text(number: int, places: int) -> str:
     return f"{'-' if number < 0 else ''}{digits[:-places]}.{digits[-places:]}"
 
 
-def _write(model: Any, ids: Sequence[int | None], columns: dict[str, list[Any]]) -> None:
-    """Set `columns` (values: numbers, or decimal text) of the rows `ids`: one UPDATE … FROM
-    unnest(arrays) on PostgreSQL, one executemany elsewhere."""
+def _unscale(places: int) -> str:
+    """The SQL literal 10^-`places` ("0.000001"): a scaled integer times it is exact."""
+    return f"0.{'1'.rjust(places, '0')}"
+
+
+def _write(
+    model: Any,
+    ids: Sequence[int | None],
+    columns: dict[str, tuple[Sequence[int | None], int]],
+) -> None:
+    """Set `columns` of the rows `ids`: per column, integers scaled by 10^places (places 0:
+    plain integers), None for NULL. One UPDATE … FROM unnest(arrays) on PostgreSQL, which
+    scales them back (exactly: a numeric times 10^-places); one executemany elsewhere."""
     if not ids:
         return
     table = model._meta.db_table
-    fields = [model._meta.get_field(name) for name in columns]
-    names = [field.column for field in fields]
+    names = [model._meta.get_field(name).column for name in columns]
     if connection.vendor != "postgresql":
         assignments = ", ".join(f"{column} = %s" for column in names)
+        texts = [
+            values
+            if not places
+            else [None if value is None else scaled_text(value, places) for value in values]
+            for values, places in columns.values()
+        ]
         with connection.cursor() as cursor:
             cursor.executemany(
                 f"UPDATE {table} SET {assignments} WHERE id = %s",  # noqa: S608
-                [list(row) for row in zip(*columns.values(), ids, strict=True)],
+                [list(row) for row in zip(*texts, ids, strict=True)],
             )
         return
-    types = [
-        "bigint" if field.get_internal_type() == "BigIntegerField" else "numeric"
-        for field in fields
-    ]
-    arrays = ", ".join(["%s::bigint[]", *(f"%s::{kind}[]" for kind in types)])
-    assignments = ", ".join(f"{column} = v.{column}" for column in names)
+    # Costs (24 digits) can pass bigint's range once scaled; the other columns cannot.
+    arrays = ", ".join(
+        ["%s::bigint[]"]
+        + [
+            "%s::numeric[]" if places > QUANTITY_PLACES else "%s::bigint[]"
+            for _, places in columns.values()
+        ]
+    )
+    assignments = ", ".join(
+        f"{column} = v.{column}" + (f" * {_unscale(places)}" if places else "")
+        for column, (_, places) in zip(names, columns.values(), strict=True)
+    )
     sql = (
         f"UPDATE {table} AS t SET {assignments} "  # noqa: S608 (identifiers from the model)
         f"FROM unnest({arrays}) AS v({', '.join(['id', *names])}) WHERE t.id = v.id"
     )
     with connection.cursor() as cursor:
-        cursor.execute(sql, [pg_array(ids), *(pg_array(values) for values in columns.values())])
+        cursor.execute(sql, [pg_array(ids), *(pg_array(values) for values, _ in columns.values())])
