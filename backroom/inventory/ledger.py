@@ -124,6 +124,11 @@ class BalanceCache:
             self._entries.clear()
         self._entries[(database, *pair)] = (revision, by_lot, ordered)
 
+    def held(self, database: str, pairs: Iterable[Pair]) -> list[Pair]:
+        """Those of `pairs` this process holds balances for, at whatever revision."""
+        entries = self._entries
+        return [pair for pair in pairs if (database, *pair) in entries]
+
     def clear(self) -> None:
         self._entries.clear()
 
@@ -348,7 +353,9 @@ class LedgerSession:
         self._flushed = False
         self._streamed = False  # the moves went to the database while being booked
         pairs = set(pairs)
-        self._valuation_rows = lock_scaled_valuations(pairs)
+        self._database = BalanceCache._database()
+        # A pair whose balances this process holds has its valuation row (rows stay).
+        self._valuation_rows = lock_scaled_valuations(pairs, BALANCES.held(self._database, pairs))
         # Valuations and balances are kept in scaled integers (`valuation.ScaledValuation`).
         self.valuations: dict[Pair, ScaledValuation] = {
             pair: ScaledValuation(row.quantity, row.value, row.average)
@@ -360,7 +367,6 @@ class LedgerSession:
         # Per item × location: its balances in FEFO order (None: sort again, a lot was added).
         self._fefo: dict[Pair, list[_Balance] | None] = {}
         # Balances this process holds at the locked revision are reused; the others are read.
-        self._database = BalanceCache._database()
         stale = []
         for pair, row in self._valuation_rows.items():
             held = BALANCES.take(self._database, pair, row.revision)

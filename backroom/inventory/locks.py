@@ -143,9 +143,16 @@ class ScaledLockedRow:
     revision: int
 
 
-def lock_scaled_valuations(pairs: Iterable[Pair]) -> dict[Pair, ScaledLockedRow]:
+def lock_scaled_valuations(
+    pairs: Iterable[Pair], existing: Iterable[Pair] = ()
+) -> dict[Pair, ScaledLockedRow]:
     """`lock_valuations`, with the numbers as scaled integers: on PostgreSQL scaled in SQL (the
-    columns' own places, so exactly), instead of three Decimals converted per row."""
+    columns' own places, so exactly), instead of three Decimals converted per row.
+
+    `existing` are pairs whose row the caller knows to exist (this process wrote it; rows are
+    never deleted): on PostgreSQL only the others go through the insert-if-missing, whose
+    index probe per pair costs about as much as locking the row. Should a known row be gone
+    after all, it is created and locked after the others."""
     wanted = set(pairs)
     if not wanted or connection.vendor != "postgresql":
         return {
@@ -160,26 +167,33 @@ def lock_scaled_valuations(pairs: Iterable[Pair]) -> dict[Pair, ScaledLockedRow]
             )
             for pair, row in lock_valuations(wanted).items()
         }
-    table = ItemValuation._meta.db_table
-    arrays = _pair_arrays(wanted)
+    unknown = wanted.difference(existing)
+    locked: dict[Pair, ScaledLockedRow] = {}
     with connection.cursor() as cursor:
-        _insert_missing_valuations(cursor, arrays)
-        cursor.execute(
-            f"SELECT v.id, v.item_id, v.location_id, (v.quantity * {QUANTITY_SCALE})::bigint, "  # noqa: S608
-            f"(v.value * {MONEY_SCALE})::bigint, trunc(v.average_cost * {COST_SCALE})::text, "
-            f"v.revision FROM {table} v "
-            "JOIN unnest(%s::bigint[], %s::bigint[]) AS w(item_id, location_id) "
-            "ON v.item_id = w.item_id AND v.location_id = w.location_id "
-            "ORDER BY v.item_id, v.location_id FOR UPDATE OF v",
-            arrays,
-        )
-        rows = cursor.fetchall()
-    return {
-        (item, location): ScaledLockedRow(
+        if unknown:
+            _insert_missing_valuations(cursor, _pair_arrays(unknown))
+        _lock_scaled(cursor, wanted, locked)
+        missing = wanted - locked.keys()
+        if missing:  # pragma: no cover - defensive: a known row was deleted
+            _insert_missing_valuations(cursor, _pair_arrays(missing))
+            _lock_scaled(cursor, missing, locked)
+    return locked
+
+
+def _lock_scaled(cursor: Any, pairs: set[Pair], locked: dict[Pair, ScaledLockedRow]) -> None:
+    cursor.execute(
+        f"SELECT v.id, v.item_id, v.location_id, (v.quantity * {QUANTITY_SCALE})::bigint, "  # noqa: S608
+        f"(v.value * {MONEY_SCALE})::bigint, trunc(v.average_cost * {COST_SCALE})::text, "
+        f"v.revision FROM {ItemValuation._meta.db_table} v "
+        "JOIN unnest(%s::bigint[], %s::bigint[]) AS w(item_id, location_id) "
+        "ON v.item_id = w.item_id AND v.location_id = w.location_id "
+        "ORDER BY v.item_id, v.location_id FOR UPDATE OF v",
+        _pair_arrays(pairs),
+    )
+    for pk, item, location, quantity, value, average, revision in cursor.fetchall():
+        locked[(item, location)] = ScaledLockedRow(
             pk, quantity, value, None if average is None else int(average), revision
         )
-        for pk, item, location, quantity, value, average, revision in rows
-    }
 
 
 BalanceRow = tuple[
