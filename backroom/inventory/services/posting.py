@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
@@ -166,22 +166,16 @@ def check_document_line(
     return quantity, base, lot
 
 
-def _prepare(
-    indexed: Sequence[tuple[int, MoveInput]],
+def _line_checker(
     items: dict[int, Item],
     locations: dict[int, Location],
-) -> tuple[list[_Line], list[LineProblem], dict[int, LotInfo]]:
-    """Check every line without writing; returns the lines in base units, every problem and
-    the lots the lines name."""
-    problems: list[LineProblem] = []
-    lines: list[_Line] = []
-    lot_codes = {
-        (line.item_id, line.lot_code.strip())
-        for _, line in indexed
-        if line.lot_code and line.lot_code.strip()
-    }
-    lots = _find_lots(lot_codes)
-    now = moment(None)
+    lots: dict[tuple[int, str], LotInfo],
+    problems: list[LineProblem],
+    now: dt.datetime,
+) -> Callable[[int, MoveInput], _Line | None]:
+    """A function that checks one line without writing: the line in base units, or None with
+    its problems appended to `problems`. It reads the database only for a line that names a
+    unit other than the item's base unit (its conversion); `lots` are the lots the lines name."""
     item_problems: dict[int, DomainError | None] = {}
     location_problems: dict[int, DomainError | None] = {}
     base_units = {pk: item.base_unit.code for pk, item in items.items()}
@@ -194,8 +188,8 @@ def _prepare(
     # (millionths; costs in 10⁻¹⁰), once each.
     scaled_quantities: dict[Decimal, int] = {}
     scaled_costs: dict[Decimal, int] = {}
-    add_line = lines.append
-    for index, line in indexed:
+
+    def check(index: int, line: MoveInput) -> _Line | None:
         item_id, action, quantity, unit_cost = (
             line.item_id,
             line.action,
@@ -230,22 +224,19 @@ def _prepare(
                 and (scaled_cost is None or scaled_cost >= 0)
                 and (scaled_cost is not None or action != RECEIVE)
             ):
-                add_line(
-                    _Line(
-                        index,
-                        action,
-                        items[item_id],
-                        locations[line.location_id],
-                        scaled,
-                        scaled_cost,
-                        None,
-                        line.expiry_date,
-                        None,
-                        reason,
-                        MoveMeta(line.key, now),
-                    )
+                return _Line(
+                    index,
+                    action,
+                    items[item_id],
+                    locations[line.location_id],
+                    scaled,
+                    scaled_cost,
+                    None,
+                    line.expiry_date,
+                    None,
+                    reason,
+                    MoveMeta(line.key, now),
                 )
-                continue
         errors: list[DomainError] = []
         add = errors.append
         location_id = line.location_id
@@ -262,7 +253,7 @@ def _prepare(
         if action not in _ALLOWED_REASONS:
             add(ValidationFailed({"action": [_("Use receive, issue or adjust.")]}))
             problems.extend(LineProblem(index, error) for error in errors)
-            continue
+            return None
         reason = line.reason or _DEFAULT_REASONS[action]
         if reason not in _ALLOWED_REASONS[action]:
             add(
@@ -329,33 +320,32 @@ def _prepare(
                     add(ExpiredLot(field="lot_code", lot=lot_code))
         if errors:
             problems.extend(LineProblem(index, error) for error in errors)
-            continue
+            return None
         assert item is not None and location is not None
         source = line.source
-        lines.append(
-            _Line(
-                index,
-                action,
-                item,
-                location,
-                from_decimal_scaled(base, QUANTITY_SCALE),
-                None if unit_cost is None else from_decimal_scaled(cost(unit_cost), COST_SCALE),
-                lot_code,
-                line.expiry_date,
-                lot_id,
-                reason,
-                MoveMeta(line.key, occurred_at)
-                if source is None
-                else MoveMeta(
-                    line.key,
-                    occurred_at,
-                    source.type[:50],
-                    str(source.id)[:64],
-                    source.number[:64],
-                ),
-            )
+        return _Line(
+            index,
+            action,
+            item,
+            location,
+            from_decimal_scaled(base, QUANTITY_SCALE),
+            None if unit_cost is None else from_decimal_scaled(cost(unit_cost), COST_SCALE),
+            lot_code,
+            line.expiry_date,
+            lot_id,
+            reason,
+            MoveMeta(line.key, occurred_at)
+            if source is None
+            else MoveMeta(
+                line.key,
+                occurred_at,
+                source.type[:50],
+                str(source.id)[:64],
+                source.number[:64],
+            ),
         )
-    return lines, problems, {lot.pk: lot for lot in lots.values()}
+
+    return check
 
 
 def _find_lots(pairs: set[tuple[int, str]]) -> dict[tuple[int, str], LotInfo]:
@@ -532,30 +522,64 @@ def _post_fresh(
     items = load_items(line.item_id for _, line in fresh)
     locations = load_locations(line.location_id for _, line in fresh)
     require_at_sites(actor, INVENTORY_MOVE, locations.values())
-    lines, problems, lots = _prepare(fresh, items, locations)
-    raise_problems(problems, single=single)
+    lots = _find_lots(
+        {
+            (line.item_id, line.lot_code.strip())
+            for _, line in fresh
+            if line.lot_code and line.lot_code.strip()
+        }
+    )
+    problems: list[LineProblem] = []
+    check = _line_checker(items, locations, lots, problems, moment(None))
+    # A line naming a lot or a unit is checked now (lots are created for it, and a unit may
+    # need its conversion read). The others need nothing from the database: they are checked
+    # as they are applied, while PostgreSQL inserts the moves of the lines before them.
+    order: list[tuple[int, _Line | MoveInput | None]] = []
+    early: list[_Line] = []
+    for index, line in fresh:
+        if line.lot_code is None and line.unit is None:
+            order.append((index, line))
+            continue
+        prepared = check(index, line)
+        if prepared is not None:
+            early.append(prepared)
+        order.append((index, prepared))
+    if problems:  # report every line's problems at once, nothing written
+        for index, entry in order:
+            if isinstance(entry, MoveInput):
+                check(index, entry)
+        raise_problems(problems, single=single)
+    pairs = {(line.item.pk, line.location.pk) for line in early}
+    sites = {line.location.site_id for line in early}
+    for _index, entry in order:
+        if isinstance(entry, MoveInput) and entry.item_id in items:
+            location = locations.get(entry.location_id)
+            if location is not None:  # else the line fails its check
+                pairs.add((entry.item_id, location.pk))
+                sites.add(location.site_id)
     with transaction.atomic():
-        lots.update(_ensure_lots(lines))
+        known_lots = {lot.pk: lot for lot in lots.values()}
+        known_lots.update(_ensure_lots(early))
         session = LedgerSession(
             items=items,
             locations=locations,
-            pairs={(line.item.pk, line.location.pk) for line in lines},
+            pairs=pairs,
             actor_id=actor_id(actor),
-            lots=lots,
+            lots=known_lots,
         )
         # Every line makes moves at its own location: the posting's site is known now, and
-        # the moves go to the database while the next lines are applied.
-        posting = new_posting(
-            operation=operation,
-            actor=actor,
-            sites={line.location.site_id for line in lines},
-            move_count=len(lines),
-        )
+        # the moves go to the database while the next lines are checked and applied. A line
+        # with a problem stops the applying; the others are still checked, so that every
+        # problem is reported, and the transaction rolls back whatever was sent.
+        posting = new_posting(operation=operation, actor=actor, sites=sites, move_count=len(order))
         with session.streaming(posting) as send:
-            for number, prepared in enumerate(lines, 1):
-                _apply(session, prepared)
+            for number, (index, entry) in enumerate(order, 1):
+                prepared = check(index, entry) if isinstance(entry, MoveInput) else entry
+                if prepared is not None and not problems:
+                    _apply(session, prepared)
                 if not number % _SEND_EVERY:
                     send()
+        raise_problems(problems, single=single)
         raise_problems(session.problems, single=single)
         return finish_posting(
             session, operation=operation, actor=actor, reason=reason, posting=posting
