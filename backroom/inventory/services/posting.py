@@ -62,7 +62,7 @@ RECEIVE, ISSUE, ADJUST = "receive", "issue", "adjust"
 ACTIONS = (RECEIVE, ISSUE, ADJUST)
 
 
-@dataclass
+@dataclass(slots=True)
 class MoveInput:
     """One line of a batch. `quantity` is in `unit` (the item's base unit when None).
 
