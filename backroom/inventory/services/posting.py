@@ -86,19 +86,56 @@ class MoveInput:
     occurred_at: dt.datetime | None = None
 
 
-@dataclass(slots=True)
-class _Line:
-    index: int
-    action: str
-    item: Item
-    location: Location
-    quantity: int  # base unit in millionths, signed for adjust
-    unit_cost: int | None  # per base unit, in 10⁻¹⁰ (the cost column's places)
-    lot_code: str | None
-    expiry_date: dt.date | None
-    lot_id: int | None
-    reason: str
-    meta: MoveMeta
+class _Line(MoveMeta):
+    """A checked line, in base units. It is also the `MoveMeta` of its moves (key, time and
+    source), so a batch builds one object per line rather than two."""
+
+    __slots__ = (
+        "action",
+        "expiry_date",
+        "index",
+        "item",
+        "location",
+        "lot_code",
+        "lot_id",
+        "quantity",
+        "reason",
+        "unit_cost",
+    )
+
+    def __init__(
+        self,
+        index: int,
+        action: str,
+        item: Item,
+        location: Location,
+        quantity: int,  # base unit in millionths, signed for adjust
+        unit_cost: int | None,  # per base unit, in 10⁻¹⁰ (the cost column's places)
+        lot_code: str | None,
+        expiry_date: dt.date | None,
+        lot_id: int | None,
+        reason: str,
+        key: str,
+        occurred_at: dt.datetime,
+        source_type: str = "",
+        source_id: str = "",
+        source_number: str = "",
+    ) -> None:
+        self.index = index
+        self.action = action
+        self.item = item
+        self.location = location
+        self.quantity = quantity
+        self.unit_cost = unit_cost
+        self.lot_code = lot_code
+        self.expiry_date = expiry_date
+        self.lot_id = lot_id
+        self.reason = reason
+        self.key = key
+        self.occurred_at = occurred_at
+        self.source_type = source_type
+        self.source_id = source_id
+        self.source_number = source_number
 
 
 _DEFAULT_REASONS = {
@@ -235,7 +272,8 @@ def _line_checker(
                     line.expiry_date,
                     None,
                     reason,
-                    MoveMeta(line.key, now),
+                    line.key,
+                    now,
                 )
         errors: list[DomainError] = []
         add = errors.append
@@ -334,14 +372,12 @@ def _line_checker(
             line.expiry_date,
             lot_id,
             reason,
-            MoveMeta(line.key, occurred_at)
-            if source is None
-            else MoveMeta(
-                line.key,
-                occurred_at,
-                source.type[:50],
-                str(source.id)[:64],
-                source.number[:64],
+            line.key,
+            occurred_at,
+            *(
+                ()
+                if source is None
+                else (source.type[:50], str(source.id)[:64], source.number[:64])
             ),
         )
 
@@ -417,7 +453,7 @@ def _apply(session: LedgerSession, line: _Line) -> None:
             quantity,
             line.unit_cost,
             line.reason,
-            line.meta,
+            line,
             line.lot_id,
         )
         return
@@ -427,7 +463,7 @@ def _apply(session: LedgerSession, line: _Line) -> None:
         line.location,
         -quantity if quantity < 0 else quantity,
         line.reason,
-        line.meta,
+        line,
         line.lot_id,
         line.lot_code is not None,
         action == ADJUST or line.reason == MoveReason.WASTE,
@@ -534,32 +570,26 @@ def _post_fresh(
     # A line naming a lot or a unit is checked now (lots are created for it, and a unit may
     # need its conversion read). The others need nothing from the database: they are checked
     # as they are applied, while PostgreSQL inserts the moves of the lines before them.
-    order: list[tuple[int, _Line | MoveInput | None]] = []
-    early: list[_Line] = []
+    early: dict[int, _Line] = {}
     for index, line in fresh:
-        if line.lot_code is None and line.unit is None:
-            order.append((index, line))
-            continue
-        prepared = check(index, line)
-        if prepared is not None:
-            early.append(prepared)
-        order.append((index, prepared))
+        if line.lot_code is not None or line.unit is not None:
+            prepared = check(index, line)
+            if prepared is not None:
+                early[index] = prepared
     if problems:  # report every line's problems at once, nothing written
-        for index, entry in order:
-            if isinstance(entry, MoveInput):
-                check(index, entry)
+        for index, line in fresh:
+            if line.lot_code is None and line.unit is None:
+                check(index, line)
         raise_problems(problems, single=single)
-    pairs = {(line.item.pk, line.location.pk) for line in early}
-    sites = {line.location.site_id for line in early}
-    for _index, entry in order:
-        if isinstance(entry, MoveInput) and entry.item_id in items:
-            location = locations.get(entry.location_id)
-            if location is not None:  # else the line fails its check
-                pairs.add((entry.item_id, location.pk))
-                sites.add(location.site_id)
+    pairs = {
+        pair
+        for pair in {(line.item_id, line.location_id) for _, line in fresh}
+        if pair[0] in items and pair[1] in locations  # else the line fails its check
+    }
+    sites = {locations[location_id].site_id for _, location_id in pairs}
     with transaction.atomic():
         known_lots = {lot.pk: lot for lot in lots.values()}
-        known_lots.update(_ensure_lots(early))
+        known_lots.update(_ensure_lots(list(early.values())))
         session = LedgerSession(
             items=items,
             locations=locations,
@@ -571,10 +601,13 @@ def _post_fresh(
         # the moves go to the database while the next lines are checked and applied. A line
         # with a problem stops the applying; the others are still checked, so that every
         # problem is reported, and the transaction rolls back whatever was sent.
-        posting = new_posting(operation=operation, actor=actor, sites=sites, move_count=len(order))
+        posting = new_posting(operation=operation, actor=actor, sites=sites, move_count=len(fresh))
         with session.streaming(posting) as send:
-            for number, (index, entry) in enumerate(order, 1):
-                prepared = check(index, entry) if isinstance(entry, MoveInput) else entry
+            for number, (index, line) in enumerate(fresh, 1):
+                if line.lot_code is None and line.unit is None:
+                    prepared = check(index, line)
+                else:
+                    prepared = early[index]
                 if prepared is not None and not problems:
                     _apply(session, prepared)
                 if not number % _SEND_EVERY:
