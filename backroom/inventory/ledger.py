@@ -31,6 +31,7 @@ from backroom.inventory.choices import MoveReason
 from backroom.inventory.exceptions import InsufficientStock
 from backroom.inventory.locks import (
     LotInfo,
+    ScaledLockedRow,
     fefo_order,
     lock_balances,
     lock_scaled_valuations,
@@ -329,6 +330,20 @@ def _scaled_lots(lots: dict[int | None, Decimal] | None) -> dict[int | None, int
     return {lot: from_decimal_scaled(quantity, QUANTITY_SCALE) for lot, quantity in lots.items()}
 
 
+@dataclass(slots=True)
+class _Writes:
+    """The balance and valuation writes of `LedgerSession.flush`, worked out in advance."""
+
+    booked: tuple[int, int]  # moves and changed balances then: stale if either grew since
+    new_rows: list[tuple[Pair, _Balance]]
+    changed_rows: list[_Balance]
+    emptied: set[Pair]
+    balances: tuple[str, list[str]] | None  # the UPDATE of changed_rows (PostgreSQL)
+    valuation_rows: list[ScaledLockedRow]
+    revision: int
+    valuations: tuple[str, list[str]] | None  # the UPDATE of the valuations (PostgreSQL)
+
+
 class LedgerSession:
     """Applies ledger operations to locked, in-memory projections; `flush` writes everything."""
 
@@ -352,6 +367,7 @@ class LedgerSession:
         self._today: dict[tuple[int, dt.date], dt.date] = {}
         self._flushed = False
         self._streamed = False  # the moves went to the database while being booked
+        self._writes: _Writes | None = None  # worked out in advance by a stream
         pairs = set(pairs)
         self._database = BalanceCache._database()
         # A pair whose balances this process holds has its valuation row (rows stay).
@@ -839,6 +855,8 @@ class LedgerSession:
 
                     yield send
                     send()
+                    # Python's share of `flush` now, while the server inserts the last rows.
+                    self._writes = self._work_out_writes()
                     copy.write(_COPY_TRAILER)
             cursor.execute(
                 f"SELECT id FROM {table} WHERE posting_id = %s ORDER BY id",  # noqa: S608
@@ -851,6 +869,55 @@ class LedgerSession:
         for move, (new_id,) in zip(moves, ids, strict=True):
             move.id = new_id
         self._streamed = True
+
+    def _work_out_writes(self) -> _Writes:
+        """What `flush` will write for the balances and valuations booked so far. On PostgreSQL
+        the statements are built too: a stream does this before it ends, so that Python works
+        while the server inserts the last moves."""
+        new_rows: list[tuple[Pair, _Balance]] = []
+        changed_rows: list[_Balance] = []
+        touched: dict[Pair, None] = {}
+        emptied: set[Pair] = set()  # pairs with a balance now empty: left out of the cache
+        for pair, balance in self._dirty:
+            touched[pair] = None
+            if balance.pk is None:
+                new_rows.append((pair, balance))
+            else:
+                changed_rows.append(balance)
+            if not (balance.quantity or balance.value):
+                emptied.add(pair)
+        balances = None
+        if connection.vendor == "postgresql":  # there new balances never join changed_rows
+            balances = _update_statement(
+                StockBalance,
+                [balance.pk for balance in changed_rows],
+                {
+                    "quantity": ([b.quantity for b in changed_rows], QUANTITY_PLACES),
+                    "value": ([b.value for b in changed_rows], MONEY_PLACES),
+                },
+            )
+        revision = new_revision()
+        valuation_rows = [self._valuation_rows[pair] for pair in touched]
+        states = [self.valuations[pair] for pair in touched]
+        return _Writes(
+            booked=(len(self.moves), len(self._dirty)),
+            new_rows=new_rows,
+            changed_rows=changed_rows,
+            emptied=emptied,
+            balances=balances,
+            valuation_rows=valuation_rows,
+            revision=revision,
+            valuations=_update_statement(
+                ItemValuation,
+                [row.pk for row in valuation_rows],
+                {
+                    "quantity": ([state.q for state in states], QUANTITY_PLACES),
+                    "value": ([state.v for state in states], MONEY_PLACES),
+                    "average_cost": ([state.average for state in states], COST_PLACES),
+                    "revision": ([revision] * len(states), 0),
+                },
+            ),
+        )
 
     def flush(self, posting: StockPosting) -> list[MoveRow]:
         """Insert the moves and write the changed balances and valuations.
@@ -866,44 +933,30 @@ class LedgerSession:
             for move in self.moves:
                 move.posting_id = posting_id
             insert_moves(self.moves)
-        new_rows: list[tuple[Pair, _Balance]] = []
-        changed_rows: list[_Balance] = []
-        touched: set[Pair] = set()
-        emptied: set[Pair] = set()  # pairs with a balance now empty: left out of the cache
-        for pair, balance in self._dirty:
-            touched.add(pair)
+        writes = self._writes
+        if writes is None or writes.booked != (len(self.moves), len(self._dirty)):
+            writes = self._work_out_writes()
+        self._writes = None
+        if writes.new_rows:
+            _insert_balances(writes.new_rows, writes.changed_rows)
+        if writes.balances is None:  # not built in advance: new balances may join the rows
+            changed_rows = writes.changed_rows
+            _write(
+                StockBalance,
+                [balance.pk for balance in changed_rows],
+                {
+                    "quantity": ([b.quantity for b in changed_rows], QUANTITY_PLACES),
+                    "value": ([b.value for b in changed_rows], MONEY_PLACES),
+                },
+            )
+        else:
+            _execute(writes.balances)
+        for row in writes.valuation_rows:
+            row.revision = writes.revision
+        _execute(writes.valuations)
+        for _, balance in self._dirty:
             balance.is_dirty = False
-            if balance.pk is None:
-                new_rows.append((pair, balance))
-            else:
-                changed_rows.append(balance)
-            if not (balance.quantity or balance.value):
-                emptied.add(pair)
-        if new_rows:
-            _insert_balances(new_rows, changed_rows)
-        _write(
-            StockBalance,
-            [balance.pk for balance in changed_rows],
-            {
-                "quantity": ([b.quantity for b in changed_rows], QUANTITY_PLACES),
-                "value": ([b.value for b in changed_rows], MONEY_PLACES),
-            },
-        )
-        revision = new_revision()
-        valuation_rows = [self._valuation_rows[pair] for pair in touched]
-        states = [self.valuations[pair] for pair in touched]
-        for row in valuation_rows:
-            row.revision = revision
-        _write(
-            ItemValuation,
-            [row.pk for row in valuation_rows],
-            {
-                "quantity": ([state.q for state in states], QUANTITY_PLACES),
-                "value": ([state.v for state in states], MONEY_PLACES),
-                "average_cost": ([state.average for state in states], COST_PLACES),
-                "revision": ([revision] * len(states), 0),
-            },
-        )
+        emptied = writes.emptied
         self._keep_balances(emptied)
         return self.moves
 
@@ -1283,6 +1336,20 @@ def _write(
                 [list(row) for row in zip(*texts, ids, strict=True)],
             )
         return
+    _execute(_update_statement(model, ids, columns))
+
+
+def _update_statement(
+    model: Any,
+    ids: Sequence[int | None],
+    columns: dict[str, tuple[Sequence[int | None], int]],
+) -> tuple[str, list[str]] | None:
+    """PostgreSQL's UPDATE … FROM unnest(arrays) of `_write`, with its parameters (None: no
+    rows)."""
+    if not ids:
+        return None
+    table = model._meta.db_table
+    names = [model._meta.get_field(name).column for name in columns]
     # Costs (24 digits) can pass bigint's range once scaled; the other columns cannot.
     arrays = ", ".join(
         ["%s::bigint[]"]
@@ -1299,5 +1366,10 @@ def _write(
         f"UPDATE {table} AS t SET {assignments} "  # noqa: S608 (identifiers from the model)
         f"FROM unnest({arrays}) AS v({', '.join(['id', *names])}) WHERE t.id = v.id"
     )
-    with connection.cursor() as cursor:
-        cursor.execute(sql, [pg_array(ids), *(pg_array(values) for values, _ in columns.values())])
+    return sql, [pg_array(ids), *(pg_array(values) for values, _ in columns.values())]
+
+
+def _execute(statement: tuple[str, list[str]] | None) -> None:
+    if statement is not None:
+        with connection.cursor() as cursor:
+            cursor.execute(*statement)
