@@ -341,7 +341,8 @@ class _Writes:
     balances: tuple[str, list[str]] | None  # the UPDATE of changed_rows (PostgreSQL)
     valuation_rows: list[ScaledLockedRow]
     revision: int
-    valuations: tuple[str, list[str]] | None  # the UPDATE of the valuations (PostgreSQL)
+    valuation_columns: dict[str, tuple[Sequence[int | None], int]]
+    valuations: tuple[str, list[str]] | None  # their UPDATE (PostgreSQL)
 
 
 class LedgerSession:
@@ -899,6 +900,17 @@ class LedgerSession:
         revision = new_revision()
         valuation_rows = [self._valuation_rows[pair] for pair in touched]
         states = [self.valuations[pair] for pair in touched]
+        valuation_columns: dict[str, tuple[Sequence[int | None], int]] = {
+            "quantity": ([state.q for state in states], QUANTITY_PLACES),
+            "value": ([state.v for state in states], MONEY_PLACES),
+            "average_cost": ([state.average for state in states], COST_PLACES),
+            "revision": ([revision] * len(states), 0),
+        }
+        valuations = None
+        if connection.vendor == "postgresql":
+            valuations = _update_statement(
+                ItemValuation, [row.pk for row in valuation_rows], valuation_columns
+            )
         return _Writes(
             booked=(len(self.moves), len(self._dirty)),
             new_rows=new_rows,
@@ -907,16 +919,8 @@ class LedgerSession:
             balances=balances,
             valuation_rows=valuation_rows,
             revision=revision,
-            valuations=_update_statement(
-                ItemValuation,
-                [row.pk for row in valuation_rows],
-                {
-                    "quantity": ([state.q for state in states], QUANTITY_PLACES),
-                    "value": ([state.v for state in states], MONEY_PLACES),
-                    "average_cost": ([state.average for state in states], COST_PLACES),
-                    "revision": ([revision] * len(states), 0),
-                },
-            ),
+            valuation_columns=valuation_columns,
+            valuations=valuations,
         )
 
     def flush(self, posting: StockPosting) -> list[MoveRow]:
@@ -939,7 +943,7 @@ class LedgerSession:
         self._writes = None
         if writes.new_rows:
             _insert_balances(writes.new_rows, writes.changed_rows)
-        if writes.balances is None:  # not built in advance: new balances may join the rows
+        if writes.balances is None:  # SQLite: the new balances' empty rows may join them
             changed_rows = writes.changed_rows
             _write(
                 StockBalance,
@@ -953,7 +957,14 @@ class LedgerSession:
             _execute(writes.balances)
         for row in writes.valuation_rows:
             row.revision = writes.revision
-        _execute(writes.valuations)
+        if writes.valuations is None:
+            _write(
+                ItemValuation,
+                [row.pk for row in writes.valuation_rows],
+                writes.valuation_columns,
+            )
+        else:
+            _execute(writes.valuations)
         for _, balance in self._dirty:
             balance.is_dirty = False
         emptied = writes.emptied
