@@ -370,9 +370,10 @@ def post_batch(request: HttpRequest, payload: BatchIn, moves: bool = False) -> S
     """Post up to 5,000 lines at once, all or nothing; every bad line is reported together."""
     prefix = f"api:u{request.user.pk}:"
     move = services.MoveInput
-    # The collector is held off while the inputs are built and posted (see
-    # `services.collector_paused`): building 5,000 of them would otherwise set off collections
-    # that walk the whole process.
+    # The collector is held off while the inputs are built and posted, and until the batch's
+    # objects are freed (see `services.collector_paused`): otherwise building 5,000 inputs sets
+    # off collections that walk the whole process, and the first collection after the pause
+    # walks every object the batch still holds.
     with services.collector_paused():
         lines = [
             move(
@@ -405,9 +406,10 @@ def post_batch(request: HttpRequest, payload: BatchIn, moves: bool = False) -> S
             ) in payload.plain()
         ]
         result = services.post_moves(lines, actor=request.user)
-    response = _posting(result)
-    if not moves:
-        response.value["moves"] = None
+        response = _posting(result)
+        if not moves:
+            response.value["moves"] = None
+        del lines, result
     return response
 
 
