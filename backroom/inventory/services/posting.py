@@ -494,30 +494,43 @@ def _post_moves(
     single = len(batch) == 1
     if not batch:
         raise ValidationFailed({"moves": [_("Send at least one line.")]})
-    problems: list[LineProblem] = []
-    seen: dict[str, int] = {}
-    for index, line in enumerate(batch):
-        key = line.key
-        if key and len(key) <= 200 and key not in seen and not key.isspace():
-            seen[key] = index  # the common case, without building an error dict
-            continue
-        key_errors: dict[str, list[str]] = {}
-        check_key(key, key_errors)
-        if key_errors:
-            problems.append(LineProblem(index, ValidationFailed(key_errors)))
-        elif line.key in seen:
-            problems.append(
-                LineProblem(
-                    index,
-                    ValidationFailed(
-                        {"key": [_("The key is used by line %(line)s.") % {"line": seen[line.key]}]}
-                    ),
-                )
-            )
-        else:
-            seen[line.key] = index
-    raise_problems(problems, single=single)
     keys = [line.key for line in batch]
+    problems: list[LineProblem] = []
+    # The common batch (distinct keys of 1 to 200 characters, none blank) is checked in a few
+    # passes over the keys; any other goes line by line, which reports each problem.
+    if not (
+        len(set(keys)) == len(keys)
+        and all(keys)
+        and max(map(len, keys)) <= 200
+        and not any(map(str.isspace, keys))
+    ):
+        seen: dict[str, int] = {}
+        for index, line in enumerate(batch):
+            key = line.key
+            if key and len(key) <= 200 and key not in seen and not key.isspace():
+                seen[key] = index  # the common case, without building an error dict
+                continue
+            key_errors: dict[str, list[str]] = {}
+            check_key(key, key_errors)
+            if key_errors:
+                problems.append(LineProblem(index, ValidationFailed(key_errors)))
+            elif line.key in seen:
+                problems.append(
+                    LineProblem(
+                        index,
+                        ValidationFailed(
+                            {
+                                "key": [
+                                    _("The key is used by line %(line)s.")
+                                    % {"line": seen[line.key]}
+                                ]
+                            }
+                        ),
+                    )
+                )
+            else:
+                seen[line.key] = index
+    raise_problems(problems, single=single)
     post = {"actor": actor, "operation": operation, "reason": reason, "single": single}
     # Most batches are new: post them without looking their keys up first (the unique
     # (key, key_line) index is probed by the insert anyway). If any line was posted before, the
