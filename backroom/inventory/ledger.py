@@ -31,9 +31,10 @@ from backroom.inventory.choices import MoveReason
 from backroom.inventory.exceptions import InsufficientStock
 from backroom.inventory.locks import (
     LotInfo,
+    ScaledLockedRow,
     fefo_order,
     lock_balances,
-    lock_valuations,
+    lock_scaled_valuations,
     pg_array,
 )
 from backroom.inventory.models import (
@@ -123,6 +124,11 @@ class BalanceCache:
         if len(self._entries) >= self.max_pairs:
             self._entries.clear()
         self._entries[(database, *pair)] = (revision, by_lot, ordered)
+
+    def held(self, database: str, pairs: Iterable[Pair]) -> list[Pair]:
+        """Those of `pairs` this process holds balances for, at whatever revision."""
+        entries = self._entries
+        return [pair for pair in pairs if (database, *pair) in entries]
 
     def clear(self) -> None:
         self._entries.clear()
@@ -324,6 +330,21 @@ def _scaled_lots(lots: dict[int | None, Decimal] | None) -> dict[int | None, int
     return {lot: from_decimal_scaled(quantity, QUANTITY_SCALE) for lot, quantity in lots.items()}
 
 
+@dataclass(slots=True)
+class _Writes:
+    """The balance and valuation writes of `LedgerSession.flush`, worked out in advance."""
+
+    booked: tuple[int, int]  # moves and changed balances then: stale if either grew since
+    new_rows: list[tuple[Pair, _Balance]]
+    changed_rows: list[_Balance]
+    emptied: set[Pair]
+    balances: tuple[str, list[str]] | None  # the UPDATE of changed_rows (PostgreSQL)
+    valuation_rows: list[ScaledLockedRow]
+    revision: int
+    valuation_columns: dict[str, tuple[Sequence[int | None], int]]
+    valuations: tuple[str, list[str]] | None  # their UPDATE (PostgreSQL)
+
+
 class LedgerSession:
     """Applies ledger operations to locked, in-memory projections; `flush` writes everything."""
 
@@ -347,11 +368,14 @@ class LedgerSession:
         self._today: dict[tuple[int, dt.date], dt.date] = {}
         self._flushed = False
         self._streamed = False  # the moves went to the database while being booked
+        self._writes: _Writes | None = None  # worked out in advance by a stream
         pairs = set(pairs)
-        self._valuation_rows = lock_valuations(pairs)
+        self._database = BalanceCache._database()
+        # A pair whose balances this process holds has its valuation row (rows stay).
+        self._valuation_rows = lock_scaled_valuations(pairs, BALANCES.held(self._database, pairs))
         # Valuations and balances are kept in scaled integers (`valuation.ScaledValuation`).
         self.valuations: dict[Pair, ScaledValuation] = {
-            pair: ScaledValuation.of(row.quantity, row.value, row.average_cost)
+            pair: ScaledValuation(row.quantity, row.value, row.average)
             for pair, row in self._valuation_rows.items()
         }
         self.lots: dict[int, LotLike] = dict(lots or {})
@@ -360,7 +384,6 @@ class LedgerSession:
         # Per item × location: its balances in FEFO order (None: sort again, a lot was added).
         self._fefo: dict[Pair, list[_Balance] | None] = {}
         # Balances this process holds at the locked revision are reused; the others are read.
-        self._database = BalanceCache._database()
         stale = []
         for pair, row in self._valuation_rows.items():
             held = BALANCES.take(self._database, pair, row.revision)
@@ -833,6 +856,8 @@ class LedgerSession:
 
                     yield send
                     send()
+                    # Python's share of `flush` now, while the server inserts the last rows.
+                    self._writes = self._work_out_writes()
                     copy.write(_COPY_TRAILER)
             cursor.execute(
                 f"SELECT id FROM {table} WHERE posting_id = %s ORDER BY id",  # noqa: S608
@@ -845,6 +870,58 @@ class LedgerSession:
         for move, (new_id,) in zip(moves, ids, strict=True):
             move.id = new_id
         self._streamed = True
+
+    def _work_out_writes(self) -> _Writes:
+        """What `flush` will write for the balances and valuations booked so far. On PostgreSQL
+        the statements are built too: a stream does this before it ends, so that Python works
+        while the server inserts the last moves."""
+        new_rows: list[tuple[Pair, _Balance]] = []
+        changed_rows: list[_Balance] = []
+        touched: dict[Pair, None] = {}
+        emptied: set[Pair] = set()  # pairs with a balance now empty: left out of the cache
+        for pair, balance in self._dirty:
+            touched[pair] = None
+            if balance.pk is None:
+                new_rows.append((pair, balance))
+            else:
+                changed_rows.append(balance)
+            if not (balance.quantity or balance.value):
+                emptied.add(pair)
+        balances = None
+        if connection.vendor == "postgresql":  # there new balances never join changed_rows
+            balances = _update_statement(
+                StockBalance,
+                [balance.pk for balance in changed_rows],
+                {
+                    "quantity": ([b.quantity for b in changed_rows], QUANTITY_PLACES),
+                    "value": ([b.value for b in changed_rows], MONEY_PLACES),
+                },
+            )
+        revision = new_revision()
+        valuation_rows = [self._valuation_rows[pair] for pair in touched]
+        states = [self.valuations[pair] for pair in touched]
+        valuation_columns: dict[str, tuple[Sequence[int | None], int]] = {
+            "quantity": ([state.q for state in states], QUANTITY_PLACES),
+            "value": ([state.v for state in states], MONEY_PLACES),
+            "average_cost": ([state.average for state in states], COST_PLACES),
+            "revision": ([revision] * len(states), 0),
+        }
+        valuations = None
+        if connection.vendor == "postgresql":
+            valuations = _update_statement(
+                ItemValuation, [row.pk for row in valuation_rows], valuation_columns
+            )
+        return _Writes(
+            booked=(len(self.moves), len(self._dirty)),
+            new_rows=new_rows,
+            changed_rows=changed_rows,
+            emptied=emptied,
+            balances=balances,
+            valuation_rows=valuation_rows,
+            revision=revision,
+            valuation_columns=valuation_columns,
+            valuations=valuations,
+        )
 
     def flush(self, posting: StockPosting) -> list[MoveRow]:
         """Insert the moves and write the changed balances and valuations.
@@ -860,47 +937,37 @@ class LedgerSession:
             for move in self.moves:
                 move.posting_id = posting_id
             insert_moves(self.moves)
-        new_rows: list[tuple[Pair, _Balance]] = []
-        changed_rows: list[_Balance] = []
-        touched: set[Pair] = set()
-        emptied: set[Pair] = set()  # pairs with a balance now empty: left out of the cache
-        for pair, balance in self._dirty:
-            touched.add(pair)
+        writes = self._writes
+        if writes is None or writes.booked != (len(self.moves), len(self._dirty)):
+            writes = self._work_out_writes()
+        self._writes = None
+        if writes.new_rows:
+            _insert_balances(writes.new_rows, writes.changed_rows)
+        if writes.balances is None:  # SQLite: the new balances' empty rows may join them
+            changed_rows = writes.changed_rows
+            _write(
+                StockBalance,
+                [balance.pk for balance in changed_rows],
+                {
+                    "quantity": ([b.quantity for b in changed_rows], QUANTITY_PLACES),
+                    "value": ([b.value for b in changed_rows], MONEY_PLACES),
+                },
+            )
+        else:
+            _execute(writes.balances)
+        for row in writes.valuation_rows:
+            row.revision = writes.revision
+        if writes.valuations is None:
+            _write(
+                ItemValuation,
+                [row.pk for row in writes.valuation_rows],
+                writes.valuation_columns,
+            )
+        else:
+            _execute(writes.valuations)
+        for _, balance in self._dirty:
             balance.is_dirty = False
-            if balance.pk is None:
-                new_rows.append((pair, balance))
-            else:
-                changed_rows.append(balance)
-            if not (balance.quantity or balance.value):
-                emptied.add(pair)
-        if new_rows:
-            _insert_balances(new_rows, changed_rows)
-        _write(
-            StockBalance,
-            [balance.pk for balance in changed_rows],
-            {
-                "quantity": [scaled_text(b.quantity, QUANTITY_PLACES) for b in changed_rows],
-                "value": [scaled_text(b.value, MONEY_PLACES) for b in changed_rows],
-            },
-        )
-        revision = new_revision()
-        valuation_rows = [self._valuation_rows[pair] for pair in touched]
-        states = [self.valuations[pair] for pair in touched]
-        for row in valuation_rows:
-            row.revision = revision
-        _write(
-            ItemValuation,
-            [row.pk for row in valuation_rows],
-            {
-                "quantity": [scaled_text(state.q, QUANTITY_PLACES) for state in states],
-                "value": [scaled_text(state.v, MONEY_PLACES) for state in states],
-                "average_cost": [
-                    None if state.average is None else scaled_text(state.average, COST_PLACES)
-                    for state in states
-                ],
-                "revision": [revision] * len(states),
-            },
-        )
+        emptied = writes.emptied
         self._keep_balances(emptied)
         return self.moves
 
@@ -938,14 +1005,7 @@ def _insert_balances(rows: list[tuple[Pair, _Balance]], changed_rows: list[_Bala
     keyed = {(pair[0], pair[1], balance.lot_id): balance for pair, balance in rows}
     if connection.vendor == "postgresql":
         for (item_id, location_id, lot_id), pk in _upsert_empty_balances(
-            [
-                (
-                    *key,
-                    scaled_text(balance.quantity, QUANTITY_PLACES),
-                    scaled_text(balance.value, MONEY_PLACES),
-                )
-                for key, balance in keyed.items()
-            ]
+            [(*key, balance.quantity, balance.value) for key, balance in keyed.items()]
         ).items():
             keyed[(item_id, location_id, lot_id)].pk = pk
         return
@@ -980,9 +1040,10 @@ def _insert_balances(rows: list[tuple[Pair, _Balance]], changed_rows: list[_Bala
 
 
 def _upsert_empty_balances(
-    rows: list[tuple[int, int, int | None, str, str]],
+    rows: list[tuple[int, int, int | None, int, int]],
 ) -> dict[tuple[int, int, int | None], int]:
-    """INSERT … ON CONFLICT DO UPDATE of balances whose row may exist only empty; their ids."""
+    """INSERT … ON CONFLICT DO UPDATE of balances whose row may exist only empty; their ids.
+    Quantities and values are scaled integers (millionths, ten-thousandths)."""
     table = StockBalance._meta.db_table
     ids: dict[tuple[int, int, int | None], int] = {}
     for with_lot in (True, False):
@@ -996,8 +1057,9 @@ def _upsert_empty_balances(
         )
         sql = (
             f"INSERT INTO {table} AS t (item_id, location_id, lot_id, quantity, value) "  # noqa: S608
-            "SELECT * FROM unnest(%s::bigint[], %s::bigint[], %s::bigint[], %s::numeric[], "
-            f"%s::numeric[]) ON CONFLICT {target} DO UPDATE "
+            f"SELECT i, l, lot, q * {_unscale(QUANTITY_PLACES)}, v * {_unscale(MONEY_PLACES)} "
+            "FROM unnest(%s::bigint[], %s::bigint[], %s::bigint[], %s::bigint[], %s::bigint[]) "
+            f"AS w(i, l, lot, q, v) ON CONFLICT {target} DO UPDATE "
             "SET quantity = EXCLUDED.quantity, value = EXCLUDED.value "
             "WHERE t.quantity = 0 AND t.value = 0 "
             "RETURNING t.id, t.item_id, t.location_id, t.lot_id"
@@ -1254,31 +1316,71 @@ def scaled_text(number: int, places: int) -> str:
     return f"{'-' if number < 0 else ''}{digits[:-places]}.{digits[-places:]}"
 
 
-def _write(model: Any, ids: Sequence[int | None], columns: dict[str, list[Any]]) -> None:
-    """Set `columns` (values: numbers, or decimal text) of the rows `ids`: one UPDATE … FROM
-    unnest(arrays) on PostgreSQL, one executemany elsewhere."""
+def _unscale(places: int) -> str:
+    """The SQL literal 10^-`places` ("0.000001"): a scaled integer times it is exact."""
+    return f"0.{'1'.rjust(places, '0')}"
+
+
+def _write(
+    model: Any,
+    ids: Sequence[int | None],
+    columns: dict[str, tuple[Sequence[int | None], int]],
+) -> None:
+    """Set `columns` of the rows `ids`: per column, integers scaled by 10^places (places 0:
+    plain integers), None for NULL. One UPDATE … FROM unnest(arrays) on PostgreSQL, which
+    scales them back (exactly: a numeric times 10^-places); one executemany elsewhere."""
     if not ids:
         return
     table = model._meta.db_table
-    fields = [model._meta.get_field(name) for name in columns]
-    names = [field.column for field in fields]
+    names = [model._meta.get_field(name).column for name in columns]
     if connection.vendor != "postgresql":
         assignments = ", ".join(f"{column} = %s" for column in names)
+        texts = [
+            values
+            if not places
+            else [None if value is None else scaled_text(value, places) for value in values]
+            for values, places in columns.values()
+        ]
         with connection.cursor() as cursor:
             cursor.executemany(
                 f"UPDATE {table} SET {assignments} WHERE id = %s",  # noqa: S608
-                [list(row) for row in zip(*columns.values(), ids, strict=True)],
+                [list(row) for row in zip(*texts, ids, strict=True)],
             )
         return
-    types = [
-        "bigint" if field.get_internal_type() == "BigIntegerField" else "numeric"
-        for field in fields
-    ]
-    arrays = ", ".join(["%s::bigint[]", *(f"%s::{kind}[]" for kind in types)])
-    assignments = ", ".join(f"{column} = v.{column}" for column in names)
+    _execute(_update_statement(model, ids, columns))
+
+
+def _update_statement(
+    model: Any,
+    ids: Sequence[int | None],
+    columns: dict[str, tuple[Sequence[int | None], int]],
+) -> tuple[str, list[str]] | None:
+    """PostgreSQL's UPDATE … FROM unnest(arrays) of `_write`, with its parameters (None: no
+    rows)."""
+    if not ids:
+        return None
+    table = model._meta.db_table
+    names = [model._meta.get_field(name).column for name in columns]
+    # Costs (24 digits) can pass bigint's range once scaled; the other columns cannot.
+    arrays = ", ".join(
+        ["%s::bigint[]"]
+        + [
+            "%s::numeric[]" if places > QUANTITY_PLACES else "%s::bigint[]"
+            for _, places in columns.values()
+        ]
+    )
+    assignments = ", ".join(
+        f"{column} = v.{column}" + (f" * {_unscale(places)}" if places else "")
+        for column, (_, places) in zip(names, columns.values(), strict=True)
+    )
     sql = (
         f"UPDATE {table} AS t SET {assignments} "  # noqa: S608 (identifiers from the model)
         f"FROM unnest({arrays}) AS v({', '.join(['id', *names])}) WHERE t.id = v.id"
     )
-    with connection.cursor() as cursor:
-        cursor.execute(sql, [pg_array(ids), *(pg_array(values) for values in columns.values())])
+    return sql, [pg_array(ids), *(pg_array(values) for values, _ in columns.values())]
+
+
+def _execute(statement: tuple[str, list[str]] | None) -> None:
+    if statement is not None:
+        with connection.cursor() as cursor:
+            cursor.execute(*statement)

@@ -18,6 +18,12 @@ from typing import Any
 from django.db import connection
 
 from backroom.inventory.models import ItemValuation, Lot, StockBalance
+from backroom.inventory.valuation import (
+    COST_SCALE,
+    MONEY_SCALE,
+    QUANTITY_SCALE,
+    from_decimal_scaled,
+)
 
 Pair = tuple[int, int]
 
@@ -92,19 +98,24 @@ def lock_valuations(pairs: Iterable[Pair]) -> dict[Pair, LockedRow]:
     }
 
 
+def _insert_missing_valuations(cursor: Any, arrays: tuple[str, str]) -> None:
+    # Existing rows are skipped by the index pre-check (no write); new ones are inserted in
+    # key order, before any row lock is taken, as the ORM path does.
+    cursor.execute(
+        f"INSERT INTO {ItemValuation._meta.db_table} "  # noqa: S608
+        "(item_id, location_id, quantity, value, revision) "
+        "SELECT w.item_id, w.location_id, 0, 0, 0 "
+        "FROM unnest(%s::bigint[], %s::bigint[]) AS w(item_id, location_id) "
+        "ORDER BY 1, 2 ON CONFLICT DO NOTHING",
+        arrays,
+    )
+
+
 def _lock_valuations_pg(wanted: set[Pair]) -> dict[Pair, LockedRow]:
     table = ItemValuation._meta.db_table
     arrays = _pair_arrays(wanted)
     with connection.cursor() as cursor:
-        # Existing rows are skipped by the index pre-check (no write); new ones are inserted in
-        # key order, before any row lock is taken, as the ORM path does.
-        cursor.execute(
-            f"INSERT INTO {table} (item_id, location_id, quantity, value, revision) "  # noqa: S608
-            "SELECT w.item_id, w.location_id, 0, 0, 0 "
-            "FROM unnest(%s::bigint[], %s::bigint[]) AS w(item_id, location_id) "
-            "ORDER BY 1, 2 ON CONFLICT DO NOTHING",
-            arrays,
-        )
+        _insert_missing_valuations(cursor, arrays)
         cursor.execute(
             "SELECT v.id, v.item_id, v.location_id, v.quantity, v.value, v.average_cost, "  # noqa: S608
             f"v.revision FROM {table} v "
@@ -118,6 +129,71 @@ def _lock_valuations_pg(wanted: set[Pair]) -> dict[Pair, LockedRow]:
         (item, location): LockedRow(pk, item, location, None, quantity, value, average, revision)
         for pk, item, location, quantity, value, average, revision in rows
     }
+
+
+@dataclass(slots=True)
+class ScaledLockedRow:
+    """A locked valuation row in the ledger's scaled integers (quantity in millionths, value
+    in ten-thousandths, average cost in 10⁻¹⁰; see `valuation`)."""
+
+    pk: int
+    quantity: int
+    value: int
+    average: int | None
+    revision: int
+
+
+def lock_scaled_valuations(
+    pairs: Iterable[Pair], existing: Iterable[Pair] = ()
+) -> dict[Pair, ScaledLockedRow]:
+    """`lock_valuations`, with the numbers as scaled integers: on PostgreSQL scaled in SQL (the
+    columns' own places, so exactly), instead of three Decimals converted per row.
+
+    `existing` are pairs whose row the caller knows to exist (this process wrote it; rows are
+    never deleted): on PostgreSQL only the others go through the insert-if-missing, whose
+    index probe per pair costs about as much as locking the row. Should a known row be gone
+    after all, it is created and locked after the others."""
+    wanted = set(pairs)
+    if not wanted or connection.vendor != "postgresql":
+        return {
+            pair: ScaledLockedRow(
+                row.pk,
+                from_decimal_scaled(row.quantity, QUANTITY_SCALE),
+                from_decimal_scaled(row.value, MONEY_SCALE),
+                None
+                if row.average_cost is None
+                else from_decimal_scaled(row.average_cost, COST_SCALE),
+                row.revision,
+            )
+            for pair, row in lock_valuations(wanted).items()
+        }
+    unknown = wanted.difference(existing)
+    locked: dict[Pair, ScaledLockedRow] = {}
+    with connection.cursor() as cursor:
+        if unknown:
+            _insert_missing_valuations(cursor, _pair_arrays(unknown))
+        _lock_scaled(cursor, wanted, locked)
+        missing = wanted - locked.keys()
+        if missing:  # pragma: no cover - defensive: a known row was deleted
+            _insert_missing_valuations(cursor, _pair_arrays(missing))
+            _lock_scaled(cursor, missing, locked)
+    return locked
+
+
+def _lock_scaled(cursor: Any, pairs: set[Pair], locked: dict[Pair, ScaledLockedRow]) -> None:
+    cursor.execute(
+        f"SELECT v.id, v.item_id, v.location_id, (v.quantity * {QUANTITY_SCALE})::bigint, "  # noqa: S608
+        f"(v.value * {MONEY_SCALE})::bigint, trunc(v.average_cost * {COST_SCALE})::text, "
+        f"v.revision FROM {ItemValuation._meta.db_table} v "
+        "JOIN unnest(%s::bigint[], %s::bigint[]) AS w(item_id, location_id) "
+        "ON v.item_id = w.item_id AND v.location_id = w.location_id "
+        "ORDER BY v.item_id, v.location_id FOR UPDATE OF v",
+        _pair_arrays(pairs),
+    )
+    for pk, item, location, quantity, value, average, revision in cursor.fetchall():
+        locked[(item, location)] = ScaledLockedRow(
+            pk, quantity, value, None if average is None else int(average), revision
+        )
 
 
 BalanceRow = tuple[

@@ -22,6 +22,7 @@ from backroom.inventory.exceptions import BatchRejected, ItemNotStocked, Unknown
 from backroom.inventory.ledger import LedgerSession, LineProblem, as_moves
 from backroom.inventory.models import Location, StockMove, StockPosting
 from backroom.inventory.periods import DatedMove, check_open, closed_through
+from backroom.inventory.valuation import MONEY_SCALE, QUANTITY_SCALE, to_decimal_scaled
 from backroom.kernel.exceptions import DomainError, ValidationFailed
 from backroom.kernel.money import QUANTITY_PLACES, quantize_quantity, to_decimal
 
@@ -256,8 +257,9 @@ def finish_posting(
         "move_count": len(moves),
         "items": items[:100],
         "locations": locations[:100],
-        "quantity": sum((move.quantity for move in moves), Decimal(0)),
-        "value": sum((move.value for move in moves), Decimal(0)),
+        # Summed as the scaled integers the rows hold (exact), converted once.
+        "quantity": _scaled_sum([move.q for move in moves], QUANTITY_SCALE),
+        "value": _scaled_sum([move.v for move in moves], MONEY_SCALE),
         **(extra or {}),
     }
     if len(moves) <= 20:
@@ -306,6 +308,13 @@ def finish_posting(
             NegativeStock(posting_id=posting.pk, site_id=site_id, lines=warnings), org_node=node
         )
     return PostingResult(posting=posting, rows=moves, warnings=warnings)
+
+
+def _scaled_sum(numbers: list[int], scale: int) -> Decimal:
+    """The sum of scaled integers as the Decimal that summing their Decimals gives."""
+    if not numbers:
+        return Decimal(0)
+    return to_decimal_scaled(sum(numbers), scale)
 
 
 def moment(value: dt.datetime | None) -> dt.datetime:

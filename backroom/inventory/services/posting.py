@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
@@ -62,7 +62,7 @@ RECEIVE, ISSUE, ADJUST = "receive", "issue", "adjust"
 ACTIONS = (RECEIVE, ISSUE, ADJUST)
 
 
-@dataclass
+@dataclass(slots=True)
 class MoveInput:
     """One line of a batch. `quantity` is in `unit` (the item's base unit when None).
 
@@ -86,19 +86,56 @@ class MoveInput:
     occurred_at: dt.datetime | None = None
 
 
-@dataclass(slots=True)
-class _Line:
-    index: int
-    action: str
-    item: Item
-    location: Location
-    quantity: int  # base unit in millionths, signed for adjust
-    unit_cost: int | None  # per base unit, in 10⁻¹⁰ (the cost column's places)
-    lot_code: str | None
-    expiry_date: dt.date | None
-    lot_id: int | None
-    reason: str
-    meta: MoveMeta
+class _Line(MoveMeta):
+    """A checked line, in base units. It is also the `MoveMeta` of its moves (key, time and
+    source), so a batch builds one object per line rather than two."""
+
+    __slots__ = (
+        "action",
+        "expiry_date",
+        "index",
+        "item",
+        "location",
+        "lot_code",
+        "lot_id",
+        "quantity",
+        "reason",
+        "unit_cost",
+    )
+
+    def __init__(
+        self,
+        index: int,
+        action: str,
+        item: Item,
+        location: Location,
+        quantity: int,  # base unit in millionths, signed for adjust
+        unit_cost: int | None,  # per base unit, in 10⁻¹⁰ (the cost column's places)
+        lot_code: str | None,
+        expiry_date: dt.date | None,
+        lot_id: int | None,
+        reason: str,
+        key: str,
+        occurred_at: dt.datetime,
+        source_type: str = "",
+        source_id: str = "",
+        source_number: str = "",
+    ) -> None:
+        self.index = index
+        self.action = action
+        self.item = item
+        self.location = location
+        self.quantity = quantity
+        self.unit_cost = unit_cost
+        self.lot_code = lot_code
+        self.expiry_date = expiry_date
+        self.lot_id = lot_id
+        self.reason = reason
+        self.key = key
+        self.occurred_at = occurred_at
+        self.source_type = source_type
+        self.source_id = source_id
+        self.source_number = source_number
 
 
 _DEFAULT_REASONS = {
@@ -166,22 +203,16 @@ def check_document_line(
     return quantity, base, lot
 
 
-def _prepare(
-    indexed: Sequence[tuple[int, MoveInput]],
+def _line_checker(
     items: dict[int, Item],
     locations: dict[int, Location],
-) -> tuple[list[_Line], list[LineProblem], dict[int, LotInfo]]:
-    """Check every line without writing; returns the lines in base units, every problem and
-    the lots the lines name."""
-    problems: list[LineProblem] = []
-    lines: list[_Line] = []
-    lot_codes = {
-        (line.item_id, line.lot_code.strip())
-        for _, line in indexed
-        if line.lot_code and line.lot_code.strip()
-    }
-    lots = _find_lots(lot_codes)
-    now = moment(None)
+    lots: dict[tuple[int, str], LotInfo],
+    problems: list[LineProblem],
+    now: dt.datetime,
+) -> Callable[[int, MoveInput], _Line | None]:
+    """A function that checks one line without writing: the line in base units, or None with
+    its problems appended to `problems`. It reads the database only for a line that names a
+    unit other than the item's base unit (its conversion); `lots` are the lots the lines name."""
     item_problems: dict[int, DomainError | None] = {}
     location_problems: dict[int, DomainError | None] = {}
     base_units = {pk: item.base_unit.code for pk, item in items.items()}
@@ -194,8 +225,8 @@ def _prepare(
     # (millionths; costs in 10⁻¹⁰), once each.
     scaled_quantities: dict[Decimal, int] = {}
     scaled_costs: dict[Decimal, int] = {}
-    add_line = lines.append
-    for index, line in indexed:
+
+    def check(index: int, line: MoveInput) -> _Line | None:
         item_id, action, quantity, unit_cost = (
             line.item_id,
             line.action,
@@ -230,22 +261,20 @@ def _prepare(
                 and (scaled_cost is None or scaled_cost >= 0)
                 and (scaled_cost is not None or action != RECEIVE)
             ):
-                add_line(
-                    _Line(
-                        index,
-                        action,
-                        items[item_id],
-                        locations[line.location_id],
-                        scaled,
-                        scaled_cost,
-                        None,
-                        line.expiry_date,
-                        None,
-                        reason,
-                        MoveMeta(line.key, now),
-                    )
+                return _Line(
+                    index,
+                    action,
+                    items[item_id],
+                    locations[line.location_id],
+                    scaled,
+                    scaled_cost,
+                    None,
+                    line.expiry_date,
+                    None,
+                    reason,
+                    line.key,
+                    now,
                 )
-                continue
         errors: list[DomainError] = []
         add = errors.append
         location_id = line.location_id
@@ -262,7 +291,7 @@ def _prepare(
         if action not in _ALLOWED_REASONS:
             add(ValidationFailed({"action": [_("Use receive, issue or adjust.")]}))
             problems.extend(LineProblem(index, error) for error in errors)
-            continue
+            return None
         reason = line.reason or _DEFAULT_REASONS[action]
         if reason not in _ALLOWED_REASONS[action]:
             add(
@@ -329,33 +358,30 @@ def _prepare(
                     add(ExpiredLot(field="lot_code", lot=lot_code))
         if errors:
             problems.extend(LineProblem(index, error) for error in errors)
-            continue
+            return None
         assert item is not None and location is not None
         source = line.source
-        lines.append(
-            _Line(
-                index,
-                action,
-                item,
-                location,
-                from_decimal_scaled(base, QUANTITY_SCALE),
-                None if unit_cost is None else from_decimal_scaled(cost(unit_cost), COST_SCALE),
-                lot_code,
-                line.expiry_date,
-                lot_id,
-                reason,
-                MoveMeta(line.key, occurred_at)
+        return _Line(
+            index,
+            action,
+            item,
+            location,
+            from_decimal_scaled(base, QUANTITY_SCALE),
+            None if unit_cost is None else from_decimal_scaled(cost(unit_cost), COST_SCALE),
+            lot_code,
+            line.expiry_date,
+            lot_id,
+            reason,
+            line.key,
+            occurred_at,
+            *(
+                ()
                 if source is None
-                else MoveMeta(
-                    line.key,
-                    occurred_at,
-                    source.type[:50],
-                    str(source.id)[:64],
-                    source.number[:64],
-                ),
-            )
+                else (source.type[:50], str(source.id)[:64], source.number[:64])
+            ),
         )
-    return lines, problems, {lot.pk: lot for lot in lots.values()}
+
+    return check
 
 
 def _find_lots(pairs: set[tuple[int, str]]) -> dict[tuple[int, str], LotInfo]:
@@ -427,7 +453,7 @@ def _apply(session: LedgerSession, line: _Line) -> None:
             quantity,
             line.unit_cost,
             line.reason,
-            line.meta,
+            line,
             line.lot_id,
         )
         return
@@ -437,7 +463,7 @@ def _apply(session: LedgerSession, line: _Line) -> None:
         line.location,
         -quantity if quantity < 0 else quantity,
         line.reason,
-        line.meta,
+        line,
         line.lot_id,
         line.lot_code is not None,
         action == ADJUST or line.reason == MoveReason.WASTE,
@@ -468,30 +494,43 @@ def _post_moves(
     single = len(batch) == 1
     if not batch:
         raise ValidationFailed({"moves": [_("Send at least one line.")]})
-    problems: list[LineProblem] = []
-    seen: dict[str, int] = {}
-    for index, line in enumerate(batch):
-        key = line.key
-        if key and len(key) <= 200 and key not in seen and not key.isspace():
-            seen[key] = index  # the common case, without building an error dict
-            continue
-        key_errors: dict[str, list[str]] = {}
-        check_key(key, key_errors)
-        if key_errors:
-            problems.append(LineProblem(index, ValidationFailed(key_errors)))
-        elif line.key in seen:
-            problems.append(
-                LineProblem(
-                    index,
-                    ValidationFailed(
-                        {"key": [_("The key is used by line %(line)s.") % {"line": seen[line.key]}]}
-                    ),
-                )
-            )
-        else:
-            seen[line.key] = index
-    raise_problems(problems, single=single)
     keys = [line.key for line in batch]
+    problems: list[LineProblem] = []
+    # The common batch (distinct keys of 1 to 200 characters, none blank) is checked in a few
+    # passes over the keys; any other goes line by line, which reports each problem.
+    if not (
+        len(set(keys)) == len(keys)
+        and all(keys)
+        and max(map(len, keys)) <= 200
+        and not any(map(str.isspace, keys))
+    ):
+        seen: dict[str, int] = {}
+        for index, line in enumerate(batch):
+            key = line.key
+            if key and len(key) <= 200 and key not in seen and not key.isspace():
+                seen[key] = index  # the common case, without building an error dict
+                continue
+            key_errors: dict[str, list[str]] = {}
+            check_key(key, key_errors)
+            if key_errors:
+                problems.append(LineProblem(index, ValidationFailed(key_errors)))
+            elif line.key in seen:
+                problems.append(
+                    LineProblem(
+                        index,
+                        ValidationFailed(
+                            {
+                                "key": [
+                                    _("The key is used by line %(line)s.")
+                                    % {"line": seen[line.key]}
+                                ]
+                            }
+                        ),
+                    )
+                )
+            else:
+                seen[line.key] = index
+    raise_problems(problems, single=single)
     post = {"actor": actor, "operation": operation, "reason": reason, "single": single}
     # Most batches are new: post them without looking their keys up first (the unique
     # (key, key_line) index is probed by the insert anyway). If any line was posted before, the
@@ -532,30 +571,61 @@ def _post_fresh(
     items = load_items(line.item_id for _, line in fresh)
     locations = load_locations(line.location_id for _, line in fresh)
     require_at_sites(actor, INVENTORY_MOVE, locations.values())
-    lines, problems, lots = _prepare(fresh, items, locations)
-    raise_problems(problems, single=single)
+    lots = _find_lots(
+        {
+            (line.item_id, line.lot_code.strip())
+            for _, line in fresh
+            if line.lot_code and line.lot_code.strip()
+        }
+    )
+    problems: list[LineProblem] = []
+    check = _line_checker(items, locations, lots, problems, moment(None))
+    # A line naming a lot or a unit is checked now (lots are created for it, and a unit may
+    # need its conversion read). The others need nothing from the database: they are checked
+    # as they are applied, while PostgreSQL inserts the moves of the lines before them.
+    early: dict[int, _Line] = {}
+    for index, line in fresh:
+        if line.lot_code is not None or line.unit is not None:
+            prepared = check(index, line)
+            if prepared is not None:
+                early[index] = prepared
+    if problems:  # report every line's problems at once, nothing written
+        for index, line in fresh:
+            if line.lot_code is None and line.unit is None:
+                check(index, line)
+        raise_problems(problems, single=single)
+    pairs = {
+        pair
+        for pair in {(line.item_id, line.location_id) for _, line in fresh}
+        if pair[0] in items and pair[1] in locations  # else the line fails its check
+    }
+    sites = {locations[location_id].site_id for _, location_id in pairs}
     with transaction.atomic():
-        lots.update(_ensure_lots(lines))
+        known_lots = {lot.pk: lot for lot in lots.values()}
+        known_lots.update(_ensure_lots(list(early.values())))
         session = LedgerSession(
             items=items,
             locations=locations,
-            pairs={(line.item.pk, line.location.pk) for line in lines},
+            pairs=pairs,
             actor_id=actor_id(actor),
-            lots=lots,
+            lots=known_lots,
         )
         # Every line makes moves at its own location: the posting's site is known now, and
-        # the moves go to the database while the next lines are applied.
-        posting = new_posting(
-            operation=operation,
-            actor=actor,
-            sites={line.location.site_id for line in lines},
-            move_count=len(lines),
-        )
+        # the moves go to the database while the next lines are checked and applied. A line
+        # with a problem stops the applying; the others are still checked, so that every
+        # problem is reported, and the transaction rolls back whatever was sent.
+        posting = new_posting(operation=operation, actor=actor, sites=sites, move_count=len(fresh))
         with session.streaming(posting) as send:
-            for number, prepared in enumerate(lines, 1):
-                _apply(session, prepared)
+            for number, (index, line) in enumerate(fresh, 1):
+                if line.lot_code is None and line.unit is None:
+                    prepared = check(index, line)
+                else:
+                    prepared = early[index]
+                if prepared is not None and not problems:
+                    _apply(session, prepared)
                 if not number % _SEND_EVERY:
                     send()
+        raise_problems(problems, single=single)
         raise_problems(session.problems, single=single)
         return finish_posting(
             session, operation=operation, actor=actor, reason=reason, posting=posting

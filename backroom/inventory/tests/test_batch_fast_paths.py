@@ -259,3 +259,65 @@ def test_a_key_posted_before_among_many_streamed_is_replayed(stock):
     assert StockMove.objects.count() == 1101
     assert StockMove.objects.filter(idempotency_key=earlier[0].key).get().pk == first.rows[0].id
     assert balance_differences() + valuation_differences() == []
+
+
+def test_lines_checked_inside_the_stream_report_every_problem_and_leave_nothing(stock):
+    # Lines without a lot or unit are checked as they are applied, inside the stream: every
+    # line's problems are still reported at once, and a shortfall before them is not (nothing
+    # is applied after the first problem); nothing is written.
+    lines = [
+        *_receipts(stock, 600),
+        _issue(stock, "5000"),  # short of stock, applied before the next line's check
+        _issue(stock, "0"),
+        services.MoveInput("issue", 10**9, stock.walk_in.pk, D(1), key("x")),  # no such item
+        _issue(stock, "1"),
+    ]
+    with pytest.raises(BatchRejected) as rejected:
+        services.post_moves(lines, actor=SYSTEM)
+    assert [(line["index"], line["code"]) for line in rejected.value.details["lines"]] == [
+        (601, "negative_quantity"),
+        (602, "invalid"),
+    ]
+    assert StockMove.objects.count() == 0
+    assert StockPosting.objects.count() == 0
+    assert balance_differences() + valuation_differences() == []
+
+
+def test_lines_naming_a_lot_or_unit_are_checked_first_with_the_others(stock):
+    lines = [
+        *_receipts(stock, 3),
+        _issue(stock, "0"),  # no lot or unit: checked too, before anything is applied
+        _issue(stock, "1", lot_code="NOPE"),
+        _issue(stock, "1", unit="crate"),
+    ]
+    with pytest.raises(BatchRejected) as rejected:
+        services.post_moves(lines, actor=SYSTEM)
+    assert [(line["index"], line["code"]) for line in rejected.value.details["lines"]] == [
+        (3, "negative_quantity"),
+        (4, "unknown_lot"),
+        (5, "unknown_unit"),
+    ]
+    assert StockMove.objects.count() == 0
+    assert StockPosting.objects.count() == 0
+
+
+def test_a_batch_reports_every_bad_or_repeated_key(stock):
+    first, second = _receipts(stock, 2)
+    lines = [
+        first,
+        services.MoveInput(
+            "receive", stock.flour.pk, stock.walk_in.pk, D(1), first.key, None, D(2)
+        ),
+        services.MoveInput("receive", stock.flour.pk, stock.walk_in.pk, D(1), " ", None, D(2)),
+        services.MoveInput(
+            "receive", stock.flour.pk, stock.walk_in.pk, D(1), "k" * 201, None, D(2)
+        ),
+        second,
+    ]
+    with pytest.raises(BatchRejected) as rejected:
+        services.post_moves(lines, actor=SYSTEM)
+    problems = rejected.value.details["lines"]
+    assert [line["index"] for line in problems] == [1, 2, 3]
+    assert "line 0" in problems[0]["details"]["fields"]["key"][0]
+    assert [line["code"] for line in problems] == ["invalid"] * 3
+    assert StockMove.objects.count() == 0
