@@ -50,14 +50,14 @@ def seed(ctx: DemoContext) -> None:
     node = ctx.nodes.get(ANOMALY_STORE)
     if node is not None:
         _waste_spike(ctx, Site.objects.select_related("node").get(node=node))
+    past = ctx.extra.get("past_forecasts")
+    if past is not None:
+        rollups.record_forecasts(past.rows, date_from=past.date_from, made_at=past.made_at)
     first = StockMove.objects.aggregate(first=Min("occurred_at"))["first"]
     today = timezone.localdate()
     if first is not None:
         date_from = timezone.localdate(first) - dt.timedelta(days=1)
         rollups.rebuild_stock_days(site_ids=None, date_from=date_from, date_to=today, fix=True)
-    past = ctx.extra.get("past_forecasts")
-    if past is not None:
-        rollups.record_forecasts(past.rows, date_from=past.date_from, made_at=past.made_at)
     running.roll(today)
     rollups.snapshot_forecasts(today)
     detectors.detect_daily()

@@ -323,8 +323,11 @@ def rebuild_stock_days(
     for site in sites.order_by("node__path"):
         with transaction.atomic():
             _rebuild_site(site, date_from, date_to, fix, result)
-    # The running totals of the range (sales too: `rebuild-sales-rollups` marks nothing).
+    # The running totals of the range (sales too: `rebuild-sales-rollups` marks nothing),
+    # rolled first when fixing: the rows an upgrade dropped, or the days a stopped worker left.
     ids = None if site_ids is None else list(site_ids)
+    if fix:
+        running.roll()
     result.differences.extend(running.differences(ids, date_from, date_to, fix=fix))
     if fix:
         running.refresh_dirty()

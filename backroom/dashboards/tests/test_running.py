@@ -176,6 +176,21 @@ def test_the_rebuild_finds_and_fixes_a_damaged_row(stock, capsys):
     call_command("rebuild_dashboard_rollups", *span, "--check")
 
 
+def test_the_rebuild_rolls_the_running_rows_an_upgrade_dropped(stock):
+    """A migration that adds a running column drops the rows (dashboards.0008); the rebuild
+    rolls them again, as the nightly job would."""
+    site = stock.walk_in.site
+    yesterday = timezone.localdate() - dt.timedelta(days=1)
+    day = yesterday - dt.timedelta(days=2)
+    _sales(site, day, D(100))
+    running.roll()
+    StoreRunningTotal.objects.all().delete()
+    RunningTotalsRolled.objects.all().delete()
+    call_command("rebuild_dashboard_rollups", "--from", str(day), "--to", str(yesterday))
+    assert running.rolled_through() == yesterday
+    assert _row(site, day).net == 100 and _row(site, yesterday).net == 100
+
+
 def _daily_only(call):
     """What `call` gives with no running totals (every figure read from the days)."""
     with transaction.atomic():
