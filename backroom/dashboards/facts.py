@@ -153,6 +153,10 @@ class Span:
     start: dt.date
     end: dt.date
 
+    @property
+    def days(self) -> int:
+        return (self.end - self.start).days + 1
+
 
 def spans(grain: Grain | None, date_from: dt.date, date_to: dt.date) -> list[Span]:
     """The buckets of [date_from, date_to], the first and last cut to the period."""
@@ -345,8 +349,9 @@ def _first_of(
 
 def _history_days(bucket: Span, first: dt.date | None) -> int:
     """The bucket's days from `first` on (all of them when the history is unknown)."""
-    start = bucket.start if first is None else max(bucket.start, first)
-    return max(0, (bucket.end - start).days + 1)
+    if first is None or first <= bucket.start:
+        return bucket.days
+    return max(0, (bucket.end - first).days + 1)
 
 
 # The columns of the sales rollups each source reads (a sum costs ~1 µs a value).

@@ -327,10 +327,8 @@ def rebuild_stock_days(
     # rolled first when fixing: the rows an upgrade dropped, or the days a stopped worker left.
     ids = None if site_ids is None else list(site_ids)
     if fix:
-        running.roll()
+        running.roll()  # also recomputes the stores `_rebuild_site` marked
     result.differences.extend(running.differences(ids, date_from, date_to, fix=fix))
-    if fix:
-        running.refresh_dirty()
     return result
 
 

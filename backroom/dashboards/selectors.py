@@ -384,9 +384,7 @@ def _sparklines(
         row.sparkline = []
         for bucket in buckets:
             assert bucket.key is not None
-            measures = summed.get((row.node.pk, bucket.key)) or Measures(
-                days=(bucket.end - bucket.start).days + 1
-            )
+            measures = summed.get((row.node.pk, bucket.key)) or Measures(days=bucket.days)
             row.sparkline.append((bucket.start, kpi.formula(measures)))
 
 
@@ -502,7 +500,7 @@ def trend(
     )
     days = []
     for bucket in facts.spans(grain, span.date_from, span.date_to):
-        measures = found.get(bucket.key) or Measures(days=(bucket.end - bucket.start).days + 1)
+        measures = found.get(bucket.key) or Measures(days=bucket.days)
         days.append(TrendDay(bucket.start, measures.net, measures.orders, kpi.formula(measures)))
     return days
 
