@@ -271,6 +271,11 @@ def main() -> None:
         metavar="PATH",
         help="cProfile the batch requests into PATH and the single ones into PATH.single",
     )
+    parser.add_argument(
+        "--queries",
+        action="store_true",
+        help="at the end, print the SQL statements of one more single-order request",
+    )
     args = parser.parse_args()
     vendor = _setup()
     site_id, menu, modifiers, token = _seed()
@@ -391,6 +396,19 @@ def main() -> None:
             f"single orders: {args.single / elapsed:,.0f} requests/s back to back, "
             f"p50 {statistics.median(latencies):.1f} ms, p99 {p99:.1f} ms"
         )
+    if args.queries:
+        from django.test.utils import CaptureQueriesContext
+
+        body = json.dumps(_order(rng, site_id, menu, modifiers, datetime.now(UTC)))
+        with CaptureQueriesContext(connection) as captured:
+            client.post("/api/v1/channels/pos/orders", body, content_type="application/json")
+        db_time = sum(float(query["time"]) for query in captured.captured_queries)
+        print(
+            f"one single-order request: {len(captured.captured_queries)} statements, "
+            f"{db_time * 1000:.1f} ms waiting for the database"
+        )
+        for query in captured.captured_queries:
+            print(f"  {query['time']:>6} s  {query['sql'][:300]}")
     connection.close()
 
 
