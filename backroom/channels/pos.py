@@ -13,6 +13,7 @@ back), then applied at once, so the till learns the result in the same request.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import json
 import uuid
@@ -221,8 +222,9 @@ def submit_orders(orders: Sequence[TillOrder], *, actor: Any) -> list[TillResult
             if previous is not None:
                 results[index] = TillResult(index, order.uuid, previous, replayed=True)
                 continue
-            payload = _payload(order)
-            event = parse_till_order(account, payload, "application/json")[0]
+            data = _data(order)
+            payload = _json(data)
+            event = _placed(account, data)
             if receives_in_bulk(account, event):
                 entry = NewOrder(event, payload, "pos.order", "application/json")
                 bulk.setdefault(account.pk, []).append((index, order, entry))
@@ -250,11 +252,48 @@ def submit_orders(orders: Sequence[TillOrder], *, actor: Any) -> list[TillResult
 
 def _payload(order: TillOrder) -> str:
     """The JSON stored in the inbox for a till order (the POS parser reads it back)."""
-    return json.dumps(jsonable(order), sort_keys=True, ensure_ascii=False)
+    return _json(_data(order))
+
+
+_ORDER_FIELDS = tuple(item.name for item in dataclasses.fields(TillOrder) if item.name != "lines")
+_LINE_FIELDS = tuple(item.name for item in dataclasses.fields(TillLine) if item.name != "modifiers")
+_MODIFIER_FIELDS = tuple(item.name for item in dataclasses.fields(TillModifier))
+
+
+def _data(order: TillOrder) -> dict[str, Any]:
+    """The till order as the dict its stored JSON holds, with its values not yet turned into
+    JSON (Decimals, the UUID, the time): what `_json` stores and `_placed` reads, so a batch
+    never parses back the JSON it has just written."""
+    data = {name: getattr(order, name) for name in _ORDER_FIELDS}
+    data["lines"] = [
+        {
+            **{name: getattr(line, name) for name in _LINE_FIELDS},
+            "modifiers": [
+                {name: getattr(m, name) for name in _MODIFIER_FIELDS} for m in line.modifiers
+            ],
+        }
+        for line in order.lines
+    ]
+    return data
+
+
+def _json(data: dict[str, Any]) -> str:
+    """The text `json.dumps(jsonable(order), sort_keys=True, ensure_ascii=False)` gives."""
+    return json.dumps(data, sort_keys=True, ensure_ascii=False, default=_plain)
+
+
+def _plain(value: Any) -> Any:
+    if type(value) is Decimal:
+        return str(value)
+    plain = jsonable(value)
+    if plain is value:
+        raise TypeError(f"{type(value).__name__} is not JSON serializable")
+    return plain
 
 
 def _apply(index: int, order: TillOrder, account: ChannelAccount, actor: Any) -> TillResult:
-    payload = _payload(order)
+    data = _data(order)
+    payload = _json(data)
     try:
         with transaction.atomic():
             message = InboxMessage.objects.create(
@@ -271,7 +310,7 @@ def _apply(index: int, order: TillOrder, account: ChannelAccount, actor: Any) ->
         if first is None:
             raise
         return TillResult(index, order.uuid, first, replayed=True)
-    event = parse_till_order(account, payload, "application/json")[0]
+    event = _placed(account, data)
     applied = apply_event(account, event, inbox=message, actor=actor)
     message.status = InboxStatus.PROCESSED
     message.order = applied.order
@@ -283,15 +322,27 @@ def _apply(index: int, order: TillOrder, account: ChannelAccount, actor: Any) ->
 
 
 def _decimal(value: Any, default: str = "0") -> Decimal:
+    if type(value) is Decimal:
+        return value  # Decimal(str(value)) is the same number, written the same way
     return Decimal(str(value if value is not None else default))
+
+
+def _instant(value: Any) -> dt.datetime:
+    """The time from the stored JSON (ISO 8601), or a datetime as it reads back from it."""
+    return dt.datetime.fromisoformat(value if isinstance(value, str) else value.isoformat())
 
 
 def parse_till_order(
     account: ChannelAccount, payload: str, content_type: str
 ) -> list[PlatformEvent]:
     """The stored JSON of a till order → one ORDER_PLACED event."""
-    data = json.loads(payload)
-    placed_at = dt.datetime.fromisoformat(data["placed_at"])
+    return [_placed(account, json.loads(payload))]
+
+
+def _placed(account: ChannelAccount, data: dict[str, Any]) -> PlatformEvent:
+    """The ORDER_PLACED event of a till order's stored JSON, read (`parse_till_order`) or as
+    `_data` gives it before it is written: the same event either way."""
+    placed_at = _instant(data["placed_at"])
     lines = tuple(
         LineIn(
             line_no=number,
@@ -342,17 +393,15 @@ def parse_till_order(
         notes=str(data.get("notes") or ""),
         staff_code=str(data.get("staff_code") or ""),
     )
-    return [
-        PlatformEvent(
-            kind=EventKind.ORDER_PLACED,
-            external_order_id=order.external_id,
-            event_key=PLACED,
-            raw_type="pos.order",
-            occurred_at=placed_at,
-            status=status,
-            order=order,
-        )
-    ]
+    return PlatformEvent(
+        kind=EventKind.ORDER_PLACED,
+        external_order_id=order.external_id,
+        event_key=PLACED,
+        raw_type="pos.order",
+        occurred_at=placed_at,
+        status=status,
+        order=order,
+    )
 
 
 register_parser(ChannelKind.POS, parse_till_order)

@@ -309,3 +309,56 @@ def test_explosions_kept_across_requests_follow_recipe_changes(tree, menu):
     cache = depletion.ExplosionCache(shared=True)
     assert depletion._EXPLODED["stamp"] == depletion.catalog_stamp() != stamp
     assert cache._lines is depletion._EXPLODED["lines"] and not cache._lines
+
+
+def test_a_batch_stores_and_applies_what_the_parser_reads_back_from_the_stored_json(tree, menu):
+    """Batches build each order's event from the till order without parsing back the JSON
+    they store: the JSON and the event must be those of the parser's round trip."""
+    import datetime as dt
+    import json
+    from zoneinfo import ZoneInfo
+
+    from backroom.channels.intake import jsonable
+    from backroom.channels.pos import _data, _json, _payload, _placed, parse_till_order
+
+    site = tree.store_a.site.pk
+    orders = [
+        TillOrder(
+            uuid=uuid.uuid4(),
+            store_id=site,
+            placed_at=dt.datetime(2026, 12, 4, 12, 30, 15, 120, tzinfo=ZoneInfo("Asia/Shanghai")),
+            lines=[
+                TillLine("NOODLES", Decimal("1.500"), Decimal("18.00"), "Noodles «大»"),
+                TillLine(
+                    "TEA", Decimal(2), modifiers=[TillModifier("extra-beef", "Beef", Decimal(2))]
+                ),
+            ],
+        ),
+        TillOrder(
+            uuid=uuid.uuid4(),
+            store_id=site,
+            placed_at=dt.datetime(2026, 12, 4, 4, 30, tzinfo=dt.UTC),
+            lines=[TillLine("MYSTERY", Decimal("3"), Decimal("2.5"))],
+            channel="own_app",
+            status="received",
+            display_id="A-12",
+            currency="USD",
+            total=Decimal("7.25"),
+            original_price=Decimal("8.00"),
+            merchant_discount=Decimal("1.00"),
+            delivery_fee=Decimal("0.25"),
+            packaging_fee=Decimal("0"),
+            customer_name="Ann\ttab",
+            customer_phone="555",
+            address="1 Road\\",
+            notes='say "hi"\n',
+            staff_code="S1",
+        ),
+    ]
+    for order in orders:
+        expected = json.dumps(jsonable(order), sort_keys=True, ensure_ascii=False)
+        assert _payload(order) == _json(_data(order)) == expected
+        event = _placed(menu.pos, _data(order))
+        parsed = parse_till_order(menu.pos, expected, "application/json")
+        assert parsed == [event]
+        assert intake.event_json(event) == intake.event_json(parsed[0])
