@@ -444,6 +444,7 @@ def _plan(
     prefix = order_key(order)
     moves = plan.moves
     issue, sale = inventory.ISSUE, MoveReason.SALE
+    fixed = order.account.location_id  # the account's location, when it names one
     for line in lines:
         quantity = _net(line)
         if quantity <= 0:
@@ -464,7 +465,7 @@ def _plan(
                 inventory.MoveInput(
                     action=issue,
                     item_id=item_id,
-                    location_id=places.location_id(order, item_id),
+                    location_id=fixed if fixed is not None else places.location_id(order, item_id),
                     quantity=amount,
                     key=f"{line_prefix}{item_id}",
                     reason=sale,

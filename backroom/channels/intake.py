@@ -27,6 +27,7 @@ import datetime as dt
 import hashlib
 import json
 import logging
+import operator
 import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -527,9 +528,14 @@ def insert_rows(objects: Sequence[models.Model], *, ids: bool) -> None:
         for field in stamped:
             if getattr(field, "auto_now", False) or getattr(row, field.attname) is None:
                 setattr(row, field.attname, now)
-    names = [field.attname for field in fields]
     # The values as the instances hold them (a foreign key's attname descriptor is skipped).
-    new_ids = _insert(model, fields, [[vars(row)[name] for name in names] for row in objects], ids)
+    names = [field.attname for field in fields]
+    if len(names) > 1:
+        values = operator.itemgetter(*names)
+        rows = [values(vars(row)) for row in objects]
+    else:
+        rows = [[vars(row)[name] for name in names] for row in objects]
+    new_ids = _insert(model, fields, rows, ids)
     alias = transaction.get_connection().alias
     for position, row in enumerate(objects):
         if ids:
@@ -575,7 +581,7 @@ def _stamped(field: Any) -> bool:
 
 
 def _insert(
-    model: type[models.Model], fields: list[Any], rows: list[list[Any]], ids: bool
+    model: type[models.Model], fields: list[Any], rows: Sequence[Sequence[Any]], ids: bool
 ) -> list[int]:
     meta = model._meta
     connection = transaction.get_connection()
