@@ -727,6 +727,16 @@ def receive_orders(
             order.completed_at = entry.event.occurred_at or order.status_changed_at or now
         built.append((order, lines))
     orders = [order for order, _lines in built]
+    # A completed order is inserted as depleted when all its lines are mapped, as it almost
+    # always ends: a batch then needs no update of its orders (each one a new row version and
+    # an entry in every index). Those that end otherwise are corrected below.
+    expected = [
+        order.status == OrderStatus.COMPLETED
+        and all(line.menu_item_id is not None for line in lines)
+        for order, lines in built
+    ]
+    for order, is_depleted in zip(orders, expected, strict=True):
+        order.is_depleted = is_depleted
     try:
         with transaction.atomic():
             # Inserted in external id order: two batches sharing orders wait for each other
@@ -757,16 +767,24 @@ def receive_orders(
         for order in orders:
             order.pk = None
             order._state.adding = True
+            order.is_depleted = False
         return None
+    for order in orders:
+        order.is_depleted = False  # until the depletion below says so
     completed = [(order, lines) for order, lines in built if order.status == OrderStatus.COMPLETED]
     plans = depletion.deplete_new(completed, cache=cache) if completed else []
     for order, lines in built:
         for line in lines:
             line.order = order
     insert_rows([line for _order, lines in built for line in lines], ids=True)
-    depleted = [order.pk for order in orders if order.is_depleted]
-    if depleted:
-        Order.objects.filter(pk__in=depleted).update(is_depleted=True)
+    for is_depleted in (True, False):
+        wrong = [
+            order.pk
+            for order, inserted in zip(orders, expected, strict=True)
+            if order.is_depleted == is_depleted and inserted != is_depleted
+        ]
+        if wrong:
+            Order.objects.filter(pk__in=wrong).update(is_depleted=is_depleted)
     for order in orders:
         if order.depletion_error:
             Order.objects.filter(pk=order.pk).update(depletion_error=order.depletion_error)

@@ -6,6 +6,8 @@ import uuid
 from decimal import Decimal
 
 import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 
 from backroom.audit.models import AuditEntry
 from backroom.channels import intake, services
@@ -228,8 +230,17 @@ def test_a_batch_posts_one_ledger_document_and_publishes_the_events_together(tre
             for _ in range(3)
         ]
         postings = StockPosting.objects.count()
-        results = submit_orders(orders, actor=SYSTEM)
+        with CaptureQueriesContext(connection) as captured:
+            results = submit_orders(orders, actor=SYSTEM)
         assert StockPosting.objects.count() == postings + 1
+        # Inserted depleted, as they end: the orders are not updated afterwards.
+        assert all(Order.objects.get(pk=result.order.pk).is_depleted for result in results)
+        order_table = Order._meta.db_table
+        assert not [
+            query["sql"]
+            for query in captured.captured_queries
+            if query["sql"].startswith(f'UPDATE "{order_table}"')
+        ]
         assert seen == [[result.order.pk for result in results]]
         # A single order goes through the same path: a list of one.
         submit_orders([TillOrder(**{**orders[0].__dict__, "uuid": uuid.uuid4()})], actor=SYSTEM)
