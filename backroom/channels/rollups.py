@@ -148,6 +148,8 @@ def contribution(order: Order, lines: Iterable[OrderLine], site: Site) -> Rows:
 
 
 def _difference(old: Rows, new: Rows) -> Rows:
+    if not old:  # a new order (a till batch's): its rows are the changes
+        return {key: vector for key, vector in new.items() if any(vector.values())}
     changes: Rows = {}
     for key in set(old) | set(new):
         before, after = old.get(key, {}), new.get(key, {})
