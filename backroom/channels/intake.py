@@ -774,8 +774,10 @@ def receive_orders(
     completed = [(order, lines) for order, lines in built if order.status == OrderStatus.COMPLETED]
     plans = depletion.deplete_new(completed, cache=cache) if completed else []
     for order, lines in built:
+        # What `line.order = order` sets, without the descriptor's checks (new lines).
         for line in lines:
-            line.order = order
+            vars(line)["order_id"] = order.pk
+            line._state.fields_cache["order"] = order
     insert_rows([line for _order, lines in built for line in lines], ids=True)
     for is_depleted in (True, False):
         wrong = [
