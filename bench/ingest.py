@@ -374,6 +374,8 @@ def main() -> None:
 
             profiler = cProfile.Profile()
         started = time.perf_counter()
+        single_cpu = time.process_time()
+        single_server = _backend_cpu_seconds()
         for _ in range(args.single):
             body = json.dumps(_order(rng, site_id, menu, modifiers, datetime.now(UTC)))
             tick = time.perf_counter()
@@ -388,6 +390,8 @@ def main() -> None:
             if response.status_code != 201:
                 sys.exit(f"single order failed: {response.status_code} {response.content[:800]!r}")
         elapsed = time.perf_counter() - started
+        single_cpu = time.process_time() - single_cpu
+        single_server_end = _backend_cpu_seconds()
         if profiler is not None:
             profiler.dump_stats(f"{args.profile}.single")
         latencies.sort()
@@ -396,6 +400,12 @@ def main() -> None:
             f"single orders: {args.single / elapsed:,.0f} requests/s back to back, "
             f"p50 {statistics.median(latencies):.1f} ms, p99 {p99:.1f} ms"
         )
+        backend = (
+            f", PostgreSQL backend {(single_server_end - single_server) / args.single * 1e3:.1f} ms"
+            if single_server is not None and single_server_end is not None
+            else ""
+        )
+        print(f"CPU per single order: this process {single_cpu / args.single * 1e3:.1f} ms{backend}")
     if args.queries:
         from django.test.utils import CaptureQueriesContext
 
