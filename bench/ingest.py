@@ -405,7 +405,9 @@ def main() -> None:
             if single_server is not None and single_server_end is not None
             else ""
         )
-        print(f"CPU per single order: this process {single_cpu / args.single * 1e3:.1f} ms{backend}")
+        print(
+            f"CPU per single order: this process {single_cpu / args.single * 1e3:.1f} ms{backend}"
+        )
     if args.queries:
         from django.test.utils import CaptureQueriesContext
 
