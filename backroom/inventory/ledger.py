@@ -366,6 +366,11 @@ class LedgerSession:
         self.negatives: list[NegativeLine] = []
         self._lines: dict[str, int] = {}
         self._today: dict[tuple[int, dt.date], dt.date] = {}
+        self._last_today: tuple[int, dt.datetime, dt.date] | None = None
+        # Per item and per location, what the hot path reads (model attributes behind
+        # descriptors cost more than a dict look-up).
+        self._policies: dict[int, str] = {}
+        self._site_ids: dict[int, int] = {}
         self._flushed = False
         self._streamed = False  # the moves went to the database while being booked
         self._writes: _Writes | None = None  # worked out in advance by a stream
@@ -418,10 +423,16 @@ class LedgerSession:
     def today(self, location: Location, at: dt.datetime | None = None) -> dt.date:
         """The site's business date at `at` (a back-dated move is judged on its own date)."""
         moment = at or self.recorded_at
-        cache_key = (location.site_id, moment.date())
-        if cache_key not in self._today:
-            self._today[cache_key] = site_today(location, moment)
-        return self._today[cache_key]
+        site_id = location.site_id
+        last = self._last_today
+        if last is not None and last[1] is moment and last[0] == site_id:
+            return last[2]  # most lines of a batch share their time and site
+        cache_key = (site_id, moment.date())
+        today = self._today.get(cache_key)
+        if today is None:
+            today = self._today[cache_key] = site_today(location, moment)
+        self._last_today = (site_id, moment, today)
+        return today
 
     def _balance(self, pair: Pair, lot_id: int | None) -> _Balance:
         by_lot = self.balances.get(pair)
@@ -529,7 +540,16 @@ class LedgerSession:
         return move
 
     def policy(self, item: Item) -> str:
-        return item.item_class.negative_stock_policy
+        policy = self._policies.get(item.id)
+        if policy is None:
+            policy = self._policies[item.id] = item.item_class.negative_stock_policy
+        return policy
+
+    def site_id(self, location: Location) -> int:
+        site_id = self._site_ids.get(location.id)
+        if site_id is None:
+            site_id = self._site_ids[location.id] = location.site_id
+        return site_id
 
     def on_hand(self, item_id: int, location_id: int) -> Decimal:
         return self.valuations[(item_id, location_id)].quantity
@@ -725,7 +745,7 @@ class LedgerSession:
         parts, short = self._allocate(
             pair, location, quantity, lot_id, use_lot, allow_expired, only_lots, meta.occurred_at
         )
-        policy = item.item_class.negative_stock_policy
+        policy = self._policies.get(item.id) or self.policy(item)
         if short > 0 and policy == NegativeStockPolicy.FORBID:
             self.problems.append(
                 LineProblem(
@@ -734,7 +754,7 @@ class LedgerSession:
                 )
             )
             return None
-        site_id = location.site_id
+        site_id = self._site_ids.get(location.id) or self.site_id(location)
         valuation = self.valuations[pair]
         add = self._add
         moves = []

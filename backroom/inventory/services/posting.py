@@ -449,7 +449,7 @@ def _apply(session: LedgerSession, line: _Line) -> None:
         location = line.location
         session.inbound_scaled(
             (line.item.id, location.id),
-            location.site_id,
+            session.site_id(location),
             quantity,
             line.unit_cost,
             line.reason,
