@@ -356,7 +356,10 @@ class LedgerSession:
         pairs: Iterable[Pair],
         actor_id: int | None,
         lots: dict[int, Lot] | dict[int, LotInfo] | None = None,
+        meanwhile: Callable[[], None] | None = None,
     ) -> None:
+        """Lock the valuations of `pairs` and take or read their balances. `meanwhile` is
+        Python work that needs nothing from the database, done while it locks them."""
         self.items = items
         self.locations = locations
         self.actor_id = actor_id
@@ -378,7 +381,9 @@ class LedgerSession:
         pairs = set(pairs)
         self._database = BalanceCache._database()
         # A pair whose balances this process holds has its valuation row (rows stay).
-        self._valuation_rows = lock_scaled_valuations(pairs, BALANCES.held(self._database, pairs))
+        self._valuation_rows = lock_scaled_valuations(
+            pairs, BALANCES.held(self._database, pairs), meanwhile
+        )
         # Valuations and balances are kept in scaled integers (`valuation.ScaledValuation`).
         self.valuations: dict[Pair, ScaledValuation] = {
             pair: ScaledValuation(row.quantity, row.value, row.average)
