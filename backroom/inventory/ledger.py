@@ -1211,6 +1211,41 @@ def numeric_scaled(number: int, places: int) -> bytes:
 
 _PACK_1 = _NUMERIC_PACKS[1]
 _PACK_2 = _NUMERIC_PACKS[2]
+_PACK_3 = _NUMERIC_PACKS[3]
+_PACK_4 = _NUMERIC_PACKS[4]
+_COST_WHOLE = 10**COST_PLACES  # a cost of 1, scaled
+_COST_FAST_LIMIT = 10_000 * _COST_WHOLE  # below it a cost is at most four base-10000 digits
+
+
+def _cost_numeric(value: int) -> bytes:
+    """`numeric_scaled(value, 10)` (a unit cost), with a fast path below 10,000: one whole
+    base-10000 digit and three of fraction (the 10 places padded to 12), no loop."""
+    if not 0 < value < _COST_FAST_LIMIT:
+        return numeric_scaled(value, COST_PLACES)
+    whole, fraction = divmod(value, _COST_WHOLE)
+    high, rest = divmod(fraction * 100, 100_000_000)
+    middle, low = divmod(rest, 10_000)
+    # Leading zero digits are left out (the weight says where the first one is), and so are
+    # trailing ones; zeros between are kept.
+    if whole:
+        if low:
+            return _PACK_4(16, 4, 0, 0, COST_PLACES, whole, high, middle, low)
+        if middle:
+            return _PACK_3(14, 3, 0, 0, COST_PLACES, whole, high, middle)
+        if high:
+            return _PACK_2(12, 2, 0, 0, COST_PLACES, whole, high)
+        return _PACK_1(10, 1, 0, 0, COST_PLACES, whole)
+    if high:
+        if low:
+            return _PACK_3(14, 3, -1, 0, COST_PLACES, high, middle, low)
+        if middle:
+            return _PACK_2(12, 2, -1, 0, COST_PLACES, high, middle)
+        return _PACK_1(10, 1, -1, 0, COST_PLACES, high)
+    if middle:
+        if low:
+            return _PACK_2(12, 2, -2, 0, COST_PLACES, middle, low)
+        return _PACK_1(10, 1, -2, 0, COST_PLACES, middle)
+    return _PACK_1(10, 1, -3, 0, COST_PLACES, low)
 
 
 def _money_numeric(value: int) -> bytes:
@@ -1277,7 +1312,7 @@ def copy_rows(
         if (q := quantities.get(quantity)) is None:
             q = quantities[quantity] = numeric_scaled(quantity, QUANTITY_PLACES)
         if (c := costs.get(unit_cost)) is None:
-            c = costs[unit_cost] = numeric_scaled(unit_cost, COST_PLACES)
+            c = costs[unit_cost] = _cost_numeric(unit_cost)
         v = money_numeric(row.v)
         # A line's moves share all of these, and most lines of a batch share the times and
         # the actor: compare with the previous row before hashing (an aware datetime's hash
