@@ -214,6 +214,35 @@ class _SubscriberClock:
         return self.seconds
 
 
+class _CollectorPauses:
+    """The garbage collector's pauses (count and longest per generation) until `stop()`."""
+
+    def __init__(self) -> None:
+        import gc
+
+        self.by_generation: dict[int, list[float]] = {0: [], 1: [], 2: []}
+        self.started = 0.0
+        gc.callbacks.append(self._callback)
+
+    def _callback(self, phase: str, info: dict[str, int]) -> None:
+        if phase == "start":
+            self.started = time.perf_counter()
+        else:
+            self.by_generation[info["generation"]].append(time.perf_counter() - self.started)
+
+    def stop(self) -> None:
+        import gc
+
+        gc.callbacks.remove(self._callback)
+
+    def __str__(self) -> str:
+        return ", ".join(
+            f"generation {generation}: {len(pauses)} × "
+            f"(longest {max(pauses, default=0) * 1e3:.1f} ms)"
+            for generation, pauses in self.by_generation.items()
+        )
+
+
 def _backend_cpu_seconds() -> float | None:
     """CPU seconds used so far by this connection's PostgreSQL backend (a local server only)."""
     from django.db import connection
@@ -374,6 +403,9 @@ def main() -> None:
 
             profiler = cProfile.Profile()
         started = time.perf_counter()
+        single_cpu = time.process_time()
+        single_server = _backend_cpu_seconds()
+        pauses = _CollectorPauses()
         for _ in range(args.single):
             body = json.dumps(_order(rng, site_id, menu, modifiers, datetime.now(UTC)))
             tick = time.perf_counter()
@@ -388,6 +420,9 @@ def main() -> None:
             if response.status_code != 201:
                 sys.exit(f"single order failed: {response.status_code} {response.content[:800]!r}")
         elapsed = time.perf_counter() - started
+        single_cpu = time.process_time() - single_cpu
+        pauses.stop()
+        single_server_end = _backend_cpu_seconds()
         if profiler is not None:
             profiler.dump_stats(f"{args.profile}.single")
         latencies.sort()
@@ -396,6 +431,15 @@ def main() -> None:
             f"single orders: {args.single / elapsed:,.0f} requests/s back to back, "
             f"p50 {statistics.median(latencies):.1f} ms, p99 {p99:.1f} ms"
         )
+        backend = (
+            f", PostgreSQL backend {(single_server_end - single_server) / args.single * 1e3:.1f} ms"
+            if single_server is not None and single_server_end is not None
+            else ""
+        )
+        print(
+            f"CPU per single order: this process {single_cpu / args.single * 1e3:.1f} ms{backend}"
+        )
+        print(f"garbage collector while posting single orders: {pauses}")
     if args.queries:
         from django.test.utils import CaptureQueriesContext
 

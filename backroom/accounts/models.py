@@ -63,12 +63,10 @@ class User(AbstractUser):
         """(role, node path) pairs in force for this request; a token narrows them to one."""
         cache: list[tuple[Role, str]] | None = getattr(self, "_grant_cache", None)
         if cache is None:
-            cache = [
-                (membership.role, membership.node.path)
-                for membership in self.memberships.select_related("role", "node").filter(
-                    node__is_active=True
-                )
-            ]
+            memberships = list(self.memberships.select_related("role", "node"))
+            # Every membership, for what a token may use; those at active nodes are in force.
+            self._membership_cache = [(m.role, m.node.path) for m in memberships]
+            cache = [(m.role, m.node.path) for m in memberships if m.node.is_active]
             token: ApiToken | None = getattr(self, "_api_token", None)
             if token is not None:
                 cache = [

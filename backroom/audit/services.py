@@ -75,9 +75,10 @@ def record_audit(
     one at a time in commit order and every entry's `previous_hash` is its predecessor's hash.
     """
     actor_user = actor if isinstance(actor, get_user_model()) else None
-    with transaction.atomic():
-        AuditChainHead.objects.get_or_create(singleton=1)
-        head = AuditChainHead.objects.select_for_update().get(singleton=1)
+    # No savepoint of its own inside the caller's transaction: a failure here fails the
+    # caller's transaction anyway, and a savepoint costs two round trips per entry.
+    with transaction.atomic(savepoint=False):
+        head = _locked_head()
         entry = AuditEntry(
             occurred_at=timezone.now(),
             actor=actor_user,
@@ -100,6 +101,15 @@ def record_audit(
             last_entry_id=entry.pk, last_hash=entry.hash
         )
     return entry
+
+
+def _locked_head() -> AuditChainHead:
+    """The chain head, locked until the transaction ends (created with the first entry)."""
+    head = AuditChainHead.objects.select_for_update().filter(singleton=1).first()
+    if head is None:
+        AuditChainHead.objects.get_or_create(singleton=1)
+        head = AuditChainHead.objects.select_for_update().get(singleton=1)
+    return head
 
 
 @dataclass(frozen=True)

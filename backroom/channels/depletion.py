@@ -492,10 +492,11 @@ def _finish_new(order: Order, lines: Sequence[OrderLine]) -> None:
 
 
 def _post_one(plan: Depletion) -> None:
-    """Post one order's moves on their own (as `deplete` does), keeping the ledger's refusal."""
+    """Post one order's moves on their own (as `deplete` does), keeping the ledger's refusal.
+    No savepoint of our own: the ledger writes nothing outside its own, which a refusal rolls
+    back."""
     try:
-        with transaction.atomic():
-            plan.result = _post(plan.moves)
+        plan.result = _post(plan.moves)
     except DomainError as error:
         plan.error = _refusal(error)
 
@@ -510,8 +511,7 @@ def _post_group(plans: list[Depletion], *, attempts: int) -> None:
         return
     moves = [move for plan in plans for move in plan.moves]
     try:
-        with transaction.atomic():
-            result = inventory.post_moves(moves, actor=SYSTEM)
+        result = inventory.post_moves(moves, actor=SYSTEM)  # its own savepoint, as above
     except PeriodClosed:
         # Some orders' day is closed: each of those posts today, the others on their day.
         for plan in plans:

@@ -174,8 +174,12 @@ def submit_orders(orders: Sequence[TillOrder], *, actor: Any) -> list[TillResult
         )
     single = len(orders) == 1
     problems: list[tuple[int, DomainError]] = []
-    sites = Site.objects.select_related("node").in_bulk({order.store_id for order in orders})
-    accounts = _accounts(set(sites), {order.channel for order in orders})
+    store_ids = {order.store_id for order in orders}
+    accounts = _accounts(store_ids, {order.channel for order in orders})
+    # The accounts bring their stores; only stores without one are read on their own.
+    sites: dict[int, Site] = {account.site_id: account.site for account in accounts.values()}
+    if store_ids - set(sites):
+        sites |= Site.objects.select_related("node").in_bulk(store_ids - set(sites))
     seen: dict[uuid.UUID, int] = {}
     existing = {
         row.pos_uuid: row

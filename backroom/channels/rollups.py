@@ -328,6 +328,12 @@ def fresh_orders(entries: Iterable[tuple[Order, Sequence[OrderLine]]]) -> Iterat
         _FRESH.orders = previous
 
 
+def fresh_order(order_id: int) -> Order | None:
+    """The order when it was inserted in this transaction and is inside `fresh_orders`."""
+    entry = (_FRESH.orders or {}).get(order_id)
+    return entry[0] if entry is not None else None
+
+
 def refresh_orders_sales(order_ids: Iterable[int]) -> int:
     """Bring the rollups in line with the orders' current state, set-wise: the orders, their
     lines and their `OrderSales` in three queries, the differences summed per rollup row in

@@ -103,10 +103,15 @@ TEMPLATES = [
 ]
 
 # Database: embedded SQLite (WAL, IMMEDIATE transactions) unless DATABASE_URL says otherwise.
+# PostgreSQL connections are kept between requests (a new one costs a few milliseconds and a
+# server process), checked before reuse, and use prepared statements (decision 0011).
+DATABASE_URL = os.environ.get("DATABASE_URL", f"sqlite:///{VAR_DIR / 'backroom.sqlite3'}")
+_POSTGRES = DATABASE_URL.startswith(("postgres", "postgis"))
 DATABASES = {
     "default": dj_database_url.parse(
-        os.environ.get("DATABASE_URL", f"sqlite:///{VAR_DIR / 'backroom.sqlite3'}"),
-        conn_max_age=int(os.environ.get("DB_CONN_MAX_AGE", "0")),
+        DATABASE_URL,
+        conn_max_age=int(os.environ.get("DB_CONN_MAX_AGE", "600" if _POSTGRES else "0")),
+        conn_health_checks=True,
     )
 }
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
@@ -118,6 +123,10 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
         ),
     }
     DATABASES["default"]["TEST"] = {"NAME": str(VAR_DIR / "test.sqlite3")}
+elif env_bool("DB_PREPARED", True):
+    # Parameters bound by the server, and a statement run twice on a connection is prepared:
+    # parsed and planned once. Off (DB_PREPARED=0) behind a transaction-mode PgBouncer.
+    DATABASES["default"]["OPTIONS"] = {"server_side_binding": True, "prepare_threshold": 2}
 DATABASES["default"]["ATOMIC_REQUESTS"] = False
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 

@@ -16,7 +16,7 @@ import gc
 import secrets
 import struct
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
@@ -356,7 +356,10 @@ class LedgerSession:
         pairs: Iterable[Pair],
         actor_id: int | None,
         lots: dict[int, Lot] | dict[int, LotInfo] | None = None,
+        meanwhile: Callable[[], None] | None = None,
     ) -> None:
+        """Lock the valuations of `pairs` and take or read their balances. `meanwhile` is
+        Python work that needs nothing from the database, done while it locks them."""
         self.items = items
         self.locations = locations
         self.actor_id = actor_id
@@ -366,13 +369,21 @@ class LedgerSession:
         self.negatives: list[NegativeLine] = []
         self._lines: dict[str, int] = {}
         self._today: dict[tuple[int, dt.date], dt.date] = {}
+        self._last_today: tuple[int, dt.datetime, dt.date] | None = None
+        # Per item and per location, what the hot path reads (model attributes behind
+        # descriptors cost more than a dict look-up).
+        self._policies: dict[int, str] = {}
+        self._site_ids: dict[int, int] = {}
         self._flushed = False
         self._streamed = False  # the moves went to the database while being booked
+        self._ids_of: int | None = None  # a streamed posting whose move ids are still unread
         self._writes: _Writes | None = None  # worked out in advance by a stream
         pairs = set(pairs)
         self._database = BalanceCache._database()
         # A pair whose balances this process holds has its valuation row (rows stay).
-        self._valuation_rows = lock_scaled_valuations(pairs, BALANCES.held(self._database, pairs))
+        self._valuation_rows = lock_scaled_valuations(
+            pairs, BALANCES.held(self._database, pairs), meanwhile
+        )
         # Valuations and balances are kept in scaled integers (`valuation.ScaledValuation`).
         self.valuations: dict[Pair, ScaledValuation] = {
             pair: ScaledValuation(row.quantity, row.value, row.average)
@@ -418,10 +429,16 @@ class LedgerSession:
     def today(self, location: Location, at: dt.datetime | None = None) -> dt.date:
         """The site's business date at `at` (a back-dated move is judged on its own date)."""
         moment = at or self.recorded_at
-        cache_key = (location.site_id, moment.date())
-        if cache_key not in self._today:
-            self._today[cache_key] = site_today(location, moment)
-        return self._today[cache_key]
+        site_id = location.site_id
+        last = self._last_today
+        if last is not None and last[1] is moment and last[0] == site_id:
+            return last[2]  # most lines of a batch share their time and site
+        cache_key = (site_id, moment.date())
+        today = self._today.get(cache_key)
+        if today is None:
+            today = self._today[cache_key] = site_today(location, moment)
+        self._last_today = (site_id, moment, today)
+        return today
 
     def _balance(self, pair: Pair, lot_id: int | None) -> _Balance:
         by_lot = self.balances.get(pair)
@@ -529,7 +546,16 @@ class LedgerSession:
         return move
 
     def policy(self, item: Item) -> str:
-        return item.item_class.negative_stock_policy
+        policy = self._policies.get(item.id)
+        if policy is None:
+            policy = self._policies[item.id] = item.item_class.negative_stock_policy
+        return policy
+
+    def site_id(self, location: Location) -> int:
+        site_id = self._site_ids.get(location.id)
+        if site_id is None:
+            site_id = self._site_ids[location.id] = location.site_id
+        return site_id
 
     def on_hand(self, item_id: int, location_id: int) -> Decimal:
         return self.valuations[(item_id, location_id)].quantity
@@ -725,7 +751,7 @@ class LedgerSession:
         parts, short = self._allocate(
             pair, location, quantity, lot_id, use_lot, allow_expired, only_lots, meta.occurred_at
         )
-        policy = item.item_class.negative_stock_policy
+        policy = self._policies.get(item.id) or self.policy(item)
         if short > 0 and policy == NegativeStockPolicy.FORBID:
             self.problems.append(
                 LineProblem(
@@ -734,7 +760,7 @@ class LedgerSession:
                 )
             )
             return None
-        site_id = location.site_id
+        site_id = self._site_ids.get(location.id) or self.site_id(location)
         valuation = self.valuations[pair]
         add = self._add
         moves = []
@@ -816,14 +842,15 @@ class LedgerSession:
     def streaming(self, posting: StockPosting) -> Iterator[Callable[[], None]]:
         """Send the moves to the database while the caller books them, so that PostgreSQL
         inserts them while Python works on the next lines; yields `send`, to be called every
-        few hundred lines. `flush` then writes only the balances and valuations.
+        few hundred lines. `flush` then writes only the balances and valuations, and reads
+        the moves' ids back.
 
         On PostgreSQL one `COPY` stays open for the whole block (the ids come from the column's
-        default and are read back after it), so nothing inside may run another statement:
-        whatever the operations read (sites, item classes, units, lots) must be in memory. A
-        posting whose lines have problems, or whose moves break a constraint (a key posted
-        before), still fails as a whole: the caller's transaction rolls back. Elsewhere the
-        block does nothing and `flush` inserts the moves as usual.
+        default), so nothing inside may run another statement: whatever the operations read
+        (sites, item classes, units, lots) must be in memory. A posting whose lines have
+        problems, or whose moves break a constraint (a key posted before), still fails as a
+        whole: the caller's transaction rolls back. Elsewhere the block does nothing and
+        `flush` inserts the moves as usual.
         """
         if connection.vendor != "postgresql" or self._flushed or self.moves:
             yield _no_send
@@ -859,17 +886,20 @@ class LedgerSession:
                     # Python's share of `flush` now, while the server inserts the last rows.
                     self._writes = self._work_out_writes()
                     copy.write(_COPY_TRAILER)
-            cursor.execute(
-                f"SELECT id FROM {table} WHERE posting_id = %s ORDER BY id",  # noqa: S608
-                [posting_id],
-            )
-            ids = cursor.fetchall()
+        # The ids are read back by `flush`, together with its writes.
+        self._ids_of = posting_id
+        self._streamed = True
+
+    def _read_ids(self, cursor: Any) -> None:
+        """Set the ids of streamed moves from `cursor`, which ran `_ids_statement`."""
+        ids = cursor.fetchall()
+        moves = self.moves
         if len(ids) != len(moves):  # pragma: no cover - defensive
             raise RuntimeError("The moves sent do not match the moves booked.")
         # The column default draws the ids in the order the rows arrive.
         for move, (new_id,) in zip(moves, ids, strict=True):
             move.id = new_id
-        self._streamed = True
+        self._ids_of = None
 
     def _work_out_writes(self) -> _Writes:
         """What `flush` will write for the balances and valuations booked so far. On PostgreSQL
@@ -941,35 +971,70 @@ class LedgerSession:
         if writes is None or writes.booked != (len(self.moves), len(self._dirty)):
             writes = self._work_out_writes()
         self._writes = None
+        if connection.vendor == "postgresql":
+            self._write_pipelined(writes)
+            return self.moves
         if writes.new_rows:
             _insert_balances(writes.new_rows, writes.changed_rows)
-        if writes.balances is None:  # SQLite: the new balances' empty rows may join them
-            changed_rows = writes.changed_rows
-            _write(
-                StockBalance,
-                [balance.pk for balance in changed_rows],
-                {
-                    "quantity": ([b.quantity for b in changed_rows], QUANTITY_PLACES),
-                    "value": ([b.value for b in changed_rows], MONEY_PLACES),
-                },
-            )
-        else:
-            _execute(writes.balances)
+        # SQLite: the new balances' empty rows may join the changed ones.
+        changed_rows = writes.changed_rows
+        _write(
+            StockBalance,
+            [balance.pk for balance in changed_rows],
+            {
+                "quantity": ([b.quantity for b in changed_rows], QUANTITY_PLACES),
+                "value": ([b.value for b in changed_rows], MONEY_PLACES),
+            },
+        )
         for row in writes.valuation_rows:
             row.revision = writes.revision
-        if writes.valuations is None:
-            _write(
-                ItemValuation,
-                [row.pk for row in writes.valuation_rows],
-                writes.valuation_columns,
-            )
-        else:
-            _execute(writes.valuations)
+        _write(ItemValuation, [row.pk for row in writes.valuation_rows], writes.valuation_columns)
         for _, balance in self._dirty:
             balance.is_dirty = False
-        emptied = writes.emptied
-        self._keep_balances(emptied)
+        self._keep_balances(writes.emptied)
         return self.moves
+
+    def _write_pipelined(self, writes: _Writes) -> None:
+        """PostgreSQL's writes of `flush`, sent at once (psycopg's pipeline mode): the
+        upsert of new balances, the balance and valuation updates and the read of streamed
+        move ids. Python hands the balances to the cache and sets the ids while the server
+        works through them; leaving the pipeline waits for the last one (and raises its
+        error, if any: the caller's transaction then rolls back)."""
+        keyed = {(pair[0], pair[1], balance.lot_id): balance for pair, balance in writes.new_rows}
+        upserts = _upsert_statements(
+            [(*key, balance.quantity, balance.value) for key, balance in keyed.items()]
+        )
+        updates = [statement for statement in (writes.balances, writes.valuations) if statement]
+        with ExitStack() as stack:
+            stack.enter_context(connection.wrap_database_errors)
+            cursors = [
+                stack.enter_context(connection.cursor())
+                for _ in range(len(upserts) + len(updates) + 1)
+            ]
+            ids = cursors.pop() if self._ids_of is not None else None
+            # Results come back in this order: the new balances' ids first, then the moves'
+            # ids (set while the server updates), then the updates.
+            with connection.connection.pipeline():
+                for cursor, (statement, _) in zip(cursors, upserts, strict=False):
+                    cursor.execute(*statement)
+                if ids is not None and self._ids_of is not None:
+                    ids.execute(*_ids_statement(self._ids_of))
+                for cursor, statement in zip(cursors[len(upserts) :], updates, strict=False):
+                    cursor.execute(*statement)
+                if upserts:
+                    for cursor, (_, count) in zip(cursors, upserts, strict=False):
+                        returned = cursor.fetchall()
+                        if len(returned) != count:
+                            raise RuntimeError("A balance not read by this posting is not empty.")
+                        for pk, item, location, lot in returned:
+                            keyed[(item, location, lot)].pk = pk
+                if ids is not None:
+                    self._read_ids(ids)
+                for row in writes.valuation_rows:
+                    row.revision = writes.revision
+                for _, balance in self._dirty:
+                    balance.is_dirty = False
+                self._keep_balances(writes.emptied)
 
     def _keep_balances(self, emptied: set[Pair]) -> None:
         """Hand every pair's balances, as now written, to the process's cache, without empty
@@ -1044,8 +1109,24 @@ def _upsert_empty_balances(
 ) -> dict[tuple[int, int, int | None], int]:
     """INSERT … ON CONFLICT DO UPDATE of balances whose row may exist only empty; their ids.
     Quantities and values are scaled integers (millionths, ten-thousandths)."""
-    table = StockBalance._meta.db_table
     ids: dict[tuple[int, int, int | None], int] = {}
+    for statement, count in _upsert_statements(rows):
+        with connection.cursor() as cursor:
+            cursor.execute(*statement)
+            returned = cursor.fetchall()
+        if len(returned) != count:
+            raise RuntimeError("A balance not read by this posting is not empty.")
+        ids.update(((item, location, lot), pk) for pk, item, location, lot in returned)
+    return ids
+
+
+def _upsert_statements(
+    rows: list[tuple[int, int, int | None, int, int]],
+) -> list[tuple[tuple[str, list[str]], int]]:
+    """The statements of `_upsert_empty_balances` (with and without a lot), each with the
+    number of rows it must return (id, item, location, lot)."""
+    table = StockBalance._meta.db_table
+    statements = []
     for with_lot in (True, False):
         chosen = [row for row in rows if (row[2] is not None) == with_lot]
         if not chosen:
@@ -1065,13 +1146,16 @@ def _upsert_empty_balances(
             "RETURNING t.id, t.item_id, t.location_id, t.lot_id"
         )
         params = [pg_array(row[n] for row in chosen) for n in range(5)]
-        with connection.cursor() as cursor:
-            cursor.execute(sql, params)
-            returned = cursor.fetchall()
-        if len(returned) != len(chosen):
-            raise RuntimeError("A balance not read by this posting is not empty.")
-        ids.update(((item, location, lot), pk) for pk, item, location, lot in returned)
-    return ids
+        statements.append(((sql, params), len(chosen)))
+    return statements
+
+
+def _ids_statement(posting_id: int) -> tuple[str, list[int]]:
+    """The ids of a posting's moves in the order they were inserted."""
+    return (
+        f"SELECT id FROM {StockMove._meta.db_table} WHERE posting_id = %s ORDER BY id",  # noqa: S608
+        [posting_id],
+    )
 
 
 # Binary COPY of MOVE_FIELDS, built here rather than by psycopg's `write_row` (a third of the
@@ -1127,6 +1211,41 @@ def numeric_scaled(number: int, places: int) -> bytes:
 
 _PACK_1 = _NUMERIC_PACKS[1]
 _PACK_2 = _NUMERIC_PACKS[2]
+_PACK_3 = _NUMERIC_PACKS[3]
+_PACK_4 = _NUMERIC_PACKS[4]
+_COST_WHOLE = 10**COST_PLACES  # a cost of 1, scaled
+_COST_FAST_LIMIT = 10_000 * _COST_WHOLE  # below it a cost is at most four base-10000 digits
+
+
+def _cost_numeric(value: int) -> bytes:
+    """`numeric_scaled(value, 10)` (a unit cost), with a fast path below 10,000: one whole
+    base-10000 digit and three of fraction (the 10 places padded to 12), no loop."""
+    if not 0 < value < _COST_FAST_LIMIT:
+        return numeric_scaled(value, COST_PLACES)
+    whole, fraction = divmod(value, _COST_WHOLE)
+    high, rest = divmod(fraction * 100, 100_000_000)
+    middle, low = divmod(rest, 10_000)
+    # Leading zero digits are left out (the weight says where the first one is), and so are
+    # trailing ones; zeros between are kept.
+    if whole:
+        if low:
+            return _PACK_4(16, 4, 0, 0, COST_PLACES, whole, high, middle, low)
+        if middle:
+            return _PACK_3(14, 3, 0, 0, COST_PLACES, whole, high, middle)
+        if high:
+            return _PACK_2(12, 2, 0, 0, COST_PLACES, whole, high)
+        return _PACK_1(10, 1, 0, 0, COST_PLACES, whole)
+    if high:
+        if low:
+            return _PACK_3(14, 3, -1, 0, COST_PLACES, high, middle, low)
+        if middle:
+            return _PACK_2(12, 2, -1, 0, COST_PLACES, high, middle)
+        return _PACK_1(10, 1, -1, 0, COST_PLACES, high)
+    if middle:
+        if low:
+            return _PACK_2(12, 2, -2, 0, COST_PLACES, middle, low)
+        return _PACK_1(10, 1, -2, 0, COST_PLACES, middle)
+    return _PACK_1(10, 1, -3, 0, COST_PLACES, low)
 
 
 def _money_numeric(value: int) -> bytes:
@@ -1193,7 +1312,7 @@ def copy_rows(
         if (q := quantities.get(quantity)) is None:
             q = quantities[quantity] = numeric_scaled(quantity, QUANTITY_PLACES)
         if (c := costs.get(unit_cost)) is None:
-            c = costs[unit_cost] = numeric_scaled(unit_cost, COST_PLACES)
+            c = costs[unit_cost] = _cost_numeric(unit_cost)
         v = money_numeric(row.v)
         # A line's moves share all of these, and most lines of a batch share the times and
         # the actor: compare with the previous row before hashing (an aware datetime's hash

@@ -10,7 +10,7 @@ model instances, no cross product of items × locations); SQLite serialises writ
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
@@ -144,7 +144,9 @@ class ScaledLockedRow:
 
 
 def lock_scaled_valuations(
-    pairs: Iterable[Pair], existing: Iterable[Pair] = ()
+    pairs: Iterable[Pair],
+    existing: Iterable[Pair] = (),
+    meanwhile: Callable[[], None] | None = None,
 ) -> dict[Pair, ScaledLockedRow]:
     """`lock_valuations`, with the numbers as scaled integers: on PostgreSQL scaled in SQL (the
     columns' own places, so exactly), instead of three Decimals converted per row.
@@ -152,9 +154,15 @@ def lock_scaled_valuations(
     `existing` are pairs whose row the caller knows to exist (this process wrote it; rows are
     never deleted): on PostgreSQL only the others go through the insert-if-missing, whose
     index probe per pair costs about as much as locking the row. Should a known row be gone
-    after all, it is created and locked after the others."""
+    after all, it is created and locked after the others.
+
+    `meanwhile` is Python work that needs nothing from the database: on PostgreSQL it runs
+    while the server inserts and locks the rows (both statements are sent at once, in
+    psycopg's pipeline mode), elsewhere first."""
     wanted = set(pairs)
     if not wanted or connection.vendor != "postgresql":
+        if meanwhile is not None:
+            meanwhile()
         return {
             pair: ScaledLockedRow(
                 row.pk,
@@ -169,10 +177,18 @@ def lock_scaled_valuations(
         }
     unknown = wanted.difference(existing)
     locked: dict[Pair, ScaledLockedRow] = {}
-    with connection.cursor() as cursor:
-        if unknown:
-            _insert_missing_valuations(cursor, _pair_arrays(unknown))
-        _lock_scaled(cursor, wanted, locked)
+    with connection.cursor() as cursor, connection.cursor() as inserting:
+        if meanwhile is None:
+            if unknown:
+                _insert_missing_valuations(cursor, _pair_arrays(unknown))
+            _lock_scaled(cursor, wanted, locked)
+        else:
+            with connection.wrap_database_errors, connection.connection.pipeline():
+                if unknown:
+                    _insert_missing_valuations(inserting, _pair_arrays(unknown))
+                _send_lock(cursor, wanted)
+                meanwhile()
+                _read_lock(cursor, locked)
         missing = wanted - locked.keys()
         if missing:  # pragma: no cover - defensive: a known row was deleted
             _insert_missing_valuations(cursor, _pair_arrays(missing))
@@ -181,6 +197,11 @@ def lock_scaled_valuations(
 
 
 def _lock_scaled(cursor: Any, pairs: set[Pair], locked: dict[Pair, ScaledLockedRow]) -> None:
+    _send_lock(cursor, pairs)
+    _read_lock(cursor, locked)
+
+
+def _send_lock(cursor: Any, pairs: set[Pair]) -> None:
     cursor.execute(
         f"SELECT v.id, v.item_id, v.location_id, (v.quantity * {QUANTITY_SCALE})::bigint, "  # noqa: S608
         f"(v.value * {MONEY_SCALE})::bigint, trunc(v.average_cost * {COST_SCALE})::text, "
@@ -190,6 +211,9 @@ def _lock_scaled(cursor: Any, pairs: set[Pair], locked: dict[Pair, ScaledLockedR
         "ORDER BY v.item_id, v.location_id FOR UPDATE OF v",
         _pair_arrays(pairs),
     )
+
+
+def _read_lock(cursor: Any, locked: dict[Pair, ScaledLockedRow]) -> None:
     for pk, item, location, quantity, value, average, revision in cursor.fetchall():
         locked[(item, location)] = ScaledLockedRow(
             pk, quantity, value, None if average is None else int(average), revision

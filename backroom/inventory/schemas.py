@@ -273,6 +273,12 @@ def plain_lines(values: Any) -> list[PlainLine] | None:
     lines: list[PlainLine] = []
     add = lines.append
     quantity_ok, cost_ok = _PLAIN_QUANTITY, _PLAIN_COST
+    # A batch repeats few quantities, costs and dates: each distinct text is checked and
+    # converted once (equal texts give equal values; Decimals and dates are immutable).
+    quantities: dict[str, Decimal] = {}
+    costs: dict[str, Decimal] = {}
+    dates: dict[str, dt.date] = {}
+    reasons = _REASONS
     for line in moves:
         if type(line) is not dict:
             return None
@@ -295,37 +301,47 @@ def plain_lines(values: Any) -> list[PlainLine] | None:
             or type(location_id) is not int
             or not 1 <= location_id <= MAX_ID
             or type(quantity) is not str
-            or quantity_ok(quantity) is None
-            or (
-                unit_cost is not None and (type(unit_cost) is not str or cost_ok(unit_cost) is None)
-            )
             or (unit is not None and not _short_text(unit, 20))
             or (lot_code is not None and not _short_text(lot_code, 60))
-            or (reason is not None and reason not in _REASONS)
+            or (reason is not None and reason not in reasons)
             or get("source") is not None
             or get("occurred_at") is not None
         ):
             return None
+        number = quantities.get(quantity)
+        if number is None:
+            if quantity_ok(quantity) is None:
+                return None
+            number = quantities[quantity] = Decimal(quantity)
+        line_cost = None
+        if unit_cost is not None:
+            line_cost = costs.get(unit_cost) if type(unit_cost) is str else None
+            if line_cost is None:
+                if type(unit_cost) is not str or cost_ok(unit_cost) is None:
+                    return None
+                line_cost = costs[unit_cost] = Decimal(unit_cost)
         expiry_date = None
         if expiry is not None:
-            if type(expiry) is not str or _PLAIN_DATE(expiry) is None:
-                return None
-            try:
-                expiry_date = dt.date.fromisoformat(expiry)
-            except ValueError:
-                return None
+            expiry_date = dates.get(expiry) if type(expiry) is str else None
+            if expiry_date is None:
+                if type(expiry) is not str or _PLAIN_DATE(expiry) is None:
+                    return None
+                try:
+                    expiry_date = dates[expiry] = dt.date.fromisoformat(expiry)
+                except ValueError:
+                    return None
         add(
             (
                 action,
                 item_id,
                 location_id,
-                Decimal(quantity),
+                number,
                 key,
                 unit,
-                None if unit_cost is None else Decimal(unit_cost),
+                line_cost,
                 lot_code,
                 expiry_date,
-                None if reason is None else _REASONS[reason],
+                None if reason is None else reasons[reason],
                 None,
                 None,
             )

@@ -17,6 +17,7 @@ The rules (docs/inventory.md has the golden numbers the tests check exactly):
 
 from __future__ import annotations
 
+from bisect import bisect_right
 from dataclasses import dataclass
 from decimal import ROUND_HALF_EVEN, Decimal
 
@@ -109,6 +110,7 @@ COST_SCALE = 10**10
 _PRODUCT_TO_MONEY = QUANTITY_SCALE * COST_SCALE // MONEY_SCALE  # 10¹², a quantity × cost → money
 _EXACT_LIMIT = 10**28  # Decimal's default precision: smaller integers are exact coefficients
 _SIGNIFICANT = 28
+_POWERS_OF_TEN = [10**exponent for exponent in range(_SIGNIFICANT + 1)]
 
 
 def round_half_even(numerator: int, denominator: int) -> int:
@@ -141,7 +143,12 @@ def scaled_money(quantity: int, unit_cost: int) -> int:
     """`money(quantity × unit_cost)` for a scaled quantity and cost, as a scaled value."""
     product = quantity * unit_cost
     if -_EXACT_LIMIT < product < _EXACT_LIMIT:
-        return round_half_even(product, _PRODUCT_TO_MONEY)
+        # round_half_even(product, _PRODUCT_TO_MONEY), inline (once or twice per line)
+        quotient, remainder = divmod(product, _PRODUCT_TO_MONEY)
+        twice = remainder + remainder
+        if twice > _PRODUCT_TO_MONEY or (twice == _PRODUCT_TO_MONEY and quotient & 1):
+            return quotient + 1
+        return quotient
     return from_decimal_scaled(
         money(
             to_decimal_scaled(quantity, QUANTITY_SCALE) * to_decimal_scaled(unit_cost, COST_SCALE)
@@ -156,12 +163,22 @@ def scaled_average(value: int, quantity: int) -> int:
         return 0
     numerator = value * (COST_SCALE * QUANTITY_SCALE // MONEY_SCALE)  # in 10⁻¹⁰ per unit
     whole = numerator // quantity
-    digits = len(str(whole)) if whole else 0
+    # The number of digits of `whole` (0 for 0), without formatting it.
+    digits = bisect_right(_POWERS_OF_TEN, whole)
     extra = _SIGNIFICANT - digits
     if whole and extra > 0:
-        # Decimal rounds the quotient to 28 significant digits, then `cost` to 10 places.
-        step = 10**extra
-        return round_half_even(round_half_even(numerator * step, quantity), step)
+        # Decimal rounds the quotient to 28 significant digits, then `cost` to 10 places:
+        # round_half_even(round_half_even(numerator * step, quantity), step), inline.
+        step = _POWERS_OF_TEN[extra]
+        rounded, remainder = divmod(numerator * step, quantity)
+        twice = remainder + remainder
+        if twice > quantity or (twice == quantity and rounded & 1):
+            rounded += 1
+        average, remainder = divmod(rounded, step)
+        twice = remainder + remainder
+        if twice > step or (twice == step and average & 1):
+            average += 1
+        return average
     average = cost(
         to_decimal_scaled(value, MONEY_SCALE) / to_decimal_scaled(quantity, QUANTITY_SCALE)
     )

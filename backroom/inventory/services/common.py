@@ -15,7 +15,7 @@ from django.utils.translation import gettext as _
 from backroom.accounts.authorization import require_permission
 from backroom.audit.services import record_audit
 from backroom.catalog.choices import STOCKED_KINDS
-from backroom.catalog.models import Item
+from backroom.catalog.models import Item, ItemClass, Unit
 from backroom.events.services import publish
 from backroom.inventory.events import NegativeStock, StockPosted
 from backroom.inventory.exceptions import BatchRejected, ItemNotStocked, UnknownLocation
@@ -78,7 +78,21 @@ def check_key(key: str, errors: dict[str, list[str]]) -> None:
 
 
 def load_items(ids: Iterable[int]) -> dict[int, Item]:
-    return Item.objects.select_related("item_class", "base_unit").in_bulk(set(ids))
+    """Items by id, each with its class and base unit loaded."""
+    wanted = set(ids)
+    if len(wanted) <= 20:
+        return Item.objects.select_related("item_class", "base_unit").in_bulk(wanted)
+    # Many items share a few classes and units: load each of those once (a join would build
+    # a class and a unit instance per item; for a batch that was most of the loading).
+    items = Item.objects.in_bulk(wanted)
+    classes = ItemClass.objects.in_bulk({item.item_class_id for item in items.values()})
+    units = Unit.objects.in_bulk({item.base_unit_id for item in items.values()})
+    set_class = Item.item_class.field.set_cached_value
+    set_unit = Item.base_unit.field.set_cached_value
+    for item in items.values():
+        set_class(item, classes[item.item_class_id])
+        set_unit(item, units[item.base_unit_id])
+    return items
 
 
 def load_locations(ids: Iterable[int]) -> dict[int, Location]:

@@ -449,7 +449,7 @@ def _apply(session: LedgerSession, line: _Line) -> None:
         location = line.location
         session.inbound_scaled(
             (line.item.id, location.id),
-            location.site_id,
+            session.site_id(location),
             quantity,
             line.unit_cost,
             line.reason,
@@ -582,18 +582,26 @@ def _post_fresh(
     check = _line_checker(items, locations, lots, problems, moment(None))
     # A line naming a lot or a unit is checked now (lots are created for it, and a unit may
     # need its conversion read). The others need nothing from the database: they are checked
-    # as they are applied, while PostgreSQL inserts the moves of the lines before them.
-    early: dict[int, _Line] = {}
+    # while PostgreSQL locks the valuations (`check_the_rest`).
+    checked: dict[int, _Line] = {}
     for index, line in fresh:
         if line.lot_code is not None or line.unit is not None:
             prepared = check(index, line)
             if prepared is not None:
-                early[index] = prepared
+                checked[index] = prepared
     if problems:  # report every line's problems at once, nothing written
         for index, line in fresh:
             if line.lot_code is None and line.unit is None:
                 check(index, line)
         raise_problems(problems, single=single)
+
+    def check_the_rest() -> None:
+        for index, line in fresh:
+            if line.lot_code is None and line.unit is None:
+                prepared = check(index, line)
+                if prepared is not None:
+                    checked[index] = prepared
+
     pairs = {
         pair
         for pair in {(line.item_id, line.location_id) for _, line in fresh}
@@ -602,30 +610,25 @@ def _post_fresh(
     sites = {locations[location_id].site_id for _, location_id in pairs}
     with transaction.atomic():
         known_lots = {lot.pk: lot for lot in lots.values()}
-        known_lots.update(_ensure_lots(list(early.values())))
+        known_lots.update(_ensure_lots(list(checked.values())))
         session = LedgerSession(
             items=items,
             locations=locations,
             pairs=pairs,
             actor_id=actor_id(actor),
             lots=known_lots,
+            meanwhile=check_the_rest,
         )
+        # Every problem is reported at once; the transaction rolls back the locks.
+        raise_problems(problems, single=single)
         # Every line makes moves at its own location: the posting's site is known now, and
-        # the moves go to the database while the next lines are checked and applied. A line
-        # with a problem stops the applying; the others are still checked, so that every
-        # problem is reported, and the transaction rolls back whatever was sent.
+        # the moves go to the database while the next lines are applied.
         posting = new_posting(operation=operation, actor=actor, sites=sites, move_count=len(fresh))
         with session.streaming(posting) as send:
-            for number, (index, line) in enumerate(fresh, 1):
-                if line.lot_code is None and line.unit is None:
-                    prepared = check(index, line)
-                else:
-                    prepared = early[index]
-                if prepared is not None and not problems:
-                    _apply(session, prepared)
+            for number, (index, _) in enumerate(fresh, 1):
+                _apply(session, checked.pop(index))
                 if not number % _SEND_EVERY:
                     send()
-        raise_problems(problems, single=single)
         raise_problems(session.problems, single=single)
         return finish_posting(
             session, operation=operation, actor=actor, reason=reason, posting=posting

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import random
 from decimal import Decimal as D
 from zoneinfo import ZoneInfo
 
@@ -19,11 +20,12 @@ import pytest
 from django.utils import timezone
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from psycopg.types.numeric import DecimalBinaryDumper
 from pydantic import ValidationError
 
 from backroom.inventory import services
 from backroom.inventory.exceptions import BatchRejected
-from backroom.inventory.ledger import MoveRow, insert_moves
+from backroom.inventory.ledger import MoveRow, _cost_numeric, insert_moves, numeric_scaled
 from backroom.inventory.ledger_checks import balance_differences, valuation_differences
 from backroom.inventory.models import StockMove, StockPosting
 from backroom.inventory.schemas import BatchIn, MoveLineIn, plain_lines
@@ -163,6 +165,22 @@ def test_a_batch_on_either_path_posts_and_a_bad_one_reports_every_place(stock, t
 
 
 # --- the binary COPY -----------------------------------------------------------------------
+
+
+def test_numerics_are_encoded_as_psycopg_encodes_them():
+    """`numeric_scaled` and the unit cost's fast path give psycopg's own binary numeric
+    (after the 4-byte length), edges of the fast path and random values of every size."""
+    dump = DecimalBinaryDumper(D).dump
+    rng = random.Random(2026)
+    costs = [0, 1, 10**4, 10**8 - 1, 10**10, 10**10 + 1, 10**14 - 1, 10**14, 10**24 - 1]
+    costs += [rng.randint(0, 10 ** rng.randint(0, 24)) for _ in range(20_000)]
+    costs += [rng.randint(1, 9999) * 10 ** rng.randint(0, 13) for _ in range(5_000)]
+    for value in costs:
+        expected = bytes(dump(D(value).scaleb(-10)))
+        assert _cost_numeric(value)[4:] == expected, value
+        assert numeric_scaled(value, 10)[4:] == expected, value
+        assert numeric_scaled(-value, 10)[4:] == bytes(dump(D(-value).scaleb(-10))), value
+        assert numeric_scaled(value, 6)[4:] == bytes(dump(D(value).scaleb(-6))), value
 
 
 def test_every_field_of_a_move_survives_the_insert(stock):
