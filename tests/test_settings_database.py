@@ -32,9 +32,9 @@ POSTGRES = "postgres://postgres@127.0.0.1:5432/backroom"
 @pytest.mark.parametrize(
     ("env", "expected"),
     [
-        ({"DATABASE_URL": POSTGRES}, (600, True, True, 2)),
+        ({"DATABASE_URL": POSTGRES}, (600, True, True, 5)),
         ({"DATABASE_URL": POSTGRES, "DB_PREPARED": "0"}, (600, True, None, None)),
-        ({"DATABASE_URL": POSTGRES, "DB_CONN_MAX_AGE": "0"}, (0, True, True, 2)),
+        ({"DATABASE_URL": POSTGRES, "DB_CONN_MAX_AGE": "0"}, (0, True, True, 5)),
         ({"DATABASE_URL": "sqlite:////tmp/backroom-settings-probe.sqlite3"}, (0, True, None, None)),
     ],
 )

@@ -124,9 +124,9 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     }
     DATABASES["default"]["TEST"] = {"NAME": str(VAR_DIR / "test.sqlite3")}
 elif env_bool("DB_PREPARED", True):
-    # Parameters bound by the server, and a statement run twice on a connection is prepared:
+    # Parameters bound by the server; a statement run five times on a connection is prepared:
     # parsed and planned once. Off (DB_PREPARED=0) behind a transaction-mode PgBouncer.
-    DATABASES["default"]["OPTIONS"] = {"server_side_binding": True, "prepare_threshold": 2}
+    DATABASES["default"]["OPTIONS"] = {"server_side_binding": True, "prepare_threshold": 5}
 DATABASES["default"]["ATOMIC_REQUESTS"] = False
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
