@@ -178,8 +178,8 @@ def submit_orders(orders: Sequence[TillOrder], *, actor: Any) -> list[TillResult
     accounts = _accounts(store_ids, {order.channel for order in orders})
     # The accounts bring their stores; only stores without one are read on their own.
     sites: dict[int, Site] = {account.site_id: account.site for account in accounts.values()}
-    if store_ids - set(sites):
-        sites |= Site.objects.select_related("node").in_bulk(store_ids - set(sites))
+    if missing := store_ids - set(sites):
+        sites |= Site.objects.select_related("node").in_bulk(missing)
     seen: dict[uuid.UUID, int] = {}
     existing = {
         row.pos_uuid: row

@@ -1011,24 +1011,21 @@ class LedgerSession:
                 stack.enter_context(connection.cursor())
                 for _ in range(len(upserts) + len(updates) + 1)
             ]
-            ids = cursors.pop() if self._ids_of is not None else None
+            ids, posting_id = cursors.pop(), self._ids_of
             # Results come back in this order: the new balances' ids first, then the moves'
             # ids (set while the server updates), then the updates.
             with connection.connection.pipeline():
                 for cursor, (statement, _) in zip(cursors, upserts, strict=False):
                     cursor.execute(*statement)
-                if ids is not None and self._ids_of is not None:
-                    ids.execute(*_ids_statement(self._ids_of))
+                if posting_id is not None:
+                    ids.execute(*_ids_statement(posting_id))
                 for cursor, statement in zip(cursors[len(upserts) :], updates, strict=False):
                     cursor.execute(*statement)
                 if upserts:
                     for cursor, (_, count) in zip(cursors, upserts, strict=False):
-                        returned = cursor.fetchall()
-                        if len(returned) != count:
-                            raise RuntimeError("A balance not read by this posting is not empty.")
-                        for pk, item, location, lot in returned:
-                            keyed[(item, location, lot)].pk = pk
-                if ids is not None:
+                        for key, pk in _upserted_ids(cursor.fetchall(), count):
+                            keyed[key].pk = pk
+                if posting_id is not None:
                     self._read_ids(ids)
                 for row in writes.valuation_rows:
                     row.revision = writes.revision
@@ -1114,10 +1111,17 @@ def _upsert_empty_balances(
         with connection.cursor() as cursor:
             cursor.execute(*statement)
             returned = cursor.fetchall()
-        if len(returned) != count:
-            raise RuntimeError("A balance not read by this posting is not empty.")
-        ids.update(((item, location, lot), pk) for pk, item, location, lot in returned)
+        ids.update(_upserted_ids(returned, count))
     return ids
+
+
+def _upserted_ids(
+    returned: list[tuple[int, int, int, int | None]], count: int
+) -> Iterator[tuple[tuple[int, int, int | None], int]]:
+    """((item, location, lot), id) of the rows an upsert of `count` balances returned."""
+    if len(returned) != count:
+        raise RuntimeError("A balance not read by this posting is not empty.")
+    return (((item, location, lot), pk) for pk, item, location, lot in returned)
 
 
 def _upsert_statements(

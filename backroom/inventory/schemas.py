@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+from collections.abc import Callable
 from decimal import Decimal
 from typing import Annotated, Any
 
@@ -260,6 +261,16 @@ def _short_text(value: Any, limit: int) -> bool:
     return value is None or (type(value) is str and len(value) <= limit and "\x00" not in value)
 
 
+def _checked_decimal(
+    text: str, seen: dict[str, Decimal], pattern: Callable[[str], Any]
+) -> Decimal | None:
+    """The Decimal of `text` when `pattern` accepts it (None otherwise), remembered in `seen`."""
+    if pattern(text) is None:
+        return None
+    number = seen[text] = Decimal(text)
+    return number
+
+
 def plain_lines(values: Any) -> list[PlainLine] | None:
     """The batch's lines as plain tuples when every line is of the common, plainly valid kind
     (no source or time, decimals as plain digits, ISO dates); else None, and pydantic
@@ -308,18 +319,16 @@ def plain_lines(values: Any) -> list[PlainLine] | None:
             or get("occurred_at") is not None
         ):
             return None
-        number = quantities.get(quantity)
+        number = quantities.get(quantity) or _checked_decimal(quantity, quantities, quantity_ok)
         if number is None:
-            if quantity_ok(quantity) is None:
-                return None
-            number = quantities[quantity] = Decimal(quantity)
+            return None
         line_cost = None
         if unit_cost is not None:
-            line_cost = costs.get(unit_cost) if type(unit_cost) is str else None
+            if type(unit_cost) is not str:
+                return None
+            line_cost = costs.get(unit_cost) or _checked_decimal(unit_cost, costs, cost_ok)
             if line_cost is None:
-                if type(unit_cost) is not str or cost_ok(unit_cost) is None:
-                    return None
-                line_cost = costs[unit_cost] = Decimal(unit_cost)
+                return None
         expiry_date = None
         if expiry is not None:
             expiry_date = dates.get(expiry) if type(expiry) is str else None
