@@ -41,6 +41,7 @@ from backroom.channels.models import ChannelAccount, Order, OrderHistory, OrderL
 from backroom.channels.permissions import CHANNELS_MANAGE
 from backroom.channels.platforms.base import CanonicalOrder, EventKind, PlatformEvent
 from backroom.events.services import publish
+from backroom.kernel.bulk import insert_rows
 from backroom.kernel.dates import business_date
 from backroom.kernel.exceptions import ValidationFailed
 
@@ -199,18 +200,18 @@ def _insert(
         order.is_history = True
         built.append((order, lines))
     # The intake's bulk insert (COPY on PostgreSQL, executemany on SQLite): as `bulk_create`.
-    intake.insert_rows([order for order, _lines in built], ids=True)
+    insert_rows([order for order, _lines in built], ids=True)
     lines_to_save: list[OrderLine] = []
     for order, lines in built:
         for line in lines:
             line.order = order
             lines_to_save.append(line)
-    intake.insert_rows(lines_to_save, ids=False)
+    insert_rows(lines_to_save, ids=False)
     note = _("Imported history before go-live: never depleted.")
     if source:
         note = f"{note} ({source})"
     now = timezone.now()
-    intake.insert_rows(
+    insert_rows(
         [
             OrderHistory(
                 order=order,

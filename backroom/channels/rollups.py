@@ -59,6 +59,7 @@ from backroom.channels.permissions_sales import CHANNELS_SALES
 from backroom.events.models import OutboxEvent
 from backroom.events.services import subscribe, subscribe_many
 from backroom.inventory.reports import register_revenue_provider
+from backroom.kernel.bulk import insert_values
 from backroom.kernel.dates import business_date as business_date_of
 from backroom.kernel.exceptions import NotFound, PermissionDenied, ValidationFailed
 from backroom.kernel.money import allocate, quantize_money
@@ -412,8 +413,6 @@ def refresh_orders_sales(order_ids: Iterable[int]) -> int:
         for table in ("day", "item", "hour", "channel"):
             _upsert(table, [pair for pair in pairs if pair[0][3].partition(":")[0] == table])
         if saved and all(row["order_id"] in fresh for row in saved):
-            from backroom.channels.intake import insert_values  # intake imports this module
-
             insert_values(OrderSales, saved, ids=False)  # new orders: no snapshot to update
         elif saved:
             OrderSales.objects.bulk_create(

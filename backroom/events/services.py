@@ -19,6 +19,7 @@ from django.utils import timezone
 
 from backroom.events.catalogue import payload_class, payload_to_dict
 from backroom.events.models import EventConsumption, OutboxEvent
+from backroom.kernel.bulk import insert_rows, new_instance
 
 logger = logging.getLogger(__name__)
 
@@ -103,15 +104,22 @@ def publish_many(payloads: Sequence[Any], *, org_node: Any = None) -> list[Outbo
         if payload_class(payload.event_type) is not type(payload):
             raise TypeError(f"{type(payload).__name__} is not the payload of {payload.event_type}")
     now = timezone.now()
-    rows = OutboxEvent.objects.bulk_create(
-        OutboxEvent(
+    node_id = None if org_node is None else org_node.pk
+    rows = [
+        new_instance(
+            OutboxEvent,
             event_type=payload.event_type,
             payload=payload_to_dict(payload),
-            org_node=org_node,
+            org_node_id=node_id,
             occurred_at=now,
         )
         for payload in payloads
-    )
+    ]
+    # One `COPY` on PostgreSQL: a till batch publishes two events per order.
+    insert_rows(rows, ids=True)
+    if org_node is not None:
+        for outbox_event in rows:
+            outbox_event._state.fields_cache["org_node"] = org_node
     quiet: list[int] = []
     lists: dict[Subscriber, list[OutboxEvent]] = {}
     # The subscribers of each event type, found once per batch rather than twice per event.

@@ -145,3 +145,39 @@ def test_one_dispatch_request_per_transaction(db, django_capture_on_commit_callb
             "payload__thing_id", flat=True
         )
     ) == [12, 13]
+
+
+@pytest.mark.parametrize("count", [3, 30])  # one INSERT; one COPY on PostgreSQL
+def test_publish_many_writes_each_event_as_publish_would(
+    db, count, django_assert_num_queries, monkeypatch
+):
+    from backroom.org.choices import NodeKind
+    from backroom.testing.factories import make_node
+
+    # "*" subscribers (webhooks) left out: the OtherHappened events then have none async.
+    monkeypatch.setattr(
+        services, "_subscribers", [s for s in services._subscribers if s.event_type != "*"]
+    )
+    node = make_node(NodeKind.GROUP, None, "EVTGRP")
+    payloads = [
+        ThingHappened(thing_id=n, label=f"标签 {n} \"quoted\"\\") if n % 3 else OtherHappened(n)
+        for n in range(count)
+    ]
+    with transaction.atomic():
+        rows = services.publish_many(payloads, org_node=node)
+    stored = list(OutboxEvent.objects.filter(pk__in=[row.pk for row in rows]).order_by("id"))
+    assert [row.pk for row in rows] == [row.pk for row in stored]
+    assert len({row.event_id for row in stored}) == count
+    for row, saved, payload in zip(rows, stored, payloads, strict=True):
+        assert (saved.event_id, saved.event_type, saved.payload, saved.org_node_id) == (
+            row.event_id,
+            payload.event_type,
+            services.payload_to_dict(payload),
+            node.pk,
+        )
+        assert saved.occurred_at == row.occurred_at
+        # Events with an async subscriber wait for the worker; the others are done.
+        assert (saved.dispatched_at is None) == (payload.event_type == "test.thing.happened")
+    assert received_in_process == [n for n in range(count) if n % 3]
+    with django_assert_num_queries(0):
+        assert all(row.org_node == node for row in rows)
