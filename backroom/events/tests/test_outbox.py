@@ -160,7 +160,7 @@ def test_publish_many_writes_each_event_as_publish_would(
     )
     node = make_node(NodeKind.GROUP, None, "EVTGRP")
     payloads = [
-        ThingHappened(thing_id=n, label=f"标签 {n} \"quoted\"\\") if n % 3 else OtherHappened(n)
+        ThingHappened(thing_id=n, label=f'标签 {n} "quoted"\\') if n % 3 else OtherHappened(n)
         for n in range(count)
     ]
     with transaction.atomic():
