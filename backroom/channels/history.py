@@ -199,7 +199,7 @@ def _insert(
         order.status_changed_at = data.placed_at
         order.is_history = True
         built.append((order, lines))
-    # The intake's bulk insert (COPY on PostgreSQL, executemany on SQLite): as `bulk_create`.
+    # kernel.bulk's insert (COPY on PostgreSQL, executemany on SQLite): as `bulk_create`.
     insert_rows([order for order, _lines in built], ids=True)
     lines_to_save: list[OrderLine] = []
     for order, lines in built:
