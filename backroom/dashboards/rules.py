@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections import defaultdict
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
@@ -149,9 +150,15 @@ def period_dates(period: str, today: dt.date) -> tuple[dt.date, dt.date]:
     raise ValueError(f"unknown period {period!r}")
 
 
-def _today(site: Site | None, now: dt.datetime) -> dt.date:
-    if site is not None:
-        return business_date(now, time_zone=site.time_zone, cutoff_hour=site.cutoff_hour)
+def _today(sites: Sequence[Site], now: dt.datetime) -> dt.date:
+    """The business date of "today" for these stores: the earliest of theirs (between midnight
+    and a store's cutoff hour its day is still the one before); the chain's calendar date
+    without stores."""
+    if sites:
+        return min(
+            business_date(now, time_zone=site.time_zone, cutoff_hour=site.cutoff_hour)
+            for site in sites
+        )
     return timezone.localtime(now, timezone.get_default_timezone()).date()
 
 
@@ -288,7 +295,7 @@ def evaluate_rule(
         site = sites_by_node.get(node.pk) if node.kind == NodeKind.STORE else None
         sites = [site] if site is not None else _stores_under(node)
         currency = site.legal_entity.base_currency if site is not None else reporting
-        start, end = period_dates(rule.period, _today(site, now))
+        start, end = period_dates(rule.period, _today(sites, now))
         groups[(currency, start, end)].append((node, site, sites))
     evaluations: list[Evaluation] = []
     for (currency, start, end), members in groups.items():

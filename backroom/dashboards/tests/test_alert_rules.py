@@ -146,6 +146,25 @@ def test_region_and_chain_scopes_sum_their_stores_then_take_the_ratio(tree):
     assert Alert.objects.filter(site__isnull=True).count() == 2
 
 
+def test_after_midnight_a_region_still_means_its_stores_business_day(tree):
+    """At 01:30 the stores (cutoff 04:00) still trade on the day before: the region's
+    "yesterday" is theirs, not the calendar's."""
+    a, b = tree.store_a.site, tree.store_b.site
+    calendar_today = dt.date(2026, 3, 10)
+    now = dt.datetime.combine(
+        calendar_today, dt.time(1, 30), tzinfo=timezone.get_default_timezone()
+    )
+    store_yesterday = calendar_today - dt.timedelta(days=2)
+    assert business_date(now, time_zone=a.time_zone, cutoff_hour=a.cutoff_hour) == (
+        calendar_today - dt.timedelta(days=1)
+    )
+    _day(a, store_yesterday, net=D(6000), cost=D(1800))
+    _day(b, store_yesterday, net=D(4000), cost=D(1800))
+    (outcome,) = rules.run_rule(_rule(code="region", scope="region"), now=now)
+    assert outcome.evaluation.date_from == outcome.evaluation.date_to == store_yesterday
+    assert outcome.evaluation.kpis["food_cost_pct"] == D("0.36")
+
+
 def test_the_rule_node_limits_its_scope(tree):
     a = tree.store_a.site
     _day(a, _yesterday(a), net=D(6000), cost=D(3000))

@@ -30,7 +30,9 @@ HX = {"HTTP_HX_REQUEST": "true"}
 
 
 def _receive_lot(item, location, quantity, cost, lot, in_days) -> dt.date:
-    expiry = site_today(location.site) + dt.timedelta(days=in_days)
+    # The report counts from the chain's calendar date (between midnight and the cutoff hour
+    # a store's business date is still the day before).
+    expiry = timezone.localdate() + dt.timedelta(days=in_days)
     services.receive(
         item=item,
         location=location,
