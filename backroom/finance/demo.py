@@ -18,6 +18,7 @@ import zlib
 from decimal import Decimal
 
 from django.core.files.uploadedfile import SimpleUploadedFile
+from django.utils import timezone
 
 from backroom.approvals import runtime
 from backroom.catalog.models import Category
@@ -58,7 +59,7 @@ def seed(ctx: DemoContext) -> None:
     entities = [node.legal_entity for node in ctx.nodes.values() if node.kind == NodeKind.ENTITY]
     if not entities:
         return
-    today = now().date()
+    today = timezone.localtime(now()).date()
     for back in range(70):
         day = today - dt.timedelta(days=back)
         drift = Decimal(ctx.random.randint(-40, 40)) / Decimal(10000)

@@ -14,8 +14,10 @@ from ninja import Field, Path, Query, Router, Schema, Status
 from ninja.pagination import paginate
 
 from backroom.catalog.models import Item
+from backroom.catalog.selectors import site_today
 from backroom.config.api_support import ObjectId, Pagination, errors, text
 from backroom.kernel.exceptions import NotFound, ValidationFailed
+from backroom.org.models import Site
 from backroom.org.selectors import get_node, get_site
 from backroom.planning import selectors, services
 from backroom.planning.models import (
@@ -131,8 +133,10 @@ class EventOut(Schema):
     note: str
 
 
-def _period(date_from: dt.date | None, date_to: dt.date | None) -> tuple[dt.date, dt.date]:
-    start = date_from or dt.date.today()
+def _period(
+    site: Site, date_from: dt.date | None, date_to: dt.date | None
+) -> tuple[dt.date, dt.date]:
+    start = date_from or site_today(site)  # the store's business day (past midnight too)
     end = date_to or start + dt.timedelta(days=13)
     if end < start or (end - start).days >= MAX_DAYS:
         raise ValidationFailed(
@@ -161,7 +165,7 @@ def list_forecasts(
     """The latest forecast of a store (planning.view) per menu item and day, and of its guest
     count (`menu_item_id` null); default period: 14 days from today, at most 92."""
     site = get_site(request.user, filters.store_id, PLANNING_VIEW)
-    start, end = _period(filters.date_from, filters.date_to)
+    start, end = _period(site, filters.date_from, filters.date_to)
     return selectors.forecasts_for(request.user, site, start, end)
 
 
@@ -181,7 +185,7 @@ def ingredient_demand(request: HttpRequest, filters: Query[ForecastFilter]) -> l
     """What the store's forecast menu demand and planned events will use of each stocked item
     over the period, in base units (recipes with the store's recent modifier mix)."""
     site = get_site(request.user, filters.store_id, PLANNING_VIEW)
-    start, end = _period(filters.date_from, filters.date_to)
+    start, end = _period(site, filters.date_from, filters.date_to)
     demand = services.ingredient_demand(site, start, end)
     skus = dict(Item.objects.filter(pk__in=demand).values_list("pk", "sku"))
     return [

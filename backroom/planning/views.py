@@ -14,6 +14,7 @@ from django.contrib import messages
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect
 from django.urls import path, reverse
+from django.utils import timezone
 from django.utils.dateparse import parse_date
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
@@ -21,6 +22,7 @@ from django.views.decorators.http import require_POST
 
 from backroom.catalog.choices import ItemKind
 from backroom.catalog.models import Item
+from backroom.catalog.selectors import site_today
 from backroom.kernel.exceptions import DomainError, NotFound, ValidationFailed
 from backroom.org.models import OrgNode, Site
 from backroom.org.selectors import get_node, get_site, stores_for
@@ -47,7 +49,7 @@ def forecasts(request: HttpRequest) -> HttpResponse:
     stores = stores_for(request.user, PLANNING_VIEW)
     site = _chosen_store(request, stores)
     run = selectors.last_good_run()
-    start = (run.as_of + dt.timedelta(days=1)) if run else dt.date.today()
+    start = (run.as_of + dt.timedelta(days=1)) if run else site_today(site)
     context: dict[str, Any] = {
         "title": _("Forecasts"),
         "stores": stores,
@@ -206,7 +208,7 @@ def accuracy(request: HttpRequest) -> HttpResponse:
 @page(PLANNING_VIEW)
 def calendar(request: HttpRequest) -> HttpResponse:
     """Holidays, promotions, closures and planned events, with forms to add them."""
-    today = dt.date.today()
+    today = timezone.localdate()
     context = {
         "title": _("Planning calendar"),
         "holidays": selectors.holidays_for(request.user).filter(

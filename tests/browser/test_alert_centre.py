@@ -10,6 +10,7 @@ from decimal import Decimal
 from typing import Any
 
 import pytest
+from django.utils import timezone
 
 from backroom.dashboards import rules as rule_engine
 from backroom.dashboards.alerts import Signal, raise_alert
@@ -28,7 +29,7 @@ def _look(page: Any, name: str) -> None:
 
 def _alerts(tree: Any) -> Alert:
     rule = AlertRule.objects.get(code="food-cost-high")
-    day = dt.date.today() - dt.timedelta(days=1)
+    day = timezone.localdate() - dt.timedelta(days=1)
     evaluation = rule_engine.Evaluation(
         node=tree.store_a,
         site=tree.store_a.site,

@@ -6,6 +6,9 @@ from __future__ import annotations
 import datetime as dt
 from decimal import Decimal
 
+from django.test import Client
+from django.utils import timezone
+
 from backroom.planning.models import DemandForecast, ForecastRun, Holiday, PlannedEvent
 from backroom.testing.factories import make_user
 from backroom.testing.matrix import assert_matrix
@@ -145,3 +148,28 @@ def test_calendar_page_shows_every_problem(tree, menu):
     )
     assert "Enter a date." in response.content.decode()
     assert not PlannedEvent.objects.exists()
+
+
+def test_the_default_period_starts_on_the_stores_business_day(tree, menu, monkeypatch):
+    """01:00 on 2 June in Shanghai is still the store's 1 June (its day ends at 04:00), and
+    already 1 June in UTC: the forecasts listed by default are those of 1–14 June."""
+    site = tree.store_a.site
+    run = ForecastRun.objects.create(
+        started_at=dt.datetime.now(dt.UTC), as_of=dt.date(2027, 5, 30), horizon=28
+    )
+    for day in (
+        dt.date(2027, 5, 31),
+        dt.date(2027, 6, 1),
+        dt.date(2027, 6, 14),
+        dt.date(2027, 6, 15),
+    ):
+        DemandForecast.objects.create(
+            run=run, site=site, menu_item=menu.noodles, date=day, quantity=Decimal(5), model="lgbm"
+        )
+    instant = dt.datetime(2027, 6, 1, 17, 0, tzinfo=dt.UTC)
+    monkeypatch.setattr(timezone, "now", lambda: instant)
+    client = Client()
+    client.force_login(make_user("store_manager", tree.store_a))
+    response = client.get(f"/api/v1/planning/forecasts?store_id={site.pk}")
+    assert response.status_code == 200
+    assert [row["date"] for row in response.json()["items"]] == ["2027-06-01", "2027-06-14"]

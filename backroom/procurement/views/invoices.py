@@ -12,6 +12,7 @@ from django.contrib import messages
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect
 from django.urls import path
+from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_http_methods, require_POST
@@ -143,7 +144,7 @@ def invoice_new(request: HttpRequest, order_id: int) -> HttpResponse:
             )
             for line in lines
         ]
-        header = {"invoice_date": dt.date.today().isoformat(), "tax_amount": "0"}
+        header = {"invoice_date": timezone.localdate().isoformat(), "tax_amount": "0"}
     else:
         rows = [
             InvoiceRow(
