@@ -45,7 +45,8 @@ def close_soldout_spell(outbox_event: OutboxEvent) -> None:
 @subscribe(ChannelsEvent.ORDER_RESTOCKED, is_async=True, name="dashboards.running.order_restocked")
 def mark_order_day(outbox_event: OutboxEvent) -> None:
     """An order of a past day changed (a late refund): the store's running totals are re-read
-    from the days until recomputed. Orders of today cost one lookup."""
+    from the days until recomputed. Orders of today cost two small lookups (the order's days,
+    the stores' open day)."""
     rows = OrderSales.objects.filter(order_id=outbox_event.payload["order_id"]).values_list(
         "site_id", "business_date"
     )
