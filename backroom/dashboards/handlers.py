@@ -46,7 +46,7 @@ def close_soldout_spell(outbox_event: OutboxEvent) -> None:
 def mark_order_day(outbox_event: OutboxEvent) -> None:
     """An order of a past day changed (a late refund): the store's running totals are re-read
     from the days until recomputed. Orders of today cost two small lookups (the order's days,
-    the stores' open day)."""
+    the stores' open business day)."""
     rows = OrderSales.objects.filter(order_id=outbox_event.payload["order_id"]).values_list(
         "site_id", "business_date"
     )

@@ -12,7 +12,7 @@ from backroom.dashboards import rollups, running
 @db_periodic_task(crontab(hour="3", minute="15"))
 def roll_dashboard_days() -> int:
     """After the nightly forecast (02:30): every store gets yesterday's stock row, the running
-    totals get the days every store has closed (`running.open_day`: before a store's cutoff
+    totals get the days every store has closed (`open_business_day`: before a store's cutoff
     hour its day is still open), and the forecasts of today on are recorded for "sales vs
     forecast"."""
     today = timezone.localdate()

@@ -34,9 +34,8 @@ from backroom.dashboards.models import (
     StoreRunningDirty,
     StoreRunningTotal,
 )
-from backroom.kernel.dates import business_date
-from backroom.org.choices import NodeKind
 from backroom.org.models import Site
+from backroom.org.selectors import open_business_day
 
 ZERO = Decimal(0)
 SALES_FIELDS = (
@@ -57,23 +56,6 @@ CHUNK_DAYS = 31
 
 Pair = tuple[int, str]  # (site id, currency)
 Values = dict[str, Any]  # the columns, and "channel_net": {kind: Decimal}
-
-
-def open_day(now: dt.datetime | None = None) -> dt.date:
-    """The earliest business day a store may still be trading on: the earliest business date
-    of the active stores (a day runs to its store's cutoff hour, past midnight); the chain's
-    calendar date without stores. The roll stops before it, and changes to days before it
-    mark their store (`mark_dirty`)."""
-    now = now or timezone.now()
-    zones = (
-        Site.objects.filter(node__kind=NodeKind.STORE, node__is_active=True)
-        .values_list("time_zone", "cutoff_hour")
-        .distinct()
-    )
-    days = [
-        business_date(now, time_zone=time_zone, cutoff_hour=cutoff) for time_zone, cutoff in zones
-    ]
-    return min(days) if days else timezone.localtime(now).date()
 
 
 def rolled_through() -> dt.date | None:
@@ -215,9 +197,9 @@ def _first_day(before: dt.date) -> dt.date | None:
 def roll(today: dt.date | None = None) -> int:
     """Add the running rows of every day before `today` not rolled yet, oldest first (in
     chunks of CHUNK_DAYS days, each committed with the new `through`); then recompute the
-    dirty stores. Returns the rows written. `today` defaults to `open_day()`: a day is rolled
-    once every store has closed it."""
-    today = today or open_day()
+    dirty stores. Returns the rows written. `today` defaults to the stores' open business day
+    (`open_business_day`): a day is rolled once every store has closed it."""
+    today = today or open_business_day()
     last = today - dt.timedelta(days=1)
     written = 0
     while True:
@@ -268,7 +250,7 @@ def mark_dirty(site_days: Iterable[tuple[int, dt.date]]) -> int:
     wanted = set(site_days)
     if not wanted:
         return 0
-    today = open_day()
+    today = open_business_day()
     pairs = sorted((site_id, day) for site_id, day in wanted if day < today)
     if not pairs:
         return 0

@@ -28,7 +28,7 @@ from backroom.dashboards.permissions import DASHBOARDS_VIEW
 from backroom.kernel.exceptions import NotFound, ValidationFailed
 from backroom.org.choices import SITE_KINDS
 from backroom.org.models import OrgNode, Site
-from backroom.org.selectors import get_node, get_site, nodes_for
+from backroom.org.selectors import get_node, get_site, nodes_for, open_business_day
 
 ZERO = Decimal(0)
 MAX_DAYS = 400
@@ -121,8 +121,9 @@ def period(
     today: dt.date | None = None,
 ) -> Period:
     """The period asked for: a preset, or from/to (default: the last 7 days up to yesterday);
-    at most MAX_DAYS days, ending on or after its start."""
-    today = today or timezone.localdate()
+    at most MAX_DAYS days, ending on or after its start. "Today" is the stores' open business
+    day (`open_business_day`): past midnight, until their cutoff hour, still the day before."""
+    today = today or open_business_day()
     if preset:
         return preset_period(preset, today)
     if date_from is None and date_to is None:

@@ -1,10 +1,13 @@
 """Reads of the org tree, scoped to the actor."""
 
+import datetime as dt
 from typing import Any
 
 from django.db.models import QuerySet
+from django.utils import timezone
 
 from backroom.accounts.permissions import ORG_VIEW
+from backroom.kernel.dates import business_date
 from backroom.kernel.exceptions import NotFound
 from backroom.org.choices import SITE_KINDS, NodeKind
 from backroom.org.models import Brand, LegalEntity, OrgNode, Site
@@ -86,3 +89,20 @@ def brands_for(actor: Any) -> QuerySet[Brand]:
     if not actor.has_scoped_permission(ORG_VIEW):
         return Brand.objects.none()
     return Brand.objects.order_by("code")
+
+
+def open_business_day(now: dt.datetime | None = None) -> dt.date:
+    """The earliest business day a store may still be trading on: the earliest business date
+    of the active stores (a store's day runs to its cutoff hour, past midnight); the chain's
+    calendar date without stores. What "today" is for the chain as a whole: days before it
+    are closed everywhere."""
+    now = now or timezone.now()
+    zones = (
+        Site.objects.filter(node__kind=NodeKind.STORE, node__is_active=True)
+        .values_list("time_zone", "cutoff_hour")
+        .distinct()
+    )
+    days = [
+        business_date(now, time_zone=time_zone, cutoff_hour=cutoff) for time_zone, cutoff in zones
+    ]
+    return min(days) if days else timezone.localtime(now).date()

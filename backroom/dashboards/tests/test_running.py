@@ -29,6 +29,7 @@ from backroom.inventory import services
 from backroom.kernel.actors import SYSTEM
 from backroom.kernel.dates import business_day_bounds
 from backroom.org.models import Site
+from backroom.org.selectors import open_business_day
 
 pytestmark = pytest.mark.django_db
 
@@ -56,7 +57,7 @@ def _row(site, day):
 
 def test_the_roll_sums_each_stores_days_to_yesterday_once(stock):
     site = stock.walk_in.site
-    today = running.open_day()
+    today = open_business_day()
     first = today - dt.timedelta(days=5)
     _sales(site, first, D(100))
     _sales(site, first + dt.timedelta(days=2), D("50.5"), kind="meituan")
@@ -90,7 +91,7 @@ def test_the_roll_sums_each_stores_days_to_yesterday_once(stock):
 
 def test_a_late_change_marks_the_store_until_it_is_recomputed(stock):
     site = stock.walk_in.site
-    today = running.open_day()
+    today = open_business_day()
     day = today - dt.timedelta(days=3)
     services.receive(
         item=stock.flour,
@@ -135,7 +136,7 @@ def test_a_late_change_marks_the_store_until_it_is_recomputed(stock):
 
 def test_a_mark_made_while_recomputing_survives(stock):
     site = stock.walk_in.site
-    yesterday = running.open_day() - dt.timedelta(days=1)
+    yesterday = open_business_day() - dt.timedelta(days=1)
     _sales(site, yesterday, D(10))
     running.roll()
     running.mark_dirty([(site.pk, yesterday)])
@@ -150,7 +151,7 @@ def test_a_mark_made_while_recomputing_survives(stock):
 
 def test_imported_history_before_the_first_day_rebuilds_the_store_from_it(stock):
     site = stock.walk_in.site
-    yesterday = running.open_day() - dt.timedelta(days=1)
+    yesterday = open_business_day() - dt.timedelta(days=1)
     _sales(site, yesterday, D(10))
     running.roll()
     earlier = yesterday - dt.timedelta(days=10)
@@ -164,7 +165,7 @@ def test_imported_history_before_the_first_day_rebuilds_the_store_from_it(stock)
 
 def test_the_rebuild_finds_and_fixes_a_damaged_row(stock, capsys):
     site = stock.walk_in.site
-    yesterday = running.open_day() - dt.timedelta(days=1)
+    yesterday = open_business_day() - dt.timedelta(days=1)
     day = yesterday - dt.timedelta(days=2)
     _sales(site, day, D(100))
     running.roll()
@@ -182,7 +183,7 @@ def test_the_rebuild_rolls_the_running_rows_an_upgrade_dropped(stock):
     """A migration that adds a running column drops the rows (dashboards.0008); the rebuild
     rolls them again, as the nightly job would."""
     site = stock.walk_in.site
-    yesterday = running.open_day() - dt.timedelta(days=1)
+    yesterday = open_business_day() - dt.timedelta(days=1)
     day = yesterday - dt.timedelta(days=2)
     _sales(site, day, D(100))
     running.roll()
@@ -256,7 +257,7 @@ BYS = ("total", "site", "day", "week", "month", "site_day", "site_week", "site_m
 @pytest.fixture
 def history(stock, tree):
     sites = [stock.walk_in.site, tree.store_b.site]
-    today = running.open_day()
+    today = open_business_day()
     _history(sites, today, 120)
     running.roll(today)
     return sites, today
@@ -365,7 +366,7 @@ def test_buckets_cut_to_the_period():
     assert facts.spans(None, dt.date(2026, 1, 1), dt.date(2026, 1, 9))[0].end == dt.date(2026, 1, 9)
 
 
-def test_the_open_day_is_the_earliest_business_day_of_the_stores(stock):
+def test_the_open_business_day_is_the_earliest_of_the_stores(stock):
     """Between midnight and a store's cutoff hour its business day is still the day before:
     the roll stops before the earliest such day, and changes from it on mark nothing."""
     site = stock.walk_in.site
@@ -375,11 +376,26 @@ def test_the_open_day_is_the_earliest_business_day_of_the_stores(stock):
     def at(hour: int) -> dt.datetime:
         return dt.datetime(2026, 3, 10, hour, 30, tzinfo=zone)
 
-    assert running.open_day(at(1)) == dt.date(2026, 3, 9)
-    assert running.open_day(at(5)) == dt.date(2026, 3, 10)
+    assert open_business_day(at(1)) == dt.date(2026, 3, 9)
+    assert open_business_day(at(5)) == dt.date(2026, 3, 10)
     # Another store closes its day at 06:00: at 05:30 it still trades on the 9th.
     Site.objects.filter(pk=stock.freezer_b.site_id).update(cutoff_hour=6)
-    assert running.open_day(at(5)) == dt.date(2026, 3, 9)
-    open_day = running.open_day()
+    assert open_business_day(at(5)) == dt.date(2026, 3, 9)
+    open_day = open_business_day()
     assert running.mark_dirty([(site.pk, open_day)]) == 0
     assert running.mark_dirty([(site.pk, open_day - dt.timedelta(days=1))]) == 1
+
+
+def test_after_midnight_the_dashboards_today_is_the_stores_business_day(stock, monkeypatch):
+    """At 01:30 in Shanghai the stores still trade on the day before (cutoff 04:00): the
+    dashboard's "today" preset and its default range count from that day."""
+    from backroom.dashboards import selectors
+
+    instant = dt.datetime(2027, 6, 2, 1, 30, tzinfo=zoneinfo.ZoneInfo("Asia/Shanghai"))
+    monkeypatch.setattr(timezone, "now", lambda: instant)
+    business_today = dt.date(2027, 6, 1)
+    assert selectors.period(None, None, preset="today") == selectors.Period(
+        business_today, business_today
+    )
+    default = selectors.period(None, None)
+    assert default.date_to == business_today - dt.timedelta(days=1)

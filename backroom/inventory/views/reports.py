@@ -10,7 +10,6 @@ from typing import Any
 from django.db.models import Q, QuerySet
 from django.http import HttpRequest, HttpResponse
 from django.urls import path
-from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
@@ -21,6 +20,7 @@ from backroom.inventory.permissions import INVENTORY_VIEW
 from backroom.inventory.views.exporting import EXPORT_CHUNK, store_time
 from backroom.kernel.exceptions import NotFound, ValidationFailed
 from backroom.org.models import Site
+from backroom.org.selectors import open_business_day
 from backroom.web.errors import page
 from backroom.web.exports import MAX_ROWS, Column, export_format, export_report, export_table
 from backroom.web.forms import posted_id
@@ -254,7 +254,7 @@ def _avt_params(request: HttpRequest) -> dict[str, Any]:
         )
     else:
         raise NotFound()
-    yesterday = timezone.localdate() - dt.timedelta(days=1)
+    yesterday = open_business_day() - dt.timedelta(days=1)  # the last day every store closed
     date_to = _date(request.GET.get("date_to")) or yesterday
     date_from = _date(request.GET.get("date_from")) or date_to - dt.timedelta(days=27)
     return {
