@@ -219,6 +219,7 @@ def submit_orders(orders: Sequence[TillOrder], *, actor: Any) -> list[TillResult
     results: dict[int, TillResult] = {}
     with transaction.atomic():
         bulk: dict[int, list[tuple[int, TillOrder, NewOrder]]] = {}
+        new: dict[int, NewOrder] = {}  # each new order's stored JSON and event, built once
         one_by_one: list[int] = []
         for index, order in enumerate(orders):
             account = accounts[(order.store_id, order.channel)]
@@ -227,10 +228,10 @@ def submit_orders(orders: Sequence[TillOrder], *, actor: Any) -> list[TillResult
                 results[index] = TillResult(index, order.uuid, previous, replayed=True)
                 continue
             data = _data(order)
-            payload = _json(data)
-            event = _placed(account, data)
-            if receives_in_bulk(account, event):
-                entry = NewOrder(event, payload, "pos.order", "application/json")
+            entry = new[index] = NewOrder(
+                _placed(account, data), _json(data), "pos.order", "application/json"
+            )
+            if receives_in_bulk(account, entry.event):
                 bulk.setdefault(account.pk, []).append((index, order, entry))
             else:
                 one_by_one.append(index)
@@ -250,7 +251,7 @@ def submit_orders(orders: Sequence[TillOrder], *, actor: Any) -> list[TillResult
         for index in sorted(one_by_one):
             order = orders[index]
             account = accounts[(order.store_id, order.channel)]
-            results[index] = _apply(index, order, account, actor)
+            results[index] = _apply(index, order, new[index], account, actor)
     return [results[index] for index in range(len(orders))]
 
 
@@ -295,9 +296,9 @@ def _plain(value: Any) -> Any:
     return plain
 
 
-def _apply(index: int, order: TillOrder, account: ChannelAccount, actor: Any) -> TillResult:
-    data = _data(order)
-    payload = _json(data)
+def _apply(
+    index: int, order: TillOrder, entry: NewOrder, account: ChannelAccount, actor: Any
+) -> TillResult:
     try:
         with transaction.atomic():
             message = InboxMessage.objects.create(
@@ -305,8 +306,8 @@ def _apply(index: int, order: TillOrder, account: ChannelAccount, actor: Any) ->
                 external_order_id=str(order.uuid),
                 event_key=PLACED,
                 raw_type="pos.order",
-                payload=payload,
-                content_type="application/json",
+                payload=entry.payload,
+                content_type=entry.content_type,
             )
     except IntegrityError:
         # The same UUID from a concurrent request (a till retrying): it committed first.
@@ -314,8 +315,7 @@ def _apply(index: int, order: TillOrder, account: ChannelAccount, actor: Any) ->
         if first is None:
             raise
         return TillResult(index, order.uuid, first, replayed=True)
-    event = _placed(account, data)
-    applied = apply_event(account, event, inbox=message, actor=actor)
+    applied = apply_event(account, entry.event, inbox=message, actor=actor)
     message.status = InboxStatus.PROCESSED
     message.order = applied.order
     message.attempts = 1

@@ -54,7 +54,7 @@ from backroom.dashboards.choices import (
 )
 from backroom.dashboards.kpis import KPIS, Measures, evaluate
 from backroom.dashboards.models import Alert, AlertRule
-from backroom.kernel.dates import business_date
+from backroom.kernel.dates import earliest_business_date
 from backroom.org.choices import NodeKind
 from backroom.org.models import OrgNode, Site
 
@@ -154,12 +154,10 @@ def _today(sites: Sequence[Site], now: dt.datetime) -> dt.date:
     """The business date of "today" for these stores: the earliest of theirs (between midnight
     and a store's cutoff hour its day is still the one before); the chain's calendar date
     without stores."""
-    if sites:
-        return min(
-            business_date(now, time_zone=site.time_zone, cutoff_hour=site.cutoff_hour)
-            for site in sites
-        )
-    return timezone.localtime(now, timezone.get_default_timezone()).date()
+    return (
+        earliest_business_date(now, ((site.time_zone, site.cutoff_hour) for site in sites))
+        or timezone.localtime(now, timezone.get_default_timezone()).date()
+    )
 
 
 def _base_nodes(rule: AlertRule) -> list[OrgNode]:

@@ -319,14 +319,18 @@ def plain_lines(values: Any) -> list[PlainLine] | None:
             or get("occurred_at") is not None
         ):
             return None
-        number = quantities.get(quantity) or _checked_decimal(quantity, quantities, quantity_ok)
+        number = quantities.get(quantity)
+        if number is None:
+            number = _checked_decimal(quantity, quantities, quantity_ok)
         if number is None:
             return None
         line_cost = None
         if unit_cost is not None:
             if type(unit_cost) is not str:
                 return None
-            line_cost = costs.get(unit_cost) or _checked_decimal(unit_cost, costs, cost_ok)
+            line_cost = costs.get(unit_cost)
+            if line_cost is None:
+                line_cost = _checked_decimal(unit_cost, costs, cost_ok)
             if line_cost is None:
                 return None
         expiry_date = None

@@ -1,5 +1,6 @@
 """Business dates: a store's day ends at its cut-off hour (a restaurant's Friday ends at 04:00 Saturday)."""
 
+from collections.abc import Iterable
 from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
@@ -14,6 +15,16 @@ def business_date(moment: datetime, *, time_zone: str, cutoff_hour: int) -> date
         raise ValueError("cutoff_hour must be between 0 and 23")
     local = moment.astimezone(ZoneInfo(time_zone))
     return (local - timedelta(hours=cutoff_hour)).date()
+
+
+def earliest_business_date(moment: datetime, zones: Iterable[tuple[str, int]]) -> date | None:
+    """The earliest business date of stores given as (time zone, cut-off hour) at an aware
+    instant: past midnight, until its cut-off, a store is still on the day before (None
+    without stores)."""
+    return min(
+        (business_date(moment, time_zone=zone, cutoff_hour=cutoff) for zone, cutoff in zones),
+        default=None,
+    )
 
 
 def business_day_bounds(

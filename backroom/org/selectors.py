@@ -7,7 +7,7 @@ from django.db.models import QuerySet
 from django.utils import timezone
 
 from backroom.accounts.permissions import ORG_VIEW
-from backroom.kernel.dates import business_date
+from backroom.kernel.dates import earliest_business_date
 from backroom.kernel.exceptions import NotFound
 from backroom.org.choices import SITE_KINDS, NodeKind
 from backroom.org.models import Brand, LegalEntity, OrgNode, Site
@@ -102,7 +102,4 @@ def open_business_day(now: dt.datetime | None = None) -> dt.date:
         .values_list("time_zone", "cutoff_hour")
         .distinct()
     )
-    days = [
-        business_date(now, time_zone=time_zone, cutoff_hour=cutoff) for time_zone, cutoff in zones
-    ]
-    return min(days) if days else timezone.localtime(now).date()
+    return earliest_business_date(now, zones) or timezone.localtime(now).date()
