@@ -13,7 +13,12 @@ so a completed order explodes into about 20–30 ingredient quantities that the 
 Orders go to POST /api/v1/channels/pos/batches (`--batch` orders per request, ≤ 1,000)
 in-process through Django's full middleware stack (bearer token, ninja validation, JSON), with
 synchronous commit on. Only the posting loop is timed. `--single N` then posts N orders one
-request each to POST /api/v1/channels/pos/orders and prints requests/s and p50/p99 latency.
+request each to POST /api/v1/channels/pos/orders and prints requests/s and p50/p99 latency;
+the request stores the order and the worker applies it (decision 0012), so the worker's job is
+then run here on what they stored and timed too. `--steady RATE` instead offers single orders
+at a steady RATE per second for `--seconds` from `--clients` processes (open loop: a request's
+latency counts from the moment it was due, so falling behind shows) while `backroom worker`
+runs beside them; it prints the latencies, how far the worker lagged, and the machine's CPU.
 The posting time is split into `post_moves` (the ledger), the in-process subscribers of the
 channels order events (sales rollups) and the rest; `--profile PATH` writes cProfile data for
 the batch requests to PATH and for the single ones to PATH.single. CPU time is printed too
@@ -277,6 +282,145 @@ def _stock_day_rollups() -> float:
     return time.perf_counter() - tick
 
 
+def _apply_stored() -> tuple[int, float, float]:
+    """Run the worker's job on what single requests stored: (orders, seconds, CPU seconds)."""
+    from backroom.channels.jobs import apply_stored_orders
+
+    tick, cpu = time.perf_counter(), time.process_time()
+    applied = apply_stored_orders.call_local()
+    return applied, time.perf_counter() - tick, time.process_time() - cpu
+
+
+def _machine_cpu() -> tuple[float, float]:
+    """(busy, total) CPU seconds of the whole machine so far, from /proc/stat."""
+    fields = [int(value) for value in Path("/proc/stat").read_text().split("\n")[0].split()[1:]]
+    idle = fields[3] + fields[4]
+    tick = os.sysconf("SC_CLK_TCK")
+    return (sum(fields) - idle) / tick, sum(fields) / tick
+
+
+def _process_cpu(pid: int) -> float:
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def _steady_client(
+    index: int, args: argparse.Namespace, due: float, setup: tuple, results: object
+) -> None:  # type: ignore[type-arg]
+    """One client process of `--steady`: its share of the requests, each sent when due."""
+    from django.db import connection
+    from django.test import Client
+
+    site_id, menu, modifiers, token = setup
+    client = Client(SERVER_NAME="localhost", HTTP_AUTHORIZATION=f"Bearer {token}")
+    rng = random.Random(args.seed * 1000 + index)
+    interval = args.clients / args.steady
+    first = due + index / args.steady
+    latencies: list[float] = []
+    failed = 0
+    cpu = time.process_time()
+    for number in range(int(args.seconds * args.steady / args.clients)):
+        body = json.dumps(_order(rng, site_id, menu, modifiers, datetime.now(UTC)))
+        at = first + number * interval
+        wait = at - time.monotonic()
+        if wait > 0:
+            time.sleep(wait)
+        response = client.post("/api/v1/channels/pos/orders", body, content_type="application/json")
+        latencies.append((time.monotonic() - at) * 1000)
+        failed += response.status_code != 201
+    results.put((latencies, failed, time.process_time() - cpu))  # type: ignore[attr-defined]
+    connection.close()
+
+
+def _steady(args: argparse.Namespace, setup: tuple) -> None:  # type: ignore[type-arg]
+    import multiprocessing
+    import subprocess
+
+    from django.db import connections
+    from huey.contrib.djhuey import HUEY
+
+    from backroom.channels.choices import InboxStatus
+    from backroom.channels.models import InboxMessage, Order
+    from backroom.events.services import dispatch_outbox
+
+    # Start from a quiet worker: the earlier phases' events dispatched, their tasks dropped.
+    while dispatch_outbox():
+        pass
+    HUEY.flush()
+    connections.close_all()  # each forked client opens its own
+    worker = subprocess.Popen(
+        [sys.executable, "-m", "backroom", "worker", "--quiet"],
+        cwd=ROOT,
+        stdout=subprocess.DEVNULL,
+        stderr=open(Path(os.environ["BACKROOM_VAR_DIR"]) / "worker.log", "w"),
+    )
+    time.sleep(4)  # the consumer starts
+    first_id = InboxMessage.objects.order_by("-id").values_list("id", flat=True).first() or 0
+    connections.close_all()
+    context = multiprocessing.get_context("fork")
+    results = context.Queue()
+    due = time.monotonic() + 1.0
+    clients = [
+        context.Process(target=_steady_client, args=(index, args, due, setup, results))
+        for index in range(args.clients)
+    ]
+    busy, total = _machine_cpu()
+    worker_cpu = _process_cpu(worker.pid)
+    for process in clients:
+        process.start()
+    gathered = [results.get() for _ in clients]
+    for process in clients:
+        process.join()
+    sent_at = time.monotonic()
+    # The worker catches up with what is left.
+    while InboxMessage.objects.filter(status=InboxStatus.STORED).exists():
+        if time.monotonic() - sent_at > 300:
+            sys.exit("The worker did not apply the stored orders within 5 minutes.")
+        time.sleep(0.05)
+    drained = time.monotonic() - sent_at
+    busy_after, total_after = _machine_cpu()
+    worker_cpu = _process_cpu(worker.pid) - worker_cpu
+    worker.terminate()
+    worker.wait(timeout=30)
+    latencies = sorted(value for rows, _failed, _cpu in gathered for value in rows)
+    failed = sum(count for _rows, count, _cpu in gathered)
+    client_cpu = sum(cpu for _rows, _count, cpu in gathered)
+    sent = len(latencies)
+    wall = sent / args.steady
+
+    def percentile(values: list[float], share: float) -> float:
+        return values[min(len(values) - 1, int(len(values) * share))]
+
+    lags = sorted(
+        (message.processed_at - message.received_at).total_seconds() * 1000
+        for message in InboxMessage.objects.filter(pk__gt=first_id).only(
+            "received_at", "processed_at"
+        )
+    )
+    depleted = Order.objects.filter(
+        pk__in=InboxMessage.objects.filter(pk__gt=first_id).values("order_id"), is_depleted=True
+    ).count()
+    print(
+        f"steady {args.steady:g} requests/s for {args.seconds:g} s from {args.clients} client "
+        f"processes: {sent:,} sent, {failed} failed; latency from when due p50 "
+        f"{statistics.median(latencies):.1f} ms, p99 {percentile(latencies, 0.99):.1f} ms, "
+        f"max {latencies[-1]:.1f} ms"
+    )
+    print(
+        f"the worker: stored → applied p50 {statistics.median(lags):.0f} ms, p99 "
+        f"{percentile(lags, 0.99):.0f} ms, max {lags[-1]:.0f} ms; caught up "
+        f"{drained:.2f} s after the last request; {depleted:,} of {sent:,} orders depleted"
+    )
+    machine = (busy_after - busy) / max(total_after - total, 1e-9)
+    print(
+        f"CPU per order: clients {client_cpu / sent * 1e3:.1f} ms, worker "
+        f"{worker_cpu / sent * 1e3:.1f} ms; the machine {machine:.0%} busy "
+        f"({os.cpu_count()} cores, everything included) over {wall + drained:.1f} s"
+    )
+    if failed or depleted != sent:
+        sys.exit("Not every order was stored and depleted.")
+
+
 def _rows() -> int:
     from backroom.inventory.models import StockMove
 
@@ -288,6 +432,15 @@ def main() -> None:
     parser.add_argument("--orders", type=int, default=100_000, help="orders to post in batches")
     parser.add_argument("--batch", type=int, default=1000, help="orders per request (≤ 1000)")
     parser.add_argument("--single", type=int, default=0, help="then N single-order requests")
+    parser.add_argument(
+        "--steady",
+        type=float,
+        default=0,
+        metavar="RATE",
+        help="then single orders at RATE requests/s with the worker running",
+    )
+    parser.add_argument("--seconds", type=float, default=30, help="how long --steady runs")
+    parser.add_argument("--clients", type=int, default=2, help="client processes for --steady")
     parser.add_argument("--seed", type=int, default=11)
     parser.add_argument(
         "--rollups",
@@ -440,6 +593,15 @@ def main() -> None:
             f"CPU per single order: this process {single_cpu / args.single * 1e3:.1f} ms{backend}"
         )
         print(f"garbage collector while posting single orders: {pauses}")
+        applied, seconds, cpu = _apply_stored()
+        print(
+            f"the worker's job on them (here, after the requests): {applied:,} orders in "
+            f"{seconds:.2f} s, CPU {cpu / max(applied, 1) * 1e3:.2f} ms per order"
+        )
+        if applied != args.single:
+            sys.exit("Not every single order was applied.")
+    if args.steady:
+        _steady(args, (site_id, menu, modifiers, token))
     if args.queries:
         from django.test.utils import CaptureQueriesContext
 

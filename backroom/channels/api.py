@@ -89,8 +89,10 @@ def _till_order(payload: TillOrderIn) -> pos.TillOrder:
 def post_till_order(request: HttpRequest, payload: TillOrderIn) -> Status:
     """One order from a till (channels.operate at its store). 201 when new; 200 with
     `replayed: true` when its UUID was posted before (nothing changes). Unknown SKUs are kept
-    and flagged, never refused."""
-    result = pos.submit_orders([_till_order(payload)], actor=request.user)[0]
+    and flagged, never refused. The order and its lines are stored before the answer; a till
+    sale is depleted, rolled up and audited by the worker a moment later (`is_depleted` turns
+    true then; an order received or accepted through the own app is applied at once)."""
+    result = pos.submit_orders([_till_order(payload)], actor=request.user, defer=True)[0]
     return Status(200 if result.replayed else 201, result)
 
 

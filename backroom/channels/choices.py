@@ -47,6 +47,7 @@ class AfterDepletion(models.TextChoices):
 
 class InboxStatus(models.TextChoices):
     RECEIVED = "received", pgettext_lazy("inbox message", "Received")
+    STORED = "stored", _("Stored, to apply")  # a till's order, written; the worker applies it
     PROCESSED = "processed", _("Processed")
     FAILED = "failed", _("Failed")
 

@@ -32,6 +32,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
+from django.contrib.auth import get_user_model
 from django.db import IntegrityError, transaction
 from django.db.models import F
 from django.utils import timezone
@@ -130,6 +131,88 @@ def _queue(message_id: int) -> None:
     process_inbox_message(message_id)
 
 
+def _queue_stored() -> None:
+    from backroom.channels.jobs import apply_stored_orders
+
+    apply_stored_orders()
+
+
+def apply_stored(limit: int = 500) -> int:
+    """Apply the till orders stored by single requests (`receive_orders(defer=True)`), oldest
+    first, set-wise as a batch is applied; how many were applied.
+
+    Their messages are locked and skipped when locked (PostgreSQL; SQLite runs one writer at a
+    time), so workers running at once share them out and each order is applied once."""
+    with transaction.atomic():
+        messages = list(
+            InboxMessage.objects.select_for_update(skip_locked=True, of=("self",))
+            .filter(status=InboxStatus.STORED)
+            .order_by("id")[:limit]
+        )
+        return _apply_stored(messages) if messages else 0
+
+
+def _apply_stored(messages: Sequence[InboxMessage]) -> int:
+    """Apply stored till orders whose messages this transaction has locked: per account and
+    poster, what `receive_orders` would have applied in the request. An order locked by a
+    status change is left to it (`_locked_order` applies it first)."""
+    orders = Order.objects.select_for_update(skip_locked=True, of=("self",)).in_bulk(
+        [message.order_id for message in messages if message.order_id is not None]
+    )
+    accounts = ChannelAccount.objects.select_related(
+        "site__node", "site__legal_entity", "location"
+    ).in_bulk({message.account_id for message in messages})
+    actors = get_user_model().objects.in_bulk(
+        {message.actor_id for message in messages if message.actor_id is not None}
+    )
+    lines: dict[int, list[OrderLine]] = {}
+    for line in OrderLine.objects.filter(order_id__in=list(orders)).order_by("order_id", "line_no"):
+        lines.setdefault(line.order_id, []).append(line)
+    groups: dict[tuple[int, int | None], list[InboxMessage]] = {}
+    for message in messages:
+        if message.order_id in orders:
+            groups.setdefault((message.account_id, message.actor_id), []).append(message)
+    now = timezone.now()
+    cache = depletion.ExplosionCache(shared=True)
+    applied: list[int] = []
+    for (account_id, actor_id), group in groups.items():
+        account = accounts[account_id]
+        new: list[NewOrder] = []
+        built: list[tuple[Order, list[OrderLine]]] = []
+        for message in group:
+            message._state.fields_cache["account"] = account
+            order = orders[message.order_id]  # type: ignore[index]
+            order._state.fields_cache.update(account=account, site=account.site)
+            for line in lines.get(order.pk, ()):
+                line._state.fields_cache["order"] = order
+            event = parse_message(message)[0]
+            new.append(NewOrder(event, message.payload, message.raw_type, message.content_type))
+            built.append((order, lines.get(order.pk, [])))
+        actor = actors.get(actor_id, SYSTEM) if actor_id is not None else SYSTEM
+        _apply_new(
+            account,
+            new,
+            built,
+            [message.pk for message in group],
+            [False] * len(built),
+            actor=actor,
+            cache=cache,
+            now=now,
+            stored=True,
+        )
+        applied += [message.pk for message in group]
+    if applied:
+        InboxMessage.objects.filter(pk__in=applied).update(
+            status=InboxStatus.PROCESSED, attempts=F("attempts") + 1, processed_at=now
+        )
+        done = set(applied)
+        for message in messages:
+            if message.pk in done:
+                message.status, message.processed_at = InboxStatus.PROCESSED, now
+                message.attempts += 1
+    return len(applied)
+
+
 def parse_message(message: InboxMessage) -> list[PlatformEvent]:
     """The events a stored message carries, through its account kind's parser."""
     parser = _PARSERS.get(message.account.kind)
@@ -159,6 +242,9 @@ def process_message(message_id: int) -> InboxMessage:
             .get(pk=message_id)
         )
         if message.status == InboxStatus.PROCESSED:
+            return message
+        if message.status == InboxStatus.STORED:
+            _apply_stored([message])
             return message
         order = None
         try:
@@ -260,6 +346,7 @@ def apply_event(
     """
     if event.kind in (EventKind.HEARTBEAT, EventKind.IGNORED):
         return Applied(None)
+    _apply_stored_first(account, event.external_order_id)
     with transaction.atomic():
         order = _locked_order(account, event.external_order_id)
         if order is None:
@@ -278,13 +365,43 @@ def apply_event(
         return _transition(order, event, inbox=inbox, actor=actor, strict=strict)
 
 
+def _apply_stored_first(account: ChannelAccount, external_id: str) -> None:
+    """Apply a till order stored by its request (and not yet by the worker) in a transaction
+    of its own, before a change to it takes its locks: its ledger posting then never waits,
+    holding the audit chain's head, for stock another posting holds."""
+    if account.kind not in TILL_KINDS:
+        return
+    with transaction.atomic():
+        stored = list(
+            InboxMessage.objects.select_for_update(of=("self",)).filter(
+                account=account, external_order_id=external_id[:64], status=InboxStatus.STORED
+            )
+        )
+        if stored:
+            _apply_stored(stored)
+
+
 def _locked_order(account: ChannelAccount, external_id: str) -> Order | None:
-    return (
+    """The order, locked; a till order stored by its request is applied first, so what
+    follows (a refund, a cancellation, a late mapping) finds it as the request left it
+    (`_apply_stored_first` has usually done so already, in its own transaction)."""
+    order = (
         Order.objects.select_for_update(of=("self",))
         .select_related("account__location", "site__node")
         .filter(account=account, external_id=external_id)
         .first()
     )
+    if order is None or account.kind not in TILL_KINDS:
+        return order
+    stored = list(
+        InboxMessage.objects.select_for_update(of=("self",)).filter(
+            order=order, status=InboxStatus.STORED
+        )
+    )
+    if not stored:
+        return order
+    _apply_stored(stored)
+    return _locked_order(account, external_id)
 
 
 def _history(
@@ -498,6 +615,7 @@ def receive_orders(
     *,
     actor: Any = SYSTEM,
     cache: depletion.ExplosionCache | None = None,
+    defer: bool = False,
 ) -> list[Order] | None:
     """Store and apply many new orders of one account set-wise, with the effects `apply_event`
     has order by order: inbox messages (processed), orders and lines, history, completion and
@@ -505,12 +623,15 @@ def receive_orders(
     (published together), and one audit entry for the batch (`channels.order.receive` on the
     order when there is only one). Each event must pass `receives_in_bulk`.
 
+    With `defer` (a till's single order, decision 0012) only the orders, their lines and their
+    inbox messages are written, the messages as `stored`; the worker applies the rest
+    (`apply_stored`) after commit, exactly as it would have been applied here.
+
     None, with nothing written, when one of the orders exists already (a concurrent request
     inserted it): apply them one by one with `apply_event` instead.
     """
     if not new:
         return []
-    site = account.site
     skus = {line.external_sku for entry in new for line in entry.event.order.lines}  # type: ignore[union-attr]
     codes = {
         m.code
@@ -535,12 +656,14 @@ def receive_orders(
     # always ends: a batch then needs no update of its orders (each one a new row version and
     # an entry in every index). Those that end otherwise are corrected below.
     expected = [
-        order.status == OrderStatus.COMPLETED
+        not defer
+        and order.status == OrderStatus.COMPLETED
         and all(line.menu_item_id is not None for line in lines)
         for order, lines in built
     ]
     for order, is_depleted in zip(orders, expected, strict=True):
         order.is_depleted = is_depleted
+    status = InboxStatus.STORED if defer else InboxStatus.PROCESSED
     try:
         with transaction.atomic():
             # Inserted in external id order: two batches sharing orders wait for each other
@@ -557,11 +680,12 @@ def receive_orders(
                         "raw_type": entry.raw_type[:100],
                         "payload": entry.payload,
                         "content_type": entry.content_type[:100],
-                        "status": InboxStatus.PROCESSED.value,
-                        "attempts": 1,
+                        "status": status.value,
+                        "attempts": 0 if defer else 1,
                         "order_id": order.pk,
+                        "actor_id": getattr(actor, "pk", None),
                         "received_at": now,
-                        "processed_at": now,
+                        "processed_at": None if defer else now,
                     }
                     for entry, order in zip(new, orders, strict=True)
                 ],
@@ -573,21 +697,58 @@ def receive_orders(
             order._state.adding = True
             order.is_depleted = False
         return None
-    for order in orders:
-        order.is_depleted = False  # until the depletion below says so
-    completed = [(order, lines) for order, lines in built if order.status == OrderStatus.COMPLETED]
-    plans = depletion.deplete_new(completed, cache=cache) if completed else []
+    if defer:
+        _link_lines(built)
+        insert_rows([line for _order, lines in built for line in lines], ids=True)
+        transaction.on_commit(_queue_stored, robust=True)
+        return orders
+    _apply_new(account, new, built, messages, expected, actor=actor, cache=cache, now=now)
+    return orders
+
+
+def _link_lines(built: list[tuple[Order, list[OrderLine]]]) -> None:
     for order, lines in built:
         # What `line.order = order` sets, without the descriptor's checks (new lines).
         for line in lines:
             vars(line)["order_id"] = order.pk
             line._state.fields_cache["order"] = order
-    insert_rows([line for _order, lines in built for line in lines], ids=True)
+
+
+def _apply_new(
+    account: ChannelAccount,
+    new: Sequence[NewOrder],
+    built: list[tuple[Order, list[OrderLine]]],
+    messages: Sequence[int],
+    inserted: Sequence[bool],
+    *,
+    actor: Any,
+    cache: depletion.ExplosionCache | None,
+    now: dt.datetime,
+    stored: bool = False,
+) -> None:
+    """The effects of new orders whose rows are written (`inserted`: the `is_depleted` each was
+    written with): depletion, the flags it sets, history, audit and events. Their lines are
+    inserted here, after depletion set their flags, unless they were `stored` before (the
+    worker applying a till's deferred order), when the flags are updated instead."""
+    orders = [order for order, _lines in built]
+    for order in orders:
+        order.is_depleted = False  # until the depletion below says so
+    completed = [(order, lines) for order, lines in built if order.status == OrderStatus.COMPLETED]
+    plans = depletion.deplete_new(completed, cache=cache) if completed else []
+    if stored:
+        touched = [line for _order, lines in completed for line in lines]
+        if touched:
+            OrderLine.objects.bulk_update(
+                touched, ["is_depleted", "depleted_quantity", "depletion_error"]
+            )
+    else:
+        _link_lines(built)
+        insert_rows([line for _order, lines in built for line in lines], ids=True)
     for is_depleted in (True, False):
         wrong = [
             order.pk
-            for order, inserted in zip(orders, expected, strict=True)
-            if order.is_depleted == is_depleted and inserted != is_depleted
+            for order, written in zip(orders, inserted, strict=True)
+            if order.is_depleted == is_depleted and written != is_depleted
         ]
         if wrong:
             Order.objects.filter(pk__in=wrong).update(is_depleted=is_depleted)
@@ -618,6 +779,7 @@ def receive_orders(
         ids=False,
     )
     _audit_received(orders, built, actor=actor)
+    site = account.site
     with rollups.fresh_orders(built):
         publish_many(
             [
@@ -650,7 +812,6 @@ def receive_orders(
             ],
             org_node=site.node,
         )
-    return orders
 
 
 def _audit_received(
@@ -707,6 +868,7 @@ def _created(
         actor=actor,
         note=note,
     )
+    _after_status(order, event, target)  # stock before the audit chain's head (`_transition`)
     record_audit(
         actor=actor,
         action="channels.order.receive",
@@ -735,7 +897,6 @@ def _created(
         ),
         org_node=order.site.node,
     )
-    _after_status(order, event, target)
     return Applied(order, history, created=True, is_applied=True)
 
 
@@ -834,6 +995,9 @@ def _transition(
         actor=actor,
         note=note,
     )
+    # Stock first, then the audit entry: every ledger posting locks stock before the audit
+    # chain's head, so one that took the head first could wait for stock held by another.
+    _after_status(order, event, target)
     if target != current:
         record_audit(
             actor=actor,
@@ -854,7 +1018,6 @@ def _transition(
             ),
             org_node=order.site.node,
         )
-    _after_status(order, event, target)
     return Applied(order, history, is_applied=True)
 
 
@@ -974,6 +1137,7 @@ def change_status(order: Order, *, status: str, actor: Any, key: str, reason: st
 def deplete_pending(order: Order) -> None:
     """Deplete what is left of a completed order (a line mapped later, stock received after a
     refusal); nothing for an order that is not completed."""
+    _apply_stored_first(order.account, order.external_id)
     with transaction.atomic():
         locked = _locked_order(order.account, order.external_id)
         if locked is None or locked.status not in (

@@ -4,13 +4,25 @@ from huey import crontab
 from huey.contrib.djhuey import db_periodic_task, db_task, lock_task
 from huey.exceptions import TaskLockedException
 
-from backroom.channels.intake import process_message, retry_failed
+from backroom.channels.intake import apply_stored, process_message, retry_failed
 
 
 @db_task()
 def process_inbox_message(message_id: int) -> str:
     """Apply one stored message (queued after the commit that stored it)."""
     return str(process_message(message_id).status)
+
+
+@db_task()
+def apply_stored_orders(limit: int = 500) -> int:
+    """Apply the till orders single requests stored (queued after each commit; a task finds
+    those the tasks before it left, often none)."""
+    applied = 0
+    while True:
+        count = apply_stored(limit)
+        applied += count
+        if count < limit:
+            return applied
 
 
 @db_periodic_task(crontab(minute="*/2"))

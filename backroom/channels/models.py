@@ -281,7 +281,10 @@ class OrderHistory(models.Model):
 
 class InboxMessage(models.Model):
     """A push or till post exactly as it arrived (`payload` verbatim), stored before anything
-    else; the worker applies it. A failed one stays here with its reason and is retried."""
+    else; the worker applies it. A failed one stays here with its reason and is retried.
+
+    A till's single order is `stored`: its order and lines are written with the message, and
+    the worker applies the rest on behalf of `actor`, who posted it (decision 0012)."""
 
     scope_field = "account__site__node"
 
@@ -298,6 +301,14 @@ class InboxMessage(models.Model):
     attempts = models.PositiveIntegerField(default=0)
     order = models.ForeignKey(
         Order, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
+        db_index=False,
     )
     received_at = models.DateTimeField(default=timezone.now)
     processed_at = models.DateTimeField(null=True, blank=True)

@@ -8,7 +8,10 @@ a reason to refuse a till's sale: the sale happened; when the ledger refuses its
 order keeps the reason in `depletion_error` and depletes later.
 
 Each order is stored in the inbox as the JSON the till sent for it (the POS parser reads it
-back), then applied at once, so the till learns the result in the same request.
+back). A batch is applied at once, so the till learns the result in the same request. A single
+order posted with `defer` (the API's single-order endpoint, decision 0012) is stored with its
+lines and answered; the worker applies its depletion, history, audit and events a moment later
+(`intake.apply_stored`), and anything that changes the order first applies them itself.
 """
 
 from __future__ import annotations
@@ -164,8 +167,11 @@ def _check(order: TillOrder) -> list[str]:
     return errors
 
 
-def submit_orders(orders: Sequence[TillOrder], *, actor: Any) -> list[TillResult]:
-    """Apply a batch of till orders, all or nothing (see the module)."""
+def submit_orders(
+    orders: Sequence[TillOrder], *, actor: Any, defer: bool = False
+) -> list[TillResult]:
+    """Apply a batch of till orders, all or nothing (see the module). With `defer`, new orders
+    that do not reserve are stored and left to the worker to apply."""
     if not orders:
         raise ValidationFailed({"orders": [_("Send at least one order.")]})
     if len(orders) > MAX_BATCH:
@@ -241,7 +247,11 @@ def submit_orders(orders: Sequence[TillOrder], *, actor: Any) -> list[TillResult
         for entries in bulk.values():
             account = accounts[(entries[0][1].store_id, entries[0][1].channel)]
             created = receive_orders(
-                account, [entry for _i, _o, entry in entries], actor=actor, cache=cache
+                account,
+                [entry for _i, _o, entry in entries],
+                actor=actor,
+                cache=cache,
+                defer=defer,
             )
             if created is None:  # a concurrent request inserted one of them: one by one
                 one_by_one.extend(index for index, _order, _entry in entries)

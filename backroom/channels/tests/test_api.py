@@ -49,11 +49,12 @@ def world():
 def test_post_till_order_matrix_and_whole_effect(tree, menu):
     store = tree.store_a.site.pk
     body = till_order(store)
+    staff = make_user("store_staff", tree.store_a)
     result = assert_matrix(
         "POST",
         "/api/v1/channels/pos/orders",
         payload=body,
-        allowed=make_user("store_staff", tree.store_a),
+        allowed=staff,
         forbidden=make_user("finance", tree.store_a),  # sees orders, may not post them
         other_scope=make_user("store_staff", tree.store_b),
         expect_allowed=201,
@@ -68,14 +69,24 @@ def test_post_till_order_matrix_and_whole_effect(tree, menu):
         body["uuid"],
         body["uuid"],
     )
-    assert order.total == D("18.00") and order.currency == "CNY" and order.is_depleted
+    assert order.total == D("18.00") and order.currency == "CNY"
     assert order.business_date.isoformat() == "2026-12-04"
+    # Stored with its lines; the worker applies the rest after commit (decision 0012).
+    assert not order.is_depleted and data["order"]["is_depleted"] is False
+    assert OrderLine.objects.filter(order=order).count() == 1
+    message = InboxMessage.objects.get(account=menu.pos)
+    assert message.status == "stored" and body["uuid"] in message.payload
+    assert not StockMove.objects.filter(reason="sale").exists()
+    assert intake.apply_stored() == 1  # the worker's job
+    order.refresh_from_db()
+    assert order.is_depleted
     # The modifier (our own code, sent by our till) adds 50 g of beef.
     assert StockMove.objects.filter(source_id=str(order.pk), reason="sale").count() == 3
     assert menu.on_hand(menu.beef) == D("4.85")
-    message = InboxMessage.objects.get(account=menu.pos)
-    assert message.status == "processed" and body["uuid"] in message.payload
-    assert AuditEntry.objects.filter(action="channels.order.receive").count() == 1
+    message.refresh_from_db()
+    assert message.status == "processed" and message.attempts == 1
+    audit = AuditEntry.objects.get(action="channels.order.receive")
+    assert audit.actor_id == staff.pk  # on behalf of the till's user
     assert OutboxEvent.objects.filter(event_type="channels.order.received").count() == 1
     # The same UUID again: acknowledged with the existing order, nothing changes.
     before = world()
@@ -140,6 +151,7 @@ def test_batch_applies_all_and_replays_posted_uuids(tree, menu):
         ).status_code
         == 201
     )
+    assert intake.apply_stored() == 1  # the worker applies the single order
     orders = [first] + [till_order(tree.store_a.site.pk) for _ in range(3)]
     response = client.post(
         "/api/v1/channels/pos/batches", {"orders": orders}, content_type="application/json"
