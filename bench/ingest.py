@@ -354,6 +354,7 @@ def _steady(args: argparse.Namespace, setup: tuple) -> None:  # type: ignore[typ
         stdout=subprocess.DEVNULL,
         stderr=open(Path(os.environ["BACKROOM_VAR_DIR"]) / "worker.log", "w"),
     )
+    print(f"worker pid {worker.pid}", flush=True)
     time.sleep(4)  # the consumer starts
     first_id = InboxMessage.objects.order_by("-id").values_list("id", flat=True).first() or 0
     connections.close_all()

@@ -132,9 +132,9 @@ def _queue(message_id: int) -> None:
 
 
 def _queue_stored() -> None:
-    from backroom.channels.jobs import apply_stored_orders
+    from backroom.channels.jobs import queue_apply_stored
 
-    apply_stored_orders()
+    queue_apply_stored()
 
 
 def apply_stored(limit: int = 500) -> int:
@@ -736,11 +736,18 @@ def _apply_new(
     completed = [(order, lines) for order, lines in built if order.status == OrderStatus.COMPLETED]
     plans = depletion.deplete_new(completed, cache=cache) if completed else []
     if stored:
-        touched = [line for _order, lines in completed for line in lines]
-        if touched:
-            OrderLine.objects.bulk_update(
-                touched, ["is_depleted", "depleted_quantity", "depletion_error"]
-            )
+        # The flags depletion set, one update per distinct set of values (`bulk_update`'s CASE
+        # per row costs more in Python than the few statements).
+        flags: dict[tuple[bool, Decimal, str], list[int]] = {}
+        for _order, lines in completed:
+            for line in lines:
+                key = (line.is_depleted, line.depleted_quantity, line.depletion_error)
+                flags.setdefault(key, []).append(line.pk)
+        for (is_depleted, quantity, error), ids in flags.items():
+            if is_depleted or quantity or error:
+                OrderLine.objects.filter(pk__in=ids).update(
+                    is_depleted=is_depleted, depleted_quantity=quantity, depletion_error=error
+                )
     else:
         _link_lines(built)
         insert_rows([line for _order, lines in built for line in lines], ids=True)

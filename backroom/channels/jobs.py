@@ -1,7 +1,10 @@
 """Worker tasks: apply inbox messages after they are stored, and retry failed ones."""
 
+import time
+
+from django.conf import settings
 from huey import crontab
-from huey.contrib.djhuey import db_periodic_task, db_task, lock_task
+from huey.contrib.djhuey import HUEY, db_periodic_task, db_task, lock_task
 from huey.exceptions import TaskLockedException
 
 from backroom.channels.intake import apply_stored, process_message, retry_failed
@@ -13,10 +16,24 @@ def process_inbox_message(message_id: int) -> str:
     return str(process_message(message_id).status)
 
 
+QUEUED = "channels.apply-stored.queued"
+
+
+def queue_apply_stored() -> None:
+    """After a commit that stored till orders: queue `apply_stored_orders`, unless one is
+    queued already and has not begun. Its beginning clears the mark before it reads the
+    stored orders, so it finds these; after that, the next commit queues another."""
+    if HUEY.put_if_empty(QUEUED, "1"):
+        apply_stored_orders()
+
+
 @db_task()
 def apply_stored_orders(limit: int = 500) -> int:
-    """Apply the till orders single requests stored (queued after each commit; a task finds
-    those the tasks before it left, often none)."""
+    """Apply the till orders single requests stored, after a short wait that lets the orders
+    arriving meanwhile join them (`CHANNELS_APPLY_GATHER_SECONDS`): set-wise, the fixed cost
+    of an application is shared."""
+    time.sleep(settings.CHANNELS_APPLY_GATHER_SECONDS)
+    HUEY.delete(QUEUED)
     applied = 0
     while True:
         count = apply_stored(limit)
@@ -28,6 +45,7 @@ def apply_stored_orders(limit: int = 500) -> int:
 @db_periodic_task(crontab(minute="*/2"))
 def retry_inbox() -> int:
     """Apply again messages that failed or whose queued task was lost (one sweep at a time)."""
+    HUEY.delete(QUEUED)  # a mark whose task was lost would hold back every later one
     try:
         with lock_task("channels-retry-inbox"):
             return retry_failed()

@@ -229,6 +229,11 @@ APPROVALS_BULK_MAX_AMOUNT = os.environ.get("APPROVALS_BULK_MAX_AMOUNT", "2000")
 # Calls to the delivery platforms' APIs (sold out, back in stock) are built, signed and recorded
 # but not sent: on a laptop and in the demo (DEBUG) unless set to 0, never in production.
 CHANNELS_OUTBOUND_DRY_RUN = env_bool("CHANNELS_OUTBOUND_DRY_RUN", DEBUG and not TESTING)
+# Till orders stored by single requests (decision 0012): the worker's task waits this long
+# before applying, so the orders arriving meanwhile are applied with them, set-wise.
+CHANNELS_APPLY_GATHER_SECONDS = float(
+    os.environ.get("CHANNELS_APPLY_GATHER_SECONDS", "0" if TESTING else "0.05")
+)
 
 # Webhook delivery: HTTP timeout in seconds.
 WEBHOOK_TIMEOUT = float(os.environ.get("WEBHOOK_TIMEOUT", "10"))

@@ -11,10 +11,12 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Sequence
+from contextvars import ContextVar
 from dataclasses import dataclass
 from typing import Any
 
 from django.db import IntegrityError, transaction
+from django.db.models import F
 from django.utils import timezone
 
 from backroom.events.catalogue import payload_class, payload_to_dict
@@ -167,8 +169,30 @@ def _request_dispatch() -> None:
     dispatch_outbox_task()
 
 
+_round: ContextVar[dict[Any, Any] | None] = ContextVar("dispatch_round", default=None)
+
+
+def round_memo() -> dict[Any, Any]:
+    """A dict that lives for one `dispatch_outbox` round (a new, empty one outside a round):
+    an async subscriber keeps in it what is the same for every event of the round, such as
+    the active webhook endpoints, instead of reading it again per event."""
+    memo = _round.get()
+    return {} if memo is None else memo
+
+
 def dispatch_event(outbox_event: OutboxEvent) -> bool:
     """Run every async subscriber that has not yet consumed this event. True when all succeeded."""
+    if _run_subscribers(outbox_event):
+        OutboxEvent.objects.filter(pk=outbox_event.pk).update(
+            attempts=outbox_event.attempts + 1, dispatched_at=timezone.now(), last_error=""
+        )
+        return True
+    return False
+
+
+def _run_subscribers(outbox_event: OutboxEvent) -> bool:
+    """The subscribers' part of `dispatch_event`; a failure is recorded on the event at once,
+    a success is left to the caller to record (with the others of its round)."""
     all_ok = True
     errors: list[str] = []
     for subscriber in subscribers_for(outbox_event.event_type, is_async=True):
@@ -182,19 +206,36 @@ def dispatch_event(outbox_event: OutboxEvent) -> bool:
             all_ok = False
             errors.append(f"{subscriber.name}: {error!r}")
             logger.exception("subscriber %s failed on %s", subscriber.name, outbox_event.event_id)
-    OutboxEvent.objects.filter(pk=outbox_event.pk).update(
-        attempts=outbox_event.attempts + 1,
-        dispatched_at=timezone.now() if all_ok else None,
-        last_error="\n".join(errors)[:5000],
-    )
+    if not all_ok:
+        OutboxEvent.objects.filter(pk=outbox_event.pk).update(
+            attempts=outbox_event.attempts + 1,
+            dispatched_at=None,
+            last_error="\n".join(errors)[:5000],
+        )
     return all_ok
 
 
 def dispatch_outbox(limit: int = 500) -> int:
-    """Dispatch pending outbox events in order; returns how many were fully dispatched."""
-    done = 0
-    pending = OutboxEvent.objects.filter(dispatched_at__isnull=True).order_by("id")[:limit]
-    for outbox_event in pending:
-        if dispatch_event(outbox_event):
-            done += 1
-    return done
+    """Dispatch pending outbox events in order; returns how many were fully dispatched.
+
+    One round: the events come with their org node, subscribers may keep what every event
+    of the round shares (`round_memo`), and the events dispatched are marked with one update
+    at the end (a crash before it dispatches them again; their consumptions skip the work)."""
+    pending = (
+        OutboxEvent.objects.filter(dispatched_at__isnull=True)
+        .select_related("org_node")
+        .order_by("id")[:limit]
+    )
+    token = _round.set({})
+    done: list[int] = []
+    try:
+        for outbox_event in pending:
+            if _run_subscribers(outbox_event):
+                done.append(outbox_event.pk)
+    finally:
+        _round.reset(token)
+        if done:
+            OutboxEvent.objects.filter(pk__in=done).update(
+                attempts=F("attempts") + 1, dispatched_at=timezone.now(), last_error=""
+            )
+    return len(done)

@@ -96,10 +96,19 @@ def open_business_day(now: dt.datetime | None = None) -> dt.date:
     of the active stores (a store's day runs to its cutoff hour, past midnight); the chain's
     calendar date without stores. What "today" is for the chain as a whole: days before it
     are closed everywhere."""
-    now = now or timezone.now()
-    zones = (
+    return open_business_day_of(store_zones(), now)
+
+
+def store_zones() -> list[tuple[str, int]]:
+    """The (time zone, cut-off hour) pairs of the active stores, each once."""
+    return list(
         Site.objects.filter(node__kind=NodeKind.STORE, node__is_active=True)
         .values_list("time_zone", "cutoff_hour")
         .distinct()
     )
+
+
+def open_business_day_of(zones: list[tuple[str, int]], now: dt.datetime | None = None) -> dt.date:
+    """`open_business_day` from the stores' zones read before (`store_zones`)."""
+    now = now or timezone.now()
     return earliest_business_date(now, zones) or timezone.localtime(now).date()

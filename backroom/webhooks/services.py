@@ -30,7 +30,7 @@ from backroom.accounts.authorization import require_permission
 from backroom.accounts.permissions import WEBHOOKS_MANAGE
 from backroom.audit.services import record_audit, snapshot
 from backroom.events.models import OutboxEvent
-from backroom.events.services import publish
+from backroom.events.services import publish, round_memo
 from backroom.kernel.actors import SYSTEM
 from backroom.kernel.exceptions import Conflict, ErrorCollector, NotFound
 from backroom.kernel.jsonutil import to_jsonable
@@ -344,27 +344,39 @@ def matching_endpoints(outbox_event: OutboxEvent) -> list[WebhookEndpoint]:
     """Active endpoints subscribed to the event whose node covers the event's org node.
 
     An endpoint at the group sees every event; one at a store only that store's events;
-    events without an org node go only to endpoints at the root.
+    events without an org node go only to endpoints at the root. The active endpoints are
+    read once per dispatch round (`events.services.round_memo`).
     """
     if outbox_event.event_type in NOT_DELIVERED_BY_WEBHOOKS:
         return []
-    endpoints = WebhookEndpoint.objects.filter(is_active=True).select_related("node")
+    memo = round_memo()
+    endpoints = memo.get("webhooks.active_endpoints")
+    if endpoints is None:
+        endpoints = memo["webhooks.active_endpoints"] = list(
+            WebhookEndpoint.objects.filter(is_active=True).select_related("node").order_by("id")
+        )
+    if not endpoints:
+        return []
     org_node = outbox_event.org_node
     if org_node is not None:
-        endpoints = endpoints.filter(node_id__in=org_node.ancestor_ids())
+        covering = set(org_node.ancestor_ids())
+        found = [e for e in endpoints if e.node_id in covering]
     else:
-        endpoints = endpoints.filter(node__parent__isnull=True)
-    return [e for e in endpoints.order_by("id") if e.subscribes_to(outbox_event.event_type)]
+        found = [e for e in endpoints if e.node.parent_id is None]
+    return [e for e in found if e.subscribes_to(outbox_event.event_type)]
 
 
 def deliver_event(outbox_event: OutboxEvent, *, actor: Any = SYSTEM) -> list[WebhookDelivery]:
     """Create one delivery per matching endpoint (once, whatever the replays) and send each
     after commit."""
     require_permission(actor, WEBHOOKS_MANAGE, outbox_event.org_node)
+    endpoints = matching_endpoints(outbox_event)
+    if not endpoints:
+        return []
     created: list[WebhookDelivery] = []
     now = timezone.now()
     with transaction.atomic():
-        for endpoint in matching_endpoints(outbox_event):
+        for endpoint in endpoints:
             delivery, was_created = WebhookDelivery.objects.get_or_create(
                 endpoint=endpoint,
                 event=outbox_event,

@@ -12,9 +12,10 @@ import uuid
 import pytest
 from django.db import connection
 from django.utils import timezone
+from huey.contrib.djhuey import HUEY
 
 from backroom.audit.models import AuditEntry
-from backroom.channels import intake
+from backroom.channels import intake, jobs
 from backroom.channels.models import InboxMessage, Order, OrderHistory, OrderLine
 from backroom.channels.pos import TillLine, TillModifier, TillOrder, submit_orders
 from backroom.channels.tests.conftest import D
@@ -94,6 +95,29 @@ def test_the_task_queued_after_commit_applies_the_order_as_a_batch_would(
     assert set(InboxMessage.objects.values_list("status", flat=True)) == {"processed"}
     assert intake.apply_stored() == 0  # nothing left, nothing applied twice
     assert len(_moves(deferred)) == 3
+
+
+@pytest.mark.django_db
+def test_one_task_is_queued_for_the_orders_stored_before_it_begins(
+    tree, menu, django_capture_on_commit_callbacks
+):
+    HUEY.put_if_empty(jobs.QUEUED, "1")  # a task is queued and has not begun
+    try:
+        with django_capture_on_commit_callbacks(execute=True):
+            first = _stored(tree.store_a.site.pk, SYSTEM)
+        with django_capture_on_commit_callbacks(execute=True):
+            second = _stored(tree.store_a.site.pk, SYSTEM)
+        # No task of their own: the queued one finds them when it begins.
+        assert InboxMessage.objects.filter(status="stored").count() == 2
+        assert jobs.apply_stored_orders.call_local() == 2
+        assert HUEY.get(jobs.QUEUED, peek=True) is None  # the next commit queues again
+        with django_capture_on_commit_callbacks(execute=True):
+            third = _stored(tree.store_a.site.pk, SYSTEM)
+        for order in (first, second, third):
+            order.refresh_from_db()
+            assert order.is_depleted and len(_moves(order)) == 3
+    finally:
+        HUEY.delete(jobs.QUEUED)
 
 
 @pytest.mark.django_db
