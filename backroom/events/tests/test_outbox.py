@@ -181,3 +181,38 @@ def test_publish_many_writes_each_event_as_publish_would(
     assert received_in_process == [n for n in range(count) if n % 3]
     with django_assert_num_queries(0):
         assert all(row.org_node == node for row in rows)
+
+
+def test_a_round_marks_what_it_dispatched_and_keeps_what_failed(db):
+    failures_left["count"] = 1
+    rows = [publish(ThingHappened(thing_id=n, label="r")) for n in (21, 22, 23)]
+    assert dispatch_outbox() == 2  # the first event's subscriber failed once
+    for row in rows:
+        row.refresh_from_db()
+    assert [row.dispatched_at is not None for row in rows] == [False, True, True]
+    assert [row.attempts for row in rows] == [1, 1, 1]
+    assert "subscriber down" in rows[0].last_error and rows[1].last_error == ""
+    assert received_async == [22, 23]
+    assert dispatch_outbox() == 1 and received_async == [22, 23, 21]
+
+
+def test_the_round_memo_lives_for_one_round(db):
+    seen: list[dict] = []
+
+    @subscribe("test.other.happened", name="test.memo")
+    def _memo(outbox_event):
+        memo = services.round_memo()
+        memo.setdefault("count", 0)
+        memo["count"] += 1
+        seen.append(dict(memo))
+
+    try:
+        publish(OtherHappened(value=1))
+        publish(OtherHappened(value=2))
+        dispatch_outbox()
+        publish(OtherHappened(value=3))
+        dispatch_outbox()
+    finally:
+        services._subscribers[:] = [s for s in services._subscribers if s.name != "test.memo"]
+    assert [entry["count"] for entry in seen] == [1, 2, 1]
+    assert services.round_memo() == {}  # outside a round: a fresh dict each time

@@ -5,7 +5,9 @@ import json
 import time
 
 import pytest
+from django.db import connection
 from django.test import Client
+from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
 
@@ -66,6 +68,24 @@ def test_fan_out_follows_the_org_tree(tree):
     # At least once upstream, once here: a second fan-out creates nothing.
     assert services.deliver_event(event_a) == []
     assert WebhookDelivery.objects.filter(event=event_a).count() == 3
+
+
+def test_a_dispatch_round_reads_the_endpoints_once_and_the_next_round_afresh(tree):
+    store_a = make_endpoint(tree.store_a).endpoint
+    dispatch_outbox()
+    events = [touch_site(tree.store_a), touch_site(tree.store_b), touch_site(tree.store_a)]
+    with CaptureQueriesContext(connection) as captured:
+        assert dispatch_outbox() >= 3
+    reads = [q for q in captured.captured_queries if 'FROM "webhooks_webhookendpoint"' in q["sql"]]
+    assert len(reads) == 1
+    assert [WebhookDelivery.objects.filter(event=e).count() for e in events] == [1, 0, 1]
+    store_b = make_endpoint(tree.store_b).endpoint  # seen by the next round
+    event = touch_site(tree.store_b)
+    dispatch_outbox()
+    assert set(WebhookDelivery.objects.filter(event=event).values_list("endpoint", flat=True)) == {
+        store_b.pk
+    }
+    assert store_a.pk != store_b.pk
 
 
 # --- sending --------------------------------------------------------------------------------
