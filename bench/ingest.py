@@ -82,8 +82,13 @@ def _setup() -> str:
     return "postgresql" if url.startswith("postgres") else "sqlite"
 
 
-def _seed():  # type: ignore[no-untyped-def]
-    """The demo organisation and menu; SH001 stocked; a POS account; an API token."""
+STORES = ("SH001", "SH002", "SH003", "HZ001", "NJ001")
+
+
+def _seed(stores: int = 1):  # type: ignore[no-untyped-def]
+    """The demo organisation and menu; SH001 (and the next `stores` − 1 stores) stocked, each
+    with a POS account; an API token. Returns the first store's site id, the menu, the
+    modifiers, the token and every stocked store's site id."""
     from backroom.accounts import services as accounts
     from backroom.accounts.models import Role
     from backroom.catalog.choices import STOCKED_KINDS
@@ -96,28 +101,31 @@ def _seed():  # type: ignore[no-untyped-def]
     from backroom.testing.factories import make_user
 
     seed_demo(only=["org", "accounts", "catalog"])
-    store = OrgNode.objects.get(code="SH001")
-    location = inventory.create_location(
-        store.site, code="BENCH", name="Bench walk-in", kind="walk_in", actor=SYSTEM
-    )
     stocked = list(Item.objects.filter(kind__in=STOCKED_KINDS, is_active=True).order_by("pk"))
-    inventory.post_moves(
-        [
-            inventory.MoveInput(
-                action="receive",
-                item_id=item.pk,
-                location_id=location.pk,
-                quantity=10**9,
-                unit_cost=1,
-                key=f"bench-stock-{item.pk}",
-            )
-            for item in stocked
-        ],
-        actor=SYSTEM,
-    )
-    channels.create_account(
-        site=store.site, kind="pos", name="Bench tills", location=location, actor=SYSTEM
-    )
+    site_ids = []
+    for code in STORES[:stores]:
+        store = OrgNode.objects.get(code=code)
+        location = inventory.create_location(
+            store.site, code="BENCH", name="Bench walk-in", kind="walk_in", actor=SYSTEM
+        )
+        inventory.post_moves(
+            [
+                inventory.MoveInput(
+                    action="receive",
+                    item_id=item.pk,
+                    location_id=location.pk,
+                    quantity=10**9,
+                    unit_cost=1,
+                    key=f"bench-stock-{code}-{item.pk}",
+                )
+                for item in stocked
+            ],
+            actor=SYSTEM,
+        )
+        channels.create_account(
+            site=store.site, kind="pos", name="Bench tills", location=location, actor=SYSTEM
+        )
+        site_ids.append(store.site.pk)
     menu = sorted(
         set(
             Recipe.objects.filter(item__kind="menu", item__is_active=True).values_list(
@@ -131,7 +139,7 @@ def _seed():  # type: ignore[no-untyped-def]
     token = accounts.create_api_token(
         actor=user, name="bench", role=Role.objects.get(code="hq_admin"), node=group
     ).raw
-    return store.site.pk, menu, modifiers, token
+    return site_ids[0], menu, modifiers, token, site_ids
 
 
 def _order(rng: random.Random, site_id: int, menu: list[str], modifiers: list[str], at: datetime):  # type: ignore[no-untyped-def]
@@ -422,6 +430,85 @@ def _steady(args: argparse.Namespace, setup: tuple) -> None:  # type: ignore[typ
         sys.exit("Not every order was stored and depleted.")
 
 
+def _batch_client(
+    index: int, args: argparse.Namespace, setup: tuple, start: float, results: object
+) -> None:  # type: ignore[type-arg]
+    """One process of `--batch-clients`: its share of the orders, in batches, for its store."""
+    from django.db import connection
+    from django.test import Client
+
+    menu, modifiers, token, site_id = setup
+    client = Client(SERVER_NAME="localhost", HTTP_AUTHORIZATION=f"Bearer {token}")
+    rng = random.Random(args.seed * 1000 + index)
+    share = args.orders // args.batch_clients
+    at = datetime.now(UTC) - timedelta(days=1)
+    bodies = []
+    for offset in range(0, share, args.batch):
+        size = min(args.batch, share - offset)
+        orders = [_order(rng, site_id, menu, modifiers, at) for _ in range(size)]
+        bodies.append(json.dumps({"orders": orders}))
+    wait = start - time.monotonic()
+    if wait > 0:
+        time.sleep(wait)
+    cpu = time.process_time()
+    for body in bodies:
+        response = client.post(
+            "/api/v1/channels/pos/batches", body, content_type="application/json"
+        )
+        if response.status_code != 201:
+            sys.exit(f"batch failed: {response.status_code} {response.content[:800]!r}")
+    results.put((share, time.monotonic(), time.process_time() - cpu))  # type: ignore[attr-defined]
+    connection.close()
+
+
+def _parallel_batches(
+    args: argparse.Namespace, menu: list[str], modifiers: list[str], token: str, site_ids: list[int]
+) -> None:
+    """`--batch-clients K`: K processes post their batches at once, each for its own store (a
+    chain's tills catching up at the end of the day); orders/s over the wall time of all."""
+    import multiprocessing
+
+    from django.db import connections
+
+    from backroom.channels.models import Order
+
+    connections.close_all()
+    context = multiprocessing.get_context("fork")
+    results = context.Queue()
+    # Each process builds its bodies first; the posting starts together.
+    start = time.monotonic() + 3 + args.orders / 20_000
+    processes = [
+        context.Process(
+            target=_batch_client,
+            args=(index, args, (menu, modifiers, token, site_ids[index]), start, results),
+        )
+        for index in range(args.batch_clients)
+    ]
+    for process in processes:
+        process.start()
+    time.sleep(max(0.0, start - time.monotonic()))
+    busy, total = _machine_cpu()
+    gathered = [results.get() for _ in processes]
+    for process in processes:
+        process.join()
+    busy_after, total_after = _machine_cpu()
+    posted = sum(count for count, _end, _cpu in gathered)
+    elapsed = max(end for _count, end, _cpu in gathered) - start
+    client_cpu = sum(cpu for _count, _end, cpu in gathered)
+    depleted = Order.objects.filter(is_depleted=True).count()
+    print(
+        f"{args.batch_clients} processes at once, batches of {args.batch}: {posted:,} orders "
+        f"({depleted:,} depleted) in {elapsed:.1f} s → {posted / elapsed:,.0f} orders/s"
+    )
+    machine = (busy_after - busy) / max(total_after - total, 1e-9)
+    print(
+        f"CPU per order: the posting processes {client_cpu / posted * 1e6:,.0f} µs; the machine "
+        f"{machine:.0%} busy while posting ({os.cpu_count()} cores, everything included)"
+    )
+    if depleted != posted:
+        sys.exit("Not every order was depleted.")
+
+
 def _rows() -> int:
     from backroom.inventory.models import StockMove
 
@@ -442,6 +529,14 @@ def main() -> None:
     )
     parser.add_argument("--seconds", type=float, default=30, help="how long --steady runs")
     parser.add_argument("--clients", type=int, default=2, help="client processes for --steady")
+    parser.add_argument(
+        "--batch-clients",
+        type=int,
+        default=1,
+        choices=range(1, len(STORES) + 1),
+        metavar="K",
+        help="post the batches from K processes at once, each for its own store",
+    )
     parser.add_argument("--seed", type=int, default=11)
     parser.add_argument(
         "--rollups",
@@ -461,7 +556,7 @@ def main() -> None:
     )
     args = parser.parse_args()
     vendor = _setup()
-    site_id, menu, modifiers, token = _seed()
+    site_id, menu, modifiers, token, site_ids = _seed(args.batch_clients)
     if not menu:
         sys.exit("The demo menu has no recipes.")
     from django.db import connection
@@ -472,6 +567,11 @@ def main() -> None:
     import backroom.config.wsgi  # noqa: F401
     from backroom.channels.models import Order
 
+    if args.batch_clients > 1:
+        _parallel_batches(args, menu, modifiers, token, site_ids)
+        if args.steady:
+            _steady(args, (site_id, menu, modifiers, token))
+        return
     client = Client(SERVER_NAME="localhost", HTTP_AUTHORIZATION=f"Bearer {token}")
     if args.rollups == "off":
         from backroom.events import services as event_services

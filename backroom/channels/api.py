@@ -109,7 +109,18 @@ def post_till_batch(request: HttpRequest, payload: TillBatchIn) -> Status:
         [_till_order(order) for order in payload.orders], actor=request.user
     )
     replayed = sum(1 for result in results if result.replayed)
-    body = {"created": len(results) - replayed, "replayed": replayed, "results": results}
+    # Built without validation (the orders are ours): ninja dumps it as it is.
+    orders = OrderOut.of_many([result.order for result in results])
+    body = TillBatchOut.model_construct(
+        created=len(results) - replayed,
+        replayed=replayed,
+        results=[
+            TillResultOut.model_construct(
+                index=result.index, uuid=result.uuid, replayed=result.replayed, order=order
+            )
+            for result, order in zip(results, orders, strict=True)
+        ],
+    )
     return Status(200 if replayed == len(results) else 201, body)
 
 

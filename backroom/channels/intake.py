@@ -22,7 +22,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 import datetime as dt
 import hashlib
 import logging
@@ -71,7 +70,7 @@ from backroom.kernel.actors import SYSTEM
 from backroom.kernel.bulk import insert_rows, insert_values, new_instance
 from backroom.kernel.dates import business_date
 from backroom.kernel.exceptions import DomainError
-from backroom.kernel.jsonutil import to_jsonable
+from backroom.kernel.jsonutil import jsonable
 from backroom.kernel.money import quantize_money, quantize_quantity
 
 logger = logging.getLogger(__name__)
@@ -298,33 +297,6 @@ class Applied:
     is_applied: bool = False
 
 
-def jsonable(value: Any) -> Any:
-    """`to_jsonable(dataclasses.asdict(value))` in one pass, without asdict's deep copies."""
-    kind = type(value)
-    if kind in _PLAIN:
-        return value
-    if kind is Decimal:
-        return str(value)
-    names = _FIELD_NAMES.get(kind)
-    if names is None and dataclasses.is_dataclass(value) and not isinstance(value, type):
-        names = _FIELD_NAMES[kind] = tuple(field.name for field in dataclasses.fields(value))
-    if names is not None:
-        fields = {}
-        for name in names:
-            item = getattr(value, name)
-            fields[name] = item if type(item) in _PLAIN else jsonable(item)
-        return fields
-    if isinstance(value, list | tuple):
-        return [item if type(item) in _PLAIN else jsonable(item) for item in value]
-    if isinstance(value, dict):
-        return {str(key): jsonable(item) for key, item in value.items()}
-    return to_jsonable(value)
-
-
-_PLAIN = frozenset({str, int, bool, float, type(None)})
-_FIELD_NAMES: dict[type, tuple[str, ...]] = {}
-
-
 def event_json(event: PlatformEvent) -> dict[str, Any]:
     return jsonable(event)  # type: ignore[no-any-return]
 
@@ -540,6 +512,7 @@ def _build_order(
         packaging_fee=quantize_money(data.packaging_fee),
         commission=quantize_money(data.commission),
         income=quantize_money(data.income) if data.income is not None else None,
+        refunded_amount=quantize_money(Decimal(0)),  # as it reads back (the default is 0)
         is_paid=data.paid,
         customer_name=data.customer_name[:100],
         customer_phone=data.customer_phone[:40],

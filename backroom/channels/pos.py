@@ -37,7 +37,6 @@ from backroom.channels.intake import (
     STATUSES,
     NewOrder,
     apply_event,
-    jsonable,
     receive_orders,
     receives_in_bulk,
     register_parser,
@@ -52,6 +51,7 @@ from backroom.channels.platforms.base import (
     PlatformEvent,
 )
 from backroom.kernel.exceptions import DomainError, NotFound, ValidationFailed
+from backroom.kernel.jsonutil import jsonable
 from backroom.org.models import Site
 
 MAX_BATCH = 1000

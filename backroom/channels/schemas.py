@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import operator
 import uuid
 from decimal import Decimal
 from typing import Annotated, Any
@@ -128,6 +129,22 @@ class OrderOut(Schema):
     @staticmethod
     def resolve_store_code(obj: Any) -> str:
         return str(obj.site.node.code)
+
+    @classmethod
+    def of_many(cls, orders: list[Any]) -> list[OrderOut]:
+        """The orders as this schema, read as validation would read them (each field from its
+        alias or name, `resolve_<field>` where there is one) but without validating: a batch's
+        own 1,000 orders, whose values are ours. Ninja then only dumps them."""
+        readers: list[tuple[str, Any]] = []
+        for name, field in cls.model_fields.items():
+            resolver = getattr(cls, f"resolve_{name}", None)
+            source = field.alias or name
+            readers.append(
+                (name, resolver if resolver is not None else operator.attrgetter(source))
+            )
+        return [
+            cls.model_construct(**{name: read(order) for name, read in readers}) for order in orders
+        ]
 
 
 class OrderCallOut(Schema):

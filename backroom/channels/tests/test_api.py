@@ -10,6 +10,7 @@ from backroom.audit.models import AuditEntry
 from backroom.catalog.models import Modifier
 from backroom.channels import intake
 from backroom.channels.models import InboxMessage, MenuMapping, Order, OrderLine
+from backroom.channels.schemas import OrderOut
 from backroom.channels.tests.conftest import D, placed
 from backroom.events.models import OutboxEvent
 from backroom.inventory.models import Reservation, StockMove
@@ -161,6 +162,11 @@ def test_batch_applies_all_and_replays_posted_uuids(tree, menu):
     assert (body["created"], body["replayed"]) == (3, 1)
     assert [row["replayed"] for row in body["results"]] == [True, False, False, False]
     assert Order.objects.count() == 4
+    # The orders of a batch's answer are built without validation: the same as validated.
+    for row in body["results"]:
+        detail = client.get(f"/api/v1/channels/orders/{row['order']['id']}").json()
+        assert row["order"] == {key: detail[key] for key in row["order"]}
+        assert set(row["order"]) == set(OrderOut.model_fields)
     assert StockMove.objects.filter(reason="sale").count() == 12
     again = client.post(
         "/api/v1/channels/pos/batches", {"orders": orders}, content_type="application/json"

@@ -329,8 +329,8 @@ def test_a_batch_stores_and_applies_what_the_parser_reads_back_from_the_stored_j
     import json
     from zoneinfo import ZoneInfo
 
-    from backroom.channels.intake import jsonable
     from backroom.channels.pos import _data, _json, _payload, _placed, parse_till_order
+    from backroom.kernel.jsonutil import jsonable
 
     site = tree.store_a.site.pk
     orders = [
