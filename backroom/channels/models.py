@@ -124,8 +124,12 @@ class Order(TimestampedModel):
 
     scope_field = "site__node"
 
-    account = models.ForeignKey(ChannelAccount, on_delete=models.PROTECT, related_name="orders")
-    site = models.ForeignKey("org.Site", on_delete=models.PROTECT, related_name="+")
+    # No index of its own for these two: the unique (account, external id) and the (site,
+    # business date, status) index lead with them. Each index is written for every order.
+    account = models.ForeignKey(
+        ChannelAccount, on_delete=models.PROTECT, related_name="orders", db_index=False
+    )
+    site = models.ForeignKey("org.Site", on_delete=models.PROTECT, related_name="+", db_index=False)
     kind = models.CharField(_("channel"), max_length=12, choices=ChannelKind.choices)
     external_id = models.CharField(_("external id"), max_length=64)
     pos_uuid = models.UUIDField(_("till UUID"), null=True, blank=True, unique=True)
@@ -203,7 +207,8 @@ class OrderLine(models.Model):
 
     scope_field = "order__site__node"
 
-    order = models.ForeignKey(Order, on_delete=models.CASCADE, related_name="lines")
+    # Indexed by the unique (order, line number), which leads with it.
+    order = models.ForeignKey(Order, on_delete=models.CASCADE, related_name="lines", db_index=False)
     line_no = models.PositiveIntegerField(_("line"))
     external_sku = models.CharField(_("external SKU"), max_length=100)
     name = models.CharField(_("name"), max_length=200, blank=True)
@@ -247,7 +252,10 @@ class OrderHistory(models.Model):
 
     scope_field = "order__site__node"
 
-    order = models.ForeignKey(Order, on_delete=models.CASCADE, related_name="history")
+    # Indexed by the unique (order, event key), which leads with it.
+    order = models.ForeignKey(
+        Order, on_delete=models.CASCADE, related_name="history", db_index=False
+    )
     event_key = models.CharField(max_length=200)
     event_kind = models.CharField(_("event"), max_length=30)
     raw_type = models.CharField(_("platform type"), max_length=100, blank=True)
@@ -288,7 +296,10 @@ class InboxMessage(models.Model):
 
     scope_field = "account__site__node"
 
-    account = models.ForeignKey(ChannelAccount, on_delete=models.PROTECT, related_name="inbox")
+    # Indexed by the unique (account, external order id, event key), which leads with it.
+    account = models.ForeignKey(
+        ChannelAccount, on_delete=models.PROTECT, related_name="inbox", db_index=False
+    )
     external_order_id = models.CharField(max_length=64, blank=True)
     event_key = models.CharField(max_length=200)
     raw_type = models.CharField(max_length=100, blank=True)
