@@ -83,3 +83,68 @@ def test_each_order_depletes_exactly_once_whatever_the_order_of_its_events(
         assert "active" not in statuses
         assert balance_differences() == [] and valuation_differences() == []
         transaction.set_rollback(True)
+
+
+till_steps = st.lists(
+    st.sampled_from(["replay", "worker", "sweep", "refund", "cancel"]), min_size=0, max_size=8
+)
+
+
+@pytest.mark.django_db
+@settings(
+    max_examples=30,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
+@given(steps=till_steps, quantity=st.integers(1, 3))
+def test_a_stored_till_order_depletes_exactly_once_whatever_comes_before_the_worker(
+    menu, steps, quantity
+):
+    """A till's single order is stored by its request (decision 0012); replays, the worker,
+    the sweep and status changes may come in any order and any number of times."""
+    import datetime as dt
+    import uuid
+
+    from django.utils import timezone
+
+    from backroom.channels.models import InboxMessage
+    from backroom.channels.pos import TillLine, TillOrder, submit_orders
+    from backroom.kernel.exceptions import DomainError
+
+    with transaction.atomic():
+        flour_before = menu.on_hand(menu.flour)
+        till = TillOrder(
+            uuid=uuid.uuid4(),
+            store_id=menu.pos.site_id,
+            placed_at=timezone.now(),
+            lines=[TillLine(sku="NOODLES", quantity=Decimal(quantity), unit_price=Decimal(18))],
+        )
+        [result] = submit_orders([till], actor=SYSTEM, defer=True)
+        order = result.order
+        for step in [*steps, "worker"]:
+            if step == "replay":
+                [again] = submit_orders([till], actor=SYSTEM, defer=True)
+                assert again.replayed and again.order.pk == order.pk
+            elif step == "worker":
+                intake.apply_stored()
+            elif step == "sweep":
+                InboxMessage.objects.filter(order=order).update(
+                    received_at=timezone.now() - dt.timedelta(minutes=5)
+                )
+                intake.retry_failed()
+            else:
+                status = "refunded" if step == "refund" else "cancelled"
+                try:
+                    intake.change_status(order, status=status, actor=SYSTEM, key=step)
+                except DomainError:
+                    pass  # not allowed from where the order is (a sale already refunded)
+        order.refresh_from_db()
+        sale_moves = StockMove.objects.filter(source_id=str(order.pk), reason="sale")
+        assert sale_moves.count() == 3  # one move per ingredient (dough's flour and salt, beef)
+        assert InboxMessage.objects.get(order=order).status == "processed"
+        assert order.is_depleted
+        used = Decimal("0.2") * quantity
+        if order.status == "completed":
+            assert menu.on_hand(menu.flour) == flour_before - used
+        assert not balance_differences() and not valuation_differences()
+        transaction.set_rollback(True)
