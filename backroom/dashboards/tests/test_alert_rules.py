@@ -19,6 +19,17 @@ pytestmark = pytest.mark.django_db
 D = Decimal
 
 
+@pytest.fixture(autouse=True)
+def _noon(monkeypatch):
+    """The clock at noon in the chain's time zone: the rules read "yesterday" from it, and a
+    test that runs them 90 minutes on would cross the stores' 04:00 cut-off when started at
+    03:00 (a test sets its own time where the hour matters)."""
+    noon = dt.datetime.combine(
+        timezone.localdate(), dt.time(12), tzinfo=timezone.get_default_timezone()
+    )
+    monkeypatch.setattr(timezone, "now", lambda: noon)
+
+
 def _rule(**values) -> AlertRule:
     defaults = {
         "code": "food-cost-test",
