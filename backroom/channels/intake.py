@@ -357,12 +357,12 @@ def _locked_order(account: ChannelAccount, external_id: str) -> Order | None:
     """The order, locked; a till order stored by its request is applied first, so what
     follows (a refund, a cancellation, a late mapping) finds it as the request left it
     (`_apply_stored_first` has usually done so already, in its own transaction)."""
-    order = (
+    locked = (
         Order.objects.select_for_update(of=("self",))
         .select_related("account__location", "site__node")
         .filter(account=account, external_id=external_id)
-        .first()
     )
+    order = locked.first()
     if order is None or account.kind not in TILL_KINDS:
         return order
     stored = list(
@@ -372,8 +372,8 @@ def _locked_order(account: ChannelAccount, external_id: str) -> Order | None:
     )
     if not stored:
         return order
-    _apply_stored(stored)
-    return _locked_order(account, external_id)
+    _apply_stored(stored)  # this transaction holds the order: it is applied, not skipped
+    return locked.first()
 
 
 def _history(

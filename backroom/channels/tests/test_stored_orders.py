@@ -138,6 +138,17 @@ def test_a_refund_before_the_worker_applies_the_stored_order_first(tree, menu):
 
 
 @pytest.mark.django_db
+def test_under_the_orders_lock_a_stored_order_is_applied_too(tree, menu, monkeypatch):
+    """The safety net: a change that finds the order still stored once it holds its lock."""
+    order = _stored(tree.store_a.site.pk, SYSTEM)
+    monkeypatch.setattr(intake, "_apply_stored_first", lambda account, external_id: None)
+    applied = intake.change_status(order, status="refunded", actor=SYSTEM, key="refund-2")
+    assert applied.order is not None and applied.order.status == "refunded"
+    assert len(_moves(order)) == 3
+    assert InboxMessage.objects.get(order=order).status == "processed"
+
+
+@pytest.mark.django_db
 def test_the_sweep_applies_a_stored_order_whose_task_was_lost(tree, menu):
     order = _stored(tree.store_a.site.pk, SYSTEM)
     assert intake.retry_failed() == 0  # too young: its task may still be on its way
