@@ -136,7 +136,9 @@ REDIS_URL = os.environ.get("REDIS_URL", "")
 HUEY = {
     "name": "backroom",
     "immediate": env_bool("HUEY_IMMEDIATE", TESTING),
-    "consumer": {"workers": 2, "worker_type": "thread", "periodic": True},
+    # An idle consumer polls SQLite at most a second apart (Huey's default backs off to 10 s):
+    # a till sale is applied by the worker (decision 0012) about a second after a quiet spell.
+    "consumer": {"workers": 2, "worker_type": "thread", "periodic": True, "max_delay": 1.0},
 }
 if REDIS_URL:
     HUEY["huey_class"] = "huey.RedisHuey"
