@@ -267,10 +267,9 @@ def _backend_cpu_seconds() -> float | None:
         cursor.execute("SELECT pg_backend_pid()")
         pid = cursor.fetchone()[0]
     try:
-        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        return _process_cpu(pid)
     except OSError:
         return None
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def _stock_day_rollups() -> float:
@@ -313,16 +312,22 @@ def _process_cpu(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
+def _forked_client(token: str, seed: int, index: int):  # type: ignore[no-untyped-def]
+    """A forked process's own test client (its own connection) and random numbers."""
+    from django.test import Client
+
+    client = Client(SERVER_NAME="localhost", HTTP_AUTHORIZATION=f"Bearer {token}")
+    return client, random.Random(seed * 1000 + index)
+
+
 def _steady_client(
     index: int, args: argparse.Namespace, due: float, setup: tuple, results: object
 ) -> None:  # type: ignore[type-arg]
     """One client process of `--steady`: its share of the requests, each sent when due."""
     from django.db import connection
-    from django.test import Client
 
     site_id, menu, modifiers, token = setup
-    client = Client(SERVER_NAME="localhost", HTTP_AUTHORIZATION=f"Bearer {token}")
-    rng = random.Random(args.seed * 1000 + index)
+    client, rng = _forked_client(token, args.seed, index)
     interval = args.clients / args.steady
     first = due + index / args.steady
     latencies: list[float] = []
@@ -436,11 +441,9 @@ def _batch_client(
 ) -> None:  # type: ignore[type-arg]
     """One process of `--batch-clients`: its share of the orders, in batches, for its store."""
     from django.db import connection
-    from django.test import Client
 
     menu, modifiers, token, site_id = setup
-    client = Client(SERVER_NAME="localhost", HTTP_AUTHORIZATION=f"Bearer {token}")
-    rng = random.Random(args.seed * 1000 + index)
+    client, rng = _forked_client(token, args.seed, index)
     share = args.orders // args.batch_clients
     at = datetime.now(UTC) - timedelta(days=1)
     bodies = []
