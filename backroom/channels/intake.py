@@ -187,17 +187,15 @@ def _apply_stored(messages: Sequence[InboxMessage]) -> int:
             event = parse_message(message)[0]
             new.append(NewOrder(event, message.payload, message.raw_type, message.content_type))
             built.append((order, lines.get(order.pk, [])))
-        actor = actors.get(actor_id, SYSTEM) if actor_id is not None else SYSTEM
         _apply_new(
             account,
             new,
             built,
             [message.pk for message in group],
-            [False] * len(built),
-            actor=actor,
+            None,
+            actor=actors.get(actor_id, SYSTEM),
             cache=cache,
             now=now,
-            stored=True,
         )
         applied += [message.pk for message in group]
     if applied:
@@ -671,20 +669,21 @@ def receive_orders(
             order.is_depleted = False
         return None
     if defer:
-        _link_lines(built)
-        insert_rows([line for _order, lines in built for line in lines], ids=True)
+        _insert_lines(built)
         transaction.on_commit(_queue_stored, robust=True)
         return orders
     _apply_new(account, new, built, messages, expected, actor=actor, cache=cache, now=now)
     return orders
 
 
-def _link_lines(built: list[tuple[Order, list[OrderLine]]]) -> None:
+def _insert_lines(built: list[tuple[Order, list[OrderLine]]]) -> None:
+    """Insert the new orders' lines (the orders have their ids)."""
     for order, lines in built:
         # What `line.order = order` sets, without the descriptor's checks (new lines).
         for line in lines:
             vars(line)["order_id"] = order.pk
             line._state.fields_cache["order"] = order
+    insert_rows([line for _order, lines in built for line in lines], ids=True)
 
 
 def _apply_new(
@@ -692,17 +691,20 @@ def _apply_new(
     new: Sequence[NewOrder],
     built: list[tuple[Order, list[OrderLine]]],
     messages: Sequence[int],
-    inserted: Sequence[bool],
+    inserted: Sequence[bool] | None,
     *,
     actor: Any,
     cache: depletion.ExplosionCache | None,
     now: dt.datetime,
-    stored: bool = False,
 ) -> None:
     """The effects of new orders whose rows are written (`inserted`: the `is_depleted` each was
     written with): depletion, the flags it sets, history, audit and events. Their lines are
-    inserted here, after depletion set their flags, unless they were `stored` before (the
-    worker applying a till's deferred order), when the flags are updated instead."""
+    inserted here, after depletion set their flags. `inserted` None: a till's orders stored by
+    their requests (the worker applying them), written as not depleted with their lines, whose
+    flags are updated instead."""
+    stored = inserted is None
+    if inserted is None:
+        inserted = [False] * len(built)
     orders = [order for order, _lines in built]
     for order in orders:
         order.is_depleted = False  # until the depletion below says so
@@ -722,8 +724,7 @@ def _apply_new(
                     is_depleted=is_depleted, depleted_quantity=quantity, depletion_error=error
                 )
     else:
-        _link_lines(built)
-        insert_rows([line for _order, lines in built for line in lines], ids=True)
+        _insert_lines(built)
     for is_depleted in (True, False):
         wrong = [
             order.pk

@@ -54,9 +54,9 @@ from backroom.dashboards.choices import (
 )
 from backroom.dashboards.kpis import KPIS, Measures, evaluate
 from backroom.dashboards.models import Alert, AlertRule
-from backroom.kernel.dates import earliest_business_date
 from backroom.org.choices import NodeKind
 from backroom.org.models import OrgNode, Site
+from backroom.org.selectors import open_business_day_of
 
 STRING_VARIABLES: dict[str, Any] = {
     "store": gettext_lazy("The store's code (empty above stores)"),
@@ -154,10 +154,7 @@ def _today(sites: Sequence[Site], now: dt.datetime) -> dt.date:
     """The business date of "today" for these stores: the earliest of theirs (between midnight
     and a store's cutoff hour its day is still the one before); the chain's calendar date
     without stores."""
-    return (
-        earliest_business_date(now, ((site.time_zone, site.cutoff_hour) for site in sites))
-        or timezone.localtime(now, timezone.get_default_timezone()).date()
-    )
+    return open_business_day_of([(site.time_zone, site.cutoff_hour) for site in sites], now)
 
 
 def _base_nodes(rule: AlertRule) -> list[OrgNode]:

@@ -34,7 +34,7 @@ from backroom.dashboards.models import (
     StoreRunningDirty,
     StoreRunningTotal,
 )
-from backroom.events.services import round_memo
+from backroom.events.services import round_cached
 from backroom.org.models import Site
 from backroom.org.selectors import open_business_day, open_business_day_of, store_zones
 
@@ -252,11 +252,7 @@ def mark_dirty(site_days: Iterable[tuple[int, dt.date]]) -> int:
     if not wanted:
         return 0
     # The stores' zones once per dispatch round: the worker marks after every order event.
-    memo = round_memo()
-    zones = memo.get("org.store_zones")
-    if zones is None:
-        zones = memo["org.store_zones"] = store_zones()
-    today = open_business_day_of(zones)
+    today = open_business_day_of(round_cached("org.store_zones", store_zones))
     pairs = sorted((site_id, day) for site_id, day in wanted if day < today)
     if not pairs:
         return 0

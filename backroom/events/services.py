@@ -180,14 +180,26 @@ def round_memo() -> dict[Any, Any]:
     return {} if memo is None else memo
 
 
+def round_cached[T](key: str, make: Callable[[], T]) -> T:
+    """What `make()` gives, made once per dispatch round (`round_memo`); afresh outside one."""
+    memo = round_memo()
+    if key not in memo:
+        memo[key] = make()
+    return memo[key]  # type: ignore[no-any-return]
+
+
 def dispatch_event(outbox_event: OutboxEvent) -> bool:
     """Run every async subscriber that has not yet consumed this event. True when all succeeded."""
     if _run_subscribers(outbox_event):
-        OutboxEvent.objects.filter(pk=outbox_event.pk).update(
-            attempts=outbox_event.attempts + 1, dispatched_at=timezone.now(), last_error=""
-        )
+        _mark_dispatched([outbox_event.pk])
         return True
     return False
+
+
+def _mark_dispatched(ids: list[int]) -> None:
+    OutboxEvent.objects.filter(pk__in=ids).update(
+        attempts=F("attempts") + 1, dispatched_at=timezone.now(), last_error=""
+    )
 
 
 def _run_subscribers(outbox_event: OutboxEvent) -> bool:
@@ -235,7 +247,5 @@ def dispatch_outbox(limit: int = 500) -> int:
     finally:
         _round.reset(token)
         if done:
-            OutboxEvent.objects.filter(pk__in=done).update(
-                attempts=F("attempts") + 1, dispatched_at=timezone.now(), last_error=""
-            )
+            _mark_dispatched(done)
     return len(done)

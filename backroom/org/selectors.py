@@ -109,6 +109,10 @@ def store_zones() -> list[tuple[str, int]]:
 
 
 def open_business_day_of(zones: list[tuple[str, int]], now: dt.datetime | None = None) -> dt.date:
-    """`open_business_day` from the stores' zones read before (`store_zones`)."""
+    """`open_business_day` from the stores' zones read before (`store_zones`), or from the
+    zones of some stores (their own "today")."""
     now = now or timezone.now()
-    return earliest_business_date(now, zones) or timezone.localtime(now).date()
+    return (
+        earliest_business_date(now, zones)
+        or timezone.localtime(now, timezone.get_default_timezone()).date()
+    )

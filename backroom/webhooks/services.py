@@ -30,7 +30,7 @@ from backroom.accounts.authorization import require_permission
 from backroom.accounts.permissions import WEBHOOKS_MANAGE
 from backroom.audit.services import record_audit, snapshot
 from backroom.events.models import OutboxEvent
-from backroom.events.services import publish, round_memo
+from backroom.events.services import publish, round_cached
 from backroom.kernel.actors import SYSTEM
 from backroom.kernel.exceptions import Conflict, ErrorCollector, NotFound
 from backroom.kernel.jsonutil import to_jsonable
@@ -345,16 +345,16 @@ def matching_endpoints(outbox_event: OutboxEvent) -> list[WebhookEndpoint]:
 
     An endpoint at the group sees every event; one at a store only that store's events;
     events without an org node go only to endpoints at the root. The active endpoints are
-    read once per dispatch round (`events.services.round_memo`).
+    read once per dispatch round (`events.services.round_cached`).
     """
     if outbox_event.event_type in NOT_DELIVERED_BY_WEBHOOKS:
         return []
-    memo = round_memo()
-    endpoints = memo.get("webhooks.active_endpoints")
-    if endpoints is None:
-        endpoints = memo["webhooks.active_endpoints"] = list(
+    endpoints = round_cached(
+        "webhooks.active_endpoints",
+        lambda: list(
             WebhookEndpoint.objects.filter(is_active=True).select_related("node").order_by("id")
-        )
+        ),
+    )
     if not endpoints:
         return []
     org_node = outbox_event.org_node
