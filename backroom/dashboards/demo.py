@@ -5,7 +5,7 @@ alerts of the last complete day (docs/anomalies.md).
 Two anomalies are planted at SH001, the store with a demo store manager (manager.sh001), so
 that HQ, the region and the store manager all find them in the alert centre:
 
-- its sales collapsed on the last complete business day (the stock demo sold a quarter of the
+- its sales collapsed on the last complete business day (the stock demo sold 15 % of the
   usual portions that day, `inventory.demo.COLLAPSE`, and the sales history mirrors it):
   `sales_drop`;
 - the walk-in door was left open that afternoon: its manager wrote off a good part of the

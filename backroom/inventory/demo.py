@@ -9,7 +9,7 @@ Stores (the AvT report's subject), for the business days from `DAYS` days ago to
   (weekly, or every few days for short-lived fresh goods), in lots expiring after the item's
   shelf life, at its standard cost ± 6 %;
 - every evening, sale depletion (reason `sale`) of that day's menu sales: realistic portions
-  per dish (store size, weekday, popularity, noise; SH001 sold a quarter of its usual on the
+  per dish (store size, weekday, popularity, noise; SH001 sold 15 % of its usual on the
   last day, `COLLAPSE`) exploded through the recipes with the
   catalog's `explode` — made-ahead preps (broths, sauces) are exploded down to their raw
   ingredients, as if cooked from raw stock as needed. Each sold line's moves name it as their
@@ -64,7 +64,7 @@ WEEKS = 3  # warehouses and kitchens
 DAYS = 21  # store history: business days today − DAYS … today − 1
 # The store whose sales collapsed on the last day (the dashboards' sales_drop alert in the
 # demo): it sold this share of a usual day's portions (the sales history mirrors it).
-COLLAPSE = ("SH001", Decimal("0.25"))
+COLLAPSE = ("SH001", Decimal("0.15"))
 # Weekly receipt in base units, by base unit code: (low, high) (warehouses and kitchens).
 WEEKLY = {"kg": (4, 30), "l": (3, 20), "each": (24, 240)}
 # Unexplained loss found by the closing count, as % of the period's usage: (low, high).
