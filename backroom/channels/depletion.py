@@ -4,9 +4,14 @@ All ledger calls go through the inventory services as the system actor (the pers
 that moved the order was checked by the channels permission); each carries an idempotency key
 derived from the order, so a replayed event never posts twice:
 
-- sale:        ``ch:<account>:<external id>:L<line>:I<item>``   (one move per line × ingredient)
-- reservation: ``ch:<account>:<external id>:R:I<item>``
-- restock:     ``ch:<account>:<external id>:X<tag>:...``        (reversal, adjustment, waste)
+- sale:        ``ch:o<order id>:L<line>:I<item>``   (one move per line × ingredient)
+- reservation: ``ch:o<order id>:R:I<item>``
+- restock:     ``ch:o<order id>:X<tag>:...``        (reversal, adjustment, waste)
+
+The order's id (one per account and external id) is written with ten digits, so new orders'
+keys sort after the older ones: the ledger's key index grows at its end instead of at random
+places (a till's UUID), which is what kept a million orders' moves from fitting the server's
+buffers (docs/benchmarks.md, 2026-12-05 late).
 
 The caller holds the order's row lock (`select_for_update`) and an open transaction.
 """
@@ -49,7 +54,7 @@ _STEP = Decimal(1).scaleb(-QUANTITY_PLACES)
 
 
 def order_key(order: Order) -> str:
-    return f"ch:{order.account_id}:{order.external_id}"
+    return f"ch:o{order.pk:010d}"
 
 
 def _source(order: Order) -> inventory.Source:

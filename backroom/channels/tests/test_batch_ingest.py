@@ -81,12 +81,12 @@ def test_a_batch_of_new_replayed_and_unmapped_orders_depletes_exactly_the_new_ma
     new = [Order.objects.get(pk=row["order"]["id"]) for row in data["results"][1:]]
     two, unmapped, tea = new
     # One bowl: FLOUR 0.2, SALT 0.0025, BEEF 0.1; extra beef +0.05 per bowl.
-    prefix = f"ch:{menu.pos.pk}:"
+    prefix = f"ch:o{two.pk:010d}"
     assert sales(two) == sorted(
         [
-            (f"{prefix}{two.external_id}:L1:I{menu.flour.pk}", D("-0.4")),
-            (f"{prefix}{two.external_id}:L1:I{menu.salt.pk}", D("-0.005")),
-            (f"{prefix}{two.external_id}:L1:I{menu.beef.pk}", D("-0.3")),
+            (f"{prefix}:L1:I{menu.flour.pk}", D("-0.4")),
+            (f"{prefix}:L1:I{menu.salt.pk}", D("-0.005")),
+            (f"{prefix}:L1:I{menu.beef.pk}", D("-0.3")),
         ]
     )
     assert [key.rsplit(":", 2)[1] for key, _q in sales(unmapped)] == ["L1"] * 3
