@@ -499,7 +499,11 @@ class _Analyzer:
         from django.db import connection
 
         with connection.cursor() as cursor:
-            cursor.execute("SELECT count(*) FROM channels_order")
+            # The statistics' insert counter, as autovacuum reads it: a count(*) would scan the
+            # whole orders table every few seconds, on the machine being measured.
+            cursor.execute(
+                "SELECT n_tup_ins FROM pg_stat_user_tables WHERE relname = 'channels_order'"
+            )
             orders = cursor.fetchone()[0]
             if orders >= max(10_000, self.analyzed * 1.1):
                 tick = time.perf_counter()

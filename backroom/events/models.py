@@ -1,10 +1,9 @@
 """The transactional outbox: events written in the same transaction as the change they describe."""
 
-import uuid
-
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
+from backroom.kernel.ids import uuid7
 from backroom.kernel.scoping import OrgScopedQuerySet
 
 
@@ -13,7 +12,8 @@ class OutboxEvent(models.Model):
 
     scope_field = "org_node"
 
-    event_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    # Time-ordered: the unique index takes new events on its last pages (kernel.ids.uuid7).
+    event_id = models.UUIDField(default=uuid7, unique=True, editable=False)
     event_type = models.CharField(_("event type"), max_length=100, db_index=True)
     payload = models.JSONField()
     org_node = models.ForeignKey(
