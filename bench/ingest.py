@@ -489,9 +489,11 @@ class _Analyzer:
         self.runs = 0
         self.seconds = 0.0
         self.analyzed = 0
-        with connection.cursor() as cursor:
-            cursor.execute("SHOW autovacuum")
-            self.needed = connection.vendor == "postgresql" and cursor.fetchone()[0] == "off"
+        self.needed = False
+        if connection.vendor == "postgresql":  # SQLite has no SHOW
+            with connection.cursor() as cursor:
+                cursor.execute("SHOW autovacuum")
+                self.needed = cursor.fetchone()[0] == "off"
 
     def maybe(self) -> None:
         if not self.needed:
