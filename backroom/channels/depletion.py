@@ -4,7 +4,9 @@ All ledger calls go through the inventory services as the system actor (the pers
 that moved the order was checked by the channels permission); each carries an idempotency key
 derived from the order, so a replayed event never posts twice:
 
-- sale:        ``ch:o<order id>:L<line>:I<item>``   (one move per line × ingredient)
+- sale:        ``ch:o<order id>:D<line>:I<item>``   (one move per ingredient of the lines
+                                                     depleted together; ``<line>`` is the
+                                                     lowest of them; decision 0013)
 - reservation: ``ch:o<order id>:R:I<item>``
 - restock:     ``ch:o<order id>:X<tag>:...``        (reversal, adjustment, waste)
 
@@ -20,6 +22,7 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import logging
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -42,15 +45,23 @@ from backroom.events.services import publish
 from backroom.inventory import services as inventory
 from backroom.inventory.choices import LocationKind, MoveReason, ReservationStatus
 from backroom.inventory.exceptions import InsufficientStock
-from backroom.inventory.models import ItemValuation, Location, Reservation, StockMove
+from backroom.inventory.models import (
+    COST_PLACES,
+    ItemValuation,
+    Location,
+    Reservation,
+    StockMove,
+)
 from backroom.inventory.periods import PeriodClosed
 from backroom.kernel.actors import SYSTEM
 from backroom.kernel.exceptions import DomainError
-from backroom.kernel.money import QUANTITY_PLACES, quantize_quantity
+from backroom.kernel.money import QUANTITY_PLACES
 
 ZERO = Decimal(0)
 SOURCE_TYPE = "channels.order"
 _STEP = Decimal(1).scaleb(-QUANTITY_PLACES)
+_COST_STEP = Decimal(1).scaleb(-COST_PLACES)
+logger = logging.getLogger(__name__)
 
 
 def order_key(order: Order) -> str:
@@ -135,58 +146,6 @@ def _modifier_codes(line: OrderLine) -> list[str]:
             times = 1 if quantity == 1 or quantity == "1" else max(int(Decimal(str(quantity))), 1)
             codes.extend([code] * times)
     return codes
-
-
-@dataclass
-class Explosion:
-    """Per line: {stocked item id: base quantity}; lines that could not be exploded, with why."""
-
-    lines: dict[int, dict[int, Decimal]]
-    problems: dict[int, str]
-
-
-def explode_lines(order: Order, lines: Iterable[OrderLine], *, net: bool = True) -> Explosion:
-    """The ingredients each mapped line uses (recipes effective on the order's business date)."""
-    exploder = Exploder(order.business_date)
-    wanted = [line for line in lines if line.menu_item_id is not None]
-    codes = {code for line in wanted for code in _modifier_codes(line)}
-    modifiers = {
-        row.code: row
-        for row in Modifier.objects.filter(code__in=codes).prefetch_related(
-            "effects__item__base_unit",
-            "effects__item__units",
-            "effects__replacement__base_unit",
-            "effects__replacement__units",
-        )
-    }
-    result = Explosion({}, {})
-    for line in wanted:
-        quantity = _net(line) if net else line.quantity
-        if quantity <= 0:
-            continue
-        totals: dict[int, Decimal] = defaultdict(Decimal)
-        try:
-            missing = [code for code in _modifier_codes(line) if code not in modifiers]
-            if missing:
-                raise DomainError(
-                    _("There is no modifier %(code)s.") % {"code": ", ".join(missing)}
-                )
-            assert line.menu_item is not None
-            exploder.add(
-                totals,
-                line.menu_item,
-                quantity,
-                [modifiers[code] for code in _modifier_codes(line)],
-            )
-        except DomainError as error:
-            result.problems[line.pk] = error.message[:500]
-            continue
-        result.lines[line.pk] = {
-            item_id: amount.quantize(_STEP)
-            for item_id, amount in sorted(totals.items())
-            if amount.quantize(_STEP) > 0
-        }
-    return result
 
 
 _MODIFIER_PREFETCH = (
@@ -443,6 +402,13 @@ def _plan(
     cache: ExplosionCache,
     keys: dict[int, _LineKey] | None = None,
 ) -> Depletion:
+    """The sale moves of one depletion of an order: its lines exploded, one move per
+    ingredient (the lines' quantities summed), keyed `ch:o<order>:D<first line>:I<item>`.
+
+    A depletion is named by the lowest line number it depletes. Its lines are flagged depleted
+    when it posts, so a later depletion of the same order (a line mapped since) starts at
+    another line and gets other keys, and a replay of this one gets the same keys. A line that
+    cannot be exploded keeps its `depletion_error` and is left out of `plan.lines`."""
     plan = Depletion(order, [])
     occurred_at = order.completed_at or timezone.now()
     source = _source(order)
@@ -450,6 +416,7 @@ def _plan(
     moves = plan.moves
     issue, sale = inventory.ISSUE, MoveReason.SALE
     fixed = order.account.location_id  # the account's location, when it names one
+    used: dict[int, Decimal] = {}
     for line in lines:
         quantity = _net(line)
         if quantity <= 0:
@@ -464,21 +431,25 @@ def _plan(
         if isinstance(exploded, str):
             line.depletion_error = exploded
             continue
-        line_prefix = f"{prefix}:L{line.line_no}:I"
         for item_id, amount in exploded.items():
-            moves.append(
-                inventory.MoveInput(
-                    action=issue,
-                    item_id=item_id,
-                    location_id=fixed if fixed is not None else places.location_id(order, item_id),
-                    quantity=amount,
-                    key=f"{line_prefix}{item_id}",
-                    reason=sale,
-                    source=source,
-                    occurred_at=occurred_at,
-                )
-            )
+            used[item_id] = used.get(item_id, ZERO) + amount
         plan.lines.append(line)
+    if not used:
+        return plan
+    round_prefix = f"{prefix}:D{min(line.line_no for line in plan.lines)}:I"
+    for item_id in sorted(used):
+        moves.append(
+            inventory.MoveInput(
+                action=issue,
+                item_id=item_id,
+                location_id=fixed if fixed is not None else places.location_id(order, item_id),
+                quantity=used[item_id],
+                key=f"{round_prefix}{item_id}",
+                reason=sale,
+                source=source,
+                occurred_at=occurred_at,
+            )
+        )
     return plan
 
 
@@ -573,11 +544,7 @@ def deplete(order: Order) -> inventory.PostingResult | None:
     nothing is posted and the reason is kept in `order.depletion_error` for a later retry.
     The order's reservations are fulfilled once its lines are depleted. Saves the order.
     """
-    lines = list(
-        order.lines.select_related("menu_item__base_unit", "menu_item__item_class").filter(
-            is_depleted=False, menu_item__isnull=False
-        )
-    )
+    lines = list(order.lines.filter(is_depleted=False, menu_item__isnull=False).order_by("line_no"))
     if not lines:
         _finish(order)
         return None
@@ -586,47 +553,28 @@ def deplete(order: Order) -> inventory.PostingResult | None:
         order.depletion_error = _("The store has no stock location to deplete from.")
         order.save(update_fields=["depletion_error", "updated_at"])
         return None
-    explosion = explode_lines(order, lines)
-    batch: list[inventory.MoveInput] = []
-    occurred_at = order.completed_at or timezone.now()
-    done: list[OrderLine] = []
-    refused: list[OrderLine] = []
-    for line in lines:
-        if line.pk in explosion.problems:
-            line.depletion_error = explosion.problems[line.pk]
-            refused.append(line)
-            continue
-        for item_id, quantity in explosion.lines.get(line.pk, {}).items():
-            batch.append(
-                inventory.MoveInput(
-                    action=inventory.ISSUE,
-                    item_id=item_id,
-                    location_id=places.location_id(order, item_id),
-                    quantity=quantity,
-                    key=f"{order_key(order)}:L{line.line_no}:I{item_id}",
-                    reason=MoveReason.SALE,
-                    source=_source(order),
-                    occurred_at=occurred_at,
-                )
-            )
-        done.append(line)
-    OrderLine.objects.bulk_update(refused, ["depletion_error"])
+    cache = ExplosionCache()
+    cache.load(lines)
+    plan = _plan(order, lines, places, cache)
+    done = {line.pk for line in plan.lines}
+    OrderLine.objects.bulk_update(
+        [line for line in lines if line.pk not in done], ["depletion_error"]
+    )
     result = None
-    if batch:
+    if plan.moves:
         try:
             with transaction.atomic():
-                result = _post(batch)
+                result = _post(plan.moves)
         except DomainError as error:
             order.depletion_error = error.message[:500]
             if isinstance(error, InsufficientStock) or error.code == "batch_rejected":
                 order.depletion_error = _first_line_message(error)[:500]
             order.save(update_fields=["depletion_error", "updated_at"])
             return None
-    for line in done:
-        line.is_depleted = True
-        line.depleted_quantity = _net(line)
-        line.depletion_error = ""
-    OrderLine.objects.bulk_update(done, ["is_depleted", "depleted_quantity", "depletion_error"])
+    _mark_depleted(plan)
+    OrderLine.objects.bulk_update(
+        plan.lines, ["is_depleted", "depleted_quantity", "depletion_error"]
+    )
     _finish(order)
     if result is not None:
         publish(
@@ -634,7 +582,7 @@ def deplete(order: Order) -> inventory.PostingResult | None:
                 order_id=order.pk,
                 site_id=order.site_id,
                 posting_id=result.posting.pk,
-                lines=[line.line_no for line in done],
+                lines=[line.line_no for line in plan.lines],
             ),
             org_node=order.site.node,
         )
@@ -663,12 +611,8 @@ def reserve(order: Order) -> list[Reservation]:
     """Reserve the ingredients of the order's mapped lines at its store (sorted by item, so two
     orders lock in the same order). All or nothing: `InsufficientStock` when a forbid-negatives
     item's available-to-promise does not cover it. Sets `is_reserved` (not saved)."""
-    lines = list(order.lines.select_related("menu_item").filter(menu_item__isnull=False))
-    explosion = explode_lines(order, lines)
-    totals: dict[int, Decimal] = defaultdict(Decimal)
-    for per_line in explosion.lines.values():
-        for item_id, quantity in per_line.items():
-            totals[item_id] += quantity
+    lines = list(order.lines.filter(menu_item__isnull=False))
+    totals = _line_usage(order, lines, {line.pk: _net(line) for line in lines if _net(line) > 0})[0]
     made = []
     with transaction.atomic():
         for item_id in sorted(totals):
@@ -703,72 +647,81 @@ def restock(order: Order, quantities: dict[int, Decimal], *, tag: str) -> int:
     """Undo the depletion of `quantities` (per line id, in the line's units) after a
     cancellation or refund, following the account's policy. Returns the moves posted.
 
-    A line restocked whole and for the first time is reversed move by move (exact quantity and
-    value). A part is returned as an adjustment at the sale's unit cost. Under the "waste"
-    policy the same ingredients are then issued as waste: the food was made and thrown away, so
-    stock ends where it was, but the usage counts as waste, not as a sale.
+    When every depleted line comes back whole, and none came back before, each sale move is
+    reversed (exact quantity and value). Otherwise the lines' share is exploded again (recipes
+    of the order's business date, as at the sale) and returned, ingredient by ingredient, as an
+    adjustment at the unit cost the sale took, never more than the order used. Under the
+    "waste" policy the same ingredients are then issued as waste: the food was made and thrown
+    away, so stock ends where it was, but the usage counts as waste, not as a sale.
     """
-    lines = {
-        line.pk: line
-        for line in order.lines.filter(pk__in=list(quantities), is_depleted=True).order_by("pk")
-    }
-    sale_moves: dict[int, list[StockMove]] = defaultdict(list)
-    by_line_no = {line.line_no: line for line in lines.values()}
-    for move in StockMove.objects.filter(
-        source_type=SOURCE_TYPE, source_id=str(order.pk), reason=MoveReason.SALE
-    ).order_by("pk"):
-        line_no = int(move.idempotency_key.rsplit(":L", 1)[1].split(":", 1)[0])
-        if line_no in by_line_no:
-            sale_moves[by_line_no[line_no].pk].append(move)
+    depleted = list(order.lines.filter(is_depleted=True).order_by("line_no"))
+    amounts: dict[int, Decimal] = {}
+    for line in depleted:
+        if line.pk in quantities and line.depleted_quantity > 0:
+            amount = min(quantities[line.pk], line.depleted_quantity - line.restocked_quantity)
+            if amount > 0:
+                amounts[line.pk] = amount
+    if not amounts:
+        return 0
+    sale_moves = list(
+        StockMove.objects.filter(
+            source_type=SOURCE_TYPE, source_id=str(order.pk), reason=MoveReason.SALE
+        ).order_by("pk")
+    )
+    whole = all(
+        line.restocked_quantity == 0 and amounts.get(line.pk) == line.depleted_quantity
+        for line in depleted
+        if line.depleted_quantity > 0
+    )
     short_tag = hashlib.sha256(tag.encode()).hexdigest()[:16]
     prefix = f"{order_key(order)}:X{short_tag}"
-    waste: list[inventory.MoveInput] = []
+    returned: list[tuple[str, int, int, Decimal]] = []  # key suffix, item, location, quantity
     adjustments: list[inventory.MoveInput] = []
-    posted = 0
     changed: list[OrderLine] = []
+    posted = 0
     with transaction.atomic():
-        for line_id, line in lines.items():
-            amount = min(quantities[line_id], line.depleted_quantity - line.restocked_quantity)
-            if amount <= 0 or line.depleted_quantity <= 0:
-                continue
-            share = amount / line.depleted_quantity
-            whole = amount == line.depleted_quantity and line.restocked_quantity == 0
-            for move in sale_moves[line_id]:
-                quantity = quantize_quantity(-move.quantity * share)
+        if whole:
+            for move in sale_moves:
+                result = inventory.reverse_move(move, key=f"{prefix}:R{move.pk}", actor=SYSTEM)
+                posted += len(result.rows)
+                returned.append((f"W{move.pk}", move.item_id, move.location_id, -move.quantity))
+            changed = [line for line in depleted if line.pk in amounts]
+        else:
+            wanted, changed = _line_usage(order, depleted, amounts)
+            for item_id, (location_id, sold, unit_cost) in _sold_by_item(sale_moves).items():
+                quantity = min(wanted.get(item_id, ZERO), sold)
                 if quantity <= 0:
                     continue
-                if whole:
-                    result = inventory.reverse_move(move, key=f"{prefix}:R{move.pk}", actor=SYSTEM)
-                    posted += len(result.rows)
-                else:
-                    adjustments.append(
-                        inventory.MoveInput(
-                            action=inventory.ADJUST,
-                            item_id=move.item_id,
-                            location_id=move.location_id,
-                            quantity=quantity,
-                            unit_cost=move.unit_cost,
-                            key=f"{prefix}:A{move.pk}",
-                            source=_source(order),
-                        )
+                adjustments.append(
+                    inventory.MoveInput(
+                        action=inventory.ADJUST,
+                        item_id=item_id,
+                        location_id=location_id,
+                        quantity=quantity,
+                        unit_cost=unit_cost,
+                        key=f"{prefix}:A{item_id}",
+                        source=_source(order),
                     )
-                if order.account.after_depletion == AfterDepletion.WASTE:
-                    waste.append(
-                        inventory.MoveInput(
-                            action=inventory.ISSUE,
-                            item_id=move.item_id,
-                            location_id=move.location_id,
-                            quantity=quantity,
-                            reason=MoveReason.WASTE,
-                            key=f"{prefix}:W{move.pk}",
-                            source=_source(order),
-                        )
-                    )
-            line.restocked_quantity += amount
-            changed.append(line)
-        for batch in (adjustments, waste):
-            if batch:
-                posted += len(inventory.post_moves(batch, actor=SYSTEM).rows)
+                )
+                returned.append((f"W{item_id}", item_id, location_id, quantity))
+        if adjustments:
+            posted += len(inventory.post_moves(adjustments, actor=SYSTEM).rows)
+        if order.account.after_depletion == AfterDepletion.WASTE and returned:
+            waste = [
+                inventory.MoveInput(
+                    action=inventory.ISSUE,
+                    item_id=item_id,
+                    location_id=location_id,
+                    quantity=quantity,
+                    reason=MoveReason.WASTE,
+                    key=f"{prefix}:{suffix}",
+                    source=_source(order),
+                )
+                for suffix, item_id, location_id, quantity in returned
+            ]
+            posted += len(inventory.post_moves(waste, actor=SYSTEM).rows)
+        for line in changed:
+            line.restocked_quantity += amounts[line.pk]
         OrderLine.objects.bulk_update(changed, ["restocked_quantity"])
         if changed:
             order.is_restocked = True
@@ -783,3 +736,43 @@ def restock(order: Order, quantities: dict[int, Decimal], *, tag: str) -> int:
                 org_node=order.site.node,
             )
     return posted
+
+
+def _line_usage(
+    order: Order, lines: Sequence[OrderLine], amounts: dict[int, Decimal]
+) -> tuple[dict[int, Decimal], list[OrderLine]]:
+    """The ingredients `amounts` of these lines use ({item id: quantity}), and the lines
+    exploded. A line that does not explode (a modifier deleted since) is left out, with a
+    warning: a refund leaves its stock consumed, to be adjusted by hand."""
+    cache = ExplosionCache()
+    wanted: dict[int, Decimal] = defaultdict(Decimal)
+    exploded_lines: list[OrderLine] = []
+    for line in lines:
+        if line.pk not in amounts:
+            continue
+        exploded = cache.explode(order.business_date, line, amounts[line.pk])
+        if isinstance(exploded, str):
+            logger.warning("Order %s line %s not exploded: %s", order.pk, line.line_no, exploded)
+            continue
+        for item_id, quantity in exploded.items():
+            wanted[item_id] += quantity
+        exploded_lines.append(line)
+    return wanted, exploded_lines
+
+
+def _sold_by_item(moves: Sequence[StockMove]) -> dict[int, tuple[int, Decimal, Decimal]]:
+    """Per item of an order's sale moves: (location, quantity sold, the sale's unit cost; the
+    average when the sale took the item from several lots)."""
+    rows: dict[int, list[StockMove]] = defaultdict(list)
+    for move in moves:
+        rows[move.item_id].append(move)
+    sold = {}
+    for item_id, item_moves in rows.items():
+        quantity = -sum((move.quantity for move in item_moves), ZERO)
+        if len(item_moves) == 1:
+            unit_cost = item_moves[0].unit_cost
+        else:
+            value = -sum((move.value for move in item_moves), ZERO)
+            unit_cost = (value / quantity).quantize(_COST_STEP) if quantity else ZERO
+        sold[item_id] = (item_moves[0].location_id, quantity, unit_cost)
+    return sold

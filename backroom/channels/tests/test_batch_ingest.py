@@ -84,13 +84,13 @@ def test_a_batch_of_new_replayed_and_unmapped_orders_depletes_exactly_the_new_ma
     prefix = f"ch:o{two.pk:010d}"
     assert sales(two) == sorted(
         [
-            (f"{prefix}:L1:I{menu.flour.pk}", D("-0.4")),
-            (f"{prefix}:L1:I{menu.salt.pk}", D("-0.005")),
-            (f"{prefix}:L1:I{menu.beef.pk}", D("-0.3")),
+            (f"{prefix}:D1:I{menu.flour.pk}", D("-0.4")),
+            (f"{prefix}:D1:I{menu.salt.pk}", D("-0.005")),
+            (f"{prefix}:D1:I{menu.beef.pk}", D("-0.3")),
         ]
     )
-    assert [key.rsplit(":", 2)[1] for key, _q in sales(unmapped)] == ["L1"] * 3
-    assert [key.rsplit(":", 2)[1] for key, _q in sales(tea)] == ["L2"] * 3
+    assert [key.rsplit(":", 2)[1] for key, _q in sales(unmapped)] == ["D1"] * 3
+    assert [key.rsplit(":", 2)[1] for key, _q in sales(tea)] == ["D2"] * 3
     assert StockMove.objects.filter(reason="sale").count() == after_first + 9
     # 5 bowls in all (1 + 2 + 1 + 1), 3 of them with extra beef.
     assert menu.on_hand(menu.flour) == D("9.0")

@@ -207,6 +207,68 @@ def test_partial_refund_after_completion_returns_that_part(menu):
     assert balance_differences() == [] and valuation_differences() == []
 
 
+def test_each_depletion_is_one_move_per_ingredient_and_refunds_return_their_lines(menu):
+    """Lines depleted together are summed per ingredient (key `:D<first line>`); a line mapped
+    later is a depletion of its own. A partial refund returns exactly its line's ingredients at
+    the sale's unit cost; the rest comes back when the order is cancelled."""
+    services.save_mapping(
+        account=menu.meituan, external_code="NOODLES", item=menu.noodles, actor=SYSTEM
+    )
+    event = placed(
+        "MT9", lines=[("NOODLES", "2"), ("MT-NOODLE-L", "1"), ("NOODLES", "1")], status="completed"
+    )
+    order = intake.apply_event(menu.meituan, event).order
+    services.save_mapping(
+        account=menu.meituan,
+        external_code="MT-NOODLE-L",
+        item=menu.noodles,
+        modifier_codes=["extra-beef"],
+        actor=SYSTEM,
+    )
+    prefix = f"ch:o{order.pk:010d}"
+    moves = {
+        move.idempotency_key: move
+        for move in StockMove.objects.filter(source_id=str(order.pk), reason="sale")
+    }
+    # Lines 1 and 3 (3 bowls) in one depletion, line 2 (1 bowl, extra beef) later in its own.
+    assert {key: move.quantity for key, move in moves.items()} == {
+        f"{prefix}:D1:I{menu.flour.pk}": D("-0.6"),
+        f"{prefix}:D1:I{menu.salt.pk}": D("-0.0075"),
+        f"{prefix}:D1:I{menu.beef.pk}": D("-0.3"),
+        f"{prefix}:D2:I{menu.flour.pk}": D("-0.2"),
+        f"{prefix}:D2:I{menu.salt.pk}": D("-0.0025"),
+        f"{prefix}:D2:I{menu.beef.pk}": D("-0.15"),
+    }
+    assert menu.on_hand(menu.flour) == D("9.2") and menu.on_hand(menu.beef) == D("4.55")
+
+    intake.apply_event(menu.meituan, partial_refund("MT9", "MT-NOODLE-L", "1"))
+    returned = {
+        move.item_id: move
+        for move in StockMove.objects.filter(source_id=str(order.pk), reason="adjustment")
+    }
+    assert {item: move.quantity for item, move in returned.items()} == {
+        menu.flour.pk: D("0.2"),
+        menu.salt.pk: D("0.0025"),
+        menu.beef.pk: D("0.15"),
+    }
+    beef_sale = moves[f"{prefix}:D2:I{menu.beef.pk}"]
+    assert returned[menu.beef.pk].unit_cost == beef_sale.unit_cost
+    assert returned[menu.beef.pk].value == -beef_sale.value  # the same beef, at its cost
+    assert menu.on_hand(menu.flour) == D("9.4") and menu.on_hand(menu.beef) == D("4.7")
+
+    # Cancelled: lines 1 and 3 come back; line 2 is not returned twice.
+    intake.apply_event(menu.meituan, status_event("MT9", "cancelled"))
+    assert menu.on_hand(menu.flour) == 10 and menu.on_hand(menu.salt) == 1
+    assert menu.on_hand(menu.beef) == 5
+    assert sorted(order.lines.values_list("line_no", "restocked_quantity")) == [
+        (1, 2),
+        (2, 1),
+        (3, 1),
+    ]
+    assert not StockMove.objects.filter(reason="reversal").exists()  # not whole: a part went before
+    assert balance_differences() == [] and valuation_differences() == []
+
+
 def test_depletion_short_of_stock_is_kept_as_a_problem_and_retried(menu):
     order = intake.apply_event(
         menu.pos, placed("P2", lines=[("NOODLES", "60")], status="completed")
