@@ -10,6 +10,7 @@ from django.db import connection
 from backroom.audit.models import AuditEntry
 from backroom.channels import intake, services
 from backroom.channels.choices import InboxStatus, OrderStatus
+from backroom.channels.depletion import _sold_by_item
 from backroom.channels.exceptions import InvalidTransition, OrderNotReceived
 from backroom.channels.models import ChannelAccount, InboxMessage, Order, OrderHistory
 from backroom.channels.tests.conftest import D, partial_refund, placed, status_event
@@ -412,3 +413,19 @@ def test_the_worker_applies_a_stored_push_after_commit_and_retries_failures(
         intake._PARSERS.pop("meituan", None)
         if previous is not None:
             intake.register_parser("meituan", previous)
+
+
+def test_a_refund_values_an_ingredient_sold_from_several_lots_at_their_average_cost():
+    """Golden numbers: 0.3 kg at 60.00 and 0.1 kg at 64.00 sold → 61.00 a kg returned; one row
+    keeps its own cost to the last place."""
+    rows = [
+        StockMove(item_id=7, location_id=3, quantity=D("-0.3"), unit_cost=D(60), value=D("-18")),
+        StockMove(item_id=7, location_id=3, quantity=D("-0.1"), unit_cost=D(64), value=D("-6.4")),
+        StockMove(
+            item_id=9, location_id=4, quantity=D("-0.002"), unit_cost=D("3.1234567891"), value=0
+        ),
+    ]
+    assert _sold_by_item(rows) == {
+        7: (3, D("0.4"), D("61.0000000000")),
+        9: (4, D("0.002"), D("3.1234567891")),
+    }
