@@ -687,7 +687,10 @@ def restock(order: Order, quantities: dict[int, Decimal], *, tag: str) -> int:
                 returned.append((f"W{move.pk}", move.item_id, move.location_id, -move.quantity))
             changed = [line for line in depleted if line.pk in amounts]
         else:
-            wanted, changed = _line_usage(order, depleted, amounts)
+            wanted, changed, problems = _line_usage(order, depleted, amounts)
+            for line_no, problem in problems.items():
+                # Its stock stays consumed, to be adjusted by hand; the line is not restocked.
+                logger.warning("Order %s line %s not restocked: %s", order.pk, line_no, problem)
             for item_id, (location_id, sold, unit_cost) in _sold_by_item(sale_moves).items():
                 quantity = min(wanted.get(item_id, ZERO), sold)
                 if quantity <= 0:
@@ -740,24 +743,24 @@ def restock(order: Order, quantities: dict[int, Decimal], *, tag: str) -> int:
 
 def _line_usage(
     order: Order, lines: Sequence[OrderLine], amounts: dict[int, Decimal]
-) -> tuple[dict[int, Decimal], list[OrderLine]]:
-    """The ingredients `amounts` of these lines use ({item id: quantity}), and the lines
-    exploded. A line that does not explode (a modifier deleted since) is left out, with a
-    warning: a refund leaves its stock consumed, to be adjusted by hand."""
+) -> tuple[dict[int, Decimal], list[OrderLine], dict[int, str]]:
+    """The ingredients `amounts` of these lines use ({item id: quantity}), the lines exploded,
+    and why the others could not be (per line number: no recipe, a modifier deleted since)."""
     cache = ExplosionCache()
     wanted: dict[int, Decimal] = defaultdict(Decimal)
     exploded_lines: list[OrderLine] = []
+    problems: dict[int, str] = {}
     for line in lines:
         if line.pk not in amounts:
             continue
         exploded = cache.explode(order.business_date, line, amounts[line.pk])
         if isinstance(exploded, str):
-            logger.warning("Order %s line %s not exploded: %s", order.pk, line.line_no, exploded)
+            problems[line.line_no] = exploded
             continue
         for item_id, quantity in exploded.items():
             wanted[item_id] += quantity
         exploded_lines.append(line)
-    return wanted, exploded_lines
+    return wanted, exploded_lines, problems
 
 
 def _sold_by_item(moves: Sequence[StockMove]) -> dict[int, tuple[int, Decimal, Decimal]]:
