@@ -566,9 +566,7 @@ def deplete(order: Order) -> inventory.PostingResult | None:
             with transaction.atomic():
                 result = _post(plan.moves)
         except DomainError as error:
-            order.depletion_error = error.message[:500]
-            if isinstance(error, InsufficientStock) or error.code == "batch_rejected":
-                order.depletion_error = _first_line_message(error)[:500]
+            order.depletion_error = _refusal(error)
             order.save(update_fields=["depletion_error", "updated_at"])
             return None
     _mark_depleted(plan)
@@ -612,7 +610,8 @@ def reserve(order: Order) -> list[Reservation]:
     orders lock in the same order). All or nothing: `InsufficientStock` when a forbid-negatives
     item's available-to-promise does not cover it. Sets `is_reserved` (not saved)."""
     lines = list(order.lines.filter(menu_item__isnull=False))
-    totals = _line_usage(order, lines, {line.pk: _net(line) for line in lines if _net(line) > 0})[0]
+    wanted = {line.pk: net for line in lines if (net := _net(line)) > 0}
+    totals = _line_usage(order, lines, wanted)[0]
     made = []
     with transaction.atomic():
         for item_id in sorted(totals):
