@@ -13,6 +13,12 @@ class ChannelKind(models.TextChoices):
     OWN_APP = "own_app", _("Own app / mini-program")
 
 
+# The tills' own channels: their orders carry a till-generated UUID as the external id.
+TILL_KINDS: tuple[str, ...] = ("pos", "own_app")
+# The event key of a till order's one inbox message (the order as the till posted it).
+TILL_PLACED = "pos:placed"
+
+
 class OrderStatus(models.TextChoices):
     RECEIVED = "received", pgettext_lazy("order status", "Received")
     ACCEPTED = "accepted", _("Accepted")

@@ -129,7 +129,7 @@ def import_history(
         for start in range(0, len(ids), CHUNK):
             existing.update(
                 Order.objects.filter(
-                    account=account, external_id__in=ids[start : start + CHUNK]
+                    intake.by_external_ids(account, ids[start : start + CHUNK])
                 ).values_list("external_id", flat=True)
             )
         new = [order for order in orders if order.external_id not in existing]

@@ -26,14 +26,14 @@ import datetime as dt
 import hashlib
 import logging
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
 from django.contrib.auth import get_user_model
 from django.db import IntegrityError, transaction
-from django.db.models import F
+from django.db.models import F, Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -46,6 +46,8 @@ from backroom.channels.choices import (
     FORWARD,
     RESERVING,
     TERMINAL,
+    TILL_KINDS,
+    TILL_PLACED,
     ChannelKind,
     InboxStatus,
     MappingKind,
@@ -104,6 +106,8 @@ def receive_message(
     """Store a message verbatim; (message, created). A replay returns the first message and
     queues nothing. With `process`, the worker applies it after commit."""
     key = event_key or "sha256:" + hashlib.sha256(payload.encode()).hexdigest()
+    if key == TILL_PLACED:  # unique per order, not per key: `pos.submit_orders` stores those
+        raise ValueError(f"{TILL_PLACED!r} is the key of a till's own message")
     try:
         with transaction.atomic():
             message = InboxMessage.objects.create(
@@ -115,7 +119,8 @@ def receive_message(
                 content_type=content_type[:100],
             )
     except IntegrityError:
-        message = InboxMessage.objects.get(
+        # Through the unique index, which leaves the tills' own messages out.
+        message = InboxMessage.objects.exclude(event_key=TILL_PLACED).get(
             account=account, external_order_id=external_order_id[:64], event_key=key[:200]
         )
         return message, False
@@ -358,7 +363,7 @@ def _locked_order(account: ChannelAccount, external_id: str) -> Order | None:
     locked = (
         Order.objects.select_for_update(of=("self",))
         .select_related("account__location", "site__node")
-        .filter(account=account, external_id=external_id)
+        .filter(by_external_id(account, external_id))
     )
     order = locked.first()
     if order is None or account.kind not in TILL_KINDS:
@@ -439,14 +444,39 @@ def resolve_codes(
     return items, modifiers
 
 
-TILL_KINDS = (ChannelKind.POS, ChannelKind.OWN_APP)
-
-
 def _till_uuid(external_id: str) -> uuid.UUID | None:
     try:
         return uuid.UUID(external_id)
     except ValueError:
         return None
+
+
+def by_external_id(account: ChannelAccount, external_id: str) -> Q:
+    """The filter for the account's order with this external id, through the index that holds
+    it: a till order's UUID (`pos_uuid`, set from the external id when it is one), any other
+    order's (account, external id) (decision 0014)."""
+    till_uuid = _till_uuid(external_id) if account.kind in TILL_KINDS else None
+    if till_uuid is None:
+        return Q(account=account, external_id=external_id, pos_uuid__isnull=True)
+    return Q(pos_uuid=till_uuid, account=account, external_id=external_id)
+
+
+def by_external_ids(account: ChannelAccount, external_ids: Iterable[str]) -> Q:
+    """`by_external_id` for many external ids of one account."""
+    uuids: list[uuid.UUID] = []
+    keyed: list[str] = []
+    others: list[str] = []
+    for external_id in external_ids:
+        till_uuid = _till_uuid(external_id) if account.kind in TILL_KINDS else None
+        if till_uuid is None:
+            others.append(external_id)
+        else:
+            uuids.append(till_uuid)
+            keyed.append(external_id)
+    found = Q(account=account, external_id__in=others, pos_uuid__isnull=True)
+    if uuids:
+        found |= Q(pos_uuid__in=uuids, account=account, external_id__in=keyed)
+    return found
 
 
 def _create_order(
@@ -464,7 +494,7 @@ def _create_order(
                 row.order = order
             OrderLine.objects.bulk_create(lines)
     except IntegrityError:
-        if Order.objects.filter(account=account, external_id=order.external_id).exists():
+        if Order.objects.filter(by_external_id(account, order.external_id)).exists():
             return None
         raise
     order.status = status  # entered below, with its side effects
@@ -639,8 +669,8 @@ def receive_orders(
         with transaction.atomic():
             # Inserted in external id order: two batches sharing orders wait for each other
             # instead of deadlocking (the loser applies its orders one by one, as replays).
-            by_external_id = sorted(orders, key=lambda order: order.external_id)
-            insert_rows(by_external_id, ids=True)
+            in_key_order = sorted(orders, key=lambda order: order.external_id)
+            insert_rows(in_key_order, ids=True)
             messages = insert_values(
                 InboxMessage,
                 [

@@ -15,6 +15,7 @@ from django.utils.translation import gettext_lazy as _
 from django.utils.translation import pgettext_lazy
 
 from backroom.channels.choices import (
+    TILL_PLACED,
     AfterDepletion,
     ChannelKind,
     InboxStatus,
@@ -181,8 +182,13 @@ class Order(TimestampedModel):
         verbose_name = pgettext_lazy("sales order", "order")
         verbose_name_plural = _("orders")
         constraints = [
+            # A till's order is found and kept unique by its UUID (`pos_uuid`, the external id
+            # parsed), so only the other orders are indexed by their external id: one index
+            # keyed by random UUIDs fewer to write per till order (decision 0014).
             models.UniqueConstraint(
-                fields=["account", "external_id"], name="channels_order_external_unique"
+                fields=["account", "external_id"],
+                condition=models.Q(pos_uuid__isnull=True),
+                name="channels_order_external_unique",
             ),
         ]
         indexes = [
@@ -332,7 +338,16 @@ class InboxMessage(models.Model):
         verbose_name_plural = _("inbox messages")
         constraints = [
             models.UniqueConstraint(
-                fields=["account", "external_order_id", "event_key"], name="channels_inbox_once"
+                fields=["account", "external_order_id", "event_key"],
+                condition=~models.Q(event_key=TILL_PLACED),
+                name="channels_inbox_once",
+            ),
+            # A till order's message is unique by its order, whose UUID is unique: an index
+            # that grows at its end instead of one keyed by the UUID (decision 0014).
+            models.UniqueConstraint(
+                fields=["order"],
+                condition=models.Q(event_key=TILL_PLACED),
+                name="channels_inbox_till_once",
             ),
         ]
         indexes = [

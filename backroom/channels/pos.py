@@ -25,12 +25,12 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
-from django.db import IntegrityError, transaction
+from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from backroom.accounts.authorization import require_permission
-from backroom.channels.choices import ChannelKind, InboxStatus, OrderStatus
+from backroom.channels.choices import TILL_KINDS, TILL_PLACED, ChannelKind, InboxStatus, OrderStatus
 from backroom.channels.depletion import ExplosionCache
 from backroom.channels.exceptions import NoChannelAccount
 from backroom.channels.intake import (
@@ -55,8 +55,7 @@ from backroom.kernel.jsonutil import jsonable
 from backroom.org.models import Site
 
 MAX_BATCH = 1000
-TILL_KINDS = (ChannelKind.POS, ChannelKind.OWN_APP)
-PLACED = "pos:placed"
+PLACED = TILL_PLACED
 
 
 @dataclass
@@ -309,23 +308,21 @@ def _plain(value: Any) -> Any:
 def _apply(
     index: int, order: TillOrder, entry: NewOrder, account: ChannelAccount, actor: Any
 ) -> TillResult:
-    try:
-        with transaction.atomic():
-            message = InboxMessage.objects.create(
-                account=account,
-                external_order_id=str(order.uuid),
-                event_key=PLACED,
-                raw_type="pos.order",
-                payload=entry.payload,
-                content_type=entry.content_type,
-            )
-    except IntegrityError:
-        # The same UUID from a concurrent request (a till retrying): it committed first.
-        first = Order.objects.filter(account=account, pos_uuid=order.uuid).first()
-        if first is None:
-            raise
-        return TillResult(index, order.uuid, first, replayed=True)
+    message = InboxMessage.objects.create(
+        account=account,
+        external_order_id=str(order.uuid),
+        event_key=PLACED,
+        raw_type="pos.order",
+        payload=entry.payload,
+        content_type=entry.content_type,
+    )
     applied = apply_event(account, entry.event, inbox=message, actor=actor)
+    if applied.replayed:
+        # The same UUID from a concurrent request (a till retrying) committed its order first:
+        # its message is the order's one (unique per order, decision 0014).
+        message.delete()
+        assert applied.order is not None
+        return TillResult(index, order.uuid, applied.order, replayed=True)
     message.status = InboxStatus.PROCESSED
     message.order = applied.order
     message.attempts = 1

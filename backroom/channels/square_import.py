@@ -36,7 +36,7 @@ from django.utils.translation import gettext as _
 from backroom.accounts.authorization import require_permission
 from backroom.audit.services import record_audit
 from backroom.channels import intake, parsers
-from backroom.channels.choices import ChannelKind, InboxStatus
+from backroom.channels.choices import TILL_PLACED, ChannelKind, InboxStatus
 from backroom.channels.models import ChannelAccount, ImportBatch, InboxMessage, Order
 from backroom.channels.permissions import CHANNELS_OPERATE, CHANNELS_VIEW
 from backroom.channels.platforms import square
@@ -307,13 +307,15 @@ def _imported(account: ChannelAccount, tickets: set[str]) -> tuple[dict[str, set
     for start in range(0, len(ordered), 500):
         chunk = ordered[start : start + 500]
         placed.update(
-            Order.objects.filter(account=account, external_id__in=chunk).values_list(
+            Order.objects.filter(intake.by_external_ids(account, chunk)).values_list(
                 "external_id", flat=True
             )
         )
-        stored = InboxMessage.objects.filter(
-            account=account, external_order_id__in=chunk
-        ).values_list("external_order_id", "event_key", "payload", "content_type")
+        stored = (
+            InboxMessage.objects.filter(account=account, external_order_id__in=chunk)
+            .exclude(event_key=TILL_PLACED)  # a till's messages: not here, nor in the index
+            .values_list("external_order_id", "event_key", "payload", "content_type")
+        )
         for ticket, event_key, payload, content_type in stored:
             if event_key == PLACED:
                 placed.add(ticket)

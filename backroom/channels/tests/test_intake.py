@@ -3,9 +3,11 @@ depletion once, restocking after a cancellation, unmapped lines caught up by a m
 
 import datetime as dt
 import json
+import uuid
 
 import pytest
-from django.db import connection
+from django.db import IntegrityError, connection, transaction
+from django.utils import timezone
 
 from backroom.audit.models import AuditEntry
 from backroom.channels import intake, services
@@ -13,6 +15,7 @@ from backroom.channels.choices import InboxStatus, OrderStatus
 from backroom.channels.depletion import _sold_by_item
 from backroom.channels.exceptions import InvalidTransition, OrderNotReceived
 from backroom.channels.models import ChannelAccount, InboxMessage, Order, OrderHistory
+from backroom.channels.pos import TillLine, TillOrder, submit_orders
 from backroom.channels.tests.conftest import D, partial_refund, placed, status_event
 from backroom.events.models import OutboxEvent
 from backroom.inventory import services as inventory
@@ -329,7 +332,7 @@ def test_inbox_stores_verbatim_and_processes_till_orders_and_keeps_failures(menu
         menu.pos,
         payload=payload,
         external_order_id="6f1c7d2e-1111-4a2b-9c3d-000000000001",
-        event_key="pos:placed",
+        event_key="pos:resent",
         process=False,
     )
     assert created and message.payload == payload
@@ -337,7 +340,7 @@ def test_inbox_stores_verbatim_and_processes_till_orders_and_keeps_failures(menu
         menu.pos,
         payload=payload,
         external_order_id="6f1c7d2e-1111-4a2b-9c3d-000000000001",
-        event_key="pos:placed",
+        event_key="pos:resent",
         process=False,
     )
     assert not created and again.pk == message.pk
@@ -429,3 +432,74 @@ def test_a_refund_values_an_ingredient_sold_from_several_lots_at_their_average_c
         7: (3, D("0.4"), D("61.0000000000")),
         9: (4, D("0.002"), D("3.1234567891")),
     }
+
+
+def test_a_till_order_is_found_by_its_uuid_and_the_others_by_their_external_id(menu):
+    # Decision 0014: a till order is unique by its UUID alone; the lookups find every order
+    # by (account, external id) all the same, through the index that holds it.
+    till_id = "6f1c7d2e-2222-4a2b-9c3d-000000000002"
+    till = intake.apply_event(menu.own_app, placed(till_id, status="completed")).order
+    plain = intake.apply_event(menu.own_app, placed("APP-77", status="completed")).order
+    platform = intake.apply_event(menu.meituan, placed(till_id)).order
+    assert (till.pos_uuid, plain.pos_uuid, platform.pos_uuid) == (
+        uuid.UUID(till_id),
+        None,
+        None,
+    )
+
+    def found(account: ChannelAccount, *ids: str) -> set[int]:
+        pks = set(
+            Order.objects.filter(intake.by_external_ids(account, ids)).values_list("pk", flat=True)
+        )
+        if len(ids) == 1:  # the one-id filter finds the same
+            assert pks == {
+                order.pk for order in Order.objects.filter(intake.by_external_id(account, ids[0]))
+            }
+        return pks
+
+    assert found(menu.own_app, till_id) == {till.pk}
+    assert found(menu.own_app, "APP-77") == {plain.pk}
+    assert found(menu.meituan, till_id) == {platform.pk}
+    assert found(menu.own_app, till_id, "APP-77", "nothing") == {till.pk, plain.pk}
+    assert found(menu.own_app, till_id.upper()) == set()  # the same UUID, spelt otherwise
+    assert found(menu.pos, till_id) == set()  # another account's
+    # Replays find their order; each order has its one history entry.
+    assert intake.apply_event(menu.own_app, placed(till_id, status="completed")).replayed
+    assert intake.apply_event(menu.meituan, placed(till_id)).replayed
+    assert OrderHistory.objects.filter(order__in=[till, plain, platform]).count() == 3
+    # The database still refuses a second order with an external id already in the account.
+    for account, external_id in ((menu.meituan, till_id), (menu.own_app, "APP-77")):
+        twin = Order.objects.get(account=account, external_id=external_id)
+        twin.pk = None
+        with pytest.raises(IntegrityError), transaction.atomic():
+            twin.save(force_insert=True)
+    twin = Order.objects.get(pk=till.pk)
+    twin.pk, twin.account = None, menu.pos  # the same UUID in another account
+    with pytest.raises(IntegrityError), transaction.atomic():
+        twin.save(force_insert=True)
+
+
+def test_a_till_message_is_unique_per_order_and_the_inbox_refuses_its_key(menu):
+    [result] = submit_orders(
+        [
+            TillOrder(
+                uuid=uuid.uuid4(),
+                store_id=menu.pos.site_id,
+                placed_at=timezone.now(),
+                lines=[TillLine(sku="NOODLES", quantity=D(1))],
+            )
+        ],
+        actor=SYSTEM,
+    )
+    message = InboxMessage.objects.get(order=result.order)
+    message.pk = None
+    with pytest.raises(IntegrityError), transaction.atomic():
+        message.save(force_insert=True)
+    with pytest.raises(ValueError):
+        intake.receive_message(
+            menu.pos,
+            payload="{}",
+            external_order_id=message.external_order_id,
+            event_key="pos:placed",
+        )
+    assert InboxMessage.objects.count() == 1

@@ -21,7 +21,7 @@ from backroom.channels.pos import TillLine, TillModifier, TillOrder, submit_orde
 from backroom.channels.tests.conftest import D
 from backroom.channels.tests.test_api import till_order
 from backroom.events.models import OutboxEvent
-from backroom.inventory.models import StockMove
+from backroom.inventory.models import Reservation, StockMove
 from backroom.kernel.actors import SYSTEM
 from backroom.testing.factories import make_user, token_client_for
 
@@ -217,3 +217,45 @@ def test_workers_at_once_apply_each_stored_order_once(tree, menu, monkeypatch):
     for order in orders:
         assert len(_moves(order)) == 3, order.pk
     assert OrderHistory.objects.filter(event_key="pos:placed").count() == len(orders)
+
+
+@pytest.mark.postgres_only
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="row locks: PostgreSQL")
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.parametrize(("channel", "status"), [("pos", "completed"), ("own_app", "accepted")])
+def test_a_till_posting_the_same_uuid_twice_at_once_gets_one_order(tree, menu, channel, status):
+    # A till retrying while its first request is still running: one order, one message and
+    # one depletion or reservation; the loser is answered with the winner's order (the till
+    # order is unique by its UUID only, its message by its order; decision 0014).
+    till = _till(tree.store_a.site.pk)
+    till.channel, till.status = channel, status
+    barrier = threading.Barrier(2)
+    errors: list[str] = []
+    results: list = []
+
+    def work() -> None:
+        try:
+            barrier.wait(timeout=30)
+            results.extend(submit_orders([till], actor=SYSTEM))
+        except Exception as error:  # reported below
+            errors.append(repr(error))
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=work) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=120)
+    assert not errors, "\n".join(errors)
+    [order] = Order.objects.filter(pos_uuid=till.uuid)
+    assert sorted(result.replayed for result in results) == [False, True]
+    assert {result.order.pk for result in results} == {order.pk}
+    [message] = InboxMessage.objects.filter(external_order_id=str(till.uuid))
+    assert (message.order_id, message.status) == (order.pk, "processed")
+    assert OrderHistory.objects.filter(order=order).count() == 1
+    if status == "completed":
+        assert len(_moves(order)) == 3
+    else:
+        reserved = Reservation.objects.filter(source_id=str(order.pk), status="active")
+        assert order.is_reserved and reserved.count() == 3
