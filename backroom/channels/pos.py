@@ -186,12 +186,7 @@ def submit_orders(
     if missing := store_ids - set(sites):
         sites |= Site.objects.select_related("node").in_bulk(missing)
     seen: dict[uuid.UUID, int] = {}
-    existing = {
-        row.pos_uuid: row
-        for row in Order.objects.select_related("site__node").filter(
-            pos_uuid__in=[order.uuid for order in orders]
-        )
-    }
+    existing = _existing([order.uuid for order in orders])
     access: dict[int, DomainError | None] = {}
     for index, order in enumerate(orders):
         if order.store_id not in access:
@@ -241,8 +236,8 @@ def submit_orders(
             else:
                 one_by_one.append(index)
         # One recipe explosion cache for the whole request; each account's new orders are
-        # written set-wise and depleted with one ledger call.
-        cache = ExplosionCache(shared=True)
+        # written set-wise and depleted with one ledger call (by the worker, with `defer`).
+        cache = None if defer else ExplosionCache(shared=True)
         for entries in bulk.values():
             account = accounts[(entries[0][1].store_id, entries[0][1].channel)]
             created = receive_orders(
@@ -262,6 +257,15 @@ def submit_orders(
             account = accounts[(order.store_id, order.channel)]
             results[index] = _apply(index, order, new[index], account, actor)
     return [results[index] for index in range(len(orders))]
+
+
+def _existing(uuids: list[uuid.UUID]) -> dict[uuid.UUID | None, Order]:
+    """The orders already posted with these UUIDs. A till's new order is rarely one of them:
+    a query of one column says so first, cheaper to build than the orders with their stores."""
+    posted = Order.objects.filter(pos_uuid__in=uuids)
+    if not posted.order_by().values_list("pk", flat=True)[:1]:
+        return {}
+    return {row.pos_uuid: row for row in posted.select_related("site__node")}
 
 
 def _payload(order: TillOrder) -> str:

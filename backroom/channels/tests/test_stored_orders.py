@@ -11,6 +11,7 @@ import uuid
 
 import pytest
 from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 from huey.contrib.djhuey import HUEY
 
@@ -259,3 +260,22 @@ def test_a_till_posting_the_same_uuid_twice_at_once_gets_one_order(tree, menu, c
     else:
         reserved = Reservation.objects.filter(source_id=str(order.pk), status="active")
         assert order.is_reserved and reserved.count() == 3
+
+
+@pytest.mark.django_db
+def test_a_stored_order_reads_no_recipes_and_a_new_uuid_no_orders(tree, menu):
+    # The request only stores the order: the catalogue's stamp (what recipe explosions are
+    # cached against) is the worker's to read, and a UUID not posted before costs one
+    # one-column read of the orders.
+    with CaptureQueriesContext(connection) as captured:
+        order = _stored(tree.store_a.site.pk, SYSTEM)
+    statements = [query["sql"] for query in captured.captured_queries]
+    assert not [sql for sql in statements if "catalog_unit" in sql]
+    reads = [sql for sql in statements if sql.startswith("SELECT") and "channels_order" in sql]
+    assert len(reads) == 1 and reads[0].startswith('SELECT "channels_order"."id" AS "pk" FROM'), (
+        reads
+    )
+    again = _till(tree.store_a.site.pk)
+    again.uuid = order.pos_uuid
+    [replay] = submit_orders([again], actor=SYSTEM, defer=True)
+    assert replay.replayed and replay.order.pk == order.pk
