@@ -54,6 +54,7 @@ from backroom.inventory.models import (
 )
 from backroom.inventory.periods import PeriodClosed
 from backroom.kernel.actors import SYSTEM
+from backroom.kernel.bulk import update_rows
 from backroom.kernel.exceptions import DomainError
 from backroom.kernel.money import QUANTITY_PLACES
 
@@ -557,9 +558,7 @@ def deplete(order: Order) -> inventory.PostingResult | None:
     cache.load(lines)
     plan = _plan(order, lines, places, cache)
     done = {line.pk for line in plan.lines}
-    OrderLine.objects.bulk_update(
-        [line for line in lines if line.pk not in done], ["depletion_error"]
-    )
+    update_rows([line for line in lines if line.pk not in done], ["depletion_error"])
     result = None
     if plan.moves:
         try:
@@ -570,9 +569,7 @@ def deplete(order: Order) -> inventory.PostingResult | None:
             order.save(update_fields=["depletion_error", "updated_at"])
             return None
     _mark_depleted(plan)
-    OrderLine.objects.bulk_update(
-        plan.lines, ["is_depleted", "depleted_quantity", "depletion_error"]
-    )
+    update_rows(plan.lines, ["is_depleted", "depleted_quantity", "depletion_error"])
     _finish(order)
     if result is not None:
         publish(
@@ -724,7 +721,7 @@ def restock(order: Order, quantities: dict[int, Decimal], *, tag: str) -> int:
             posted += len(inventory.post_moves(waste, actor=SYSTEM).rows)
         for line in changed:
             line.restocked_quantity += amounts[line.pk]
-        OrderLine.objects.bulk_update(changed, ["restocked_quantity"])
+        update_rows(changed, ["restocked_quantity"])
         if changed:
             order.is_restocked = True
             order.save(update_fields=["is_restocked", "updated_at"])

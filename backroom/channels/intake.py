@@ -69,7 +69,7 @@ from backroom.events.services import publish, publish_many
 from backroom.inventory.choices import ReservationStatus
 from backroom.inventory.exceptions import InsufficientStock
 from backroom.kernel.actors import SYSTEM
-from backroom.kernel.bulk import insert_rows, insert_values, new_instance
+from backroom.kernel.bulk import insert_rows, insert_values, new_instance, update_rows
 from backroom.kernel.dates import business_date
 from backroom.kernel.exceptions import DomainError
 from backroom.kernel.jsonutil import jsonable
@@ -1087,7 +1087,7 @@ def _mark_refund(order: Order, event: PlatformEvent) -> None:
                 changed[line.pk] = line
         if refund.quantity > 0 and left == quantize_quantity(refund.quantity):
             logger.info("refund of unknown SKU %s on order %s", refund.external_sku, order.pk)
-    OrderLine.objects.bulk_update(list(changed.values()), ["refunded_quantity"])
+    update_rows(list(changed.values()), ["refunded_quantity"])
     if changed:
         _restock_refunded(order, changed, event)
 

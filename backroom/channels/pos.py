@@ -55,7 +55,6 @@ from backroom.kernel.jsonutil import jsonable
 from backroom.org.models import Site
 
 MAX_BATCH = 1000
-PLACED = TILL_PLACED
 
 
 @dataclass
@@ -315,7 +314,7 @@ def _apply(
     message = InboxMessage.objects.create(
         account=account,
         external_order_id=str(order.uuid),
-        event_key=PLACED,
+        event_key=TILL_PLACED,
         raw_type="pos.order",
         payload=entry.payload,
         content_type=entry.content_type,
@@ -411,7 +410,7 @@ def _placed(account: ChannelAccount, data: dict[str, Any]) -> PlatformEvent:
     return PlatformEvent(
         kind=EventKind.ORDER_PLACED,
         external_order_id=order.external_id,
-        event_key=PLACED,
+        event_key=TILL_PLACED,
         raw_type="pos.order",
         occurred_at=placed_at,
         status=status,

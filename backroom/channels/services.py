@@ -22,6 +22,7 @@ from backroom.channels.models import ChannelAccount, MenuMapping, Order, OrderLi
 from backroom.channels.permissions import CHANNELS_MANAGE
 from backroom.events.services import publish
 from backroom.inventory.models import Location
+from backroom.kernel.bulk import update_rows
 from backroom.kernel.exceptions import Conflict, ErrorCollector
 from backroom.org.models import Site
 
@@ -169,7 +170,7 @@ def _catch_up(mapping: MenuMapping) -> int:
         line.menu_item_id = mapping.item_id
         line.is_unmapped = False
         line.modifiers = [entry for entry in line.modifiers if not entry.get("fixed")] + fixed
-    OrderLine.objects.bulk_update(lines, ["menu_item", "is_unmapped", "modifiers"])
+    update_rows(lines, ["menu_item", "is_unmapped", "modifiers"])
     for order_id, count in Counter(line.order_id for line in lines).items():
         Order.objects.filter(pk=order_id).update(unmapped_lines=F("unmapped_lines") - count)
     orders = {line.order_id: line.order for line in lines}

@@ -59,6 +59,7 @@ from backroom.events.catalogue import event
 from backroom.events.services import publish
 from backroom.inventory.services.reservations import availability
 from backroom.kernel.actors import SYSTEM
+from backroom.kernel.bulk import update_rows
 from backroom.kernel.exceptions import Conflict, ErrorCollector, NotFound, ValidationFailed
 from backroom.kernel.money import QUANTITY_PLACES
 from backroom.org.models import Site
@@ -447,7 +448,7 @@ def recompute_store(site: Site | int, *, actor: Any = SYSTEM) -> list[Change]:
                 )
             )
         if touched:
-            SoldOutState.objects.bulk_update(touched, ["sellable", "computed_at"])
+            update_rows(touched, ["sellable", "computed_at"])
     return changes
 
 

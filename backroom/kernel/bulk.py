@@ -2,7 +2,8 @@
 without `Model.__init__` (`new_instance`), and rows written with one `COPY` on PostgreSQL
 (`insert_rows`, `insert_values`); elsewhere, or for a few rows, `executemany` or one
 `INSERT … RETURNING id` per chunk. Used where a request writes hundreds or thousands of rows
-of one model: till batches, sales history, the outbox."""
+of one model: till batches, sales history, the outbox. `update_rows` is `bulk_update` in one
+statement joined on the primary key."""
 
 from __future__ import annotations
 
@@ -109,6 +110,46 @@ def insert_values(
                 line.append(field.get_default())
         values.append(line)
     return _insert(model, fields, values, ids)
+
+
+def update_rows(objects: Sequence[models.Model], fields: Sequence[str]) -> None:
+    """`bulk_update(objects, fields)` as `UPDATE … FROM` a list of values joined on the primary
+    key (500 rows a statement): the ORM builds a `CASE WHEN` per row and field instead, which
+    costs far more in Python. Like `bulk_update`, no signals and no `auto_now`; the objects
+    must be of one model and saved."""
+    if not objects:
+        return
+    meta = type(objects[0])._meta
+    connection = transaction.get_connection()
+    quote = connection.ops.quote_name
+    columns: list[Any] = [meta.pk, *(meta.get_field(name) for name in fields)]
+    names = [f"c{index}" for index in range(len(columns))]
+    if connection.vendor == "postgresql":  # a value list's cells are typed by their first row
+        cells = [f"CAST(%s AS {field.db_type(connection)})" for field in columns]
+    else:
+        cells = ["%s"] * len(columns)
+    row = "(" + ", ".join(cells) + ")"
+    table = quote(meta.db_table)
+    assigned = ", ".join(
+        f"{quote(field.column)} = v.{name}"
+        for field, name in zip(columns[1:], names[1:], strict=True)
+    )
+    with connection.cursor() as cursor:
+        for start in range(0, len(objects), _UPDATE_CHUNK):
+            chunk = objects[start : start + _UPDATE_CHUNK]
+            cursor.execute(
+                f"WITH v ({', '.join(names)}) AS (VALUES {', '.join([row] * len(chunk))}) "  # noqa: S608
+                f"UPDATE {table} SET {assigned} FROM v "
+                f"WHERE {table}.{quote(columns[0].column)} = v.c0",
+                [
+                    field.get_db_prep_save(getattr(instance, field.attname), connection)
+                    for instance in chunk
+                    for field in columns
+                ],
+            )
+
+
+_UPDATE_CHUNK = 500
 
 
 def _insert_fields(model: type[models.Model]) -> list[Any]:

@@ -11,8 +11,9 @@ from django.test.utils import CaptureQueriesContext
 
 from backroom.audit.models import AuditEntry
 from backroom.channels import intake, services
+from backroom.channels.choices import TILL_PLACED
 from backroom.channels.models import InboxMessage, Order, OrderHistory, OrderLine
-from backroom.channels.pos import PLACED, TillLine, TillModifier, TillOrder, submit_orders
+from backroom.channels.pos import TillLine, TillModifier, TillOrder, submit_orders
 from backroom.channels.tests.conftest import D
 from backroom.events import services as events
 from backroom.events.models import OutboxEvent
@@ -119,7 +120,7 @@ def test_a_batch_of_new_replayed_and_unmapped_orders_depletes_exactly_the_new_ma
         assert (message.status, message.order_id, message.event_key) == (
             "processed",
             order.pk,
-            PLACED,
+            TILL_PLACED,
         )
         history = OrderHistory.objects.get(order=order)
         assert (history.to_status, history.inbox_id, history.is_applied) == (
