@@ -180,9 +180,13 @@ def _account_for(
     order_id = _order_ref(kind, inbound)
     if kind == ChannelKind.MEITUAN and not refs[0] and order_id:
         # Some Meituan pushes (cancellation, refunds) may omit app_poi_code: the order knows.
+        # Looked up per active account, through the (account, external id) index.
+        accounts = list(
+            ChannelAccount.objects.filter(kind=kind, is_active=True).values_list("pk", flat=True)
+        )
         order = (
             Order.objects.select_related("account__site__node")
-            .filter(kind=kind, external_id=order_id, account__is_active=True)
+            .filter(account_id__in=accounts, external_id=order_id, pos_uuid__isnull=True)
             .first()
         )
         if order is not None:

@@ -510,3 +510,26 @@ def test_callbacks_of_an_inactive_account_are_refused(
     fields = meituan_order_fields(lines=mt_lines(), ctime=CTIME, app_poi_code=MT_STORE)
     reply = deliver(meituan.build_push(mt_url("order_placed"), fields)).json()
     assert reply["error"]["code"] == 803 and InboxMessage.objects.count() == 0
+
+
+def test_meituan_push_without_its_store_code_finds_the_store_by_the_order(
+    connected, fakes, django_capture_on_commit_callbacks
+):
+    meituan, _eleme = fakes
+    mt, _el = connected
+    order_id = "27061900338318777"
+    fields = meituan_order_fields(
+        order_id=order_id, lines=mt_lines()[:1], ctime=CTIME, app_poi_code=MT_STORE
+    )
+    with django_capture_on_commit_callbacks(execute=True):
+        assert deliver(meituan.build_push(mt_url("order_placed"), fields)).json() == {"data": "ok"}
+    cancel = mt_status_fields(order_id, reason="顾客取消")
+    cancel.pop("app_poi_code")
+    with django_capture_on_commit_callbacks(execute=True):
+        push = meituan.build_push(mt_url("order_cancelled"), cancel)
+        assert deliver(push).json() == {"data": "ok"}
+    order = Order.objects.get(account=mt, external_id=order_id)
+    assert order.status == OrderStatus.CANCELLED
+    assert InboxMessage.objects.get(
+        account=mt, external_order_id=order_id, event_key__startswith="cancel"
+    )
