@@ -14,7 +14,7 @@ class ChannelKind(models.TextChoices):
 
 
 # The tills' own channels: their orders carry a till-generated UUID as the external id.
-TILL_KINDS: tuple[str, ...] = ("pos", "own_app")
+TILL_KINDS: tuple[str, ...] = (ChannelKind.POS, ChannelKind.OWN_APP)
 # The event key of a till order's one inbox message (the order as the till posted it).
 TILL_PLACED = "pos:placed"
 

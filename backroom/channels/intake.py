@@ -444,7 +444,11 @@ def resolve_codes(
     return items, modifiers
 
 
-def _till_uuid(external_id: str) -> uuid.UUID | None:
+def _till_uuid(account: ChannelAccount, external_id: str) -> uuid.UUID | None:
+    """A till order's UUID (`Order.pos_uuid`): the external id parsed, at a till's account;
+    None elsewhere, or when the external id is not a UUID."""
+    if account.kind not in TILL_KINDS:
+        return None
     try:
         return uuid.UUID(external_id)
     except ValueError:
@@ -455,7 +459,7 @@ def by_external_id(account: ChannelAccount, external_id: str) -> Q:
     """The filter for the account's order with this external id, through the index that holds
     it: a till order's UUID (`pos_uuid`, set from the external id when it is one), any other
     order's (account, external id) (decision 0014)."""
-    till_uuid = _till_uuid(external_id) if account.kind in TILL_KINDS else None
+    till_uuid = _till_uuid(account, external_id)
     if till_uuid is None:
         return Q(account=account, external_id=external_id, pos_uuid__isnull=True)
     return Q(pos_uuid=till_uuid, account=account, external_id=external_id)
@@ -467,7 +471,7 @@ def by_external_ids(account: ChannelAccount, external_ids: Iterable[str]) -> Q:
     keyed: list[str] = []
     others: list[str] = []
     for external_id in external_ids:
-        till_uuid = _till_uuid(external_id) if account.kind in TILL_KINDS else None
+        till_uuid = _till_uuid(account, external_id)
         if till_uuid is None:
             others.append(external_id)
         else:
@@ -518,7 +522,7 @@ def _build_order(
     """The order (status received, unsaved), its lines (unsaved) and the status it enters."""
     site = account.site
     status = _entry_status(data, event)
-    pos_uuid = _till_uuid(data.external_id) if account.kind in TILL_KINDS else None
+    pos_uuid = _till_uuid(account, data.external_id)
     order = new_instance(
         Order,
         account_id=account.pk,
