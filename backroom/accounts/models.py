@@ -11,6 +11,7 @@ from django.utils.translation import gettext_lazy as _
 
 from backroom.accounts.permissions import ALL
 from backroom.kernel.models import TimestampedModel
+from backroom.kernel.prepared import prepared
 from backroom.kernel.scoping import OrgScopedQuerySet
 
 
@@ -63,7 +64,7 @@ class User(AbstractUser):
         """(role, node path) pairs in force for this request; a token narrows them to one."""
         cache: list[tuple[Role, str]] | None = getattr(self, "_grant_cache", None)
         if cache is None:
-            memberships = list(self.memberships.select_related("role", "node"))
+            memberships = _memberships(self.pk)
             # Every membership, for what a token may use; those at active nodes are in force.
             self._membership_cache = [(m.role, m.node.path) for m in memberships]
             cache = [(m.role, m.node.path) for m in memberships if m.node.is_active]
@@ -97,7 +98,7 @@ class User(AbstractUser):
         # A token never exceeds what its user holds at that node.
         full: list[tuple[Role, str]] | None = getattr(self, "_membership_cache", None)
         if full is None:
-            full = [(m.role, m.node.path) for m in self.memberships.select_related("role", "node")]
+            full = [(m.role, m.node.path) for m in _memberships(self.pk)]
             self._membership_cache = full
         return any(role.grants(permission) and token_path.startswith(path) for role, path in full)
 
@@ -170,3 +171,9 @@ class ApiToken(TimestampedModel):
     @property
     def is_usable(self) -> bool:
         return self.revoked_at is None and self.expires_at > timezone.now()
+
+
+@prepared
+def _memberships(user_id: int) -> models.QuerySet[Membership]:
+    """The user's memberships with their roles and nodes (read on every request)."""
+    return Membership.objects.filter(user_id=user_id).select_related("role", "node")

@@ -15,6 +15,7 @@ from django.core.cache import cache
 from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
 from django.db import transaction
+from django.db.models import QuerySet
 from django.http import HttpRequest
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -42,6 +43,7 @@ from backroom.audit.services import record_audit, snapshot
 from backroom.events.services import publish
 from backroom.kernel.actors import SYSTEM
 from backroom.kernel.exceptions import ErrorCollector, NotFound, ValidationFailed
+from backroom.kernel.prepared import prepared
 from backroom.org.models import OrgNode
 
 TOKEN_PREFIX = "brt"
@@ -283,16 +285,19 @@ def revoke_api_token(token: ApiToken, *, actor: Any) -> ApiToken:
     return token
 
 
+@prepared
+def _token(prefix: str, token_hash: str) -> QuerySet[ApiToken]:
+    return ApiToken.objects.select_related("user", "role", "node").filter(
+        prefix=prefix, token_hash=token_hash
+    )[:1]
+
+
 def authenticate_token(raw: str) -> ApiToken | None:
     """The usable token for a raw bearer value, or None. Marks it used (at most once a minute)."""
     parts = raw.split("_", 2)
     if len(parts) != 3 or parts[0] != TOKEN_PREFIX:
         return None
-    token = (
-        ApiToken.objects.select_related("user", "role", "node")
-        .filter(prefix=parts[1], token_hash=_hash_token(raw))
-        .first()
-    )
+    token = next(iter(_token(parts[1], _hash_token(raw))), None)
     if token is None or not token.is_usable or not token.user.is_active:
         return None
     now = timezone.now()

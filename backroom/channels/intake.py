@@ -33,7 +33,7 @@ from typing import Any
 
 from django.contrib.auth import get_user_model
 from django.db import IntegrityError, transaction
-from django.db.models import F, Q
+from django.db.models import F, Q, QuerySet
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -74,6 +74,7 @@ from backroom.kernel.dates import business_date
 from backroom.kernel.exceptions import DomainError
 from backroom.kernel.jsonutil import jsonable
 from backroom.kernel.money import quantize_money, quantize_quantity
+from backroom.kernel.prepared import prepared
 
 logger = logging.getLogger(__name__)
 
@@ -420,10 +421,7 @@ def resolve_codes(
     SKUs and modifier codes directly."""
     items: dict[str, Resolved] = {}
     modifiers: dict[str, str] = {}
-    rows = MenuMapping.objects.filter(
-        account=account, external_code__in=skus | modifier_codes
-    ).select_related("modifier")
-    for row in rows:
+    for row in _mappings(account.pk, list(skus | modifier_codes)):
         if row.kind == MappingKind.ITEM and row.external_code in skus:
             items[row.external_code] = Resolved(row.item_id, tuple(row.modifier_codes or ()))
         elif row.kind == MappingKind.MODIFIER and row.modifier is not None:
@@ -431,17 +429,35 @@ def resolve_codes(
     if account.kind in (ChannelKind.POS, ChannelKind.OWN_APP):
         missing = skus - items.keys()
         if missing:
-            for pk, sku in Item.objects.filter(
-                sku__in=missing, kind__in=SELLABLE_KINDS, is_active=True
-            ).values_list("pk", "sku"):
+            for pk, sku in _sellable(list(missing)):
                 items[sku] = Resolved(pk, ())
         missing = modifier_codes - modifiers.keys()
         if missing:
-            for code in Modifier.objects.filter(code__in=missing, is_active=True).values_list(
-                "code", flat=True
-            ):
+            for code in _active_modifiers(list(missing)):
                 modifiers[code] = code
     return items, modifiers
+
+
+# The reads of every till order, compiled once per process (kernel.prepared).
+
+
+@prepared
+def _mappings(account_id: int, codes: list[str]) -> QuerySet[MenuMapping]:
+    return MenuMapping.objects.filter(
+        account_id=account_id, external_code__in=codes
+    ).select_related("modifier")
+
+
+@prepared
+def _sellable(skus: list[str]) -> QuerySet[Item, tuple[int, str]]:
+    return Item.objects.filter(sku__in=skus, kind__in=SELLABLE_KINDS, is_active=True).values_list(
+        "pk", "sku"
+    )
+
+
+@prepared
+def _active_modifiers(codes: list[str]) -> QuerySet[Modifier, str]:
+    return Modifier.objects.filter(code__in=codes, is_active=True).values_list("code", flat=True)
 
 
 def _till_uuid(account: ChannelAccount, external_id: str) -> uuid.UUID | None:

@@ -26,6 +26,7 @@ from decimal import Decimal
 from typing import Any
 
 from django.db import transaction
+from django.db.models import QuerySet
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -52,6 +53,7 @@ from backroom.channels.platforms.base import (
 )
 from backroom.kernel.exceptions import DomainError, NotFound, ValidationFailed
 from backroom.kernel.jsonutil import jsonable
+from backroom.kernel.prepared import prepared
 from backroom.org.models import Site
 
 MAX_BATCH = 1000
@@ -123,13 +125,19 @@ def _problem(index: int, error: DomainError) -> dict[str, Any]:
 
 
 def _accounts(store_ids: set[int], kinds: set[str]) -> dict[tuple[int, str], ChannelAccount]:
-    rows = ChannelAccount.objects.select_related("site__node", "site__legal_entity").filter(
-        site_id__in=store_ids, kind__in=kinds, is_active=True
-    )
     found: dict[tuple[int, str], ChannelAccount] = {}
-    for account in rows.order_by("pk"):
+    for account in _active_accounts(list(store_ids), list(kinds)):
         found.setdefault((account.site_id, account.kind), account)
     return found
+
+
+@prepared
+def _active_accounts(store_ids: list[int], kinds: list[str]) -> QuerySet[ChannelAccount]:
+    return (
+        ChannelAccount.objects.select_related("site__node", "site__legal_entity")
+        .filter(site_id__in=store_ids, kind__in=kinds, is_active=True)
+        .order_by("pk")
+    )
 
 
 def _access(actor: Any, site: Site | None) -> DomainError | None:
@@ -261,10 +269,15 @@ def submit_orders(
 def _existing(uuids: list[uuid.UUID]) -> dict[uuid.UUID | None, Order]:
     """The orders already posted with these UUIDs. A till's new order is rarely one of them:
     a query of one column says so first, cheaper to build than the orders with their stores."""
-    posted = Order.objects.filter(pos_uuid__in=uuids)
-    if not posted.order_by().values_list("pk", flat=True)[:1]:
+    if not _any_posted(uuids):
         return {}
-    return {row.pos_uuid: row for row in posted.select_related("site__node")}
+    posted = Order.objects.filter(pos_uuid__in=uuids).select_related("site__node")
+    return {row.pos_uuid: row for row in posted}
+
+
+@prepared
+def _any_posted(uuids: list[uuid.UUID]) -> QuerySet[Order, int]:
+    return Order.objects.filter(pos_uuid__in=uuids).order_by().values_list("pk", flat=True)[:1]
 
 
 def _payload(order: TillOrder) -> str:
