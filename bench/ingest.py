@@ -355,6 +355,7 @@ def _steady(args: argparse.Namespace, setup: tuple) -> None:  # type: ignore[typ
 
     from backroom.channels.choices import InboxStatus
     from backroom.channels.models import InboxMessage, Order
+    from backroom.events.models import OutboxEvent
     from backroom.events.services import dispatch_outbox
 
     # Start from a quiet worker: the earlier phases' events dispatched, their tasks dropped.
@@ -371,6 +372,7 @@ def _steady(args: argparse.Namespace, setup: tuple) -> None:  # type: ignore[typ
     print(f"worker pid {worker.pid}", flush=True)
     time.sleep(4)  # the consumer starts
     first_id = InboxMessage.objects.order_by("-id").values_list("id", flat=True).first() or 0
+    first_event = OutboxEvent.objects.order_by("-id").values_list("id", flat=True).first() or 0
     connections.close_all()
     context = multiprocessing.get_context("fork")
     results = context.Queue()
@@ -393,6 +395,12 @@ def _steady(args: argparse.Namespace, setup: tuple) -> None:  # type: ignore[typ
             sys.exit("The worker did not apply the stored orders within 5 minutes.")
         time.sleep(0.05)
     drained = time.monotonic() - sent_at
+    # ... and dispatches their events (the subscribers' work is the worker's too).
+    while OutboxEvent.objects.filter(dispatched_at__isnull=True, pk__gt=first_event).exists():
+        if time.monotonic() - sent_at > 300:
+            sys.exit("The worker did not dispatch the events within 5 minutes.")
+        time.sleep(0.05)
+    dispatched = time.monotonic() - sent_at
     busy_after, total_after = _machine_cpu()
     worker_cpu = _process_cpu(worker.pid) - worker_cpu
     worker.terminate()
@@ -424,7 +432,8 @@ def _steady(args: argparse.Namespace, setup: tuple) -> None:  # type: ignore[typ
     print(
         f"the worker: stored → applied p50 {statistics.median(lags):.0f} ms, p99 "
         f"{percentile(lags, 0.99):.0f} ms, max {lags[-1]:.0f} ms; caught up "
-        f"{drained:.2f} s after the last request; {depleted:,} of {sent:,} orders depleted"
+        f"{drained:.2f} s after the last request (their events dispatched after {dispatched:.2f} s); "
+        f"{depleted:,} of {sent:,} orders depleted"
     )
     machine = (busy_after - busy) / max(total_after - total, 1e-9)
     print(

@@ -41,6 +41,7 @@ class OrderReceived:
     total: str
     currency: str
     unmapped_lines: int = 0
+    business_date: str = ""  # ISO date; empty in events recorded before it was added
 
 
 @event(ChannelsEvent.ORDER_STATUS_CHANGED)

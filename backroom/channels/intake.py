@@ -824,6 +824,7 @@ def _apply_new(
                     total=str(order.total),
                     currency=order.currency,
                     unmapped_lines=order.unmapped_lines,
+                    business_date=order.business_date.isoformat(),
                 )
                 for order in orders
             ],
@@ -925,6 +926,7 @@ def _created(
             total=str(order.total),
             currency=order.currency,
             unmapped_lines=order.unmapped_lines,
+            business_date=order.business_date.isoformat(),
         ),
         org_node=order.site.node,
     )

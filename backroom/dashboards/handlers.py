@@ -10,8 +10,9 @@ from backroom.channels.models import OrderSales
 from backroom.channels.soldout import SoldOutEvent
 from backroom.dashboards import rollups, running
 from backroom.events.models import OutboxEvent
-from backroom.events.services import subscribe
+from backroom.events.services import round_cached, subscribe
 from backroom.inventory.events import InventoryEvent
+from backroom.org.selectors import open_business_day_of, store_zones
 from backroom.procurement.events import ProcurementEvent
 
 
@@ -38,7 +39,22 @@ def close_soldout_spell(outbox_event: OutboxEvent) -> None:
     rollups.close_spell(payload["site_id"], payload["item_id"], outbox_event.occurred_at)
 
 
-@subscribe(ChannelsEvent.ORDER_RECEIVED, is_async=True, name="dashboards.running.order_received")
+def _may_change_a_past_day(outbox_event: OutboxEvent) -> bool:
+    """A new order of the stores' open business day changes no past day: it passes by
+    without a transaction (the stores' zones are read once per dispatch round)."""
+    day = outbox_event.payload.get("business_date")
+    if not day:
+        return True  # recorded before events carried it
+    today = open_business_day_of(round_cached("org.store_zones", store_zones))
+    return dt.date.fromisoformat(day) < today
+
+
+@subscribe(
+    ChannelsEvent.ORDER_RECEIVED,
+    is_async=True,
+    name="dashboards.running.order_received",
+    wants=_may_change_a_past_day,
+)
 @subscribe(
     ChannelsEvent.ORDER_STATUS_CHANGED, is_async=True, name="dashboards.running.order_status"
 )
@@ -73,16 +89,23 @@ def detect_invoice_price_jumps(outbox_event: OutboxEvent) -> None:
 # --- alerts (docs/alerts.md) ---------------------------------------------------------------------
 
 
-@subscribe("*", is_async=True, name="dashboards.alert_rules_on_event")
-def evaluate_rules_on_event(outbox_event: OutboxEvent) -> None:
-    """Rules triggered by this event type look at the event's store (and the nodes above it)."""
-    from backroom.dashboards.rules import evaluate_for_event, triggered_event_types
+def _awaited_by_rules(outbox_event: OutboxEvent) -> bool:
+    """Whether an active rule is triggered by the event's type (most events trigger none:
+    they pass by without a transaction). The triggers are read once per dispatch round."""
+    from backroom.dashboards.rules import triggered_event_types
 
     if outbox_event.event_type.startswith("dashboards.alert."):
-        return
-    if outbox_event.event_type not in triggered_event_types():
-        return  # no rule waits for it: no query
-    evaluate_for_event(outbox_event.event_type, outbox_event.org_node)
+        return False
+    return outbox_event.event_type in round_cached("dashboards.triggers", triggered_event_types)
+
+
+@subscribe("*", is_async=True, name="dashboards.alert_rules_on_event", wants=_awaited_by_rules)
+def evaluate_rules_on_event(outbox_event: OutboxEvent) -> None:
+    """Rules triggered by this event type look at the event's store (and the nodes above it)."""
+    from backroom.dashboards.rules import evaluate_for_event
+
+    if _awaited_by_rules(outbox_event):
+        evaluate_for_event(outbox_event.event_type, outbox_event.org_node)
 
 
 @subscribe("dashboards.alert.raised", is_async=True, name="dashboards.alert_emails")

@@ -21,7 +21,7 @@ from django.utils import timezone
 
 from backroom.events.catalogue import payload_class, payload_to_dict
 from backroom.events.models import EventConsumption, OutboxEvent
-from backroom.kernel.bulk import insert_rows, new_instance
+from backroom.kernel.bulk import insert_rows, insert_values, new_instance
 
 logger = logging.getLogger(__name__)
 
@@ -36,22 +36,33 @@ class Subscriber:
     handler: Handler
     is_async: bool
     many: ManyHandler | None = None  # see subscribe_many
+    # An async subscriber's cheap test of whether an event concerns it at all: when false, the
+    # event is passed by without a transaction or a consumption record.
+    wants: Callable[[OutboxEvent], bool] | None = None
 
 
 _subscribers: list[Subscriber] = []
 
 
 def subscribe(
-    event_type: str, *, is_async: bool = True, name: str | None = None
+    event_type: str,
+    *,
+    is_async: bool = True,
+    name: str | None = None,
+    wants: Callable[[OutboxEvent], bool] | None = None,
 ) -> Callable[[Handler], Handler]:
-    """Register a handler for an event type ("*" for all). Async handlers run in the worker."""
+    """Register a handler for an event type ("*" for all). Async handlers run in the worker;
+    `wants` lets one pass by, cheaply, the events that match its type but concern it not (a
+    "*" subscriber, most often)."""
 
     def register(handler: Handler) -> Handler:
         subscriber_name = name or f"{handler.__module__}.{handler.__qualname__}"
         if not any(
             s.name == subscriber_name and s.event_type == str(event_type) for s in _subscribers
         ):
-            _subscribers.append(Subscriber(subscriber_name, str(event_type), handler, is_async))
+            _subscribers.append(
+                Subscriber(subscriber_name, str(event_type), handler, is_async, wants=wants)
+            )
         return handler
 
     return register
@@ -209,8 +220,14 @@ def _run_subscribers(outbox_event: OutboxEvent) -> bool:
     errors: list[str] = []
     for subscriber in subscribers_for(outbox_event.event_type, is_async=True):
         try:
+            if subscriber.wants is not None and not subscriber.wants(outbox_event):
+                continue
             with transaction.atomic():
-                EventConsumption.objects.create(event=outbox_event, subscriber=subscriber.name)
+                insert_values(
+                    EventConsumption,
+                    [{"event_id": outbox_event.pk, "subscriber": subscriber.name}],
+                    ids=False,
+                )
                 subscriber.handler(outbox_event)
         except IntegrityError:
             continue  # consumed before: at-least-once delivery de-duplicated here

@@ -211,10 +211,11 @@ def _insert(
     placeholder = "(" + ", ".join(["%s"] * len(columns)) + ")"
     with connection.cursor() as cursor:
         if not ids:
-            cursor.executemany(
-                f"INSERT INTO {table} ({column_list}) VALUES {placeholder}",  # noqa: S608
-                prepared,
-            )
+            sql = f"INSERT INTO {table} ({column_list}) VALUES {placeholder}"  # noqa: S608
+            if len(prepared) == 1:  # executemany's set-up costs more than one row
+                cursor.execute(sql, prepared[0])
+            else:
+                cursor.executemany(sql, prepared)
             return new_ids
         size = max(1, 30_000 // len(columns))
         for start in range(0, len(prepared), size):

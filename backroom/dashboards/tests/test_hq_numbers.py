@@ -266,3 +266,27 @@ def test_days_of_inventory_average_usage_over_the_days_of_stock_history(tree, me
     assert doi == total.stock_value / total.usage_cost
     # Without stock flows, nothing asks: the period's days.
     assert facts.measures(sites, start, end, sources={"sales"})[None].days == 60
+
+
+def test_a_till_order_of_a_past_day_marks_its_store_one_of_today_passes_by(tree, menu):  # noqa: F811
+    from django.utils import timezone
+
+    from backroom.dashboards.models import StoreRunningDirty
+    from backroom.dashboards.tests.hq_data import till_sale
+    from backroom.events.models import EventConsumption
+    from backroom.events.services import dispatch_outbox
+
+    site = menu.walk_in.site
+    received = EventConsumption.objects.filter(subscriber="dashboards.running.order_received")
+    till_sale(site, quantity="1", price="18.00", placed_at=timezone.now())
+    dispatch_outbox()
+    assert not received.exists()  # passed by: no transaction, no record
+    assert not StoreRunningDirty.objects.exists()
+    # A till that was offline for three days catches up.
+    till_sale(site, quantity="1", price="18.00", placed_at=timezone.now() - dt.timedelta(days=3))
+    dispatch_outbox()
+    late = Order.objects.latest("pk")
+    assert received.get().event.payload["business_date"] == late.business_date.isoformat()
+    assert list(StoreRunningDirty.objects.values_list("site_id", "day")) == [
+        (site.pk, late.business_date)
+    ]

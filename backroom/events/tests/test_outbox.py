@@ -216,3 +216,23 @@ def test_the_round_memo_lives_for_one_round(db):
         services._subscribers[:] = [s for s in services._subscribers if s.name != "test.memo"]
     assert [entry["count"] for entry in seen] == [1, 2, 1]
     assert services.round_memo() == {}  # outside a round: a fresh dict each time
+
+
+def test_an_event_a_subscriber_does_not_want_passes_it_by_unrecorded(db):
+    handled: list[int] = []
+
+    @subscribe("test.other.happened", name="test.picky", wants=lambda e: e.payload["value"] > 1)
+    def _picky(outbox_event):
+        handled.append(outbox_event.payload["value"])
+
+    try:
+        unwanted, wanted = publish(OtherHappened(value=1)), publish(OtherHappened(value=2))
+        assert dispatch_outbox() == 2
+    finally:
+        services._subscribers[:] = [s for s in services._subscribers if s.name != "test.picky"]
+    assert handled == [2]
+    consumed = EventConsumption.objects.filter(subscriber="test.picky")
+    assert list(consumed.values_list("event_id", flat=True)) == [wanted.pk]
+    for row in (unwanted, wanted):
+        row.refresh_from_db()
+        assert row.dispatched_at is not None

@@ -13,7 +13,7 @@ from django.utils import timezone
 
 from backroom.accounts import services as accounts_services
 from backroom.audit.models import AuditEntry
-from backroom.events.models import OutboxEvent
+from backroom.events.models import EventConsumption, OutboxEvent
 from backroom.events.services import dispatch_outbox
 from backroom.kernel.actors import SYSTEM
 from backroom.testing.factories import PASSWORD, client_for, make_user
@@ -79,6 +79,12 @@ def test_a_dispatch_round_reads_the_endpoints_once_and_the_next_round_afresh(tre
     reads = [q for q in captured.captured_queries if 'FROM "webhooks_webhookendpoint"' in q["sql"]]
     assert len(reads) == 1
     assert [WebhookDelivery.objects.filter(event=e).count() for e in events] == [1, 0, 1]
+    # The event no endpoint waits for passed the subscriber by: no transaction, no record.
+    consumed = EventConsumption.objects.filter(subscriber="webhooks.deliver_event")
+    assert set(consumed.filter(event__in=events).values_list("event_id", flat=True)) == {
+        events[0].pk,
+        events[2].pk,
+    }
     store_b = make_endpoint(tree.store_b).endpoint  # seen by the next round
     event = touch_site(tree.store_b)
     dispatch_outbox()
