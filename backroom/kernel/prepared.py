@@ -25,6 +25,7 @@ are not. Collections longer than `LONGEST` are read through the ORM as usual.
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import itertools
 import uuid
@@ -64,6 +65,11 @@ class _Statement:
     compiler: Any
     iterable: type
     fetch_mode: Any
+    converters: dict[int, Any]  # the database's and the fields' conversions per column
+    # Model rows: the model's columns, their attnames and the select_related populators.
+    columns: slice = slice(0)
+    names: tuple[str, ...] = ()
+    populators: tuple[Any, ...] = ()
 
 
 class _Constant:
@@ -186,13 +192,31 @@ def _compile(
         slots.append((*place, hexed))
     if len(found) != len(markers):
         raise PreparedError(f"{name}: an argument does not reach the statement as it is")
-    return _Statement(
+    selected = [column[0] for column in compiler.select[: compiler.col_count]]
+    if compiler.has_composite_fields(selected):
+        raise PreparedError(f"{name}: composite fields are not prepared")
+    statement = _Statement(
         alias=queryset.db,
         sql=sql,
         slots=tuple(slots),
         compiler=compiler,
         iterable=iterable,
         fetch_mode=queryset._fetch_mode,
+        converters=compiler.get_converters(selected),
+    )
+    if iterable is not ModelIterable:
+        return statement
+    # What Django's `ModelIterable` works out for each query, once.
+    klass_info, select = compiler.klass_info, compiler.select
+    fields = klass_info["select_fields"]
+    columns = slice(fields[0], fields[-1] + 1)
+    return dataclasses.replace(
+        statement,
+        columns=columns,
+        names=tuple(column[0].target.attname for column in select[columns]),
+        populators=tuple(
+            get_related_populators(klass_info, select, queryset.db, queryset._fetch_mode)
+        ),
     )
 
 
@@ -211,8 +235,8 @@ def _run(statement: _Statement, args: tuple[Any, ...]) -> list[Any]:
     with connections[statement.alias].cursor() as cursor:
         cursor.execute(statement.sql, params)
         fetched = cursor.fetchall()
-    compiler = statement.compiler
-    rows = compiler.results_iter([fetched])
+    converters = statement.converters
+    rows = statement.compiler.apply_converters(fetched, converters) if converters else fetched
     if statement.iterable is FlatValuesListIterable:
         return [row[0] for row in rows]
     if statement.iterable is ValuesListIterable:
@@ -222,19 +246,13 @@ def _run(statement: _Statement, args: tuple[Any, ...]) -> list[Any]:
 
 def _instances(statement: _Statement, rows: Any) -> list[Model]:
     """Model instances from rows, as Django's `ModelIterable` builds them."""
-    compiler = statement.compiler
-    select, klass_info = compiler.select, compiler.klass_info
-    model = klass_info["model"]
-    fields = klass_info["select_fields"]
-    start, end = fields[0], fields[-1] + 1
-    names = [column[0].target.attname for column in select[start:end]]
-    populators = get_related_populators(klass_info, select, statement.alias, statement.fetch_mode)
+    model = statement.compiler.klass_info["model"]
+    alias, names, columns = statement.alias, statement.names, statement.columns
+    fetch_mode = statement.fetch_mode
     found: list[Model] = []
     for row in rows:
-        instance = model.from_db(
-            statement.alias, names, row[start:end], fetch_mode=statement.fetch_mode
-        )
-        for populator in populators:
+        instance = model.from_db(alias, names, row[columns], fetch_mode=fetch_mode)
+        for populator in statement.populators:
             populator.populate(row, instance)
         found.append(instance)
     return found
