@@ -190,14 +190,22 @@ _MAX_SHARED = 50_000
 
 
 def catalog_stamp() -> tuple[Any, ...]:
-    """What explosions depend on, summarised in one query: the row count and the latest
-    `updated_at` of units, items, item units, recipes, recipe lines, modifiers and their
-    effects. Every catalog write goes through the services' `save()` (which sets
-    `updated_at`), and a deletion changes a count, so any change gives another stamp."""
-    from backroom.catalog.models import ItemUnit, ModifierEffect, Recipe, RecipeLine, Unit
+    """What explosions (and the sold-out counts' needs) depend on, summarised in one query:
+    the row count and the latest `updated_at` of units, items, item units, item classes,
+    recipes, recipe lines, modifiers and their effects. Every catalog write goes through the
+    services' `save()` (which sets `updated_at`), and a deletion changes a count, so any
+    change gives another stamp."""
+    from backroom.catalog.models import (
+        ItemClass,
+        ItemUnit,
+        ModifierEffect,
+        Recipe,
+        RecipeLine,
+        Unit,
+    )
 
     parts = []
-    for model in (Unit, Item, ItemUnit, Recipe, RecipeLine, Modifier, ModifierEffect):
+    for model in (Unit, Item, ItemUnit, ItemClass, Recipe, RecipeLine, Modifier, ModifierEffect):
         table = connection.ops.quote_name(model._meta.db_table)  # our own tables' names
         parts.append(f"(SELECT count(*) FROM {table})")  # noqa: S608
         parts.append(f"(SELECT max(updated_at) FROM {table})")  # noqa: S608

@@ -6,7 +6,7 @@ sold out, and telling the delivery platforms.
   per portion); None when the item has no complete recipe or uses no such item (not limited:
   preps made as needed, goods that may go negative). One `availability` read per store for the whole menu; the
   per-portion needs are cached per process and business day, checked against the catalogue's
-  change stamp (two aggregate queries).
+  change stamp (`depletion.catalog_stamp`, one query).
 - `recompute_store(site)`: under the store's state rows' locks, recount and move items in and
   out of sold out. An item is sold out when its count reaches 0, or when a manager holds it by
   hand (`mark_sold_out`); it comes back by itself when stock returns, unless held by hand
@@ -31,7 +31,7 @@ from enum import StrEnum
 from typing import Any
 
 from django.db import transaction
-from django.db.models import Count, Max, QuerySet
+from django.db.models import QuerySet
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
@@ -40,11 +40,12 @@ from backroom.accounts.authorization import require_permission
 from backroom.audit.services import record_audit, snapshot
 from backroom.catalog.choices import SELLABLE_KINDS, NegativeStockPolicy
 from backroom.catalog.exceptions import RecipeCycle, RecipeNotFound
-from backroom.catalog.models import Item, ItemClass, Recipe
+from backroom.catalog.models import Item
 from backroom.catalog.recipes import Exploder
 from backroom.catalog.selectors import site_today
 from backroom.channels import outbound
 from backroom.channels.choices import ChannelKind, MappingKind
+from backroom.channels.depletion import catalog_stamp
 from backroom.channels.models import (
     ChannelAccount,
     MenuMapping,
@@ -127,25 +128,9 @@ class MenuNeeds:
 _needs_cache: dict[dt.date, MenuNeeds] = {}
 
 
-def _catalogue_stamp() -> tuple[Any, ...]:
-    """Changes whenever a recipe version or an item is added or changed (publishing a recipe
-    closes the previous version, which updates it)."""
-    recipes = Recipe.objects.aggregate(count=Count("id"), last=Max("updated_at"))
-    items = Item.objects.aggregate(count=Count("id"), last=Max("updated_at"))
-    classes = ItemClass.objects.aggregate(count=Count("id"), last=Max("updated_at"))
-    return (
-        recipes["count"],
-        recipes["last"],
-        items["count"],
-        items["last"],
-        classes["count"],
-        classes["last"],
-    )
-
-
 def menu_needs(day: dt.date) -> MenuNeeds:
     """Every menu item's per-portion needs on `day`, exploded through sub-recipes (cached)."""
-    stamp = _catalogue_stamp()
+    stamp = catalog_stamp()
     cached = _needs_cache.get(day)
     if cached is not None and cached.stamp == stamp:
         return cached
