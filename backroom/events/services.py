@@ -244,6 +244,11 @@ def _run_subscribers(outbox_event: OutboxEvent) -> bool:
     return all_ok
 
 
+def untried_events() -> bool:
+    """Whether an event waits for its first dispatch."""
+    return OutboxEvent.objects.filter(dispatched_at__isnull=True, attempts=0).exists()
+
+
 def dispatch_outbox(limit: int = 500) -> int:
     """Dispatch pending outbox events in order; returns how many were fully dispatched.
 

@@ -104,6 +104,29 @@ def test_dispatch_task_running_twice_delivers_once(db, queue, async_subscriber):
     assert EventConsumption.objects.filter(event=outbox_event, subscriber=SUBSCRIBER).count() == 1
 
 
+def test_an_event_committed_as_a_dispatch_finishes_is_dispatched_by_it(
+    db, queue, async_subscriber, monkeypatch
+):
+    group = make_node(NodeKind.GROUP, None, "GRP")
+    rounds: list[int] = []
+
+    def round_then_a_commit(limit: int = 500) -> int:
+        count = dispatch_outbox(limit)
+        if count == 0 and len(rounds) == 1:
+            # Committed after the dispatch's last round read the outbox: its own task is
+            # turned away by the lock the dispatch still holds.
+            make_node(NodeKind.ENTITY, group, "ENT")
+            assert jobs.dispatch_outbox_task.call_local() == 0
+        rounds.append(count)
+        return count
+
+    monkeypatch.setattr(jobs, "dispatch_outbox", round_then_a_commit)
+    assert jobs.dispatch_outbox_task.call_local() == 2
+    assert rounds == [1, 0, 1, 0]  # a second look after letting go of the lock
+    assert len(received) == 2
+    assert not OutboxEvent.objects.filter(dispatched_at__isnull=True).exists()
+
+
 def test_redelivery_after_a_crash_is_de_duplicated(db, queue, async_subscriber):
     make_node(NodeKind.GROUP, None, "GRP")
     outbox_event = OutboxEvent.objects.get(event_type=OrgEvent.NODE_CREATED)
