@@ -237,6 +237,10 @@ CHANNELS_APPLY_GATHER_SECONDS = float(
     os.environ.get("CHANNELS_APPLY_GATHER_SECONDS", "0" if TESTING else "0.05")
 )
 
+# How much lower the worker's CPU priority is than the web processes' (`nice`; 0 keeps it):
+# a busy worker then does not lengthen the requests' answers (decision 0016).
+WORKER_NICENESS = int(os.environ.get("WORKER_NICENESS", "10"))
+
 # Webhook delivery: HTTP timeout in seconds.
 WEBHOOK_TIMEOUT = float(os.environ.get("WEBHOOK_TIMEOUT", "10"))
 

@@ -204,6 +204,14 @@ def test_a_running_consumer_delivers_each_event_once(transactional_db, queue, as
 
 def test_worker_command_runs_the_consumer_with_the_configured_options(settings, monkeypatch):
     created = {}
+    niceness = {"now": 0}
+
+    def nice(increment: int) -> int:
+        niceness["now"] += increment
+        return niceness["now"]
+
+    monkeypatch.setattr(os, "nice", nice)
+    settings.WORKER_NICENESS = 7
 
     class FakeConsumer:
         def run(self):
@@ -230,6 +238,7 @@ def test_worker_command_runs_the_consumer_with_the_configured_options(settings, 
     assert "backroom.events.jobs.dispatch_outbox_task" in registered
     assert "backroom.events.jobs.sweep_outbox" in registered
     assert "Worker consuming" in out.getvalue()
+    assert niceness["now"] == 7 and "(niceness 7)" in out.getvalue()  # below the web processes
     assert huey_logger.propagate is False  # its own handler, not printed twice via the root
     assert len(huey_logger.handlers) == 1
 
