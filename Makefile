@@ -61,7 +61,7 @@ test-sqlite:
 test-postgres:
 	@if [[ "$${DATABASE_URL:-}" == postgres* ]]; then \
 	  echo "== PostgreSQL: $${DATABASE_URL}"; \
-	  $(VENV)/bin/pytest -n $(PYTEST_WORKERS) -q -m "not browser"; \
+	  $(VENV)/bin/pytest -n $(PYTEST_WORKERS) -q -m "not browser and not whole_demo"; \
 	else echo "== PostgreSQL: skipped (DATABASE_URL does not point at PostgreSQL)"; fi
 
 typecheck:
