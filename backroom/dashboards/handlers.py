@@ -12,7 +12,6 @@ from backroom.dashboards import rollups, running
 from backroom.events.models import OutboxEvent
 from backroom.events.services import round_cached, subscribe
 from backroom.inventory.events import InventoryEvent
-from backroom.org.selectors import open_business_day_of, store_zones
 from backroom.procurement.events import ProcurementEvent
 
 
@@ -40,13 +39,12 @@ def close_soldout_spell(outbox_event: OutboxEvent) -> None:
 
 
 def _may_change_a_past_day(outbox_event: OutboxEvent) -> bool:
-    """A new order of the stores' open business day changes no past day: it passes by
-    without a transaction (the stores' zones are read once per dispatch round)."""
+    """A new order of the stores' open business day changes no past day (`mark_dirty` would
+    mark nothing): it passes by without a transaction."""
     day = outbox_event.payload.get("business_date")
     if not day:
         return True  # recorded before events carried it
-    today = open_business_day_of(round_cached("org.store_zones", store_zones))
-    return dt.date.fromisoformat(day) < today
+    return dt.date.fromisoformat(day) < running.open_day_this_round()
 
 
 @subscribe(

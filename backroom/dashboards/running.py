@@ -245,14 +245,19 @@ def recompute(site_ids: Sequence[int], date_from: dt.date) -> int:
     return len(rows)
 
 
+def open_day_this_round() -> dt.date:
+    """The stores' open business day: days before it are past. Their zones are read once per
+    dispatch round (the worker asks after every order event)."""
+    return open_business_day_of(round_cached("org.store_zones", store_zones))
+
+
 def mark_dirty(site_days: Iterable[tuple[int, dt.date]]) -> int:
     """Note that these stores' daily rows of these days changed: past days are marked (a day
     not rolled yet costs nothing later: the roll reads it afresh). Returns the marks added."""
     wanted = set(site_days)
     if not wanted:
         return 0
-    # The stores' zones once per dispatch round: the worker marks after every order event.
-    today = open_business_day_of(round_cached("org.store_zones", store_zones))
+    today = open_day_this_round()
     pairs = sorted((site_id, day) for site_id, day in wanted if day < today)
     if not pairs:
         return 0

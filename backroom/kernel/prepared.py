@@ -25,7 +25,6 @@ are not. Collections longer than `LONGEST` are read through the ORM as usual.
 
 from __future__ import annotations
 
-import dataclasses
 import functools
 import itertools
 import uuid
@@ -47,7 +46,8 @@ LONGEST = 64  # longer collections vary too much in length to be worth a stateme
 _SHAPES_PER_READ = 256
 
 # Markers: values no caller sends, each recognisable among a statement's parameters.
-_TEXT = "\u2063prepared:{}\u2063"
+_TEXT_MARK = "\u2063prepared:"
+_TEXT = _TEXT_MARK + "{}\u2063"
 _FIRST_INTEGER = 2_013_265_921  # within 32 bits, so integer lookups keep it as it is
 _UUID_HIGH = 0xB5C0_0F1E_D000_0000 << 64
 
@@ -184,7 +184,7 @@ def _compile(
         if hexed:
             place = by_hex[param]
         if place is None:
-            if isinstance(param, str) and "prepared:" in param:
+            if isinstance(param, str) and _TEXT_MARK in param:
                 raise PreparedError(f"{name}: an argument is transformed in the statement")
             slots.append(_Constant(param))
             continue
@@ -195,7 +195,18 @@ def _compile(
     selected = [column[0] for column in compiler.select[: compiler.col_count]]
     if compiler.has_composite_fields(selected):
         raise PreparedError(f"{name}: composite fields are not prepared")
-    statement = _Statement(
+    columns = slice(0)
+    names: tuple[str, ...] = ()
+    populators: tuple[Any, ...] = ()
+    if iterable is ModelIterable:  # what Django's `ModelIterable` works out per query, once
+        klass_info, select = compiler.klass_info, compiler.select
+        fields = klass_info["select_fields"]
+        columns = slice(fields[0], fields[-1] + 1)
+        names = tuple(column[0].target.attname for column in select[columns])
+        populators = tuple(
+            get_related_populators(klass_info, select, queryset.db, queryset._fetch_mode)
+        )
+    return _Statement(
         alias=queryset.db,
         sql=sql,
         slots=tuple(slots),
@@ -203,20 +214,9 @@ def _compile(
         iterable=iterable,
         fetch_mode=queryset._fetch_mode,
         converters=compiler.get_converters(selected),
-    )
-    if iterable is not ModelIterable:
-        return statement
-    # What Django's `ModelIterable` works out for each query, once.
-    klass_info, select = compiler.klass_info, compiler.select
-    fields = klass_info["select_fields"]
-    columns = slice(fields[0], fields[-1] + 1)
-    return dataclasses.replace(
-        statement,
         columns=columns,
-        names=tuple(column[0].target.attname for column in select[columns]),
-        populators=tuple(
-            get_related_populators(klass_info, select, queryset.db, queryset._fetch_mode)
-        ),
+        names=names,
+        populators=populators,
     )
 
 
