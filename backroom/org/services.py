@@ -6,6 +6,7 @@ import datetime as dt
 import zoneinfo
 from dataclasses import dataclass, field
 from decimal import Decimal
+from functools import cache
 from typing import Any
 
 from django.apps import apps
@@ -79,8 +80,14 @@ class SiteChanges:
     changed: list[str] = field(default_factory=list)
 
 
+@cache
+def time_zones() -> frozenset[str]:
+    """The IANA time zones this machine knows (read from its tz database once per process)."""
+    return frozenset(zoneinfo.available_timezones())
+
+
 def _validate_site(errors: ErrorCollector, details: SiteDetails | SiteChanges) -> None:
-    if details.time_zone is not None and details.time_zone not in zoneinfo.available_timezones():
+    if details.time_zone is not None and details.time_zone not in time_zones():
         errors.add(
             "time_zone",
             _("“%(time_zone)s” is not a known time zone.") % {"time_zone": details.time_zone},

@@ -17,11 +17,9 @@ blank cell clears the value; a new node's blank cells take the defaults."""
 
 from __future__ import annotations
 
-import zoneinfo
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
-from functools import cache
 from typing import Any
 
 from django.core.exceptions import ValidationError
@@ -47,6 +45,7 @@ from backroom.org.services import (
     entity_has_books_or_stock,
     move_node,
     rename_node,
+    time_zones,
     update_entity,
     update_site,
 )
@@ -88,11 +87,6 @@ STATUS_CHOICES: tuple[tuple[str, tuple[str, ...]], ...] = (
     (SiteStatus.PLANNED, ("planned", "筹备", "筹备中", "计划")),
     (SiteStatus.CLOSED, ("closed", "关闭", "已关闭", "闭店")),
 )
-
-
-@cache
-def time_zones() -> frozenset[str]:
-    return frozenset(zoneinfo.available_timezones())
 
 
 def normal_code(value: str) -> str:
