@@ -20,6 +20,8 @@ Baselines, from the same history:
   (the median of all its last 8 weeks' days where a weekday has none, else its overall median).
 Metrics (backroom.planning.forecasting.metrics) over every store × open day of the holdout:
 RMSLE and WAPE pooled, MASE the mean over stores (scale: the store's in-sample weekly naive).
+How sure the gain is: a paired bootstrap over stores (metrics.paired_bootstrap), with the share of
+stores each method wins.
 """
 
 from __future__ import annotations
@@ -69,6 +71,9 @@ def main() -> None:
     )
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--keep", help="keep the CLI's input and output CSVs in this folder")
+    parser.add_argument(
+        "--resamples", type=int, default=2000, help="draws of stores for the paired bootstrap"
+    )
     args = parser.parse_args()
 
     import django
@@ -180,8 +185,10 @@ def main() -> None:
         f"`forecast run` took {elapsed:.1f} s (whole process)"
     )
     rows = []
+    per_store = {}
     for method in ("forecaster", "seasonal_naive", "weekday_median"):
-        result = metrics.overall(metrics.score_series(frame, scale, method))
+        per_store[method] = metrics.score_series(frame, scale, method)
+        result = metrics.overall(per_store[method])
         rows.append({"method": method, **{k: result[k] for k in ("rmsle", "mase", "wape", "bias")}})
     table = pd.DataFrame(rows).set_index("method")
     print(table.to_string(float_format=lambda x: f"{x:.4f}"))
@@ -191,6 +198,19 @@ def main() -> None:
             f"forecaster vs {baseline}: "
             + ", ".join(f"{name} {change[name]:+.1%}" for name in ("rmsle", "mase", "wape"))
         )
+    # How sure: the stores drawn with replacement, both methods scored on the same draw.
+    print(f"\npaired bootstrap over stores ({args.resamples:,} draws): forecaster ÷ baseline − 1")
+    for baseline in ("seasonal_naive", "weekday_median"):
+        sure = metrics.paired_bootstrap(
+            per_store["forecaster"], per_store[baseline], resamples=args.resamples
+        )
+        for name in ("rmsle", "mase", "wape"):
+            row = sure.loc[name]
+            print(
+                f"  vs {baseline:<15} {name:<6} {row['change']:+.1%}  95 % interval "
+                f"[{row['low']:+.1%}, {row['high']:+.1%}]  better in {row['draws_better']:.1%} "
+                f"of draws; better on {row['series_better']:.0%} of the stores"
+            )
     picks = pd.read_csv(details)["model"].value_counts()
     print("models picked:", picks.to_dict())
 

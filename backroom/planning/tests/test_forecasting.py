@@ -343,6 +343,46 @@ def test_metrics_golden_numbers():
     assert summary["bias"] == pytest.approx(0.0)
 
 
+def _scored_twice(rng: np.random.Generator, series: int, noise_ours: float, noise_theirs: float):
+    days = 28
+    unique_id = np.repeat(np.arange(series), days)
+    level = np.repeat(rng.uniform(5, 80, series), days)
+    y = rng.poisson(level).astype(float)
+    frame = pd.DataFrame(
+        {
+            "unique_id": unique_id,
+            "y": y,
+            "open": 1.0,
+            "ours": np.maximum(y + rng.normal(0, noise_ours, y.size) * np.sqrt(level), 0),
+            "theirs": np.maximum(y + rng.normal(0, noise_theirs, y.size) * np.sqrt(level), 0),
+        }
+    )
+    scale = pd.Series(np.sqrt(rng.uniform(5, 80, series)), index=np.arange(series))
+    return metrics.score_series(frame, scale, "ours"), metrics.score_series(frame, scale, "theirs")
+
+
+def test_paired_bootstrap_tells_a_clear_win_from_noise():
+    rng = np.random.default_rng(7)
+    ours, theirs = _scored_twice(rng, 200, noise_ours=0.8, noise_theirs=1.0)
+    clear = metrics.paired_bootstrap(ours, theirs, resamples=500)
+    for name in ("mase", "wape", "rmsle"):
+        row = clear.loc[name]
+        assert row["low"] <= row["median"] <= row["high"] < 0
+        assert row["draws_better"] == 1.0
+        assert row["series_better"] > 0.8
+        whole = metrics.overall(ours)[name] / metrics.overall(theirs)[name] - 1
+        assert row["change"] == pytest.approx(whole)
+
+    # The same method against itself: no change in any draw, no series better.
+    same = metrics.paired_bootstrap(ours, ours, resamples=200)
+    assert (same[["change", "low", "high", "draws_better", "series_better"]] == 0).all().all()
+
+    # Two methods of equal skill: the interval straddles zero.
+    ours, theirs = _scored_twice(rng, 200, noise_ours=1.0, noise_theirs=1.0)
+    tie = metrics.paired_bootstrap(ours, theirs, resamples=500, seed=3)
+    assert (tie["low"] < 0).all() and (tie["high"] > 0).all()
+
+
 def test_invalid_input_lists_every_problem():
     table = pd.DataFrame(
         {
