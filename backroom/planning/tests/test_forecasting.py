@@ -381,6 +381,7 @@ def test_paired_bootstrap_tells_a_clear_win_from_noise():
     ours, theirs = _scored_twice(rng, 200, noise_ours=1.0, noise_theirs=1.0)
     tie = metrics.paired_bootstrap(ours, theirs, resamples=500, seed=3)
     assert (tie["low"] < 0).all() and (tie["high"] > 0).all()
+    assert tie["series_better"].between(0.35, 0.65).all()
 
 
 def test_invalid_input_lists_every_problem():
