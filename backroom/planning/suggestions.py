@@ -328,6 +328,10 @@ def get_suggestion(actor: Any, order_id: int) -> SuggestedOrder:
     return order
 
 
+class _CutWithoutReason(Exception):
+    """Undoes a requisition made only to check its lines (see `submit_suggestion`)."""
+
+
 def submit_suggestion(
     order: SuggestedOrder,
     quantities: dict[int, Any],
@@ -337,10 +341,13 @@ def submit_suggestion(
 ) -> Any:
     """Submit the suggestion as a requisition with the manager's quantities (in each line's
     unit, per line id; a line left out keeps the suggestion). Procurement checks pack multiples
-    and asks for a reason on large deviations: every problem at once, nothing saved. A
-    warehouse's or kitchen's suggestion makes distribution lines (配送), which become a draft
-    transfer order once the requisition is approved."""
+    and asks for a reason on large deviations, a line cut to zero included (it is left out of
+    the requisition; its reason is kept in the audit entry): every problem at once, nothing
+    saved. A warehouse's or kitchen's suggestion makes distribution lines (配送), which become a
+    draft transfer order once the requisition is approved."""
+    from backroom.procurement.exceptions import DeviationReasonRequired, raise_all
     from backroom.procurement.services import RequisitionLineInput, create_requisition
+    from backroom.procurement.services.requisitions import deviation_percent
 
     locked = SuggestedOrder.objects.select_for_update(of=("self",))
     with transaction.atomic():
@@ -350,6 +357,8 @@ def submit_suggestion(
         lines = list(order.lines.select_related("item").order_by("item__sku"))
         problems: dict[str, list[str]] = {}
         inputs = []
+        cut: list[DomainError] = []  # suggested lines cut to zero without a reason
+        not_ordered = []
         for index, line in enumerate(lines):
             raw = quantities.get(line.pk, line.quantity)
             try:
@@ -361,6 +370,27 @@ def submit_suggestion(
                 problems.setdefault(f"lines.{index}.quantity", []).append(_("Enter zero or more."))
                 continue
             if quantity == 0:
+                reason = reasons.get(line.pk, "").strip()
+                if line.quantity > 0 and not reason and deviation_percent() < 100:
+                    cut.append(
+                        DeviationReasonRequired(
+                            _(
+                                "%(item)s: none ordered against the suggested %(suggested)s; say why."
+                            )
+                            % {
+                                "item": line.item.name,
+                                "suggested": f"{line.quantity.normalize():f}",
+                            },
+                            line=index,
+                            field="deviation_reason",
+                            suggested=str(line.quantity),
+                            threshold_percent=str(deviation_percent()),
+                        )
+                    )
+                elif line.quantity > 0:
+                    not_ordered.append(
+                        {"sku": line.item.sku, "suggested": str(line.quantity), "reason": reason}
+                    )
                 continue
             source = (
                 {"supplier_id": order.supplier_id}
@@ -379,10 +409,21 @@ def submit_suggestion(
         if problems:
             raise ValidationFailed(problems)
         if not inputs:
+            raise_all(cut)
             raise ValidationFailed({"lines": [_("Nothing to order: every quantity is zero.")]})
-        requisition = create_requisition(
-            order.site, inputs, actor=actor, needed_by=order.delivery_date, submit=True
-        )
+        try:
+            with transaction.atomic():
+                requisition = create_requisition(
+                    order.site, inputs, actor=actor, needed_by=order.delivery_date, submit=True
+                )
+                if cut:  # after the requisition's own checks, so every problem comes at once
+                    raise _CutWithoutReason
+        except _CutWithoutReason:
+            raise_all(cut)
+        except DomainError as error:
+            if not cut or error.http_status in (403, 404):
+                raise
+            raise_all([*cut, *getattr(error, "problems", [error])])
         order.status = SuggestionStatus.SUBMITTED
         order.requisition = requisition
         order.save(update_fields=["status", "requisition", "updated_at"])
@@ -390,7 +431,11 @@ def submit_suggestion(
             actor=actor,
             action="planning.suggestion.submitted",
             target=order,
-            after={"requisition": requisition.number, "lines": len(inputs)},
+            after={
+                "requisition": requisition.number,
+                "lines": len(inputs),
+                "not_ordered": not_ordered,
+            },
             org_node=order.site.node,
         )
     return requisition

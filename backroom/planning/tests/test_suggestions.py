@@ -8,6 +8,7 @@ from decimal import Decimal
 
 import pytest
 
+from backroom.audit.models import AuditEntry
 from backroom.kernel.actors import SYSTEM
 from backroom.kernel.exceptions import DomainError
 from backroom.planning import suggestions
@@ -141,6 +142,39 @@ def test_submit_asks_a_reason_for_a_large_deviation_then_makes_a_requisition(tre
     assert lines["BEEF"].quantity == D(10) and lines["BEEF"].deviation_reason == "Party on Saturday"
     assert lines["FLOUR"].quantity == D(25)
     assert SuggestedOrder.objects.filter(status=SuggestionStatus.OPEN).count() == 0
+
+
+def test_a_line_cut_to_zero_asks_a_reason_with_every_other_problem(tree, menu, meat):
+    site = tree.store_a.site
+    manager = make_user("store_manager", tree.store_a)
+    _forecast(site, menu.noodles, 15, 2.0)
+    order = suggestions.build_suggestions(site, today=MONDAY)[0]
+    beef, flour = order.lines.get(item=menu.beef), order.lines.get(item=menu.flour)
+    assert beef.quantity > 0 and flour.quantity > 0
+    with pytest.raises(DomainError) as caught:
+        suggestions.submit_suggestion(order, {beef.pk: "0"}, {}, actor=manager)
+    assert caught.value.code == "deviation_reason_required"
+    assert "none ordered" in caught.value.message and beef.item.name in caught.value.message
+    # With a second problem (flour far from its suggestion too), both come at once.
+    with pytest.raises(DomainError) as caught:
+        suggestions.submit_suggestion(order, {beef.pk: "0", flour.pk: "100"}, {}, actor=manager)
+    assert caught.value.code == "document_rejected"
+    assert caught.value.codes == ["deviation_reason_required", "deviation_reason_required"]
+    assert (
+        not Requisition.objects.exists()
+        and not AuditEntry.objects.filter(action="planning.suggestion.submitted").exists()
+    )
+    order.refresh_from_db()
+    assert order.status == SuggestionStatus.OPEN
+
+    requisition = suggestions.submit_suggestion(
+        order, {beef.pk: "0"}, {beef.pk: "Beef from the freezer first"}, actor=manager
+    )
+    assert [line.item.sku for line in requisition.lines.select_related("item")] == ["FLOUR"]
+    entry = AuditEntry.objects.get(action="planning.suggestion.submitted")
+    assert entry.after["not_ordered"] == [
+        {"sku": "BEEF", "suggested": str(beef.quantity), "reason": "Beef from the freezer first"}
+    ]
 
 
 def test_suggestion_pages_matrix(tree, menu, meat):
