@@ -84,6 +84,15 @@ def detect_invoice_price_jumps(outbox_event: OutboxEvent) -> None:
     detectors.detect_price_jumps(int(outbox_event.payload["invoice_id"]))
 
 
+@subscribe(ProcurementEvent.PRICE_CHANGED, is_async=True, name="dashboards.price_change")
+def alert_price_change(outbox_event: OutboxEvent) -> None:
+    """A supplier's new prices beyond its alert threshold: an alert for the buyers and HQ."""
+    from backroom.dashboards import detectors
+
+    payload: dict[str, Any] = outbox_event.payload
+    detectors.alert_price_change(int(payload["price_list_id"]), payload["lines"])
+
+
 # --- alerts (docs/alerts.md) ---------------------------------------------------------------------
 
 

@@ -22,6 +22,7 @@ DETECTOR_LABELS: dict[str, Any] = {
     "waste_spike": gettext_lazy("Unusual waste"),
     "variance_spike": gettext_lazy("AvT variance spike"),
     "price_jump": gettext_lazy("Supplier price jump"),
+    "price_change": gettext_lazy("Supplier price change"),
     "staff_refunds": gettext_lazy("Unusual refunds or discounts by a staff member"),
 }
 

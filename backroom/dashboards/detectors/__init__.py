@@ -18,6 +18,8 @@ on a cent, and minimum amounts so that quiet hours and small stores stay quiet.
   store's own last 56 days (count days only for variances).
 - `price_jump`: an invoice line's unit price against the item's prices from that supplier
   (earlier invoice lines and purchase-order lines), threshold max(15 %, 3 robust σ).
+- `price_change`: a supplier's new price list against its earlier prices of the same scope,
+  beyond the supplier's own alert threshold (`procurement.price.changed`): one alert per list.
 - `staff_refunds`, `staff_discounts`: a staff member's refunds or merchant discounts as a share
   of their sales on a day, against their own last 28 days and the store's other staff.
 
@@ -31,6 +33,7 @@ from collections.abc import Iterable
 
 from backroom.dashboards.detectors.common import (
     DEFAULTS,
+    PRICE_CHANGE,
     PRICE_JUMP,
     SALES_DROP,
     STAFF_DISCOUNTS,
@@ -43,7 +46,7 @@ from backroom.dashboards.detectors.common import (
     spread,
     upper_bound,
 )
-from backroom.dashboards.detectors.prices import detect_price_jumps
+from backroom.dashboards.detectors.prices import alert_price_change, detect_price_jumps
 from backroom.dashboards.detectors.sales import (
     DayPoint,
     SalesSeries,
@@ -62,6 +65,7 @@ from backroom.dashboards.detectors.stock import detect_stock_spike, detect_stock
 
 __all__ = [
     "DEFAULTS",
+    "PRICE_CHANGE",
     "PRICE_JUMP",
     "SALES_DROP",
     "STAFF_DISCOUNTS",
@@ -72,6 +76,7 @@ __all__ = [
     "SalesSeries",
     "Spread",
     "StaffDay",
+    "alert_price_change",
     "config",
     "day_point",
     "detect_daily",

@@ -28,6 +28,7 @@ SALES_DROP = "sales_drop"
 WASTE_SPIKE = "waste_spike"
 VARIANCE_SPIKE = "variance_spike"
 PRICE_JUMP = "price_jump"
+PRICE_CHANGE = "price_change"
 STAFF_REFUNDS = "staff_refunds"
 STAFF_DISCOUNTS = "staff_discounts"
 
@@ -63,6 +64,11 @@ DEFAULTS: dict[str, dict[str, Any]] = {
         "min_history": 3,
         "k": "3",
         "min_rise": "0.15",
+    },
+    PRICE_CHANGE: {
+        # The threshold is each supplier's own (`price_alert_percent`); critical beyond this
+        # many times it.
+        "critical_factor": "2",
     },
     STAFF_REFUNDS: {
         "history_days": 28,

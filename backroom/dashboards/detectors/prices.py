@@ -1,9 +1,11 @@
-"""`price_jump`: a supplier invoice's unit prices against the items' price history."""
+"""`price_jump`: a supplier invoice's unit prices against the items' price history.
+`price_change`: a supplier's new price list moves prices beyond the supplier's alert threshold."""
 
 from __future__ import annotations
 
 import datetime as dt
 from decimal import Decimal
+from typing import Any
 
 from django.db.models import Q
 from django.utils import timezone
@@ -12,7 +14,9 @@ from django.utils.translation import gettext as _
 from backroom.dashboards.alerts import Signal, raise_alert
 from backroom.dashboards.choices import Severity
 from backroom.dashboards.detectors.common import (
+    CENT,
     ONE,
+    PRICE_CHANGE,
     PRICE_JUMP,
     RATIO,
     config,
@@ -183,3 +187,79 @@ def detect_price_jumps(invoice_id: int, *, now: dt.datetime | None = None) -> in
         )
         raised += alert is not None
     return raised
+
+
+# --- price_change ------------------------------------------------------------------------------
+
+SHOWN_LINES = 5
+
+
+def _price(value: str) -> str:
+    """A price as written: to the cent, or as many places as it has beyond."""
+    price = Decimal(value)
+    return text(price) if price == price.quantize(CENT) else f"{price.normalize():f}"
+
+
+def alert_price_change(
+    price_list_id: int, lines: list[dict[str, Any]], *, now: dt.datetime | None = None
+) -> bool:
+    """One alert for a price list whose prices moved beyond its supplier's threshold (the lines
+    of `procurement.price.changed`), on the node the list covers (the supplier's own node when
+    it covers every store), so that the buyers and HQ above it see it. A replay groups on the
+    open alert. Returns whether an alert was raised or grouped."""
+    from backroom.procurement.models import PriceList
+
+    price_list = (
+        PriceList.objects.select_related("supplier__node", "node").filter(pk=price_list_id).first()
+    )
+    if price_list is None or not lines:
+        return False
+    supplier = price_list.supplier
+    threshold = supplier.price_alert_percent
+    factor = number(config(PRICE_CHANGE), "critical_factor")
+    largest = max(abs(Decimal(line["change_percent"])) for line in lines)
+    severity = Severity.CRITICAL if largest > factor * threshold else Severity.WARNING
+    moves = [
+        _("%(sku)s %(old)s → %(new)s (%(change)s %%)")
+        % {
+            "sku": line["sku"],
+            "old": _price(line["old_price"]),
+            "new": _price(line["new_price"]),
+            "change": f"{Decimal(line['change_percent']):+}",
+        }
+        for line in sorted(lines, key=lambda row: -abs(Decimal(row["change_percent"])))
+    ]
+    shown = "; ".join(moves[:SHOWN_LINES])
+    if len(moves) > SHOWN_LINES:
+        shown += " " + _("and %(count)s more") % {"count": len(moves) - SHOWN_LINES}
+    figures = {
+        "supplier": supplier.name,
+        "count": len(lines),
+        "threshold": text(threshold, ONE),
+        "list": price_list.name,
+        "from": price_list.valid_from.isoformat(),
+        "currency": price_list.currency,
+    }
+    alert, _is_new = raise_alert(
+        Signal(
+            title=_("Price change from %(supplier)s: %(count)s items beyond ±%(threshold)s %%")
+            % figures,
+            severity=severity,
+            node=price_list.node or supplier.node,
+            fingerprint=f"price_list:{price_list.pk}",
+            message=_("Price list “%(list)s” (%(currency)s, from %(from)s): ") % figures + shown,
+            details={
+                "price_list_id": price_list.pk,
+                "price_list": price_list.name,
+                "valid_from": price_list.valid_from.isoformat(),
+                "supplier_id": supplier.pk,
+                "supplier": supplier.code,
+                "currency": price_list.currency,
+                "threshold_percent": text(threshold),
+                "lines": lines,
+            },
+        ),
+        detector=PRICE_CHANGE,
+        now=now,
+    )
+    return alert is not None

@@ -152,3 +152,59 @@ def test_too_little_history_says_nothing(world, tree):  # noqa: F811
     _buy(world, manager, 1, "80.00", "45.50")
     _buy(world, manager, 2, "200.00", "45.50")
     assert not Alert.objects.exists()
+
+
+# --- price_change: a new price list beyond the supplier's threshold ------------------------------
+
+
+def _june_prices(world, **prices):  # noqa: F811
+    from backroom.procurement.models import PriceList
+
+    PriceList.objects.filter(name="2025").update(valid_to=dt.date(2025, 5, 31))
+    items = {"tomato": world.tomato, "milk": world.milk, "oil": world.oil}
+    price_list = services.create_price_list(
+        world.supplier,
+        services.PriceListInput(
+            name="June",
+            valid_from=dt.date(2025, 6, 1),
+            lines=[services.PriceLineInput(items[name].pk, D(p)) for name, p in prices.items()],
+        ),
+        actor=SYSTEM,
+    )
+    dispatch_outbox()  # the worker: dashboards.price_change
+    return price_list
+
+
+def test_a_price_list_beyond_the_threshold_alerts_buyers_not_stores(world, tree):  # noqa: F811
+    from backroom.dashboards.selectors_alerts import alerts_for
+
+    # Threshold 10 %: tomato +15 %, oil +31.87 % (beyond twice the threshold), milk +5 %.
+    price_list = _june_prices(world, tomato="92.00", milk="126.00", oil="60.00")
+    alert = Alert.objects.get()
+    assert (alert.detector, alert.node, alert.site, alert.severity) == (
+        "price_change",
+        tree.entity,  # the supplier's node: the list covers every store
+        None,
+        "critical",
+    )
+    assert alert.fingerprint == f"price_list:{price_list.pk}"
+    assert alert.title == "Price change from Fresh Foods: 2 items beyond ±10 %"
+    assert alert.message == (
+        "Price list “June” (CNY, from 2025-06-01): "
+        "OIL 45.50 → 60.00 (+31.87 %); TOMATO 80.00 → 92.00 (+15.00 %)"
+    )
+    assert [line["sku"] for line in alert.details["lines"]] == ["TOMATO", "OIL"]
+    assert alert.details["threshold_percent"] == "10.00"
+    buyer = make_user("buyer", tree.entity)
+    manager = make_user("store_manager", tree.store_a)
+    assert list(alerts_for(buyer)) == [alert]
+    assert not alerts_for(manager).exists()
+    # A replay of the event groups on the open alert.
+    assert detectors.alert_price_change(price_list.pk, alert.details["lines"])
+    alert.refresh_from_db()
+    assert (Alert.objects.count(), alert.occurrences) == (1, 2)
+
+
+def test_prices_within_the_threshold_raise_nothing(world):  # noqa: F811
+    _june_prices(world, tomato="86.00", milk="126.00")  # +7.5 %, +5 %
+    assert not Alert.objects.exists()
