@@ -9,9 +9,12 @@ with a sale; every later day is in the history, 0 when nothing sold, with the fe
 promotion for the item, or for every item, at a node above the store). The same features run
 into the horizon, so the forecaster knows next Tuesday is a holiday.
 
-New stores (under `COLD_START_DAYS` days of sales) are cold-started: each of their series is
-forecast as the mean of the same series at the chain's established stores of the same brand
-(all brands when none), day by day.
+New stores (under `COLD_START_DAYS` days of sales, or none yet) are cold-started: each of their
+series is forecast as the mean of the same series at the chain's established stores of the same
+brand (all brands when none), day by day, scaled by the new store's orders against theirs on the
+same days (from `SIZE_MIN_DAYS` days with sales), zero before its opening date. A store with no
+sale yet gets every series its peers have. A cold-started series' daily error (for safety
+stock) is its peers' mean error, scaled alike; it has no backtest scores of its own.
 """
 
 from __future__ import annotations
@@ -54,6 +57,10 @@ from backroom.planning.permissions import PLANNING_MANAGE
 GUESTS = "guests"
 HISTORY_DAYS = 730
 COLD_START_DAYS = 28
+# A new store's forecasts are its peers' scaled by its own orders against theirs, from this many
+# days with sales on, within these limits.
+SIZE_MIN_DAYS = 3
+SIZE_LIMITS = (0.25, 4.0)
 DEFAULT_HORIZON = 28
 MODIFIER_MIX_DAYS = 28
 FEATURES = ("open", "holiday", "promo")
@@ -227,41 +234,107 @@ def _established(history: History) -> tuple[list[str], list[str]]:
     return old, new
 
 
+def _unsold_keys(stores: Sequence[Site], history: History, old: Sequence[str]) -> list[str]:
+    """Series for the stores that have sold nothing yet (about to open, or open without a sale):
+    every series the established stores of their brand have (of every brand when none)."""
+    sold = {parse_series_id(key)[0] for key in history.first_day}
+    brand = {store.pk: store.brand_id for store in stores}
+    parts: dict[int | None, set[str]] = defaultdict(set)
+    for key in old:
+        site_id = parse_series_id(key)[0]
+        part = key.partition("/")[2]
+        parts[brand.get(site_id)].add(part)
+        parts[None].add(part)
+    keys = []
+    for store in stores:
+        if store.pk not in sold:
+            wanted = parts.get(store.brand_id) or parts[None]
+            keys += [f"{store.pk}/{part}" for part in sorted(wanted)]
+    return keys
+
+
+def _size_ratios(stores: Sequence[Site], new_keys: Sequence[str], frame: Any) -> dict[int, float]:
+    """How busy each new store has been against its peers (the established stores of its brand,
+    of every brand when none) on the same days: its orders ÷ their mean orders. 1 before
+    `SIZE_MIN_DAYS` days of sales; kept within `SIZE_LIMITS`."""
+    new_sites = {parse_series_id(key)[0] for key in new_keys}
+    guests = frame[frame.series_id.str.endswith(f"/{GUESTS}")]
+    by_site = {
+        int(key.partition("/")[0]): rows.set_index("date")["value"]
+        for key, rows in guests.groupby("series_id")
+    }
+    brand = {store.pk: store.brand_id for store in stores}
+    ratios: dict[int, float] = {}
+    for site_id in new_sites:
+        own = by_site.get(site_id)
+        peers = [
+            values
+            for peer, values in by_site.items()
+            if peer not in new_sites and brand.get(peer) == brand.get(site_id)
+        ] or [values for peer, values in by_site.items() if peer not in new_sites]
+        if own is None or (own > 0).sum() < SIZE_MIN_DAYS or not peers:
+            ratios[site_id] = 1.0
+            continue
+        peer_total = sum(float(values.reindex(own.index).fillna(0).sum()) for values in peers)
+        peer_mean = peer_total / len(peers)
+        ratio = float(own.sum()) / peer_mean if peer_mean > 0 else 1.0
+        ratios[site_id] = min(max(ratio, SIZE_LIMITS[0]), SIZE_LIMITS[1])
+    return ratios
+
+
 def _cold_start(
-    stores: Sequence[Site], new_keys: Sequence[str], forecasts: Any, future: Any
-) -> Any:
-    """Forecasts for a new store's series: the same series' mean at established stores of the
-    same brand (every brand when it has none), zero on the new store's closed days."""
+    stores: Sequence[Site], new_keys: Sequence[str], result: Any, future: Any, frame: Any
+) -> tuple[Any, Any]:
+    """Forecasts for a new store's series: the same series' mean at its peers (established
+    stores of its brand, of every brand when none), day by day, scaled by how busy the new store
+    has been against them (`_size_ratios`); zero on its closed days and before its opening date.
+    Also each such series' daily error for safety stock: the peers' mean error, scaled alike."""
     import pandas as pd
 
+    forecasts = result.forecasts
     if not new_keys or forecasts.empty:
-        return forecasts.iloc[0:0]
+        return forecasts.iloc[0:0], pd.DataFrame(columns=["series_id", "model", "error_mae"])
     brand = {store.pk: store.brand_id for store in stores}
-    known = forecasts.assign(
-        site=forecasts.series_id.str.split("/").str[0].astype(int),
-        part=forecasts.series_id.str.split("/").str[1],
-    )
+    opening = {store.pk: store.opening_date for store in stores}
+    ratios = _size_ratios(stores, new_keys, frame)
+
+    def split(table: Any) -> Any:
+        parts = table.series_id.str.partition("/")
+        return table.assign(site=parts[0].astype(int), part=parts[2])
+
+    known = split(forecasts)
     known["brand"] = known.site.map(brand)
-    rows = []
+    errors = split(result.series) if "error_mae" in result.series else None
+    rows, series = [], []
     for key in new_keys:
         site_id, _item = parse_series_id(key)
-        part = key.split("/")[1]
+        part = key.partition("/")[2]
         peers = known[known.part == part]
         same = peers[peers.brand == brand.get(site_id)]
         peers = same if not same.empty else peers
         if peers.empty:
             continue
         mean = peers.groupby("date", as_index=False).forecast.mean()
+        mean["forecast"] *= ratios[site_id]
+        if opening.get(site_id) is not None:
+            mean.loc[mean.date < pd.Timestamp(opening[site_id]), "forecast"] = 0.0
         mean["series_id"] = key
         rows.append(mean)
+        if errors is not None:
+            error = errors[errors.site.isin(peers.site.unique()) & (errors.part == part)]
+            scaled = float(error.error_mae.mean()) * ratios[site_id] if not error.empty else 0.0
+            series.append((key, "cold_start", scaled))
     if not rows:
-        return forecasts.iloc[0:0]
-    result = pd.concat(rows, ignore_index=True)
+        return forecasts.iloc[0:0], pd.DataFrame(columns=["series_id", "model", "error_mae"])
+    started = pd.concat(rows, ignore_index=True)
     open_days = future[["series_id", "date", "open"]]
-    result = result.merge(open_days, on=["series_id", "date"], how="left")
-    result["forecast"] = result.forecast.where(result.open.fillna(1) > 0, 0.0)
-    result["model"] = "cold_start"
-    return result[["series_id", "date", "forecast", "model"]]
+    started = started.merge(open_days, on=["series_id", "date"], how="left")
+    started["forecast"] = started.forecast.where(started.open.fillna(1) > 0, 0.0)
+    started["model"] = "cold_start"
+    return (
+        started[["series_id", "date", "forecast", "model"]],
+        pd.DataFrame(series, columns=["series_id", "model", "error_mae"]),
+    )
 
 
 def refresh_forecasts(
@@ -295,9 +368,13 @@ def refresh_forecasts(
     try:
         history = sales_history(stores, until=day)
         old, new = _established(history)
+        unsold = _unsold_keys(stores, history, old)
+        new += unsold
         frame = history.frame()
         start = day + dt.timedelta(days=1)
-        future = future_features(stores, history.first_day, start=start, horizon=horizon)
+        future = future_features(
+            stores, [*history.first_day, *unsold], start=start, horizon=horizon
+        )
         learned = frame[frame.series_id.isin(old)]
         if learned.empty:
             result = forecasting.ForecastResult(
@@ -309,8 +386,8 @@ def refresh_forecasts(
             result = forecasting.forecast_with_details(
                 learned, horizon, future=future[future.series_id.isin(old)]
             )
-        cold = _cold_start(stores, new, result.forecasts, future)
-        _store(run, stores, result, cold)
+        cold, cold_series = _cold_start(stores, new, result, future, frame)
+        _store(run, stores, result, cold, cold_series)
     except Exception as error:
         ForecastRun.objects.filter(pk=run.pk).update(
             status=RunStatus.FAILED, finished_at=timezone.now(), error=str(error)[:2000]
@@ -327,7 +404,9 @@ def refresh_forecasts(
     return run
 
 
-def _store(run: ForecastRun, stores: Sequence[Site], result: Any, cold: Any) -> None:
+def _store(
+    run: ForecastRun, stores: Sequence[Site], result: Any, cold: Any, cold_series: Any
+) -> None:
     import pandas as pd
 
     forecasts = pd.concat([result.forecasts, cold], ignore_index=True)
@@ -362,6 +441,17 @@ def _store(run: ForecastRun, stores: Sequence[Site], result: Any, cold: Any) -> 
                 naive_wape=_finite(row.naive_wape),
                 error_scale=_finite(row.error_mae) or 0.0,
                 actual_total=_finite(row.actual_total) or 0.0,
+            )
+        )
+    for key, model, error_mae in cold_series.itertuples(index=False):
+        site_id, item_id = parse_series_id(key)
+        accuracy.append(
+            ForecastAccuracy(
+                run=run,
+                site_id=site_id,
+                menu_item_id=item_id,
+                model=model,
+                error_scale=_finite(error_mae) or 0.0,  # no backtest of its own: no scores
             )
         )
     store_ids = [store.pk for store in stores]

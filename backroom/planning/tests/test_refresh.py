@@ -30,7 +30,7 @@ def test_refresh_forecasts_learns_the_week_and_cold_starts_a_new_store(tree, men
     store_a, store_b, store_new = tree.store_a.site, tree.store_b.site, tree.store_hk.site
     _history(store_a, menu.noodles, 120)
     _history(store_b, menu.noodles, 120, scale=2.0)
-    _history(store_new, menu.noodles, 5, scale=1.5)
+    _history(store_new, menu.noodles, 5, scale=0.75)  # half as busy as its peers' mean
     run = services.refresh_forecasts(as_of=AS_OF, horizon=14)
     assert run.status == RunStatus.DONE and run.series == 6
     rows = {
@@ -47,13 +47,44 @@ def test_refresh_forecasts_learns_the_week_and_cold_starts_a_new_store(tree, men
     assert abs(a_saturday - 45) < 6 and abs(a_monday - 20) < 4
     b_saturday = rows[(store_b.pk, menu.noodles.pk, saturday)]
     assert abs(b_saturday - 90) < 12
-    # The new store (5 days of sales) gets its peers' mean, day by day.
+    # The new store (5 days of sales) gets its peers' mean, day by day, scaled by its orders
+    # against theirs on the same days (1.5 × 0.75 against 1.5 × 1 and 1.5 × 2: a half).
     new = DemandForecast.objects.get(site=store_new, menu_item=menu.noodles, date=saturday)
     assert new.model == "cold_start"
-    assert abs(float(new.quantity) - (a_saturday + b_saturday) / 2) < 0.01
+    assert float(new.quantity) == pytest.approx((a_saturday + b_saturday) / 2 * 0.5, rel=0.02)
     accuracy = ForecastAccuracy.objects.get(site=store_a, menu_item=menu.noodles)
     assert accuracy.wape is not None and accuracy.wape < 0.15
     assert accuracy.error_scale > 0
+    # Its daily error (safety stock) is its peers', scaled alike; no scores of its own.
+    peers = ForecastAccuracy.objects.filter(site__in=[store_a, store_b], menu_item=menu.noodles)
+    cold = ForecastAccuracy.objects.get(site=store_new, menu_item=menu.noodles)
+    assert (cold.model, cold.mase, cold.wape) == ("cold_start", None, None)
+    peer_error = sum(row.error_scale for row in peers) / 2
+    assert cold.error_scale == pytest.approx(peer_error * 0.5, rel=0.02)
+
+
+def test_a_store_about_to_open_is_forecast_from_its_opening_day(tree, menu):
+    from backroom.org.models import Site
+
+    store_a, store_b, store_new = tree.store_a.site, tree.store_b.site, tree.store_hk.site
+    _history(store_a, menu.noodles, 120)
+    _history(store_b, menu.noodles, 120, scale=2.0)
+    opening = AS_OF + dt.timedelta(days=4)
+    Site.objects.filter(pk=store_new.pk).update(status="planned", opening_date=opening)
+    services.refresh_forecasts(as_of=AS_OF, horizon=14)
+    rows = {
+        (row.site_id, row.menu_item_id, row.date): float(row.quantity)
+        for row in DemandForecast.objects.all()
+    }
+    for back in range(1, 15):
+        day = AS_OF + dt.timedelta(days=back)
+        peers = (
+            rows[(store_a.pk, menu.noodles.pk, day)] + rows[(store_b.pk, menu.noodles.pk, day)]
+        ) / 2
+        expected = 0.0 if day < opening else peers
+        assert rows[(store_new.pk, menu.noodles.pk, day)] == pytest.approx(expected, abs=0.002)
+        assert (store_new.pk, None, day) in rows  # its guests too
+    assert ForecastAccuracy.objects.get(site=store_new, menu_item=menu.noodles).error_scale > 0
 
 
 def test_a_failed_refresh_is_recorded_and_keeps_the_last_forecasts(tree, menu):
