@@ -401,7 +401,13 @@ def receive_purchase_order(
             for row in rows:
                 po_line = row.purchase_order_line
                 po_line.received_quantity += row.received_quantity
-                po_line.received_base += row.base_quantity
+                # In the ordered item's base unit, substitute or not: what is still on order of
+                # it is the line's base quantity less this.
+                po_line.received_base += (
+                    to_base(po_line.item, row.received_quantity, po_line.unit)
+                    if row.is_substitution
+                    else row.base_quantity
+                )
                 po_line.rejected_quantity += row.rejected_quantity
             PurchaseOrderLine.objects.bulk_update(
                 [row.purchase_order_line for row in rows],

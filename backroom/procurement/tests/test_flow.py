@@ -17,7 +17,7 @@ from backroom.inventory import selectors as inventory_selectors
 from backroom.inventory.models import StockMove, TransferOrder
 from backroom.kernel import clock
 from backroom.kernel.actors import SYSTEM
-from backroom.kernel.exceptions import NotFound, PermissionDenied
+from backroom.kernel.exceptions import DomainError, NotFound, PermissionDenied
 from backroom.procurement import selectors, services
 from backroom.procurement.exceptions import (
     DocumentRejected,
@@ -324,6 +324,46 @@ def test_partial_receipt_with_rejected_line_posts_lots_at_po_price(world, tree):
     order.refresh_from_db()
     assert order.status == "received"
     assert selectors.on_order(world.store, [world.tomato.pk]) == {world.tomato.pk: D(0)}
+
+
+def test_a_substitute_is_received_into_stock_against_the_ordered_line(world, tree):
+    from backroom.inventory.tests.conftest import make_item
+
+    manager = make_user("store_manager", tree.store_a)
+    order = _sent_po(world, manager)
+    tomato, oil = order.lines.order_by("line_no")
+    cherry = make_item("CHERRY-TOMATO", "kg", "food", units=[("case", "5")])
+    milk_only = world.milk  # sold by the crate: a "case" of it means nothing
+    state = _state()
+    # A substitute the PO's unit does not fit, and one that does not exist: both at once.
+    with pytest.raises(DomainError) as caught:
+        services.receive_purchase_order(
+            order,
+            [
+                services.ReceiptLineInput(
+                    line_id=tomato.pk, quantity=D(2), substitute_item_id=milk_only.pk
+                ),
+                services.ReceiptLineInput(line_id=oil.pk, quantity=D(6), substitute_item_id=999999),
+            ],
+            actor=manager,
+        )
+    assert caught.value.code == "document_rejected"
+    assert _state() == state
+
+    receipt = services.receive_purchase_order(
+        order,
+        [services.ReceiptLineInput(line_id=tomato.pk, quantity=D(2), substitute_item_id=cherry.pk)],
+        actor=manager,
+    )
+    line = ReceiptLine.objects.get(receipt=receipt)
+    assert (line.item_id, line.is_substitution, line.base_quantity) == (cherry.pk, True, D(10))
+    # The stock is the substitute's (2 cases of 5 kg at the ordered line's price), and the
+    # ordered line counts it as delivered.
+    move = StockMove.objects.get(reason="receipt")
+    assert (move.item_id, move.quantity, move.value) == (cherry.pk, D(10), D(160))
+    tomato.refresh_from_db()
+    assert tomato.received_quantity == D(2)
+    assert selectors.on_order(world.store, [world.tomato.pk]) == {world.tomato.pk: D(80)}
 
 
 def test_over_receipt_beyond_tolerance_is_refused_and_changes_nothing(world, tree):
