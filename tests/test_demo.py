@@ -552,3 +552,64 @@ def test_the_demo_till_orders_name_who_rang_them_up_and_raise_no_staff_alert(dem
         }, code
         assert not Order.objects.filter(site=site).exclude(kind="pos").exclude(staff_code="")
     assert not Alert.objects.filter(detector__startswith="staff_").exists()
+
+
+# --- suggested orders and procurement (issue 6's story) ---------------------------------------
+
+
+def test_every_store_can_order_this_morning_and_sh001_has_the_whole_purchase_story(demo):
+    """Every store has suppliers, price lists, delivery calendars, order guides and this
+    morning's suggestions; at SH001 a requisition went through approval to a PO, a partial receipt
+    rejected a line with its reason, one invoice waits in review for a price mismatch and one is
+    payable."""
+    from backroom.planning.models import SuggestedOrder
+    from backroom.procurement.models import (
+        DeliveryCalendar,
+        OrderGuide,
+        PriceList,
+        PurchaseOrder,
+        ReceiptLine,
+        Requisition,
+        ReviewEntry,
+        Supplier,
+        SupplierInvoice,
+    )
+    from backroom.procurement.selectors import suppliers_for
+
+    stores = Site.objects.filter(node__kind="store").select_related("node")
+    assert stores.count() == 12
+    assert Supplier.objects.filter(is_active=True).count() >= 3
+    assert PriceList.objects.filter(is_active=True).exists()
+    assert DeliveryCalendar.objects.filter(supplier__isnull=False).exists()
+    for store in stores:
+        manager = User.objects.filter(
+            memberships__node=store.node, memberships__role__code="store_manager"
+        ).first()
+        guides = OrderGuide.objects.filter(store=store)
+        assert guides.exists(), store.node.code
+        suggestions = SuggestedOrder.objects.filter(site=store, status="open")
+        assert suggestions.exists(), store.node.code
+        assert suggestions.filter(lines__quantity__gt=0).exists(), store.node.code
+        if manager is not None:
+            assert suppliers_for(manager).exists()
+
+    sh001 = Requisition.objects.filter(store__node__code="SH001")
+    approved = sh001.filter(status="approved")
+    assert approved.exists()
+    orders = PurchaseOrder.objects.filter(requisition__in=approved)
+    assert orders.filter(status="received").exists()
+    partial = orders.filter(status="partially_received")
+    assert partial.exists()
+    rejected = ReceiptLine.objects.filter(
+        receipt__purchase_order__in=partial, rejected_quantity__gt=0
+    )
+    assert rejected.exists() and all(line.rejection_reason for line in rejected)
+    invoices = SupplierInvoice.objects.filter(purchase_order__store__node__code="SH001")
+    in_review = invoices.filter(status="in_review")
+    assert in_review.exists() and invoices.filter(status="payable").exists()
+    reasons = {
+        reason
+        for entry in ReviewEntry.objects.filter(invoice__in=in_review)
+        for reason in entry.reasons
+    }
+    assert "price_mismatch" in reasons
