@@ -74,6 +74,14 @@ def main() -> None:
     parser.add_argument(
         "--resamples", type=int, default=2000, help="draws of stores for the paired bootstrap"
     )
+    parser.add_argument(
+        "--heavy",
+        type=int,
+        default=0,
+        metavar="N",
+        help="also fit statsforecast's AutoETS (weekly season) on N stores drawn at random and "
+        "score every method on them",
+    )
     args = parser.parse_args()
 
     import django
@@ -213,6 +221,67 @@ def main() -> None:
             )
     picks = pd.read_csv(details)["model"].value_counts()
     print("models picked:", picks.to_dict())
+    if args.heavy:
+        _score_heavy(args, history, scored, frame, scale, codes, last_day)
+
+
+def _auto_ets(history: pd.DataFrame, stores: np.ndarray, last_day, threads: int) -> pd.DataFrame:
+    """AutoETS per store on its daily visitors up to `last_day`, closed days filled with the
+    store's median of that weekday (ETS needs every day), forecast over the holdout."""
+    from statsforecast import StatsForecast
+    from statsforecast.models import AutoETS
+
+    frames = []
+    for store in stores:
+        rows = history[history["series_id"] == store].set_index("date")["value"]
+        days = pd.date_range(rows.index.min(), last_day, freq="D")
+        values = rows.reindex(days).astype(float)
+        weekday = values.groupby(days.dayofweek).transform("median")
+        values = values.fillna(weekday).fillna(float(rows.median()))
+        frames.append(pd.DataFrame({"unique_id": store, "ds": days, "y": values.to_numpy()}))
+    model = StatsForecast(models=[AutoETS(season_length=7)], freq="D", n_jobs=threads)
+    out = model.forecast(df=pd.concat(frames, ignore_index=True), h=HOLDOUT_DAYS)
+    return out.rename(columns={"unique_id": "series_id", "ds": "date", "AutoETS": "auto_ets"})
+
+
+def _score_heavy(args, history, scored, frame, scale, codes, last_day) -> None:
+    """The issue's question: do per-series heavy models (about 3 series/s on 2 cores) pay?"""
+    from backroom.planning.forecasting import metrics
+
+    rng = np.random.default_rng(0)
+    stores = np.sort(scored["series_id"].unique())
+    sample = np.sort(rng.choice(stores, size=min(args.heavy, len(stores)), replace=False))
+    started = time.perf_counter()
+    ets = _auto_ets(history, sample, last_day, args.threads)
+    elapsed = time.perf_counter() - started
+    ets["date"] = pd.to_datetime(ets["date"])
+    # A left merge keeps `scored`'s rows in order, as `frame` has them.
+    aligned = scored[["series_id", "date"]].merge(ets, on=["series_id", "date"], how="left")
+    chosen = frame.assign(auto_ets=aligned["auto_ets"].to_numpy())
+    chosen = chosen[chosen["unique_id"].isin([codes[store] for store in sample])]
+    assert chosen["auto_ets"].notna().all(), "AutoETS left a held-out day without a forecast"
+    print(
+        f"\nAutoETS on {len(sample)} stores drawn at random: {elapsed:.1f} s "
+        f"({len(sample) / elapsed:.1f} series/s, {args.threads} threads); every method on the "
+        f"same {len(chosen):,} store-days:"
+    )
+    rows = []
+    per_store = {}
+    for method in ("forecaster", "auto_ets", "weekday_median", "seasonal_naive"):
+        per_store[method] = metrics.score_series(chosen, scale, method)
+        result = metrics.overall(per_store[method])
+        rows.append({"method": method, **{k: result[k] for k in ("rmsle", "mase", "wape", "bias")}})
+    print(pd.DataFrame(rows).set_index("method").to_string(float_format=lambda x: f"{x:.4f}"))
+    sure = metrics.paired_bootstrap(
+        per_store["forecaster"], per_store["auto_ets"], resamples=args.resamples
+    )
+    for name in ("rmsle", "mase", "wape"):
+        row = sure.loc[name]
+        print(
+            f"  forecaster vs auto_ets {name:<6} {row['change']:+.1%}  95 % interval "
+            f"[{row['low']:+.1%}, {row['high']:+.1%}]; better on {row['series_better']:.0%} "
+            "of the stores"
+        )
 
 
 if __name__ == "__main__":
