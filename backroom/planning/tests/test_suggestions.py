@@ -195,7 +195,8 @@ def test_suggestion_pages_matrix(tree, menu, meat):
         **callers,
     )
     body = page.allowed.content.decode()
-    assert 'data-sku="BEEF"' in body and "1.822" in body  # the need, explained
+    assert 'data-sku="BEEF"' in body and "1.822 kg" in body  # the need, explained, in its unit
+    assert 'data-testid="line-in-order-unit"' in body
     result = assert_matrix(
         "POST",
         f"/planning/suggestions/{order.pk}/submit/",
