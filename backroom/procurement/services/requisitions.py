@@ -104,7 +104,7 @@ def deviation_percent() -> Decimal:
 
 
 def _deviation_problem(
-    line: RequisitionLineInput, quantity: Decimal, index: int
+    line: RequisitionLineInput, quantity: Decimal, index: int, item: Item | None
 ) -> DomainError | None:
     if line.suggested_quantity is None or line.deviation_reason.strip():
         return None
@@ -116,9 +116,10 @@ def _deviation_problem(
     if not far:
         return None
     return DeviationReasonRequired(
-        _("Line %(line)s: %(quantity)s is far from the suggested %(suggested)s; say why.")
+        _("Line %(line)s, %(item)s: %(quantity)s is far from the suggested %(suggested)s; say why.")
         % {
             "line": index + 1,
+            "item": item.name if item is not None else line.item_id,
             "quantity": f"{quantity.normalize():f}",
             "suggested": f"{suggested.normalize():f}",
         },
@@ -175,7 +176,7 @@ def _prepare(
                     {f"lines.{index}.deviation_reason": [_("At most 300 characters.")]}
                 )
             )
-        deviation = _deviation_problem(line, quantity, index)
+        deviation = _deviation_problem(line, quantity, index, items.get(line.item_id))
         if deviation is not None:
             problems.append(deviation)
         if (line.supplier_id is None) == (line.source_site_id is None):
