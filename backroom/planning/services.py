@@ -258,7 +258,8 @@ def _size_ratios(stores: Sequence[Site], new_keys: Sequence[str], frame: Any) ->
     of every brand when none) on the same days: its orders ÷ their mean orders. 1 before
     `SIZE_MIN_DAYS` days of sales; kept within `SIZE_LIMITS`."""
     new_sites = {parse_series_id(key)[0] for key in new_keys}
-    guests = frame[frame.series_id.str.endswith(f"/{GUESTS}")]
+    guest_keys = [series_id(store.pk, None) for store in stores]
+    guests = frame[frame.series_id.isin(guest_keys)]
     by_site = {
         int(key.partition("/")[0]): rows.set_index("date")["value"]
         for key, rows in guests.groupby("series_id")
