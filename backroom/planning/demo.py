@@ -1,6 +1,6 @@
-"""Demo planning data: China's public holidays around the demo's dates, a promotion and a
-catering order at SH001, a first forecast run from the sales history the channels' seed
-replayed, and this morning's suggested orders from the stores' order guides (procurement's
+"""Demo planning data: China's and Hong Kong's public holidays around the demo's dates, a
+promotion and a catering order at SH001, a first forecast run from the sales history the
+channels' seed replayed, and this morning's suggested orders from the stores' order guides (procurement's
 seed), so the forecast, accuracy and suggested-order pages have numbers.
 
 The nightly job has forecast every night of the history, and the dashboards recorded each
@@ -35,6 +35,16 @@ HOLIDAYS = [
     (dt.date(2027, 2, 7), "春节 Spring Festival", False),
     (dt.date(2027, 2, 8), "春节 Spring Festival", False),
 ]
+# Hong Kong's general holidays over the same months (its stores keep trading).
+HK_HOLIDAYS = [
+    (dt.date(2026, 10, 1), "國慶日 National Day"),
+    (dt.date(2026, 12, 25), "聖誕節 Christmas Day"),
+    (dt.date(2026, 12, 26), "聖誕節後第一個周日 The first weekday after Christmas Day"),
+    (dt.date(2027, 1, 1), "一月一日 The first day of January"),
+    (dt.date(2027, 2, 6), "農曆年初一 Lunar New Year's Day"),
+    (dt.date(2027, 2, 8), "農曆年初三 The third day of Lunar New Year"),
+    (dt.date(2027, 2, 9), "農曆年初四 The fourth day of Lunar New Year"),
+]
 PROMOTED_STORE = "SH001"
 PAST_FORECAST_DAYS = 28
 
@@ -49,6 +59,8 @@ class PastForecasts:
 def seed(ctx: DemoContext) -> None:
     for day, name, closed in HOLIDAYS:
         services.save_holiday(SYSTEM, country="CN", date=day, name=name, closes_stores=closed)
+    for day, name in HK_HOLIDAYS:
+        services.save_holiday(SYSTEM, country="HK", date=day, name=name)
     store = ctx.nodes.get(PROMOTED_STORE)
     menu = list(Item.objects.filter(kind="menu", recipes__isnull=False).distinct().order_by("sku"))
     if store is None or store.kind != NodeKind.STORE or not menu:
