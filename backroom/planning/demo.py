@@ -1,7 +1,7 @@
 """Demo planning data: China's and Hong Kong's public holidays around the demo's dates, a
 promotion and a catering order at SH001, a first forecast run from the sales history the
-channels' seed replayed, and this morning's suggested orders from the stores' order guides (procurement's
-seed), so the forecast, accuracy and suggested-order pages have numbers.
+channels' seed replayed, and this morning's suggested orders from the stores' order guides
+(procurement's seed), so the forecast, accuracy and suggested-order pages have numbers.
 
 The nightly job has forecast every night of the history, and the dashboards recorded each
 day's forecast before it began ("sales vs forecast"). The seed stands one run for those: the
