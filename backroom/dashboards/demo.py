@@ -12,7 +12,7 @@ that HQ, the region and the store manager all find them in the alert centre:
   walk-in's most valuable stock through the waste services: `waste_spike`.
 
 The nightly detectors then run over every store's last complete day, as the worker would at
-03:45; the other stores' days are ordinary and raise nothing.
+05:45; the other stores' days are ordinary and raise nothing.
 """
 
 from __future__ import annotations

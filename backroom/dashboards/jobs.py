@@ -9,9 +9,9 @@ from huey.contrib.djhuey import db_periodic_task
 from backroom.dashboards import rollups, running
 
 
-@db_periodic_task(crontab(hour="3", minute="15"))
+@db_periodic_task(crontab(hour="5", minute="15"))
 def roll_dashboard_days() -> int:
-    """After the nightly forecast (02:30): every store gets yesterday's stock row, the running
+    """After the nightly forecast (04:30): every store gets yesterday's stock row, the running
     totals get the days every store has closed (`open_business_day`: before a store's cutoff
     hour its day is still open), and the forecasts of today on are recorded for "sales vs
     forecast"."""
@@ -37,9 +37,9 @@ def detect_sales_drops() -> int:
     return detectors.detect_sales_drops_now()
 
 
-@db_periodic_task(crontab(hour="3", minute="45"))
+@db_periodic_task(crontab(hour="5", minute="45"))
 def detect_daily_anomalies() -> int:
-    """After the roll of stock days (03:15): yesterday's sales, waste, count variances and
+    """After the roll of stock days (05:15): yesterday's sales, waste, count variances and
     refunds and discounts per staff member of every store (docs/anomalies.md)."""
     from backroom.dashboards import detectors
 

@@ -17,10 +17,12 @@ def suggest_everywhere() -> int:
         return sum(len(build_suggestions(store, shared=shared)) for store in planning_stores())
 
 
-@db_periodic_task(crontab(hour="2", minute="30"))
+@db_periodic_task(crontab(hour="4", minute="30"))
 def refresh_forecasts_nightly() -> int:
-    """Forecast every store from yesterday's sales, then suggest the morning's orders (02:30
-    server time; one run at a time)."""
+    """Forecast every store from yesterday's sales, then suggest the morning's orders (04:30
+    server time, after the stores' business day closes at their cut-off hour, 04:00 by
+    default: at 02:30 yesterday would still be open and the forecast would end the day before
+    it; one run at a time)."""
     try:
         with lock_task("planning-refresh-forecasts"):
             run = refresh_forecasts()

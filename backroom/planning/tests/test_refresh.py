@@ -113,16 +113,16 @@ def test_a_failed_refresh_is_recorded_and_keeps_the_last_forecasts(tree, menu):
     assert DemandForecast.objects.get().model == "old"
 
 
-def test_the_nightly_job_forecasts_at_half_past_two_once_at_a_time(tree, menu):
+def test_the_nightly_job_forecasts_after_the_cutoff_once_at_a_time(tree, menu):
     from huey.contrib.djhuey import lock_task
 
     from backroom.planning import jobs
 
     task = jobs.refresh_forecasts_nightly
-    assert task.task_class().validate_datetime(dt.datetime(2026, 11, 30, 2, 30))
-    assert not task.task_class().validate_datetime(dt.datetime(2026, 11, 30, 3, 30))
+    assert task.task_class().validate_datetime(dt.datetime(2026, 11, 30, 4, 30))
+    assert not task.task_class().validate_datetime(dt.datetime(2026, 11, 30, 2, 30))
     _history(tree.store_a.site, menu.noodles, 60)
-    shanghai_night = dt.datetime(2026, 11, 29, 18, 30, tzinfo=dt.UTC)  # 02:30 on the 30th
+    shanghai_night = dt.datetime(2026, 11, 29, 20, 30, tzinfo=dt.UTC)  # 04:30 on the 30th
     with (
         mock.patch("django.utils.timezone.now", return_value=shanghai_night),
         mock.patch.object(jobs, "suggest_everywhere", wraps=jobs.suggest_everywhere) as suggest,
@@ -131,8 +131,8 @@ def test_the_nightly_job_forecasts_at_half_past_two_once_at_a_time(tree, menu):
             assert task.call_local() == 0
         assert not ForecastRun.objects.exists() and not suggest.called
         run = ForecastRun.objects.get(pk=task.call_local())
-    # At 02:30 the stores' business day of the 29th is still open (it closes at their 04:00
-    # cut-off), so the last closed day, the history's end, is the 28th.
-    assert (run.status, run.as_of) == (RunStatus.DONE, AS_OF - dt.timedelta(days=1))
+    # At 04:30 the stores' business day of the 29th has closed (their cut-off is 04:00): the
+    # history ends with it.
+    assert (run.status, run.as_of) == (RunStatus.DONE, AS_OF)
     assert DemandForecast.objects.filter(run=run, site=tree.store_a.site).count() == 2 * 28
     suggest.assert_called_once()
