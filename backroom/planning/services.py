@@ -427,7 +427,21 @@ def _store(
             )
         )
     accuracy = []
-    for row in result.series.itertuples(index=False):
+    # Cold-started series have a daily error (their peers') but no backtest scores of their own.
+    series = pd.concat([result.series, cold_series], ignore_index=True).reindex(
+        columns=[
+            "series_id",
+            "model",
+            "mase",
+            "wape",
+            "bias",
+            "naive_mase",
+            "naive_wape",
+            "error_mae",
+            "actual_total",
+        ]
+    )
+    for row in series.itertuples(index=False):
         site_id, item_id = parse_series_id(row.series_id)
         accuracy.append(
             ForecastAccuracy(
@@ -442,17 +456,6 @@ def _store(
                 naive_wape=_finite(row.naive_wape),
                 error_scale=_finite(row.error_mae) or 0.0,
                 actual_total=_finite(row.actual_total) or 0.0,
-            )
-        )
-    for key, model, error_mae in cold_series.itertuples(index=False):
-        site_id, item_id = parse_series_id(key)
-        accuracy.append(
-            ForecastAccuracy(
-                run=run,
-                site_id=site_id,
-                menu_item_id=item_id,
-                model=model,
-                error_scale=_finite(error_mae) or 0.0,  # no backtest of its own: no scores
             )
         )
     store_ids = [store.pk for store in stores]
