@@ -367,6 +367,10 @@ class SuggestedLine(models.Model):
     from a warehouse or kitchen has no supplier item: `unit` is its guide line's unit, and
     `pack_size` is empty when it is not sent in packs (the need is ordered as it is)."""
 
+    # What a manager typed in a refused submission, shown again on the page (never stored).
+    entered_quantity: str | None = None
+    entered_reason: str = ""
+
     order = models.ForeignKey(SuggestedOrder, on_delete=models.CASCADE, related_name="lines")
     supplier_item = models.ForeignKey(
         "procurement.SupplierItem",

@@ -110,12 +110,30 @@ def suggested(request: HttpRequest) -> HttpResponse:
     """A store's suggested orders of the day, one card per supplier, warehouse or central
     kitchen, each line explained."""
     stores = stores_for(request.user, PLANNING_VIEW)
-    site = _chosen_store(request, stores)
+    return _suggestions_page(request, stores, _chosen_store(request, stores))
+
+
+def _suggestions_page(
+    request: HttpRequest,
+    stores: list[Site],
+    site: Site | None,
+    edited: tuple[int, dict[int, str], dict[int, str]] | None = None,
+) -> HttpResponse:
+    """The page; `edited` (suggestion id, quantities and reasons per line id): a submission
+    that was refused, shown again with what the manager typed, so nothing is lost."""
+    orders = list(suggestions.suggestions_for(request.user, site)) if site else []
+    if edited is not None:
+        order_id, quantities, reasons = edited
+        for order in orders:
+            if order.pk == order_id:
+                for line in order.lines.all():
+                    line.entered_quantity = quantities.get(line.pk, "")
+                    line.entered_reason = reasons.get(line.pk, "")
     context: dict[str, Any] = {
         "title": _("Suggested orders"),
         "stores": stores,
         "site": site,
-        "orders": suggestions.suggestions_for(request.user, site) if site else [],
+        "orders": orders,
         "may_rebuild": bool(
             site and request.user.has_scoped_permission(PLANNING_MANAGE, site.node)  # type: ignore[union-attr]
         ),
@@ -154,11 +172,12 @@ def submit(request: HttpRequest, order_id: int) -> HttpResponse:
         if error.http_status in (403, 404):
             raise
         messages.error(request, problems_text(error))
-    else:
-        messages.success(
-            request,
-            _("Requisition %(number)s submitted.") % {"number": requisition.number},
-        )
+        stores = stores_for(request.user, PLANNING_VIEW)
+        return _suggestions_page(request, stores, order.site, (order.pk, quantities, reasons))
+    messages.success(
+        request,
+        _("Requisition %(number)s submitted.") % {"number": requisition.number},
+    )
     return redirect(_suggestions_url(order.site_id))
 
 

@@ -177,6 +177,32 @@ def test_a_line_cut_to_zero_asks_a_reason_with_every_other_problem(tree, menu, m
     ]
 
 
+def test_a_refused_submission_shows_the_page_again_with_what_was_typed(tree, menu, meat):
+    from django.template.defaultfilters import floatformat
+
+    from backroom.testing.factories import client_for
+
+    site = tree.store_a.site
+    _forecast(site, menu.noodles, 15, 2.0)
+    order = suggestions.build_suggestions(site, today=MONDAY)[0]
+    beef, flour = order.lines.get(item=menu.beef), order.lines.get(item=menu.flour)
+    client = client_for(make_user("store_manager", tree.store_a))
+    response = client.post(
+        f"/planning/suggestions/{order.pk}/submit/",
+        {f"quantity-{beef.pk}": "0", f"quantity-{flour.pk}": "50", f"reason-{flour.pk}": "Fête"},
+    )
+    assert response.status_code == 200  # the page again, not a redirect that loses the edits
+    body = response.content.decode()
+    assert "none ordered against the suggested" in body
+    assert f'name="quantity-{beef.pk}" value="0"' in body
+    assert f'name="quantity-{flour.pk}" value="50"' in body
+    assert 'value="Fête"' in body
+    assert not Requisition.objects.exists()
+    # A fresh look at the page shows the suggestion again.
+    body = client.get(f"/planning/suggestions/?store={site.pk}").content.decode()
+    assert f'name="quantity-{beef.pk}" value="{floatformat(beef.quantity, -3)}"' in body
+
+
 def test_suggestion_pages_matrix(tree, menu, meat):
     from backroom.testing.matrix import assert_matrix
 
