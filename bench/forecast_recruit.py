@@ -192,14 +192,7 @@ def main() -> None:
         f"\n{len(stores)} stores, {len(history):,} history rows, {len(frame):,} held-out store-days; "
         f"`forecast run` took {elapsed:.1f} s (whole process)"
     )
-    rows = []
-    per_store = {}
-    for method in ("forecaster", "seasonal_naive", "weekday_median"):
-        per_store[method] = metrics.score_series(frame, scale, method)
-        result = metrics.overall(per_store[method])
-        rows.append({"method": method, **{k: result[k] for k in ("rmsle", "mase", "wape", "bias")}})
-    table = pd.DataFrame(rows).set_index("method")
-    print(table.to_string(float_format=lambda x: f"{x:.4f}"))
+    table, per_store = _scores(frame, scale, ("forecaster", "seasonal_naive", "weekday_median"))
     for baseline in ("seasonal_naive", "weekday_median"):
         change = table.loc["forecaster"] / table.loc[baseline] - 1
         print(
@@ -209,16 +202,7 @@ def main() -> None:
     # How sure: the stores drawn with replacement, both methods scored on the same draw.
     print(f"\npaired bootstrap over stores ({args.resamples:,} draws): forecaster ÷ baseline − 1")
     for baseline in ("seasonal_naive", "weekday_median"):
-        sure = metrics.paired_bootstrap(
-            per_store["forecaster"], per_store[baseline], resamples=args.resamples
-        )
-        for name in ("rmsle", "mase", "wape"):
-            row = sure.loc[name]
-            print(
-                f"  vs {baseline:<15} {name:<6} {row['change']:+.1%}  95 % interval "
-                f"[{row['low']:+.1%}, {row['high']:+.1%}]  better in {row['draws_better']:.1%} "
-                f"of draws; better on {row['series_better']:.0%} of the stores"
-            )
+        _print_sure(per_store, baseline, args.resamples)
     picks = pd.read_csv(details)["model"].value_counts()
     print("models picked:", picks.to_dict())
     if args.heavy:
@@ -246,8 +230,6 @@ def _auto_ets(history: pd.DataFrame, stores: np.ndarray, last_day, threads: int)
 
 def _score_heavy(args, history, scored, frame, scale, codes, last_day) -> None:
     """The issue's question: do per-series heavy models (about 3 series/s on 2 cores) pay?"""
-    from backroom.planning.forecasting import metrics
-
     rng = np.random.default_rng(0)
     stores = np.sort(scored["series_id"].unique())
     sample = np.sort(rng.choice(stores, size=min(args.heavy, len(stores)), replace=False))
@@ -265,22 +247,39 @@ def _score_heavy(args, history, scored, frame, scale, codes, last_day) -> None:
         f"({len(sample) / elapsed:.1f} series/s, {args.threads} threads); every method on the "
         f"same {len(chosen):,} store-days:"
     )
+    _table, per_store = _scores(
+        chosen, scale, ("forecaster", "auto_ets", "weekday_median", "seasonal_naive")
+    )
+    _print_sure(per_store, "auto_ets", args.resamples)
+
+
+def _scores(frame: pd.DataFrame, scale, methods) -> tuple[pd.DataFrame, dict[str, pd.DataFrame]]:
+    """Each method's per-store scores and the overall table (printed)."""
+    from backroom.planning.forecasting import metrics
+
+    per_store = {method: metrics.score_series(frame, scale, method) for method in methods}
     rows = []
-    per_store = {}
-    for method in ("forecaster", "auto_ets", "weekday_median", "seasonal_naive"):
-        per_store[method] = metrics.score_series(chosen, scale, method)
+    for method in methods:
         result = metrics.overall(per_store[method])
         rows.append({"method": method, **{k: result[k] for k in ("rmsle", "mase", "wape", "bias")}})
-    print(pd.DataFrame(rows).set_index("method").to_string(float_format=lambda x: f"{x:.4f}"))
+    table = pd.DataFrame(rows).set_index("method")
+    print(table.to_string(float_format=lambda x: f"{x:.4f}"))
+    return table, per_store
+
+
+def _print_sure(per_store: dict[str, pd.DataFrame], baseline: str, resamples: int) -> None:
+    """The forecaster against `baseline`: the paired bootstrap over stores, a line per metric."""
+    from backroom.planning.forecasting import metrics
+
     sure = metrics.paired_bootstrap(
-        per_store["forecaster"], per_store["auto_ets"], resamples=args.resamples
+        per_store["forecaster"], per_store[baseline], resamples=resamples
     )
     for name in ("rmsle", "mase", "wape"):
         row = sure.loc[name]
         print(
-            f"  forecaster vs auto_ets {name:<6} {row['change']:+.1%}  95 % interval "
-            f"[{row['low']:+.1%}, {row['high']:+.1%}]; better on {row['series_better']:.0%} "
-            "of the stores"
+            f"  vs {baseline:<15} {name:<6} {row['change']:+.1%}  95 % interval "
+            f"[{row['low']:+.1%}, {row['high']:+.1%}]  better in {row['draws_better']:.1%} "
+            f"of draws; better on {row['series_better']:.0%} of the stores"
         )
 
 

@@ -253,18 +253,18 @@ def _unsold_keys(stores: Sequence[Site], history: History, old: Sequence[str]) -
     return keys
 
 
-def _size_ratios(stores: Sequence[Site], new_keys: Sequence[str], frame: Any) -> dict[int, float]:
+def _size_ratios(
+    brand: dict[int, int | None], new_keys: Sequence[str], frame: Any
+) -> dict[int, float]:
     """How busy each new store has been against its peers (the established stores of its brand,
     of every brand when none) on the same days: its orders ÷ their mean orders. 1 before
     `SIZE_MIN_DAYS` days of sales; kept within `SIZE_LIMITS`."""
     new_sites = {parse_series_id(key)[0] for key in new_keys}
-    guest_keys = [series_id(store.pk, None) for store in stores]
-    guests = frame[frame.series_id.isin(guest_keys)]
+    guests = frame[frame.series_id.isin([series_id(site_id, None) for site_id in brand])]
     by_site = {
         int(key.partition("/")[0]): rows.set_index("date")["value"]
         for key, rows in guests.groupby("series_id")
     }
-    brand = {store.pk: store.brand_id for store in stores}
     ratios: dict[int, float] = {}
     for site_id in new_sites:
         own = by_site.get(site_id)
@@ -293,11 +293,12 @@ def _cold_start(
     import pandas as pd
 
     forecasts = result.forecasts
+    nothing = forecasts.iloc[0:0], pd.DataFrame(columns=["series_id", "model", "error_mae"])
     if not new_keys or forecasts.empty:
-        return forecasts.iloc[0:0], pd.DataFrame(columns=["series_id", "model", "error_mae"])
+        return nothing
     brand = {store.pk: store.brand_id for store in stores}
     opening = {store.pk: store.opening_date for store in stores}
-    ratios = _size_ratios(stores, new_keys, frame)
+    ratios = _size_ratios(brand, new_keys, frame)
 
     def split(table: Any) -> Any:
         parts = table.series_id.str.partition("/")
@@ -326,7 +327,7 @@ def _cold_start(
             scaled = float(error.error_mae.mean()) * ratios[site_id] if not error.empty else 0.0
             series.append((key, "cold_start", scaled))
     if not rows:
-        return forecasts.iloc[0:0], pd.DataFrame(columns=["series_id", "model", "error_mae"])
+        return nothing
     started = pd.concat(rows, ignore_index=True)
     open_days = future[["series_id", "date", "open"]]
     started = started.merge(open_days, on=["series_id", "date"], how="left")

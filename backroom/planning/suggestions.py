@@ -359,6 +359,7 @@ def submit_suggestion(
         inputs = []
         cut: list[DomainError] = []  # suggested lines cut to zero without a reason
         not_ordered = []
+        threshold = deviation_percent()  # a cut to zero deviates by 100 %
         for index, line in enumerate(lines):
             raw = quantities.get(line.pk, line.quantity)
             try:
@@ -371,7 +372,7 @@ def submit_suggestion(
                 continue
             if quantity == 0:
                 reason = reasons.get(line.pk, "").strip()
-                if line.quantity > 0 and not reason and deviation_percent() < 100:
+                if line.quantity > 0 and not reason and threshold < 100:
                     cut.append(
                         DeviationReasonRequired(
                             _(
@@ -384,7 +385,7 @@ def submit_suggestion(
                             line=index,
                             field="deviation_reason",
                             suggested=str(line.quantity),
-                            threshold_percent=str(deviation_percent()),
+                            threshold_percent=str(threshold),
                         )
                     )
                 elif line.quantity > 0:
