@@ -7,6 +7,8 @@ derived from the order, so a replayed event never posts twice:
 - sale:        ``ch:o<order id>:D<line>:I<item>``   (one move per ingredient of the lines
                                                      depleted together; ``<line>`` is the
                                                      lowest of them; decision 0013)
+- batch sale:  ``ch:o<first order id>:B<date>T<hhmm>:L<location>:I<item>`` (the orders of a
+               batch summed per business date, quarter hour, location and item; decision 0017)
 - reservation: ``ch:o<order id>:R:I<item>``
 - restock:     ``ch:o<order id>:X<tag>:...``        (reversal, adjustment, waste)
 
@@ -30,6 +32,7 @@ from decimal import Decimal, localcontext
 from typing import Any
 
 from django.db import connection, transaction
+from django.db.models import Q, QuerySet
 from django.db.models.signals import post_delete, post_save
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -60,6 +63,7 @@ from backroom.kernel.money import QUANTITY_PLACES
 
 ZERO = Decimal(0)
 SOURCE_TYPE = "channels.order"
+BATCH_SOURCE_TYPE = "channels.orders"
 _STEP = Decimal(1).scaleb(-QUANTITY_PLACES)
 _COST_STEP = Decimal(1).scaleb(-COST_PLACES)
 logger = logging.getLogger(__name__)
@@ -67,6 +71,25 @@ logger = logging.getLogger(__name__)
 
 def order_key(order: Order) -> str:
     return f"ch:o{order.pk:010d}"
+
+
+def batch_key(first: int) -> str:
+    """The start of the keys of the sale moves of a batch named by its first order."""
+    return f"ch:o{first:010d}:B"
+
+
+def sale_moves(order: Order, lines: Iterable[OrderLine]) -> QuerySet[StockMove]:
+    """The sale moves holding these lines' ingredients: the order's own, and those of the
+    batches some were depleted in (on the order's business date), which hold other orders'
+    ingredients too."""
+    moves = Q(source_type=SOURCE_TYPE, source_id=str(order.pk))
+    for batch in {line.sale_batch for line in lines if line.sale_batch is not None}:
+        moves |= Q(
+            source_type=BATCH_SOURCE_TYPE,
+            source_id=str(batch),
+            idempotency_key__startswith=f"{batch_key(batch)}{order.business_date:%Y%m%d}",
+        )
+    return StockMove.objects.filter(moves, reason=MoveReason.SALE)
 
 
 def _source(order: Order) -> inventory.Source:
@@ -347,18 +370,23 @@ def deplete_new(
     """Deplete many completed orders at once, with one ledger call for all of them.
 
     For orders just created in this transaction (saved, so they have ids) whose lines are in
-    memory and may not be saved yet: their flags (`is_depleted`, `depleted_quantity`,
-    `depletion_error` of lines and order) are set on the objects, not saved; the caller writes
-    them. The outcome is the one `deplete` gives order after order: all or nothing per order,
-    same keys, same moves; when the ledger refuses an order, the orders before it are posted
-    in one call, the refused one alone (keeping its reason), and the rest again in one call
-    (order by order after a few refusals). Returns the orders that posted moves or were refused.
+    memory and may not be saved yet: their flags (the lines' `is_depleted`,
+    `depleted_quantity`, `depletion_error` and `sale_batch`, the order's `is_depleted` and
+    `depletion_error`) are set on the objects, not saved; the caller writes them.
+
+    Two orders or more post their ingredients summed (`_post_together`, decision 0017). When
+    the ledger refuses the sums, each order posts its own moves, with the outcome `deplete`
+    gives order after order: all or nothing per order; the orders before a refused one are
+    posted in one call, the refused one alone (keeping its reason), and the rest again in one
+    call (order by order after a few refusals). Returns the orders that posted moves or were
+    refused.
     """
     cache = cache or ExplosionCache()
     places = places or StockPlaces()
     with catalog_batch():  # units by code read once
         plans = _plan_all(entries, cache, places)
-    _post_group(plans, attempts=3)
+    if not _post_together(plans):
+        _post_group(plans, attempts=3)
     for plan in plans:
         if plan.error:
             plan.order.depletion_error = plan.error
@@ -474,6 +502,60 @@ def _finish_new(order: Order, lines: Sequence[OrderLine]) -> None:
     order.is_depleted = not any(not line.is_depleted and line.quantity > 0 for line in lines)
     if order.depletion_error and not any(line.depletion_error for line in lines):
         order.depletion_error = ""
+
+
+def _post_together(plans: list[Depletion]) -> bool:
+    """Post many orders' sale moves summed: one move per business date, quarter hour, location
+    and item (decision 0017); their lines name the batch (`sale_batch`). False when there is
+    nothing to sum (fewer than two orders) or when the ledger refuses the sums (a
+    forbid-negatives item short, a closed day): nothing is posted then, and the caller posts
+    order by order, which says which order was refused.
+
+    Each move is keyed `ch:o<first order>:B<date>T<quarter hour>:L<location>:I<item>` and dated
+    by the last of its orders. The first order's id names the batch: every order of it is new
+    and flagged depleted here, so no other batch starts with it."""
+    if len(plans) < 2:
+        return False
+    first = min(plan.order.pk for plan in plans)
+    now = timezone.now()
+    summed: dict[tuple[dt.date, dt.datetime, int, int], list[Any]] = {}
+    for plan in plans:
+        day = plan.order.business_date
+        for move in plan.moves:
+            at = (move.occurred_at or now).astimezone(dt.UTC)
+            window = at.replace(minute=at.minute - at.minute % 15, second=0, microsecond=0)
+            group = (day, window, move.location_id, move.item_id)
+            entry = summed.get(group)
+            if entry is None:
+                summed[group] = [move.quantity, at]
+            else:
+                entry[0] += move.quantity
+                if at > entry[1]:
+                    entry[1] = at
+    prefix = batch_key(first)
+    source = inventory.Source(BATCH_SOURCE_TYPE, str(first), f"#{first} … ({len(plans)})")
+    moves = [
+        inventory.MoveInput(
+            action=inventory.ISSUE,
+            item_id=item_id,
+            location_id=location_id,
+            quantity=quantity,
+            key=f"{prefix}{day:%Y%m%d}T{window:%H%M}:L{location_id}:I{item_id}",
+            reason=MoveReason.SALE,
+            source=source,
+            occurred_at=occurred_at,
+        )
+        for (day, window, location_id, item_id), (quantity, occurred_at) in sorted(summed.items())
+    ]
+    try:
+        result = inventory.post_moves(moves, actor=SYSTEM)  # its own savepoint
+    except DomainError:
+        return False
+    for plan in plans:
+        plan.result = result
+        for line in plan.lines:
+            line.sale_batch = first
+    return True
 
 
 def _post_one(plan: Depletion) -> None:
@@ -651,10 +733,12 @@ def restock(order: Order, quantities: dict[int, Decimal], *, tag: str) -> int:
     """Undo the depletion of `quantities` (per line id, in the line's units) after a
     cancellation or refund, following the account's policy. Returns the moves posted.
 
-    When every depleted line comes back whole, and none came back before, each sale move is
-    reversed (exact quantity and value). Otherwise the lines' share is exploded again (recipes
-    of the order's business date, as at the sale) and returned, ingredient by ingredient, as an
-    adjustment at the unit cost the sale took, never more than the order used. Under the
+    When every depleted line comes back whole, none came back before and the order's own moves
+    hold its sale, each of them is reversed (exact quantity and value). Otherwise (a partial
+    refund, or an order depleted in a batch, whose moves hold other orders' sales too) the
+    lines' share is exploded again (recipes of the order's business date, as at the sale) and
+    returned, ingredient by ingredient, as an adjustment at the unit cost the sale took (the
+    average of its moves of the item), never more than the order used. Under the
     "waste" policy the same ingredients are then issued as waste: the food was made and thrown
     away, so stock ends where it was, but the usage counts as waste, not as a sale.
     """
@@ -667,12 +751,9 @@ def restock(order: Order, quantities: dict[int, Decimal], *, tag: str) -> int:
                 amounts[line.pk] = amount
     if not amounts:
         return 0
-    sale_moves = list(
-        StockMove.objects.filter(
-            source_type=SOURCE_TYPE, source_id=str(order.pk), reason=MoveReason.SALE
-        ).order_by("pk")
-    )
-    whole = all(
+    sales = list(sale_moves(order, depleted).order_by("pk"))
+    # A batch's moves hold other orders' ingredients too: they are never reversed whole.
+    whole = all(line.sale_batch is None for line in depleted) and all(
         line.restocked_quantity == 0 and amounts.get(line.pk) == line.depleted_quantity
         for line in depleted
         if line.depleted_quantity > 0
@@ -685,7 +766,7 @@ def restock(order: Order, quantities: dict[int, Decimal], *, tag: str) -> int:
     posted = 0
     with transaction.atomic():
         if whole:
-            for move in sale_moves:
+            for move in sales:
                 result = inventory.reverse_move(move, key=f"{prefix}:R{move.pk}", actor=SYSTEM)
                 posted += len(result.rows)
                 returned.append((f"W{move.pk}", move.item_id, move.location_id, -move.quantity))
@@ -695,7 +776,7 @@ def restock(order: Order, quantities: dict[int, Decimal], *, tag: str) -> int:
             for line_no, problem in problems.items():
                 # Its stock stays consumed, to be adjusted by hand; the line is not restocked.
                 logger.warning("Order %s line %s not restocked: %s", order.pk, line_no, problem)
-            for item_id, (location_id, sold, unit_cost) in _sold_by_item(sale_moves).items():
+            for item_id, (location_id, sold, unit_cost) in _sold_by_item(sales).items():
                 quantity = min(wanted.get(item_id, ZERO), sold)
                 if quantity <= 0:
                     continue

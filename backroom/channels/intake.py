@@ -640,9 +640,10 @@ def receive_orders(
 ) -> list[Order] | None:
     """Store and apply many new orders of one account set-wise, with the effects `apply_event`
     has order by order: inbox messages (processed), orders and lines, history, completion and
-    depletion (one ledger call for all, `depletion.deplete_new`), the same events per order
-    (published together), and one audit entry for the batch (`channels.order.receive` on the
-    order when there is only one). Each event must pass `receives_in_bulk`.
+    depletion (one ledger call for all, their ingredients summed: `depletion.deplete_new`,
+    decision 0017), the same events per order (published together), and one audit entry for
+    the batch (`channels.order.receive` on the order when there is only one). Each event must
+    pass `receives_in_bulk`.
 
     With `defer` (a till's single order, decision 0012) only the orders, their lines and their
     inbox messages are written, the messages as `stored`; the worker applies the rest
@@ -763,15 +764,23 @@ def _apply_new(
     if stored:
         # The flags depletion set, one update per distinct set of values (`bulk_update`'s CASE
         # per row costs more in Python than the few statements).
-        flags: dict[tuple[bool, Decimal, str], list[int]] = {}
+        flags: dict[tuple[bool, Decimal, str, int | None], list[int]] = {}
         for _order, lines in completed:
             for line in lines:
-                key = (line.is_depleted, line.depleted_quantity, line.depletion_error)
+                key = (
+                    line.is_depleted,
+                    line.depleted_quantity,
+                    line.depletion_error,
+                    line.sale_batch,
+                )
                 flags.setdefault(key, []).append(line.pk)
-        for (is_depleted, quantity, error), ids in flags.items():
+        for (is_depleted, quantity, error, batch), ids in flags.items():
             if is_depleted or quantity or error:
                 OrderLine.objects.filter(pk__in=ids).update(
-                    is_depleted=is_depleted, depleted_quantity=quantity, depletion_error=error
+                    is_depleted=is_depleted,
+                    depleted_quantity=quantity,
+                    depletion_error=error,
+                    sale_batch=batch,
                 )
     else:
         _insert_lines(built)

@@ -230,6 +230,10 @@ class OrderLine(models.Model):
     depleted_quantity = QuantityField(verbose_name=_("depleted quantity"), default=0)
     restocked_quantity = QuantityField(verbose_name=_("restocked quantity"), default=0)
     depletion_error = models.CharField(_("depletion problem"), max_length=500, blank=True)
+    # Set when the line was depleted in a batch with other orders: the batch's first order,
+    # whose summed sale moves hold this line's ingredients (decision 0017). Empty when the
+    # order's own moves (`ch:o<order>:D…`) hold them.
+    sale_batch = models.BigIntegerField(_("depleted in the batch of order"), null=True, blank=True)
 
     objects = OrgScopedQuerySet.as_manager()
 

@@ -4,6 +4,7 @@ mappings, each with its permission matrix (anonymous / no permission / other sto
 import uuid
 
 import pytest
+from django.db.models import Sum
 from django.utils import timezone
 
 from backroom.audit.models import AuditEntry
@@ -167,12 +168,15 @@ def test_batch_applies_all_and_replays_posted_uuids(tree, menu):
         detail = client.get(f"/api/v1/channels/orders/{row['order']['id']}").json()
         assert row["order"] == {key: detail[key] for key in row["order"]}
         assert set(row["order"]) == set(OrderOut.model_fields)
-    assert StockMove.objects.filter(reason="sale").count() == 12
+    # The single order's own 3 moves, and the batch's 3 new orders summed in 3 more.
+    assert StockMove.objects.filter(reason="sale").count() == 6
+    sold = StockMove.objects.filter(reason="sale").aggregate(total=Sum("quantity"))["total"]
     again = client.post(
         "/api/v1/channels/pos/batches", {"orders": orders}, content_type="application/json"
     )
     assert again.status_code == 200 and again.json()["replayed"] == 4
-    assert StockMove.objects.filter(reason="sale").count() == 12
+    assert StockMove.objects.filter(reason="sale").count() == 6
+    assert StockMove.objects.filter(reason="sale").aggregate(total=Sum("quantity"))["total"] == sold
 
 
 def test_batch_refuses_more_than_1000_orders(tree, menu):

@@ -10,13 +10,14 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
 from backroom.audit.models import AuditEntry
-from backroom.channels import intake, services
+from backroom.channels import depletion, intake, services
 from backroom.channels.choices import TILL_PLACED
 from backroom.channels.models import InboxMessage, Order, OrderHistory, OrderLine
 from backroom.channels.pos import TillLine, TillModifier, TillOrder, submit_orders
-from backroom.channels.tests.conftest import D
+from backroom.channels.tests.conftest import D, partial_refund
 from backroom.events import services as events
 from backroom.events.models import OutboxEvent
+from backroom.inventory.ledger_checks import balance_differences, valuation_differences
 from backroom.inventory.models import StockMove, StockPosting
 from backroom.kernel.actors import SYSTEM
 from backroom.testing.factories import make_user, token_client_for
@@ -50,10 +51,14 @@ def post_batch(client, orders):
     )
 
 
-def sales(order):
+def sales(order=None, *, batch=None):
+    """The sale moves of an order's own, or of a batch named by its first order."""
+    source = ("channels.order", order.pk) if batch is None else ("channels.orders", batch)
     return sorted(
         (move.idempotency_key, move.quantity)
-        for move in StockMove.objects.filter(source_id=str(order.pk), reason="sale")
+        for move in StockMove.objects.filter(
+            source_type=source[0], source_id=str(source[1]), reason="sale"
+        )
     )
 
 
@@ -81,18 +86,26 @@ def test_a_batch_of_new_replayed_and_unmapped_orders_depletes_exactly_the_new_ma
     assert [row["replayed"] for row in data["results"]] == [True, False, False, False]
     new = [Order.objects.get(pk=row["order"]["id"]) for row in data["results"][1:]]
     two, unmapped, tea = new
-    # One bowl: FLOUR 0.2, SALT 0.0025, BEEF 0.1; extra beef +0.05 per bowl.
-    prefix = f"ch:o{two.pk:010d}"
-    assert sales(two) == sorted(
+    # One bowl: FLOUR 0.2, SALT 0.0025, BEEF 0.1; extra beef +0.05 per bowl. The three new
+    # orders' 4 bowls (2 of them with extra beef) post one move per ingredient (decision 0017),
+    # named by the batch's first order and dated in the quarter hour from 04:30 UTC.
+    batch = min(order.pk for order in new)
+    location = menu.walk_in.pk
+    prefix = f"ch:o{batch:010d}:B20261204T0430:L{location}:I"
+    assert sales(batch=batch) == sorted(
         [
-            (f"{prefix}:D1:I{menu.flour.pk}", D("-0.4")),
-            (f"{prefix}:D1:I{menu.salt.pk}", D("-0.005")),
-            (f"{prefix}:D1:I{menu.beef.pk}", D("-0.3")),
+            (f"{prefix}{menu.flour.pk}", D("-0.8")),
+            (f"{prefix}{menu.salt.pk}", D("-0.01")),
+            (f"{prefix}{menu.beef.pk}", D("-0.5")),
         ]
     )
-    assert [key.rsplit(":", 2)[1] for key, _q in sales(unmapped)] == ["D1"] * 3
-    assert [key.rsplit(":", 2)[1] for key, _q in sales(tea)] == ["D2"] * 3
-    assert StockMove.objects.filter(reason="sale").count() == after_first + 9
+    assert not any(sales(order) for order in new)
+    assert StockMove.objects.filter(reason="sale").count() == after_first + 3
+    # The lines depleted name the batch; the unmapped line and the tea without a recipe do not.
+    assert sorted(
+        (line.order_id, line.line_no)
+        for line in OrderLine.objects.filter(order__in=new, sale_batch=batch)
+    ) == sorted([(two.pk, 1), (unmapped.pk, 1), (tea.pk, 2)])
     # 5 bowls in all (1 + 2 + 1 + 1), 3 of them with extra beef.
     assert menu.on_hand(menu.flour) == D("9.0")
     assert menu.on_hand(menu.salt) == D("0.9875")
@@ -107,13 +120,7 @@ def test_a_batch_of_new_replayed_and_unmapped_orders_depletes_exactly_the_new_ma
     assert lines[(tea.pk, 1)].depletion_error and not lines[(tea.pk, 1)].is_depleted
     assert lines[(tea.pk, 2)].is_depleted
     # One ledger document for the batch's three orders.
-    assert (
-        StockMove.objects.filter(source_id__in=[str(o.pk) for o in new])
-        .values("posting")
-        .distinct()
-        .count()
-        == 1
-    )
+    assert StockMove.objects.filter(source_id=str(batch)).values("posting").distinct().count() == 1
     # Inbox (processed), history, events per order; one audit entry listing the orders.
     for order, sent in zip(new, orders[1:], strict=True):
         message = InboxMessage.objects.get(external_order_id=sent["uuid"])
@@ -181,6 +188,9 @@ def test_an_order_the_ledger_refuses_keeps_its_reason_and_the_others_deplete_as_
         3,
     ]
     assert not OrderLine.objects.filter(order__in=[orders[1], orders[3]], is_depleted=True)
+    # The batch's sums were refused (11.2 kg of beef), so each order posted its own moves.
+    assert not StockMove.objects.filter(source_type="channels.orders").exists()
+    assert not OrderLine.objects.filter(sale_batch__isnull=False).exists()
     assert menu.on_hand(menu.beef) == D("1.8")
     assert menu.on_hand(menu.flour) == D("3.6")
     assert menu.on_hand(menu.salt) == D("0.92")
@@ -211,6 +221,97 @@ def test_an_order_the_ledger_refuses_keeps_its_reason_and_the_others_deplete_as_
         intake.deplete_pending(order)
     assert Order.objects.filter(is_depleted=True).count() == 5
     assert menu.on_hand(menu.beef) == D("3.8")
+
+
+def test_a_batch_sums_its_orders_per_business_day_and_quarter_hour(tree, menu):
+    """Store A's day ends at 04:00 local (UTC+8). The first two orders share the quarter hour
+    from 04:30 UTC, the third starts the next one, the fourth is the next business day."""
+    client = token_client_for(make_user("hq_admin", tree.group), "integration", tree.store_a)
+    site = tree.store_a.site.pk
+    times = [
+        "2026-12-04T12:30:00+08:00",
+        "2026-12-04T12:44:59+08:00",
+        "2026-12-04T12:45:00+08:00",
+        "2026-12-05T12:30:00+08:00",
+    ]
+    sent = [
+        body(site, ("NOODLES", str(bowls), "extra-beef"), placed_at=at)
+        for bowls, at in zip((1, 2, 3, 4), times, strict=True)
+    ]
+    response = post_batch(client, sent)
+    assert response.status_code == 201, response.content
+    orders = [Order.objects.get(pk=row["order"]["id"]) for row in response.json()["results"]]
+    assert [order.business_date.isoformat() for order in orders] == [
+        "2026-12-04",
+        "2026-12-04",
+        "2026-12-04",
+        "2026-12-05",
+    ]
+    batch = min(order.pk for order in orders)
+    moves = StockMove.objects.filter(source_type="channels.orders", source_id=str(batch))
+    prefix = f"ch:o{batch:010d}:B"
+    # A bowl with extra beef: FLOUR 0.2, SALT 0.0025, BEEF 0.15.
+    per_bowl = {menu.flour.pk: D("0.2"), menu.salt.pk: D("0.0025"), menu.beef.pk: D("0.15")}
+    expected = {
+        f"{prefix}{window}:L{menu.walk_in.pk}:I{item}": -amount * bowls
+        for window, bowls in (("20261204T0430", 3), ("20261204T0445", 3), ("20261205T0430", 4))
+        for item, amount in per_bowl.items()
+    }
+    assert {move.idempotency_key: move.quantity for move in moves} == expected
+    # Each move is dated by the last order of its quarter hour.
+    assert {move.idempotency_key.split(":")[2]: move.occurred_at.isoformat() for move in moves} == {
+        "B20261204T0430": "2026-12-04T04:44:59+00:00",
+        "B20261204T0445": "2026-12-04T04:45:00+00:00",
+        "B20261205T0430": "2026-12-05T04:30:00+00:00",
+    }
+    assert menu.on_hand(menu.beef) == D("5") - D("0.15") * 10
+    assert balance_differences() == [] and valuation_differences() == []
+    # Each order's lines name the batch, and find the moves of its own business day.
+    for order in orders:
+        lines = list(order.lines.all())
+        assert {line.sale_batch for line in lines} == {batch}
+        days = {
+            move.idempotency_key.split(":")[2][1:9] for move in depletion.sale_moves(order, lines)
+        }
+        assert days == {order.business_date.strftime("%Y%m%d")}
+
+
+def test_a_refund_of_an_order_depleted_in_a_batch_returns_its_own_share_at_the_sale_cost(
+    tree, menu
+):
+    """Opening stock: FLOUR 10 kg at 4.00, SALT 1 kg at 2.00, BEEF 5 kg at 60.00."""
+    menu.pos.after_depletion = "return"
+    menu.pos.save(update_fields=["after_depletion"])
+    client = token_client_for(make_user("hq_admin", tree.group), "integration", tree.store_a)
+    site = tree.store_a.site.pk
+    sent = [body(site, ("NOODLES", "1")), body(site, ("NOODLES", "2", "extra-beef"))]
+    assert post_batch(client, sent).status_code == 201
+    one, two = (Order.objects.get(external_id=order["uuid"]) for order in sent)
+    assert one.lines.get().sale_batch == two.lines.get().sale_batch is not None
+    # 3 bowls, 2 with extra beef.
+    assert (menu.on_hand(menu.flour), menu.on_hand(menu.beef)) == (D("9.4"), D("4.6"))
+
+    intake.apply_event(menu.pos, partial_refund(sent[1]["uuid"], "NOODLES", "1"))
+    # One bowl with extra beef comes back: FLOUR 0.2, SALT 0.0025, BEEF 0.15, at the sale's cost.
+    returned = StockMove.objects.filter(source_type="channels.order", source_id=str(two.pk))
+    assert sorted((move.item_id, move.quantity, move.value) for move in returned) == sorted(
+        [
+            (menu.flour.pk, D("0.2"), D("0.80")),
+            (menu.salt.pk, D("0.0025"), D("0.005")),
+            (menu.beef.pk, D("0.15"), D("9.00")),
+        ]
+    )
+    assert (menu.on_hand(menu.flour), menu.on_hand(menu.beef)) == (D("9.6"), D("4.75"))
+
+    # A whole refund of the other order: an adjustment too, since the batch's moves also hold
+    # the first order's sale; they are never reversed.
+    intake.change_status(one, status="refunded", actor=SYSTEM, key="refund-one")
+    intake.change_status(one, status="refunded", actor=SYSTEM, key="refund-one")  # a replay
+    assert (menu.on_hand(menu.flour), menu.on_hand(menu.beef)) == (D("9.8"), D("4.85"))
+    assert menu.on_hand(menu.salt) == D("0.9975")
+    assert not StockMove.objects.filter(reverses__isnull=False).exists()
+    assert StockMove.objects.filter(source_type="channels.orders").count() == 3
+    assert balance_differences() == [] and valuation_differences() == []
 
 
 def test_a_batch_posts_one_ledger_document_and_publishes_the_events_together(tree, menu):

@@ -10,7 +10,7 @@ from hypothesis import strategies as st
 
 from backroom.channels import intake, services
 from backroom.channels.exceptions import OrderNotReceived
-from backroom.channels.models import Order
+from backroom.channels.models import Order, OrderLine
 from backroom.channels.tests.conftest import placed, status_event
 from backroom.inventory.ledger_checks import balance_differences, valuation_differences
 from backroom.inventory.models import Reservation, StockMove
@@ -145,4 +145,69 @@ def test_a_stored_till_order_depletes_exactly_once_whatever_comes_before_the_wor
         if order.status == "completed":
             assert menu.on_hand(menu.flour) == flour_before - used
         assert not balance_differences() and not valuation_differences()
+        transaction.set_rollback(True)
+
+
+batch_orders = st.lists(
+    st.tuples(st.integers(1, 3), st.booleans(), st.integers(0, 2 * 24 * 60)),
+    min_size=1,
+    max_size=8,
+)
+
+
+@pytest.mark.django_db
+@settings(
+    max_examples=25,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
+@given(orders=batch_orders, replays=st.integers(0, 2))
+def test_a_batch_takes_what_its_orders_would_one_by_one_once_whatever_is_replayed(
+    menu, orders, replays
+):
+    """A till batch's ingredients are summed per business day and quarter hour (decision
+    0017). Its orders (bowls, extra beef, minutes after the start) take from stock exactly
+    what they would one by one, once, however often the batch is sent."""
+    import datetime as dt
+    import uuid
+
+    from backroom.channels.pos import TillLine, TillModifier, TillOrder, submit_orders
+
+    start = dt.datetime.fromisoformat("2026-12-03T00:00:00+08:00")
+    with transaction.atomic():
+        before = {item: menu.on_hand(item) for item in (menu.flour, menu.salt, menu.beef)}
+        tills = [
+            TillOrder(
+                uuid=uuid.uuid4(),
+                store_id=menu.pos.site_id,
+                placed_at=start + dt.timedelta(minutes=minutes),
+                lines=[
+                    TillLine(
+                        sku="NOODLES",
+                        quantity=Decimal(bowls),
+                        unit_price=Decimal(18),
+                        modifiers=[TillModifier("extra-beef")] if extra else [],
+                    )
+                ],
+            )
+            for bowls, extra, minutes in orders
+        ]
+        for _ in range(1 + replays):
+            results = submit_orders(tills, actor=SYSTEM)
+        bowls = sum(bowls for bowls, _extra, _minutes in orders)
+        extra = sum(bowls for bowls, extra, _minutes in orders if extra)
+        assert menu.on_hand(menu.flour) == before[menu.flour] - Decimal("0.2") * bowls
+        assert menu.on_hand(menu.salt) == before[menu.salt] - Decimal("0.0025") * bowls
+        assert menu.on_hand(menu.beef) == (
+            before[menu.beef] - Decimal("0.1") * bowls - Decimal("0.05") * extra
+        )
+        placed = [result.order for result in results]
+        assert all(Order.objects.get(pk=order.pk).is_depleted for order in placed)
+        windows = {(minutes // 15) for _bowls, _extra, minutes in orders}
+        batch = min(order.pk for order in placed) if len(orders) > 1 else None
+        assert StockMove.objects.filter(reason="sale").count() == (3 * len(windows) if batch else 3)
+        assert set(
+            OrderLine.objects.filter(order__in=placed).values_list("sale_batch", flat=True)
+        ) == {batch}
+        assert balance_differences() == [] and valuation_differences() == []
         transaction.set_rollback(True)

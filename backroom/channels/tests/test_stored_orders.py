@@ -16,13 +16,13 @@ from django.utils import timezone
 from huey.contrib.djhuey import HUEY
 
 from backroom.audit.models import AuditEntry
-from backroom.channels import intake, jobs
+from backroom.channels import depletion, intake, jobs
 from backroom.channels.models import InboxMessage, Order, OrderHistory, OrderLine
 from backroom.channels.pos import TillLine, TillModifier, TillOrder, submit_orders
 from backroom.channels.tests.conftest import D
 from backroom.channels.tests.test_api import till_order
 from backroom.events.models import OutboxEvent
-from backroom.inventory.models import Reservation, StockMove
+from backroom.inventory.models import Reservation
 from backroom.kernel.actors import SYSTEM
 from backroom.testing.factories import make_user, token_client_for
 
@@ -46,8 +46,9 @@ def _till(store_id: int, *, sku: str = "NOODLES", quantity: str = "1") -> TillOr
 
 
 def _moves(order: Order) -> list[tuple[int, int, D]]:
+    """The sale moves holding the order's ingredients: its own, or its batch's."""
     return sorted(
-        StockMove.objects.filter(source_id=str(order.pk), reason="sale").values_list(
+        depletion.sale_moves(order, order.lines.all()).values_list(
             "item_id", "location_id", "quantity"
         )
     )
@@ -117,6 +118,10 @@ def test_one_task_is_queued_for_the_orders_stored_before_it_begins(
         for order in (first, second, third):
             order.refresh_from_db()
             assert order.is_depleted and len(_moves(order)) == 3
+        # The first two were applied together: their ingredients summed in one batch's moves.
+        assert _moves(first) == _moves(second) != _moves(third)
+        assert {line.sale_batch for line in first.lines.all()} == {min(first.pk, second.pk)}
+        assert {line.sale_batch for line in third.lines.all()} == {None}
     finally:
         HUEY.delete(jobs.QUEUED)
 
