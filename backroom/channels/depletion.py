@@ -350,15 +350,39 @@ class ExplosionCache:
 
 @dataclass
 class Depletion:
-    """One order's share of a batch depletion: the lines it depletes and their moves; `error`
-    when the ledger refused them (nothing of this order posted)."""
+    """One order's share of a batch depletion: the lines it depletes and what they use
+    (`uses`: item, location and quantity, by item, dated `occurred_at`); `error` when the
+    ledger refused them (nothing of this order posted)."""
 
     order: Order
     lines: list[OrderLine]
     every_line: Sequence[OrderLine] = ()
-    moves: list[inventory.MoveInput] = field(default_factory=list)
+    uses: list[tuple[int, int, Decimal]] = field(default_factory=list)
+    occurred_at: dt.datetime | None = None
     error: str = ""
     result: inventory.PostingResult | None = None
+
+    @property
+    def moves(self) -> list[inventory.MoveInput]:
+        """The order's own sale moves: one per ingredient, keyed `ch:o<order>:D<first line>:I<item>`
+        (built when posted order by order; a batch's sums need only `uses`)."""
+        if not self.uses:
+            return []
+        prefix = f"{order_key(self.order)}:D{min(line.line_no for line in self.lines)}:I"
+        source = _source(self.order)
+        return [
+            inventory.MoveInput(
+                action=inventory.ISSUE,
+                item_id=item_id,
+                location_id=location_id,
+                quantity=quantity,
+                key=f"{prefix}{item_id}",
+                reason=MoveReason.SALE,
+                source=source,
+                occurred_at=self.occurred_at,
+            )
+            for item_id, location_id, quantity in self.uses
+        ]
 
 
 def deplete_new(
@@ -424,7 +448,7 @@ def _plan_all(
                 continue
             plan = _plan(order, wanted, places, cache, keys)
             plan.every_line = lines
-            if plan.moves:
+            if plan.uses:
                 plans.append(plan)
             else:
                 _mark_depleted(plan)
@@ -446,12 +470,7 @@ def _plan(
     when it posts, so a later depletion of the same order (a line mapped since) starts at
     another line and gets other keys, and a replay of this one gets the same keys. A line that
     cannot be exploded keeps its `depletion_error` and is left out of `plan.lines`."""
-    plan = Depletion(order, [])
-    occurred_at = order.completed_at or timezone.now()
-    source = _source(order)
-    prefix = order_key(order)
-    moves = plan.moves
-    issue, sale = inventory.ISSUE, MoveReason.SALE
+    plan = Depletion(order, [], occurred_at=order.completed_at or timezone.now())
     fixed = order.account.location_id  # the account's location, when it names one
     used: dict[int, Decimal] = {}
     for line in lines:
@@ -471,22 +490,14 @@ def _plan(
         for item_id, amount in exploded.items():
             used[item_id] = used.get(item_id, ZERO) + amount
         plan.lines.append(line)
-    if not used:
-        return plan
-    round_prefix = f"{prefix}:D{min(line.line_no for line in plan.lines)}:I"
-    for item_id in sorted(used):
-        moves.append(
-            inventory.MoveInput(
-                action=issue,
-                item_id=item_id,
-                location_id=fixed if fixed is not None else places.location_id(order, item_id),
-                quantity=used[item_id],
-                key=f"{round_prefix}{item_id}",
-                reason=sale,
-                source=source,
-                occurred_at=occurred_at,
-            )
+    plan.uses = [
+        (
+            item_id,
+            fixed if fixed is not None else places.location_id(order, item_id),
+            used[item_id],
         )
+        for item_id in sorted(used)
+    ]
     return plan
 
 
@@ -521,15 +532,15 @@ def _post_together(plans: list[Depletion]) -> bool:
     summed: dict[tuple[dt.date, dt.datetime, int, int], list[Any]] = {}
     for plan in plans:
         day = plan.order.business_date
-        for move in plan.moves:
-            at = (move.occurred_at or now).astimezone(dt.UTC)
-            window = at.replace(minute=at.minute - at.minute % 15, second=0, microsecond=0)
-            group = (day, window, move.location_id, move.item_id)
+        at = (plan.occurred_at or now).astimezone(dt.UTC)
+        window = at.replace(minute=at.minute - at.minute % 15, second=0, microsecond=0)
+        for item_id, location_id, quantity in plan.uses:
+            group = (day, window, location_id, item_id)
             entry = summed.get(group)
             if entry is None:
-                summed[group] = [move.quantity, at]
+                summed[group] = [quantity, at]
             else:
-                entry[0] += move.quantity
+                entry[0] += quantity
                 if at > entry[1]:
                     entry[1] = at
     prefix = batch_key(first)
@@ -592,7 +603,7 @@ def _post_group(plans: list[Depletion], *, attempts: int) -> None:
             return
         owner = 0
         for position, plan in enumerate(plans):
-            index -= len(plan.moves)
+            index -= len(plan.uses)
             if index < 0:
                 owner = position
                 break
@@ -650,7 +661,7 @@ def deplete(order: Order) -> inventory.PostingResult | None:
     done = {line.pk for line in plan.lines}
     update_rows([line for line in lines if line.pk not in done], ["depletion_error"])
     result = None
-    if plan.moves:
+    if plan.uses:
         try:
             with transaction.atomic():
                 result = _post(plan.moves)

@@ -40,6 +40,10 @@ def jsonable(value: Any) -> Any:
         return value
     if kind is Decimal:
         return str(value)
+    if kind is dt.datetime:
+        return value.isoformat()
+    if isinstance(value, str):  # a text choice (an enum of strings): JSON text as it is
+        return value
     names = _FIELD_NAMES.get(kind)
     if names is None and dataclasses.is_dataclass(value) and not isinstance(value, type):
         names = _FIELD_NAMES[kind] = tuple(field.name for field in dataclasses.fields(value))
