@@ -371,18 +371,29 @@ class Depletion:
         prefix = f"{order_key(self.order)}:D{min(line.line_no for line in self.lines)}:I"
         source = _source(self.order)
         return [
-            inventory.MoveInput(
-                action=inventory.ISSUE,
-                item_id=item_id,
-                location_id=location_id,
-                quantity=quantity,
-                key=f"{prefix}{item_id}",
-                reason=MoveReason.SALE,
-                source=source,
-                occurred_at=self.occurred_at,
-            )
+            _sale(item_id, location_id, quantity, f"{prefix}{item_id}", source, self.occurred_at)
             for item_id, location_id, quantity in self.uses
         ]
+
+
+def _sale(
+    item_id: int,
+    location_id: int,
+    quantity: Decimal,
+    key: str,
+    source: inventory.Source,
+    occurred_at: dt.datetime | None,
+) -> inventory.MoveInput:
+    return inventory.MoveInput(
+        action=inventory.ISSUE,
+        item_id=item_id,
+        location_id=location_id,
+        quantity=quantity,
+        key=key,
+        reason=MoveReason.SALE,
+        source=source,
+        occurred_at=occurred_at,
+    )
 
 
 def deplete_new(
@@ -546,15 +557,13 @@ def _post_together(plans: list[Depletion]) -> bool:
     prefix = batch_key(first)
     source = inventory.Source(BATCH_SOURCE_TYPE, str(first), f"#{first} … ({len(plans)})")
     moves = [
-        inventory.MoveInput(
-            action=inventory.ISSUE,
-            item_id=item_id,
-            location_id=location_id,
-            quantity=quantity,
-            key=f"{prefix}{day:%Y%m%d}T{window:%H%M}:L{location_id}:I{item_id}",
-            reason=MoveReason.SALE,
-            source=source,
-            occurred_at=occurred_at,
+        _sale(
+            item_id,
+            location_id,
+            quantity,
+            f"{prefix}{day:%Y%m%d}T{window:%H%M}:L{location_id}:I{item_id}",
+            source,
+            occurred_at,
         )
         for (day, window, location_id, item_id), (quantity, occurred_at) in sorted(summed.items())
     ]

@@ -41,14 +41,7 @@ def test_two_orders_for_the_last_portions_never_both_reserve(menu):
         context.Process(target=accept_order, args=(name, order.pk, ready, results))
         for order in orders
     ]
-    first = min(menu.flour.pk, menu.salt.pk, menu.beef.pk)
-    with transaction.atomic():
-        ItemValuation.objects.select_for_update().get(item_id=first, location=menu.walk_in)
-        for worker in workers:
-            worker.start()
-        for _ in workers:
-            assert ready.acquire(timeout=60)
-        time.sleep(1.0)  # both are now waiting on the lock
+    _start_waiting_on_the_first_ingredient(menu, workers, ready)
     outcomes = sorted(results.get(timeout=60) for _ in workers)
     for worker in workers:
         worker.join(timeout=30)
@@ -81,14 +74,7 @@ def test_two_till_batches_for_the_last_portions_never_take_more_than_there_is(me
         )
         for _ in range(2)
     ]
-    first = min(menu.flour.pk, menu.salt.pk, menu.beef.pk)
-    with transaction.atomic():
-        ItemValuation.objects.select_for_update().get(item_id=first, location=menu.walk_in)
-        for worker in workers:
-            worker.start()
-        for _ in workers:
-            assert ready.acquire(timeout=60)
-        time.sleep(1.0)  # both are now waiting on the lock
+    _start_waiting_on_the_first_ingredient(menu, workers, ready)
     outcomes = [row for _ in workers for row in results.get(timeout=120)]
     for worker in workers:
         worker.join(timeout=30)
@@ -98,3 +84,16 @@ def test_two_till_batches_for_the_last_portions_never_take_more_than_there_is(me
     assert menu.on_hand(menu.flour) == D(0) and menu.on_hand(menu.beef) == D(0)
     assert StockMove.objects.filter(source_type="channels.orders").count() == 3
     assert Order.objects.filter(is_depleted=True).count() == 5
+
+
+def _start_waiting_on_the_first_ingredient(menu, workers, ready):
+    """Start the processes while the test holds the lock of the first ingredient's valuation
+    (the ledger and reservations lock items in id order); let go once both wait on it."""
+    first = min(menu.flour.pk, menu.salt.pk, menu.beef.pk)
+    with transaction.atomic():
+        ItemValuation.objects.select_for_update().get(item_id=first, location=menu.walk_in)
+        for worker in workers:
+            worker.start()
+        for _ in workers:
+            assert ready.acquire(timeout=60)
+        time.sleep(1.0)  # both are now waiting on the lock

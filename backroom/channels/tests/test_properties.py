@@ -16,16 +16,22 @@ from backroom.inventory.ledger_checks import balance_differences, valuation_diff
 from backroom.inventory.models import Reservation, StockMove
 from backroom.kernel.actors import SYSTEM
 
+
+def _examples(count: int) -> settings:
+    """Hypothesis settings for examples that each use the database (no deadline)."""
+    return settings(
+        max_examples=count,
+        deadline=None,
+        suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+    )
+
+
 FORWARD = ["accepted", "preparing", "ready", "delivering", "completed"]
 event_names = st.lists(st.sampled_from(["placed", *FORWARD, "cancelled"]), min_size=1, max_size=14)
 
 
 @pytest.mark.django_db
-@settings(
-    max_examples=40,
-    deadline=None,
-    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
-)
+@_examples(40)
 @given(
     sequence=event_names,
     account_name=st.sampled_from(["meituan", "own_app"]),
@@ -89,11 +95,7 @@ till_steps = st.lists(
 
 
 @pytest.mark.django_db
-@settings(
-    max_examples=30,
-    deadline=None,
-    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
-)
+@_examples(30)
 @given(steps=till_steps, quantity=st.integers(1, 3))
 def test_a_stored_till_order_depletes_exactly_once_whatever_comes_before_the_worker(
     menu, steps, quantity
@@ -156,11 +158,7 @@ batch_orders = st.lists(
 
 
 @pytest.mark.django_db
-@settings(
-    max_examples=25,
-    deadline=None,
-    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
-)
+@_examples(25)
 @given(orders=batch_orders, replays=st.integers(0, 2))
 def test_a_batch_takes_what_its_orders_would_one_by_one_once_whatever_is_replayed(
     menu, orders, replays
