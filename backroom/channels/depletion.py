@@ -474,8 +474,9 @@ def _plan(
     cache: ExplosionCache,
     keys: dict[int, _LineKey] | None = None,
 ) -> Depletion:
-    """The sale moves of one depletion of an order: its lines exploded, one move per
-    ingredient (the lines' quantities summed), keyed `ch:o<order>:D<first line>:I<item>`.
+    """One depletion of an order: its lines exploded into what they use, one entry per
+    ingredient (the lines' quantities summed; `plan.uses`). Posted on its own, they are the
+    moves `plan.moves`, keyed `ch:o<order>:D<first line>:I<item>`.
 
     A depletion is named by the lowest line number it depletes. Its lines are flagged depleted
     when it posts, so a later depletion of the same order (a line mapped since) starts at
