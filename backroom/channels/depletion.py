@@ -539,7 +539,8 @@ def _post_together(plans: list[Depletion]) -> bool:
     and flagged depleted here, so no other batch starts with it."""
     if len(plans) < 2:
         return False
-    first = min(plan.order.pk for plan in plans)
+    opening = min((plan.order for plan in plans), key=lambda order: order.pk)
+    first = opening.pk
     now = timezone.now()
     summed: dict[tuple[dt.date, dt.datetime, int, int], list[Any]] = {}
     for plan in plans:
@@ -556,7 +557,9 @@ def _post_together(plans: list[Depletion]) -> bool:
                 if at > entry[1]:
                     entry[1] = at
     prefix = batch_key(first)
-    source = inventory.Source(BATCH_SOURCE_TYPE, str(first), f"#{first} … ({len(plans)})")
+    # Its number names the first order as the till does (display number, else external id).
+    number = f"{str(opening)[:48]} … ({len(plans)})"
+    source = inventory.Source(BATCH_SOURCE_TYPE, str(first), number)
     moves = [
         _sale(
             item_id,

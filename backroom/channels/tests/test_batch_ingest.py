@@ -258,6 +258,9 @@ def test_a_batch_sums_its_orders_per_business_day_and_quarter_hour(tree, menu):
         for item, amount in per_bowl.items()
     }
     assert {move.idempotency_key: move.quantity for move in moves} == expected
+    # Named on the stock movements page by the first order as the till knows it, and the count.
+    opening = Order.objects.get(pk=batch)
+    assert {move.source_number for move in moves} == {f"{opening.external_id} … (4)"}
     # Each move is dated by the last order of its quarter hour.
     assert {move.idempotency_key.split(":")[2]: move.occurred_at.isoformat() for move in moves} == {
         "B20261204T0430": "2026-12-04T04:44:59+00:00",
